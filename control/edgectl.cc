@@ -1,0 +1,182 @@
+// edgectl: the EdgeDNS control-plane CLI. Offline zone tools for operators
+// and tests (check-zone, dump-zone, query); the rollout daemon and node
+// commands come with the control-plane issues. Errors are caught at the
+// command boundary and turned into a message and a non-zero exit.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/dig_print.hh"
+#include "zones/answer.hh"
+#include "zones/check.hh"
+#include "zones/parser.hh"
+#include "zones/rdata.hh"
+#include "zones/rrtype.hh"
+#include "zones/snapshot.hh"
+
+using namespace edgedns;
+using namespace edgedns::zones;
+
+namespace {
+
+void print_diagnostics(const std::vector<Diagnostic>& diags) {
+  for (const auto& d : diags) std::cerr << d.to_string() << "\n";
+}
+
+// `--origin NAME` applies to every file; otherwise each file names its own.
+ParseOptions parse_options(const std::string& origin) {
+  ParseOptions o;
+  o.origin = origin;
+  return o;
+}
+
+int cmd_check_zone(const std::string& origin, const std::vector<std::string>& files) {
+  int rc = 0;
+  for (const auto& f : files) {
+    ParseResult pr = parse_zone_file(f, parse_options(origin));
+    std::vector<Diagnostic> diags = std::move(pr.diagnostics);
+    bool errors = false;
+    for (const auto& d : diags) errors |= d.is_error();
+    // Semantic checks only make sense on a zone that parsed completely.
+    if (!errors) check_zone(pr.zone, diags);
+    print_diagnostics(diags);
+    size_t nerr = 0, nwarn = 0;
+    for (const auto& d : diags) (d.is_error() ? nerr : nwarn)++;
+    if (nerr) {
+      std::cout << f << ": invalid (" << nerr << " error(s), " << nwarn << " warning(s))\n";
+      rc = 1;
+    } else {
+      std::cout << f << ": zone " << pr.zone.origin.to_text() << " valid, "
+                << pr.zone.records.size() << " records (" << nwarn << " warning(s))\n";
+    }
+  }
+  return rc;
+}
+
+int cmd_dump_zone(const std::string& origin, bool generic, const std::string& file) {
+  ParseResult pr = parse_zone_file(file, parse_options(origin));
+  std::vector<Diagnostic> diags = std::move(pr.diagnostics);
+  bool errors = false;
+  for (const auto& d : diags) errors |= d.is_error();
+  if (!errors) {
+    check_zone(pr.zone, diags);
+    for (const auto& d : diags) errors |= d.is_error();
+  }
+  if (errors) {
+    print_diagnostics(diags);
+    return 1;
+  }
+  std::string line;
+  for (const Record& r : pr.zone.records) {
+    line.clear();
+    name_to_text(pr.zone.owner(r), r.owner_len, line);
+    line += ' ';
+    line += std::to_string(r.ttl);
+    line += ' ';
+    line += rrclass_to_text(r.rclass);
+    line += ' ';
+    line += rrtype_to_text(r.type);
+    line += ' ';
+    line += generic ? rdata_to_generic(pr.zone.rdata(r), r.rdata_len)
+                    : rdata_to_text(r.type, pr.zone.rdata(r), r.rdata_len);
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), stdout);
+  }
+  return 0;
+}
+
+// Builds a query the way dig does (RD clear for an authoritative server, EDNS
+// with 1232 unless disabled), answers it with the engine and prints it.
+int cmd_query(const std::string& origin, const std::vector<std::string>& zone_files,
+              const std::string& qname_text, const std::string& qtype_text, bool no_edns,
+              bool dnssec, int bufsize, bool tcp) {
+  std::vector<std::shared_ptr<const Zone>> zones;
+  for (const auto& f : zone_files) {
+    LoadResult lr = load_zone_file(f, parse_options(origin));
+    if (!lr.zone) {
+      print_diagnostics(lr.diagnostics);
+      std::cerr << f << ": not loaded\n";
+      return 1;
+    }
+    zones.push_back(lr.zone);
+  }
+  auto zs = ZoneSet::build(std::move(zones));
+  auto qtype = rrtype_from_text(qtype_text);
+  if (!qtype) {
+    std::cerr << "unknown query type '" << qtype_text << "'\n";
+    return 1;
+  }
+  Name qname = Name::from_text(qname_text, Name());
+  std::vector<uint8_t> q(kHeaderSize);
+  wr16(q.data(), 0x2a2a);
+  wr16(q.data() + 4, 1);
+  q.insert(q.end(), qname.data(), qname.data() + qname.size());
+  uint8_t tail[4];
+  wr16(tail, *qtype);
+  wr16(tail + 2, rrclass::IN);
+  q.insert(q.end(), tail, tail + 4);
+  if (!no_edns) {
+    wr16(q.data() + 10, 1);
+    uint8_t opt[11] = {0, 0, 41, 0, 0, 0, 0, 0, 0, 0, 0};
+    wr16(opt + 3, uint16_t(bufsize));
+    if (dnssec) opt[7] = 0x80;
+    q.insert(q.end(), opt, opt + sizeof opt);
+  }
+  std::vector<uint8_t> out(65535);
+  AnswerResult r = answer_query(*zs, q, out, tcp ? Transport::Tcp : Transport::Udp);
+  if (r.len == 0) {
+    std::cout << ";; no response (query dropped)\n";
+    return 1;
+  }
+  std::cout << ctl::format_response_dig(std::span<const uint8_t>(out.data(), r.len));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"edgectl: EdgeDNS control plane"};
+  app.require_subcommand(1);
+
+  std::string origin;
+  std::vector<std::string> files;
+  auto* check = app.add_subcommand("check-zone", "parse and check zone files (exit 0 valid, 1 invalid)");
+  check->add_option("--origin", origin, "zone origin (default: $ORIGIN or the SOA owner)");
+  check->add_option("files", files, "zone files")->required();
+
+  bool generic = false;
+  std::string dump_file;
+  auto* dump = app.add_subcommand("dump-zone", "print one record per line: owner TTL CLASS TYPE RDATA");
+  dump->add_option("--origin", origin, "zone origin");
+  dump->add_flag("--generic", generic, "RDATA in RFC 3597 form");
+  dump->add_option("file", dump_file, "zone file")->required();
+
+  std::vector<std::string> qzones;
+  std::string qname, qtype = "A";
+  bool no_edns = false, dnssec = false, tcp = false;
+  int bufsize = 1232;
+  auto* query = app.add_subcommand("query", "answer one query from zone files with the engine, dig-style");
+  query->add_option("--zone", qzones, "zone file (repeatable)")->required();
+  query->add_option("--origin", origin, "origin for every --zone");
+  query->add_flag("--no-edns", no_edns, "send the query without OPT");
+  query->add_flag("--dnssec", dnssec, "set the DO bit");
+  query->add_flag("--tcp", tcp, "answer as over TCP (no truncation)");
+  query->add_option("--bufsize", bufsize, "EDNS UDP payload size")->check(CLI::Range(0, 65535));
+  query->add_option("name", qname, "query name")->required();
+  query->add_option("type", qtype, "query type (default A)");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*check) return cmd_check_zone(origin, files);
+    if (*dump) return cmd_dump_zone(origin, generic, dump_file);
+    if (*query) return cmd_query(origin, qzones, qname, qtype, no_edns, dnssec, bufsize, tcp);
+  } catch (const std::exception& e) {
+    std::cerr << "edgectl: " << e.what() << "\n";
+    return 1;
+  }
+  return 1;
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian package EdgeDNS needs to build, test and demo, then
+# configures and builds into build/. Idempotent: installs only what is missing
+# and reuses an existing build directory. Must run as root on Debian 12.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # build
+  meson ninja-build pkg-config g++ git
+  # libraries
+  libdpdk-dev dpdk liburcu-dev libxxhash-dev libgtest-dev libbenchmark-dev
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libfmt-dev
+  # peers and clients for tests and benches
+  knot knot-dnsutils dnsutils nsd dnsperf python3 python3-dnspython
+  # test hosts
+  iproute2 ethtool iputils-ping netcat-openbsd procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's knot and nsd packages try to start system services; tests run their
+# own private instances, so keep the packaged ones out of the way.
+for svc in knot nsd; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+  fi
+done
+
+if [ ! -f build/build.ninja ]; then
+  meson setup build --buildtype=release
+fi
+ninja -C build

@@ -1,0 +1,78 @@
+// The answer engine: a pure function from query bytes and a ZoneSet to
+// response bytes in a caller's buffer (RFC 1034 §4.3.2, RFC 2308, RFC 4592,
+// RFC 6672, RFC 6891, RFC 8482). Split in three steps so that a dataplane can
+// parse and hash a whole burst, prefetch, then answer:
+//   parse_query -> prefetch -> answer.
+// Every function here: any thread (lcore, TCP worker, test), noexcept, no
+// allocation, no lock, never reads or writes outside the given spans. The
+// caller keeps the ZoneSet alive (RCU read-side section on the dataplane).
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "zones/wire.hh"
+
+namespace edgedns::zones {
+
+class ZoneSet;
+
+enum class Transport : uint8_t { Udp, Tcp };
+
+struct AnswerConfig {
+  uint16_t edns_payload = 1232;  // our advertised UDP size (DNS flag day 2020 value)
+};
+
+enum class QueryStatus : uint8_t {
+  Ok,       // a well-formed QUERY: answer it
+  Drop,     // unreadable header or QR=1: send nothing
+  FormErr,  // answer FORMERR
+  NotImp,   // opcode != QUERY: answer NOTIMP
+};
+
+// Everything answer() needs from the query, copied out of the packet so that
+// the response may be written over the query buffer (answer in place).
+struct Query {
+  uint16_t id = 0;
+  uint16_t flags = 0;        // as received
+  uint16_t qtype = 0;
+  uint16_t qclass = 0;
+  uint16_t qdcount = 0;
+  uint8_t qname_len = 0;     // wire length; 0 when there is no readable question
+  bool has_edns = false;
+  bool do_bit = false;
+  uint8_t edns_version = 0;
+  uint16_t udp_size = 512;   // client's limit: 512 without EDNS, max(512, OPT size) with
+  QueryStatus status = QueryStatus::Drop;
+  uint64_t hash = 0;         // name_hash(qname_lower)
+  uint8_t qname[kMaxName];       // as received (0x20 case preserved, echoed back)
+  uint8_t qname_lower[kMaxName]; // folded, for lookups
+};
+
+QueryStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept;
+
+// Touches the hash buckets the answer will need (a hint; may do nothing).
+void prefetch(const ZoneSet& zs, const Query& q) noexcept;
+
+// What kind of response was produced; used for counters and (later) RRL classes.
+enum class AnswerKind : uint8_t { Answer, NoData, NxDomain, Referral, Error, Dropped };
+
+struct AnswerResult {
+  uint16_t len = 0;          // bytes written to out; 0 when dropped
+  uint8_t rcode = 0;         // low 4 bits of the header rcode (BADVERS shows as 0 with kind Error)
+  AnswerKind kind = AnswerKind::Dropped;
+  bool truncated = false;
+};
+
+// Writes the response for a parsed query. `out` may alias the query buffer.
+// UDP responses respect q.udp_size (capped by cfg.edns_payload when EDNS is
+// used); TCP responses may use up to 65535 bytes and never set TC.
+AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, Transport t,
+                    const AnswerConfig& cfg = {}) noexcept;
+
+// parse_query + answer, for callers without bursts.
+AnswerResult answer_query(const ZoneSet& zs, std::span<const uint8_t> packet,
+                          std::span<uint8_t> out, Transport t,
+                          const AnswerConfig& cfg = {}) noexcept;
+
+}  // namespace edgedns::zones

@@ -1,0 +1,65 @@
+// The compiled, immutable zone snapshot and the zone set the answer engine
+// reads. Built off the hot path (control thread, allocates); once built a Zone
+// or ZoneSet is never modified, so any number of readers (dataplane lcores
+// inside an RCU read-side section, TCP threads, tests) may use it at once
+// without locks. Lookups hash the lower-cased wire name with XXH3
+// (name_hash) and never allocate.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "zones/check.hh"
+#include "zones/parser.hh"
+#include "zones/zone_data.hh"
+
+namespace edgedns::zones {
+
+class Zone;      // defined in snapshot.cc / snapshot_impl.hh (engine-private layout)
+class ZoneSet;
+
+// Compiles checked zone data. Precondition: check_zone reported no error.
+std::shared_ptr<const Zone> compile_zone(ZoneData&& data);
+
+// Parse + check + compile one file. `zone` is null when any error was found;
+// every diagnostic (errors and warnings) is returned either way.
+struct LoadResult {
+  std::shared_ptr<const Zone> zone;
+  std::vector<Diagnostic> diagnostics;
+};
+LoadResult load_zone_file(const std::string& path, const ParseOptions& opts = {},
+                          const CheckOptions& check = {});
+
+// Read-only facts about a compiled zone (any thread).
+const Name& zone_apex(const Zone& z) noexcept;
+uint32_t zone_serial(const Zone& z) noexcept;
+size_t zone_record_count(const Zone& z) noexcept;
+size_t zone_memory_bytes(const Zone& z) noexcept;
+// Visits every record (owner wire, type, class, ttl, rdata) in canonical order.
+void zone_for_each_record(const Zone& z,
+                          const std::function<void(const uint8_t* owner, size_t owner_len,
+                                                   uint16_t type, uint16_t rclass, uint32_t ttl,
+                                                   const uint8_t* rdata, size_t rdata_len)>& fn);
+
+class ZoneSet {
+ public:
+  // Builds the set; fails (throws std::invalid_argument) on two zones with the
+  // same apex. Control thread.
+  static std::shared_ptr<const ZoneSet> build(std::vector<std::shared_ptr<const Zone>> zones);
+  ~ZoneSet();
+  // Longest matching zone for a lower-cased wire name, or null. Any thread, no allocation.
+  const Zone* find(const uint8_t* lower, size_t len) const noexcept;
+  const std::vector<std::shared_ptr<const Zone>>& zones() const noexcept { return zones_; }
+
+ private:
+  ZoneSet() = default;
+  std::vector<std::shared_ptr<const Zone>> zones_;
+  struct Index;
+  std::unique_ptr<Index> index_;
+};
+
+}  // namespace edgedns::zones

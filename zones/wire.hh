@@ -1,0 +1,53 @@
+// DNS wire-format constants and big-endian helpers shared by the parser, the
+// compiled snapshot, the answer engine and the dataplane. Header-only, no state.
+// Any thread; no allocation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace edgedns::zones {
+
+inline uint16_t rd16(const uint8_t* p) noexcept { return uint16_t(p[0] << 8 | p[1]); }
+inline uint32_t rd32(const uint8_t* p) noexcept {
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
+}
+inline void wr16(uint8_t* p, uint16_t v) noexcept { p[0] = uint8_t(v >> 8); p[1] = uint8_t(v); }
+inline void wr32(uint8_t* p, uint32_t v) noexcept {
+  p[0] = uint8_t(v >> 24); p[1] = uint8_t(v >> 16); p[2] = uint8_t(v >> 8); p[3] = uint8_t(v);
+}
+
+// Limits from RFC 1035 §2.3.4.
+constexpr size_t kMaxLabel = 63;
+constexpr size_t kMaxName = 255;    // wire length including the root label
+constexpr size_t kHeaderSize = 12;
+
+namespace rrtype {
+constexpr uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, HINFO = 13, MX = 15, TXT = 16,
+                   AAAA = 28, LOC = 29, SRV = 33, NAPTR = 35, DNAME = 39, OPT = 41, DS = 43,
+                   SSHFP = 44, RRSIG = 46, NSEC = 47, DNSKEY = 48, NSEC3 = 50, NSEC3PARAM = 51,
+                   TLSA = 52, CDS = 59, CDNSKEY = 60, ZONEMD = 63, SVCB = 64, HTTPS = 65,
+                   SPF = 99, IXFR = 251, AXFR = 252, ANY = 255, CAA = 257;
+}  // namespace rrtype
+
+namespace rrclass {
+constexpr uint16_t IN = 1, CH = 3, HS = 4, NONE = 254, ANY = 255;
+}
+
+namespace rcode {
+constexpr uint8_t NOERROR = 0, FORMERR = 1, SERVFAIL = 2, NXDOMAIN = 3, NOTIMP = 4, REFUSED = 5;
+constexpr uint16_t BADVERS = 16;  // extended: upper 8 bits go into OPT TTL
+}  // namespace rcode
+
+namespace opcode {
+constexpr uint8_t QUERY = 0;
+}
+
+// Header flag bits in the 16-bit flags word (RFC 1035 §4.1.1, RFC 4035 §3.2).
+namespace hflag {
+constexpr uint16_t QR = 0x8000, AA = 0x0400, TC = 0x0200, RD = 0x0100, RA = 0x0080, Z = 0x0040,
+                   AD = 0x0020, CD = 0x0010;
+}
+
+}  // namespace edgedns::zones
