@@ -13,6 +13,7 @@ PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libfmt-dev
   # peers and clients for tests and benches
   knot knot-dnsutils dnsutils nsd dnsperf python3 python3-dnspython
+  knot-dnssecutils  # kzonecheck: checks the differential-test zones
   # test hosts
   iproute2 ethtool iputils-ping netcat-openbsd procps
 )
@@ -22,6 +23,10 @@ for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing packages ${missing[*]}; run as root to install them" >&2
+    exit 1
+  fi
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
@@ -36,7 +41,9 @@ for svc in knot nsd; do
   fi
 done
 
-if [ ! -f build/build.ninja ]; then
-  meson setup build --buildtype=release
+# EDGEDNS_BUILD picks another build directory (developers working side by side).
+build_dir="${EDGEDNS_BUILD:-build}"
+if [ ! -f "$build_dir/build.ninja" ]; then
+  meson setup "$build_dir" --buildtype=release
 fi
-ninja -C build
+ninja -C "$build_dir"
