@@ -1,7 +1,716 @@
 #include "zones/parser.hh"
-#include <stdexcept>
-// Placeholder until the parser lands; keeps the tree linking.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "zones/rdata.hh"
+#include "zones/rdata_text.hh"
+#include "zones/rrtype.hh"
+#include "zones/wire.hh"
+
 namespace edgedns::zones {
-ParseResult parse_zone_file(const std::string&, const ParseOptions&) { throw std::logic_error("parser not implemented"); }
-ParseResult parse_zone_text(std::string_view, const std::string&, const ParseOptions&) { throw std::logic_error("parser not implemented"); }
+namespace {
+
+// Reads are this large: a handful of syscalls for a 25 MB zone while the
+// resident input buffer stays small next to the records themselves.
+constexpr size_t kChunk = size_t(4) << 20;
+// Keep reporting after an error so an operator fixes many at once, but stop
+// before a garbage file floods the terminal.
+constexpr size_t kMaxErrors = 100;
+// ZoneData::files is indexed by a uint8_t in every Record.
+constexpr size_t kMaxFiles = 256;
+
+// ---------------------------------------------------------------------------
+// Input: either caller-owned text, or a file read in chunks into a buffer
+// that only grows when one entry is larger than the buffer.
+// ---------------------------------------------------------------------------
+class Input {
+ public:
+  explicit Input(std::string_view text) : data_(text.data()), end_(text.size()), eof_(true) {}
+  explicit Input(int fd) : fd_(fd), own_(new char[kChunk]), cap_(kChunk) {
+    data_ = own_.get();
+    read_more();
+  }
+  ~Input() { if (fd_ >= 0) ::close(fd_); }
+  Input(const Input&) = delete;
+  Input& operator=(const Input&) = delete;
+
+  const char* data() const noexcept { return data_; }
+  size_t end() const noexcept { return end_; }
+  bool eof() const noexcept { return eof_; }
+  int read_error() const noexcept { return errno_; }
+
+  // Drops everything before `keep_from` and reads more. Returns the amount
+  // the kept bytes moved down by (callers rebase their offsets).
+  size_t refill(size_t keep_from) {
+    size_t keep = end_ - keep_from;
+    if (keep_from == 0 && keep == cap_) {
+      // One entry fills the whole buffer: grow it.
+      std::unique_ptr<char[]> bigger(new char[cap_ * 2]);
+      std::memcpy(bigger.get(), own_.get(), keep);
+      own_ = std::move(bigger);
+      cap_ *= 2;
+    } else if (keep_from) {
+      std::memmove(own_.get(), own_.get() + keep_from, keep);
+    }
+    data_ = own_.get();
+    end_ = keep;
+    read_more();
+    return keep_from;
+  }
+
+ private:
+  void read_more() {
+    while (end_ < cap_) {
+      ssize_t n = ::read(fd_, own_.get() + end_, cap_ - end_);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        errno_ = errno;
+        eof_ = true;
+        return;
+      }
+      if (n == 0) { eof_ = true; return; }
+      end_ += size_t(n);
+    }
+  }
+
+  const char* data_ = nullptr;
+  size_t end_ = 0;
+  bool eof_ = false;
+  int fd_ = -1;
+  int errno_ = 0;
+  std::unique_ptr<char[]> own_;
+  size_t cap_ = 0;
+};
+
+// One logical entry (a record or a directive): the tokens of one line, or of
+// several lines joined by parentheses. Tokens point into the input buffer.
+struct Entry {
+  std::vector<RdataToken> toks;
+  bool blank_owner = false;  // line began with a blank: owner omitted
+  uint32_t line = 0;         // line the entry starts on
+  struct Err { uint32_t line; const char* msg; };
+  std::vector<Err> errors;   // tokenizer findings (rare)
+  void clear() { toks.clear(); errors.clear(); blank_owner = false; }
+};
+
+enum class Scan { Ok, NeedMore, Eof };
+
+inline bool is_blank(char c) noexcept { return c == ' ' || c == '\t' || c == '\r'; }
+
+// Splits one entry starting at `pos` (always the start of a line). On
+// NeedMore nothing is consumed: the caller refills and scans again.
+Scan scan_entry(const char* d, size_t end, bool eof, size_t& pos, uint32_t& line, Entry& e) {
+  e.clear();
+  size_t p = pos;
+  uint32_t ln = line;
+  e.line = ln;
+  if (p >= end) return eof ? Scan::Eof : Scan::NeedMore;
+  e.blank_owner = d[p] == ' ' || d[p] == '\t';
+  int depth = 0;
+  uint32_t paren_line = 0;
+  size_t paren_pos = 0;
+  for (;;) {
+    if (p >= end) {
+      if (!eof) return Scan::NeedMore;
+      if (depth > 0) {
+        e.errors.push_back({paren_line, "unbalanced parenthesis: '(' opened here is never closed"});
+        // Resume on the line after the '(' so that later errors are reported too.
+        size_t nl = paren_pos;
+        while (nl < end && d[nl] != '\n') ++nl;
+        pos = nl < end ? nl + 1 : end;
+        line = paren_line + 1;
+        return Scan::Ok;
+      }
+      break;
+    }
+    char c = d[p];
+    if (c == '\n') {
+      ++ln;
+      ++p;
+      if (depth == 0) break;
+      continue;
+    }
+    if (is_blank(c)) { ++p; continue; }
+    if (c == ';') {
+      while (p < end && d[p] != '\n') ++p;
+      continue;
+    }
+    if (c == '(') {
+      if (depth++ == 0) { paren_line = ln; paren_pos = p; }
+      ++p;
+      continue;
+    }
+    if (c == ')') {
+      if (depth == 0) e.errors.push_back({ln, "unbalanced parenthesis: ')' without '('"});
+      else --depth;
+      ++p;
+      continue;
+    }
+    if (c == '"') {
+      size_t q = p + 1;
+      uint32_t l2 = ln;
+      while (q < end && d[q] != '"') {
+        if (d[q] == '\\' && q + 1 < end) ++q;
+        if (d[q] == '\n') ++l2;
+        ++q;
+      }
+      if (q >= end) {
+        if (!eof) return Scan::NeedMore;
+        e.errors.push_back({ln, "unterminated quoted string"});
+        p = end;
+        ln = l2;
+        continue;
+      }
+      e.toks.push_back({std::string_view(d + p + 1, q - p - 1), true});
+      ln = l2;
+      p = q + 1;
+      continue;
+    }
+    size_t q = p;
+    bool unterminated = false;
+    while (q < end) {
+      char x = d[q];
+      if (x == ' ' || x == '\t' || x == '\n' || x == '\r' || x == ';' || x == '(' || x == ')') break;
+      if (x == '\\') {
+        if (q + 1 < end && d[q + 1] == '\n') ++ln;
+        q += 2;
+        continue;
+      }
+      if (x == '"') {  // key="value" (SVCB): the quoted part stays in the token
+        ++q;
+        while (q < end && d[q] != '"') {
+          if (d[q] == '\\') ++q;
+          else if (d[q] == '\n') ++ln;
+          ++q;
+        }
+        if (q >= end) { unterminated = true; break; }
+        ++q;
+        continue;
+      }
+      ++q;
+    }
+    if (q >= end && !eof) return Scan::NeedMore;
+    if (q > end) q = end;
+    if (unterminated) e.errors.push_back({ln, "unterminated quoted string"});
+    e.toks.push_back({std::string_view(d + p, q - p), false});
+    p = q;
+  }
+  pos = p;
+  line = ln;
+  return Scan::Ok;
 }
+
+bool iequal(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (lower_ascii(uint8_t(a[i])) != lower_ascii(uint8_t(b[i]))) return false;
+  return true;
+}
+
+std::string quote(std::string_view s) {
+  std::string q;  // built by appends: GCC 12 warns falsely on "'" + std::string
+  q.reserve(s.size() + 2);
+  q += '\'';
+  q += s;
+  q += '\'';
+  return q;
+}
+
+bool is_meta_type(uint16_t t) noexcept {
+  return t == rrtype::OPT || t == rrtype::ANY || t == rrtype::AXFR || t == rrtype::IXFR ||
+         t == 249 /* TKEY */ || t == 250 /* TSIG */;
+}
+
+// What one file (and, restored afterwards, each $INCLUDE) carries.
+struct State {
+  uint8_t origin[kMaxName];
+  size_t olen = 0;
+  uint8_t owner[kMaxName];
+  size_t owner_len = 0;
+  bool owner_bad = false;       // the last explicit owner failed: skip its records quietly
+  uint32_t last_ttl = 0;
+  bool last_ttl_known = false;
+  uint32_t default_ttl = 0;     // $TTL
+  bool default_ttl_known = false;
+};
+
+class Parser {
+ public:
+  Parser(const ParseOptions& o, ParseResult& r) : opts_(o), res_(r), z_(r.zone) {
+    rdata_.reserve(65536 + 64);
+    entry_.toks.reserve(64);
+  }
+
+  void set_origin_from_options(State& st) {
+    if (opts_.origin.empty()) return;
+    uint8_t root = 0;
+    const char* err = nullptr;
+    size_t n = name_from_text(opts_.origin, &root, 1, st.origin, &err);
+    if (n == 0) {
+      error(0, 0, "bad origin " + quote(opts_.origin) + ": " + err);
+      return;
+    }
+    st.olen = n;
+    set_zone_origin(st.origin, n);
+  }
+
+  void reserve_for(size_t bytes) {
+    // About 25 bytes of text per A record; the arena needs about as much as the
+    // text. Untouched reserved pages cost no RSS, so err on the large side to
+    // avoid a copy of a half-full vector at 1M records.
+    z_.records.reserve(z_.records.size() + bytes / 20 + 16);
+    z_.arena.reserve(z_.arena.size() + bytes + bytes / 2 + 256);
+  }
+
+  void run(Input& in, uint8_t file, State& st, int depth, const std::string& dir);
+  void run_text(std::string_view text, uint8_t file, State& st, int depth, const std::string& dir) {
+    Input in(text);
+    run(in, file, st, depth, dir);
+  }
+  bool run_file(const std::string& path, uint8_t file, State& st, int depth, uint32_t from_line,
+                uint8_t from_file);
+
+  void finish() {
+    if (!zone_origin_set_ && !stopped_)
+      error(0, 0, "cannot determine the zone origin: no origin given, no $ORIGIN and no SOA with an absolute owner");
+  }
+
+  uint8_t add_file(const std::string& path) {
+    z_.files.push_back(path);
+    return uint8_t(z_.files.size() - 1);
+  }
+  void error(uint8_t file, uint32_t line, std::string msg) {
+    if (stopped_) return;
+    if (++errors_ > kMaxErrors) {
+      res_.diagnostics.push_back({Diagnostic::Severity::Error, fname(file), line,
+                                  "too many errors, giving up"});
+      stopped_ = true;
+      return;
+    }
+    res_.diagnostics.push_back({Diagnostic::Severity::Error, fname(file), line, std::move(msg)});
+  }
+  void warning(uint8_t file, uint32_t line, std::string msg) {
+    res_.diagnostics.push_back({Diagnostic::Severity::Warning, fname(file), line, std::move(msg)});
+  }
+  bool stopped() const noexcept { return stopped_; }
+  std::vector<std::string> include_stack;  // realpaths, for loop detection
+
+ private:
+  std::string fname(uint8_t file) const { return file < z_.files.size() ? z_.files[file] : std::string(); }
+  void set_zone_origin(const uint8_t* o, size_t n) {
+    if (zone_origin_set_) return;
+    z_.origin = Name::from_wire(o, n).lower();
+    zone_origin_set_ = true;
+  }
+  void entry(uint8_t file, State& st, int depth, const std::string& dir);
+  void directive(uint8_t file, State& st, int depth, const std::string& dir);
+  void generate(uint8_t file, State& st);
+  void record(uint8_t file, uint32_t line, State& st, std::span<const RdataToken> toks, bool blank_owner);
+  bool add_record(uint8_t file, uint32_t line, State& st, const uint8_t* owner, size_t owner_len,
+                  uint16_t type, bool have_ttl, uint32_t ttl, std::span<const RdataToken> rd);
+
+  const ParseOptions& opts_;
+  ParseResult& res_;
+  ZoneData& z_;
+  bool zone_origin_set_ = false;
+  bool stopped_ = false;
+  size_t errors_ = 0;
+  bool warned_default_ttl_ = false;
+  bool warned_max_records_ = false;
+  std::vector<uint8_t> rdata_;
+  Entry entry_;
+};
+
+void Parser::run(Input& in, uint8_t file, State& st, int depth, const std::string& dir) {
+  size_t pos = 0;
+  uint32_t line = 1;
+  for (;;) {
+    if (stopped_) return;
+    size_t start = pos;
+    uint32_t start_line = line;
+    Scan s = scan_entry(in.data(), in.end(), in.eof(), pos, line, entry_);
+    if (s == Scan::NeedMore) {
+      in.refill(start);
+      pos = 0;
+      line = start_line;
+      continue;
+    }
+    if (s == Scan::Eof) break;
+    for (const auto& e : entry_.errors) error(file, e.line, e.msg);
+    if (!entry_.errors.empty()) continue;
+    if (entry_.toks.empty()) continue;
+    entry(file, st, depth, dir);
+  }
+  if (in.read_error()) error(file, line, std::string("read error: ") + std::strerror(in.read_error()));
+}
+
+bool Parser::run_file(const std::string& path, uint8_t file, State& st, int depth, uint32_t from_line,
+                      uint8_t from_file) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error(from_file, from_line, "cannot open " + quote(path) + ": " + std::strerror(errno));
+    return false;
+  }
+  struct stat sb;
+  if (::fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) reserve_for(size_t(sb.st_size));
+  char real[PATH_MAX];
+  std::string rp = ::realpath(path.c_str(), real) ? std::string(real) : path;
+  for (const auto& p : include_stack)
+    if (p == rp) {
+      ::close(fd);
+      error(from_file, from_line, "$INCLUDE loop: " + quote(path) + " is already being read");
+      return false;
+    }
+  include_stack.push_back(rp);
+  std::string d;
+  size_t slash = path.rfind('/');
+  if (slash != std::string::npos) d = path.substr(0, slash + 1);
+  Input in(fd);
+  run(in, file, st, depth, d);
+  include_stack.pop_back();
+  return true;
+}
+
+void Parser::entry(uint8_t file, State& st, int depth, const std::string& dir) {
+  const auto& t = entry_.toks;
+  if (!entry_.blank_owner && !t[0].quoted && !t[0].text.empty() && t[0].text[0] == '$') {
+    directive(file, st, depth, dir);
+    return;
+  }
+  record(file, entry_.line, st, t, entry_.blank_owner);
+}
+
+void Parser::directive(uint8_t file, State& st, int depth, const std::string& dir) {
+  const auto& t = entry_.toks;
+  uint32_t line = entry_.line;
+  std::string_view d = t[0].text;
+  if (iequal(d, "$ORIGIN")) {
+    if (t.size() != 2) return error(file, line, "$ORIGIN needs exactly one name");
+    uint8_t buf[kMaxName];
+    const char* err = nullptr;
+    size_t n = name_from_text(t[1].text, st.olen ? st.origin : nullptr, st.olen, buf, &err);
+    if (n == 0) return error(file, line, "$ORIGIN " + quote(t[1].text) + ": " + err);
+    std::memcpy(st.origin, buf, n);
+    st.olen = n;
+    set_zone_origin(buf, n);
+    return;
+  }
+  if (iequal(d, "$TTL")) {
+    if (t.size() != 2) return error(file, line, "$TTL needs exactly one value");
+    uint32_t v;
+    if (!detail::parse_ttl(t[1].text, v)) return error(file, line, "$TTL: bad TTL " + quote(t[1].text));
+    st.default_ttl = v;
+    st.default_ttl_known = true;
+    return;
+  }
+  if (iequal(d, "$INCLUDE")) {
+    if (t.size() < 2 || t.size() > 3) return error(file, line, "$INCLUDE needs a file name and an optional origin");
+    if (depth + 1 > opts_.max_include_depth)
+      return error(file, line, "$INCLUDE nested deeper than " + std::to_string(opts_.max_include_depth));
+    std::string path(t[1].text);
+    if (!path.empty() && path[0] != '/') path = dir + path;
+    State child = st;  // RFC 1035 §5.1: the include does not change the parent's origin
+    if (t.size() == 3) {
+      uint8_t buf[kMaxName];
+      const char* err = nullptr;
+      size_t n = name_from_text(t[2].text, st.olen ? st.origin : nullptr, st.olen, buf, &err);
+      if (n == 0) return error(file, line, "$INCLUDE origin " + quote(t[2].text) + ": " + err);
+      std::memcpy(child.origin, buf, n);
+      child.olen = n;
+    }
+    if (z_.files.size() >= kMaxFiles) return error(file, line, "too many included files");
+    // Copy what we still need: the include reuses the entry buffer.
+    uint8_t idx = add_file(path);
+    run_file(path, idx, child, depth + 1, line, file);
+    return;
+  }
+  if (iequal(d, "$GENERATE")) {
+    generate(file, st);
+    return;
+  }
+  error(file, line, "unknown directive " + quote(d));
+}
+
+// BIND's nibble mode: hex digits, least significant first, dot separated;
+// `width` counts output characters, dots included.
+void append_nibbles(std::string& out, uint64_t v, unsigned width, bool upper) {
+  const char* hex = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+  bool first = true;
+  do {
+    if (!first) {
+      out += '.';
+      if (width) --width;
+    }
+    out += hex[v & 15];
+    v >>= 4;
+    if (width) --width;
+    first = false;
+  } while (v != 0 || width > 0);
+}
+
+// Expands one $GENERATE template for iteration value `i`. `\X` is copied
+// through (so `\$` reaches the name/RDATA parser as an escaped '$'); "$$" is
+// a literal '$' as in BIND.
+bool expand(std::string_view tmpl, int64_t i, std::string& out, std::string& err) {
+  out.clear();
+  for (size_t k = 0; k < tmpl.size(); ++k) {
+    char c = tmpl[k];
+    if (c == '\\' && k + 1 < tmpl.size()) {
+      out += c;
+      out += tmpl[++k];
+      continue;
+    }
+    if (c != '$') { out += c; continue; }
+    if (k + 1 < tmpl.size() && tmpl[k + 1] == '$') { out += "\\$"; ++k; continue; }
+    int64_t offset = 0;
+    unsigned width = 0;
+    char base = 'd';
+    if (k + 1 < tmpl.size() && tmpl[k + 1] == '{') {
+      size_t close = tmpl.find('}', k + 2);
+      if (close == std::string_view::npos) { err = "unterminated ${...} in " + quote(tmpl); return false; }
+      std::string_view spec = tmpl.substr(k + 2, close - k - 2);
+      size_t c1 = spec.find(',');
+      std::string_view off = spec.substr(0, c1);
+      bool neg = !off.empty() && off[0] == '-';
+      if (!off.empty() && (off[0] == '-' || off[0] == '+')) off.remove_prefix(1);
+      uint64_t v;
+      if (!detail::parse_uint(off, 0x7fffffff, v)) { err = "bad offset in ${" + std::string(spec) + "}"; return false; }
+      offset = neg ? -int64_t(v) : int64_t(v);
+      if (c1 != std::string_view::npos) {
+        std::string_view rest = spec.substr(c1 + 1);
+        size_t c2 = rest.find(',');
+        if (!detail::parse_uint(rest.substr(0, c2), 255, v)) { err = "bad width in ${" + std::string(spec) + "}"; return false; }
+        width = unsigned(v);
+        if (c2 != std::string_view::npos) {
+          std::string_view b = rest.substr(c2 + 1);
+          if (b.size() != 1 || std::string_view("doxXnN").find(b[0]) == std::string_view::npos) {
+            err = "bad base in ${" + std::string(spec) + "} (want d, o, x, X, n or N)";
+            return false;
+          }
+          base = b[0];
+        }
+      }
+      k = close;
+    }
+    int64_t val = i + offset;
+    if (val < 0) { err = "$GENERATE value " + std::to_string(val) + " is negative"; return false; }
+    if (base == 'n' || base == 'N') {
+      append_nibbles(out, uint64_t(val), width, base == 'N');
+    } else {
+      char fmt[8] = {'%', '0', '*', 'l', 'l', base == 'd' ? 'u' : base, 0};
+      char buf[80];
+      std::snprintf(buf, sizeof buf, fmt, int(width > 64 ? 64 : width), (unsigned long long)val);
+      out += buf;
+    }
+  }
+  return true;
+}
+
+void Parser::generate(uint8_t file, State& st) {
+  const auto& t = entry_.toks;
+  uint32_t line = entry_.line;
+  if (t.size() < 5) return error(file, line, "$GENERATE needs: range lhs [ttl] [class] type rhs");
+  // range: start-stop[/step]
+  std::string_view r = t[1].text;
+  size_t dash = r.find('-'), slash = r.find('/');
+  uint64_t start, stop, step = 1;
+  if (dash == std::string_view::npos || !detail::parse_uint(r.substr(0, dash), 0x7fffffff, start) ||
+      !detail::parse_uint(r.substr(dash + 1, slash == std::string_view::npos ? std::string_view::npos : slash - dash - 1),
+                          0x7fffffff, stop) ||
+      (slash != std::string_view::npos && (!detail::parse_uint(r.substr(slash + 1), 0x7fffffff, step) || step == 0)) ||
+      stop < start)
+    return error(file, line, "$GENERATE: bad range " + quote(r) + " (want start-stop[/step], start <= stop)");
+  std::string lhs(t[2].text);
+  size_t i = 3;
+  bool have_ttl = false, have_class = false;
+  uint32_t ttl = 0;
+  for (; i < t.size() && i < 5; ++i) {
+    std::string_view x = t[i].text;
+    if (!have_ttl && !x.empty() && x[0] >= '0' && x[0] <= '9') {
+      if (!detail::parse_ttl(x, ttl)) return error(file, line, "$GENERATE: bad TTL " + quote(x));
+      have_ttl = true;
+      continue;
+    }
+    if (!have_class) {
+      if (auto c = rrclass_from_text(x)) {
+        if (*c != rrclass::IN)
+          return error(file, line, "class " + rrclass_to_text(*c) + " not supported (only IN zones are served)");
+        have_class = true;
+        continue;
+      }
+    }
+    break;
+  }
+  if (i >= t.size()) return error(file, line, "$GENERATE: missing type");
+  auto type = rrtype_from_text(t[i].text);
+  if (!type) return error(file, line, "$GENERATE: unknown type " + quote(t[i].text));
+  if (is_meta_type(*type)) return error(file, line, "meta-type " + rrtype_to_text(*type) + " is not allowed in a zone");
+  ++i;
+  if (i >= t.size()) return error(file, line, "$GENERATE: missing rhs");
+  // The rhs is one field in BIND; accept several and join them, re-quoting
+  // quoted ones, then re-tokenize each expansion.
+  std::string rhs;
+  for (; i < t.size(); ++i) {
+    if (!rhs.empty()) rhs += ' ';
+    if (t[i].quoted) { rhs += '"'; rhs += t[i].text; rhs += '"'; }
+    else rhs += t[i].text;
+  }
+  std::string lhs_x, rhs_x, err;
+  Entry sub;
+  for (uint64_t v = start; v <= stop; v += step) {
+    if (stopped_) return;
+    if (!expand(lhs, int64_t(v), lhs_x, err) || !expand(rhs, int64_t(v), rhs_x, err))
+      return error(file, line, "$GENERATE: " + err);
+    size_t pos = 0;
+    uint32_t l = line;
+    scan_entry(rhs_x.data(), rhs_x.size(), true, pos, l, sub);
+    if (!sub.errors.empty()) return error(file, line, std::string("$GENERATE: ") + sub.errors[0].msg);
+    uint8_t owner[kMaxName];
+    const char* e = nullptr;
+    size_t n = name_from_text(lhs_x, st.olen ? st.origin : nullptr, st.olen, owner, &e);
+    if (n == 0) return error(file, line, "$GENERATE owner " + quote(lhs_x) + ": " + e);
+    name_to_lower(owner, n);
+    std::memcpy(st.owner, owner, n);
+    st.owner_len = n;
+    st.owner_bad = false;
+    if (!add_record(file, line, st, owner, n, *type, have_ttl, ttl, sub.toks)) return;
+  }
+}
+
+void Parser::record(uint8_t file, uint32_t line, State& st, std::span<const RdataToken> t, bool blank_owner) {
+  size_t i = 0;
+  uint16_t type = 0;
+  if (!blank_owner) {
+    const char* err = nullptr;
+    size_t n = 0;
+    // With no origin yet, an absolute SOA owner becomes the origin (below);
+    // parse it without one so that the name itself decides.
+    n = name_from_text(t[0].text, st.olen ? st.origin : nullptr, st.olen, st.owner, &err);
+    if (n == 0) {
+      st.owner_len = 0;
+      st.owner_bad = true;
+      return error(file, line, "owner " + quote(t[0].text) + ": " + err);
+    }
+    name_to_lower(st.owner, n);
+    st.owner_len = n;
+    st.owner_bad = false;
+    i = 1;
+  } else {
+    if (st.owner_bad) return;
+    if (st.owner_len == 0) return error(file, line, "no owner name and no previous owner to inherit");
+  }
+  bool have_ttl = false, have_class = false;
+  uint32_t ttl = 0;
+  for (; i < t.size(); ++i) {
+    std::string_view x = t[i].text;
+    if (t[i].quoted) break;
+    if (!have_ttl && !x.empty() && x[0] >= '0' && x[0] <= '9') {
+      if (!detail::parse_ttl(x, ttl)) return error(file, line, "bad TTL " + quote(x));
+      have_ttl = true;
+      continue;
+    }
+    if (!have_class && x.size() >= 2) {
+      if (auto c = rrclass_from_text(x)) {
+        if (*c != rrclass::IN)
+          return error(file, line, "class " + rrclass_to_text(*c) + " not supported (only IN zones are served)");
+        have_class = true;
+        continue;
+      }
+    }
+    break;
+  }
+  if (i >= t.size()) return error(file, line, "missing type");
+  auto ty = rrtype_from_text(t[i].text);
+  if (!ty) return error(file, line, "unknown type " + quote(t[i].text));
+  type = *ty;
+  if (is_meta_type(type)) return error(file, line, "meta-type " + rrtype_to_text(type) + " is not allowed in a zone");
+  if (type == rrtype::SOA && st.olen == 0 && !zone_origin_set_) {
+    // No origin from options or $ORIGIN: the SOA's absolute owner is the apex.
+    std::memcpy(st.origin, st.owner, st.owner_len);
+    st.olen = st.owner_len;
+    set_zone_origin(st.owner, st.owner_len);
+  }
+  add_record(file, line, st, st.owner, st.owner_len, type, have_ttl, ttl, t.subspan(i + 1));
+}
+
+bool Parser::add_record(uint8_t file, uint32_t line, State& st, const uint8_t* owner, size_t owner_len,
+                        uint16_t type, bool have_ttl, uint32_t ttl, std::span<const RdataToken> rd) {
+  rdata_.clear();
+  std::string err = rdata_from_text(type, rd, st.olen ? st.origin : nullptr, st.olen, rdata_);
+  if (!err.empty()) {
+    error(file, line, err);
+    return true;  // keep going: report further errors
+  }
+  // TTL when omitted, as BIND does it: the last $TTL; else the TTL of the
+  // previous record (RFC 1035 §5.1); else, for an SOA, its MINIMUM field
+  // (which then becomes the default, pre-RFC 2308 practice). BIND rejects any
+  // other record without a TTL; we use ParseOptions::default_ttl with a
+  // warning instead, so that a fragment still loads for tests.
+  if (!have_ttl) {
+    if (st.default_ttl_known) {
+      ttl = st.default_ttl;
+    } else if (st.last_ttl_known) {
+      ttl = st.last_ttl;
+    } else if (type == rrtype::SOA && rdata_.size() >= 20) {
+      ttl = rd32(rdata_.data() + rdata_.size() - 4);
+      st.default_ttl = ttl;
+      st.default_ttl_known = true;
+      warning(file, line, "no TTL specified; using the SOA MINIMUM " + std::to_string(ttl));
+    } else {
+      ttl = opts_.default_ttl;
+      if (!warned_default_ttl_) {
+        warning(file, line, "no TTL specified and no $TTL; using " + std::to_string(ttl));
+        warned_default_ttl_ = true;
+      }
+    }
+  }
+  st.last_ttl = ttl;
+  st.last_ttl_known = true;
+  if (z_.records.size() >= opts_.max_records) {
+    if (!warned_max_records_) {
+      error(file, line, "more than " + std::to_string(opts_.max_records) + " records");
+      warned_max_records_ = true;
+    }
+    stopped_ = true;
+    return false;
+  }
+  z_.add(owner, owner_len, type, rrclass::IN, ttl, rdata_.data(), rdata_.size(), file, line);
+  return true;
+}
+
+}  // namespace
+
+ParseResult parse_zone_file(const std::string& path, const ParseOptions& opts) {
+  ParseResult res;
+  Parser p(opts, res);
+  uint8_t idx = p.add_file(path);
+  State st;
+  p.set_origin_from_options(st);
+  if (!p.stopped() && !res.has_errors()) {
+    if (p.run_file(path, idx, st, 0, 0, idx)) p.finish();
+  }
+  return res;
+}
+
+ParseResult parse_zone_text(std::string_view text, const std::string& name, const ParseOptions& opts) {
+  ParseResult res;
+  Parser p(opts, res);
+  uint8_t idx = p.add_file(name);
+  State st;
+  p.set_origin_from_options(st);
+  if (!res.has_errors()) {
+    p.reserve_for(text.size());
+    p.run_text(text, idx, st, 0, "");
+    p.finish();
+  }
+  return res;
+}
+
+}  // namespace edgedns::zones
