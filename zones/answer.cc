@@ -1,8 +1,628 @@
+// The answer engine (see answer.hh). Behaviour follows Knot DNS 3.2 where the
+// RFCs leave room; deliberate differences are listed in docs/differences.md.
+// Everything here is noexcept and allocation-free: the response is built in
+// the caller's buffer from the pre-encoded RRsets of the snapshot.
 #include "zones/answer.hh"
-// Placeholder until the answer engine lands; keeps the tree linking.
+
+#include <cstring>
+
+#include "zones/name.hh"
+#include "zones/snapshot.hh"
+#include "zones/snapshot_impl.hh"
+
 namespace edgedns::zones {
-QueryStatus parse_query(std::span<const uint8_t>, Query& q) noexcept { return q.status = QueryStatus::Drop; }
-void prefetch(const ZoneSet&, const Query&) noexcept {}
-AnswerResult answer(const ZoneSet&, const Query&, std::span<uint8_t>, Transport, const AnswerConfig&) noexcept { return {}; }
-AnswerResult answer_query(const ZoneSet&, std::span<const uint8_t>, std::span<uint8_t>, Transport, const AnswerConfig&) noexcept { return {}; }
+
+namespace {
+
+constexpr size_t kOptSize = 11;       // root owner, type, class, ttl, rdlen 0
+constexpr int kMaxChain = 16;         // CNAME/DNAME hops followed; bounds loops
+constexpr int kMaxComprEntries = 64;  // names remembered for compression
+constexpr uint16_t kMaxPtr = 0x3fff;  // compression pointers reach 14 bits
+
+// Skips one (possibly compressed) name in a received message; returns the
+// offset after it or 0 when malformed.
+size_t skip_name(const uint8_t* p, size_t len, size_t off) noexcept {
+  for (int guard = 0; guard < 128 && off < len; ++guard) {
+    uint8_t l = p[off];
+    if (l == 0) return off + 1;
+    if ((l & 0xc0) == 0xc0) return off + 2 <= len ? off + 2 : 0;
+    if (l > kMaxLabel) return 0;
+    off += size_t(l) + 1;
+  }
+  return 0;
 }
+
+}  // namespace
+
+QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
+  q.qname_len = 0;
+  q.has_edns = false;
+  q.do_bit = false;
+  q.edns_version = 0;
+  q.udp_size = 512;
+  q.qtype = q.qclass = 0;
+  if (pkt.size() < kHeaderSize) return q.status = QueryStatus::Drop;
+  const uint8_t* p = pkt.data();
+  const size_t len = pkt.size();
+  q.id = rd16(p);
+  q.flags = rd16(p + 2);
+  q.qdcount = rd16(p + 4);
+  if (q.flags & hflag::QR) return q.status = QueryStatus::Drop;
+  size_t off = kHeaderSize;
+  bool bad = false;
+  if (q.qdcount >= 1) {
+    size_t nl = name_wire_length(p + off, len - off);
+    if (nl == 0 || off + nl + 4 > len) {
+      bad = true;
+    } else {
+      std::memcpy(q.qname, p + off, nl);
+      std::memcpy(q.qname_lower, p + off, nl);
+      name_to_lower(q.qname_lower, nl);
+      q.qname_len = uint8_t(nl);
+      q.qtype = rd16(p + off + nl);
+      q.qclass = rd16(p + off + nl + 2);
+      q.hash = name_hash(q.qname_lower, nl);
+      off += nl + 4;
+    }
+  }
+  const uint8_t opc = (q.flags >> 11) & 0xf;
+  if (opc != opcode::QUERY) return q.status = QueryStatus::NotImp;
+  if (q.qdcount != 1 || bad) return q.status = QueryStatus::FormErr;
+  // The other sections: only an OPT in additional is meaningful to us, but
+  // every record must parse and nothing may follow the last one.
+  const uint16_t counts[3] = {rd16(p + 6), rd16(p + 8), rd16(p + 10)};
+  int opts = 0;
+  for (int sec = 0; sec < 3; ++sec) {
+    for (uint32_t i = 0; i < counts[sec]; ++i) {
+      size_t owner = off;
+      off = skip_name(p, len, off);
+      if (off == 0 || off + 10 > len) return q.status = QueryStatus::FormErr;
+      uint16_t type = rd16(p + off);
+      uint16_t rdlen = rd16(p + off + 8);
+      if (off + 10 + rdlen > len) return q.status = QueryStatus::FormErr;
+      if (type == rrtype::OPT) {
+        if (sec != 2 || ++opts > 1 || p[owner] != 0) return q.status = QueryStatus::FormErr;
+        q.has_edns = true;
+        uint16_t sz = rd16(p + off + 2);
+        q.udp_size = sz < 512 ? 512 : sz;
+        q.edns_version = p[off + 5];
+        q.do_bit = (p[off + 6] & 0x80) != 0;
+        // Options must tile the RDATA exactly; their content is ignored.
+        size_t o = off + 10, end = off + 10 + rdlen;
+        while (o < end) {
+          if (o + 4 > end) return q.status = QueryStatus::FormErr;
+          o += 4 + rd16(p + o + 2);
+        }
+        if (o != end) return q.status = QueryStatus::FormErr;
+      }
+      off += 10 + rdlen;
+    }
+  }
+  if (off != len) return q.status = QueryStatus::FormErr;
+  return q.status = QueryStatus::Ok;
+}
+
+void prefetch(const ZoneSet& zs, const Query& q) noexcept {
+  if (q.status != QueryStatus::Ok || q.qname_len == 0) return;
+  const Zone* z = zs.find(q.qname_lower, q.qname_len);
+  if (!z) return;
+  if (const Slot* s = z->home_slot(q.hash)) __builtin_prefetch(s);
+}
+
+namespace {
+
+// Response writer with a small name-compression table. All writes are bounds
+// checked against `limit`; a failed RRset write rolls back to its start.
+struct Writer {
+  uint8_t* buf;
+  size_t limit;  // max bytes for records (room for OPT already subtracted)
+  size_t pos = 0;
+  uint16_t count[3] = {0, 0, 0};
+  struct Entry { uint16_t off; uint8_t labels; };
+  Entry ent[kMaxComprEntries];
+  int nent = 0;
+
+  void remember(size_t off, int labels) noexcept {
+    if (off <= kMaxPtr && nent < kMaxComprEntries && labels > 0)
+      ent[nent++] = Entry{uint16_t(off), uint8_t(labels)};
+  }
+  // Case-insensitive equality of an uncompressed name and a (possibly
+  // compressed) name already in the message.
+  bool equal_at(const uint8_t* n, size_t off) const noexcept {
+    for (int guard = 0; guard < 128; ++guard) {
+      uint8_t l = buf[off];
+      if ((l & 0xc0) == 0xc0) { off = size_t(l & 0x3f) << 8 | buf[off + 1]; continue; }
+      if (l != *n) return false;
+      if (l == 0) return true;
+      for (size_t k = 1; k <= l; ++k)
+        if (lower_ascii(buf[off + k]) != lower_ascii(n[k])) return false;
+      off += size_t(l) + 1;
+      n += size_t(l) + 1;
+    }
+    return false;
+  }
+  // Writes `name` (uncompressed wire, any case), compressed against the
+  // message when `compress`; its new labels become pointer targets.
+  bool put_name(const uint8_t* name, size_t len, bool compress) noexcept {
+    uint8_t starts[128];
+    int k = 0;
+    for (size_t i = 0; i < len && name[i] != 0 && k < 127; i += size_t(name[i]) + 1) starts[k++] = uint8_t(i);
+    int cut = k;  // labels written before the pointer
+    uint16_t ptr = 0;
+    if (compress) {
+      for (int i = 0; i < k && cut == k; ++i)
+        for (int e = 0; e < nent; ++e)
+          if (ent[e].labels == k - i && equal_at(name + starts[i], ent[e].off)) {
+            cut = i;
+            ptr = ent[e].off;
+            break;
+          }
+    }
+    size_t body = cut == k ? len : starts[cut];
+    size_t need = body + (cut == k ? 0 : 2);
+    if (pos + need > limit) return false;
+    std::memcpy(buf + pos, name, body);
+    for (int i = 0; i < cut; ++i) remember(pos + starts[i], k - i);
+    pos += body;
+    if (cut != k) { wr16(buf + pos, uint16_t(0xc000 | ptr)); pos += 2; }
+    return true;
+  }
+  // Offset of a name already in the message, or -1.
+  int find(const uint8_t* name, size_t len) const noexcept {
+    int k = name_label_count(name, len);
+    for (int e = 0; e < nent; ++e)
+      if (ent[e].labels == k && equal_at(name, ent[e].off)) return ent[e].off;
+    return -1;
+  }
+};
+
+// Where the domain names sit in RDATA (RFC 3597 §4: only RFC 1035 types compress).
+struct NameInfo { uint8_t off; uint8_t count; bool compress; };
+NameInfo rdata_name_info(uint16_t t) noexcept {
+  switch (t) {
+    case rrtype::NS: case rrtype::CNAME: case rrtype::PTR: return {0, 1, true};
+    case rrtype::MX: return {2, 1, true};
+    case rrtype::SOA: return {0, 2, true};
+    case rrtype::SRV: return {6, 1, false};
+    case rrtype::DNAME: return {0, 1, false};
+    default: return {0, 0, false};
+  }
+}
+
+// Writes an RRset from its pre-encoded block. The owner is `owner_ptr` when it
+// is a valid pointer target, else the name itself (compressed). Whole RRset or
+// nothing.
+bool put_rrset(Writer& w, int sec, const uint8_t* block, uint32_t blen, uint16_t count,
+               uint16_t type, const uint8_t* owner, size_t owner_len, int owner_ptr) noexcept {
+  const size_t start = w.pos;
+  const int nent0 = w.nent;
+  const NameInfo ni = rdata_name_info(type);
+  if (owner_ptr == kHeaderSize && ni.count == 0) {  // the hot path: one memcpy
+    if (w.pos + blen > w.limit) return false;
+    std::memcpy(w.buf + w.pos, block, blen);
+    w.pos += blen;
+    w.count[sec] += count;
+    return true;
+  }
+  const uint8_t* p = block;
+  for (uint16_t i = 0; i < count; ++i) {
+    uint16_t rdlen = rd16(p + 10);
+    bool ok;
+    if (owner_ptr >= 0 && owner_ptr <= kMaxPtr) {
+      ok = w.pos + 2 <= w.limit;
+      if (ok) { wr16(w.buf + w.pos, uint16_t(0xc000 | owner_ptr)); w.pos += 2; }
+    } else {
+      size_t at = w.pos;
+      ok = w.put_name(owner, owner_len, true);
+      if (ok && at <= kMaxPtr) owner_ptr = int(at);
+    }
+    if (!ok || w.pos + 10 + rdlen > w.limit) goto fail;
+    std::memcpy(w.buf + w.pos, p + 2, 10);
+    {
+      size_t hdr = w.pos;
+      w.pos += 10;
+      const uint8_t* rd = p + 12;
+      if (ni.count && ni.off <= rdlen) {
+        std::memcpy(w.buf + w.pos, rd, ni.off);
+        w.pos += ni.off;
+        size_t o = ni.off;
+        for (int n = 0; n < ni.count; ++n) {
+          size_t nl = name_wire_length(rd + o, rdlen - o);
+          if (nl == 0) break;
+          if (!w.put_name(rd + o, nl, ni.compress)) goto fail;
+          o += nl;
+        }
+        if (w.pos + (rdlen - o) > w.limit) goto fail;
+        std::memcpy(w.buf + w.pos, rd + o, rdlen - o);
+        w.pos += rdlen - o;
+        wr16(w.buf + hdr + 8, uint16_t(w.pos - hdr - 10));
+      } else {
+        std::memcpy(w.buf + w.pos, rd, rdlen);
+        w.pos += rdlen;
+      }
+    }
+    p += 12 + rdlen;
+  }
+  w.count[sec] += count;
+  return true;
+fail:
+  w.pos = start;
+  w.nent = nent0;
+  return false;
+}
+
+struct RRsetRef {
+  const uint8_t* block = nullptr;
+  uint32_t len = 0;
+  uint16_t count = 0;
+  uint16_t type = 0;
+  explicit operator bool() const noexcept { return block != nullptr; }
+};
+
+RRsetRef node_rrset(const uint8_t* node, uint16_t type) noexcept {
+  auto* h = reinterpret_cast<const NodeHdr*>(node);
+  const RRsetDir* dir = node_dir(node);
+  const uint8_t* w = node_wire(node);
+  for (uint16_t i = 0; i < h->nrrsets; ++i) {
+    if (dir[i].type == type) return RRsetRef{w, dir[i].len, dir[i].count, type};
+    if (dir[i].type > type) break;  // sorted by type
+    w += dir[i].len;
+  }
+  return {};
+}
+
+RRsetRef node_first_rrset(const uint8_t* node) noexcept {
+  auto* h = reinterpret_cast<const NodeHdr*>(node);
+  if (h->nrrsets == 0) return {};
+  const RRsetDir* dir = node_dir(node);
+  return RRsetRef{node_wire(node), dir[0].len, dir[0].count, dir[0].type};
+}
+
+uint8_t node_flags(const uint8_t* node) noexcept { return node[0]; }
+
+// The name at the start of the RDATA of the first RR of a block.
+const uint8_t* rr_rdata(const uint8_t* rr) noexcept { return rr + 12; }
+
+struct Resolver {
+  const Zone* z;
+  const Query& q;
+  Writer& w;
+  uint8_t rcode = rcode::NOERROR;
+  bool aa = true;
+  bool tc = false;
+  AnswerKind kind = AnswerKind::Answer;
+  const uint8_t* addl_nodes[32];
+  int naddl = 0;
+
+  const uint8_t* lookup(const uint8_t* lower, size_t len) const noexcept {
+    return z->find(lower, len, name_hash(lower, len));
+  }
+  bool in_zone(const uint8_t* lower, size_t len) const noexcept {
+    return name_is_below_or_equal(lower, len, z->apex_lower, z->apex_len);
+  }
+
+  // A/AAAA for a target name (additional section). `mandatory` glue sets TC
+  // when it does not fit (as Knot does for in-bailiwick referral glue).
+  bool add_addresses(const uint8_t* target, size_t tlen, bool mandatory) noexcept {
+    uint8_t low[kMaxName];
+    std::memcpy(low, target, tlen);
+    name_to_lower(low, tlen);
+    if (!in_zone(low, tlen)) return true;
+    const uint8_t* n = lookup(low, tlen);
+    if (!n) return true;
+    for (int i = 0; i < naddl; ++i) if (addl_nodes[i] == n) return true;
+    if (naddl < 32) addl_nodes[naddl++] = n;
+    int ptr = w.find(target, tlen);
+    for (uint16_t t : {rrtype::A, rrtype::AAAA}) {
+      RRsetRef r = node_rrset(n, t);
+      if (!r) continue;
+      if (!put_rrset(w, 2, r.block, r.len, r.count, t, target, tlen, ptr)) {
+        if (mandatory) tc = true;
+        return false;
+      }
+      if (ptr < 0) ptr = w.find(target, tlen);
+    }
+    return true;
+  }
+
+  void additional_for(const RRsetRef& r, const uint8_t* cut, size_t cut_len) noexcept {
+    const NameInfo ni = rdata_name_info(r.type);
+    if (r.type != rrtype::NS && r.type != rrtype::MX && r.type != rrtype::SRV) return;
+    const uint8_t* p = r.block;
+    for (uint16_t i = 0; i < r.count; ++i) {
+      uint16_t rdlen = rd16(p + 10);
+      if (ni.off < rdlen) {
+        const uint8_t* nm = rr_rdata(p) + ni.off;
+        size_t nl = name_wire_length(nm, rdlen - ni.off);
+        if (nl) {
+          bool mandatory = cut && name_is_below_or_equal(nm, nl, cut, cut_len);
+          if (!add_addresses(nm, nl, mandatory)) return;
+        }
+      }
+      p += 12 + rdlen;
+    }
+  }
+
+  void negative(uint8_t rc, AnswerKind k) noexcept {
+    rcode = rc;
+    kind = k;
+    if (z->neg_soa.empty()) return;
+    if (!put_rrset(w, 1, z->neg_soa.data(), uint32_t(z->neg_soa.size()), 1, rrtype::SOA,
+                   z->apex_lower, z->apex_len, w.find(z->apex_lower, z->apex_len)))
+      tc = true;
+  }
+
+  void referral(const uint8_t* cut) noexcept {
+    if (w.count[0] == 0) aa = false;
+    kind = AnswerKind::Referral;
+    RRsetRef ns = node_rrset(cut, rrtype::NS);
+    const uint8_t* nm = node_name(cut);
+    size_t nl = cut[1];
+    if (!put_rrset(w, 1, ns.block, ns.len, ns.count, rrtype::NS, nm, nl, w.find(nm, nl))) {
+      tc = true;
+      return;
+    }
+    additional_for(ns, nm, nl);
+  }
+
+  // The topmost cut or DNAME strictly above a name (which is known to be
+  // occluded), or null.
+  const uint8_t* topmost_cut(const uint8_t* lower, size_t len) const noexcept {
+    const uint8_t* best = nullptr;
+    size_t off = 0;
+    while (lower[off] != 0 && len - off > z->apex_len) {
+      off += size_t(lower[off]) + 1;
+      if (len - off <= z->apex_len) break;
+      const uint8_t* n = lookup(lower + off, len - off);
+      if (n && (node_flags(n) & (node_flag::Cut | node_flag::Dname))) best = n;
+    }
+    return best;
+  }
+
+  void run() noexcept {
+    uint8_t cur[kMaxName];
+    size_t cur_len = q.qname_len;
+    std::memcpy(cur, q.qname_lower, cur_len);
+    uint64_t cur_hash = q.hash;
+    int cur_ptr = kHeaderSize;
+    const uint8_t* visited[kMaxChain + 1];
+    int nvisited = 0;
+
+    for (int hop = 0; hop <= kMaxChain; ++hop) {
+      const uint8_t* node = z->find(cur, cur_len, cur_hash);
+      const uint8_t* owner_node = node;  // node whose data answers (may be the wildcard)
+      const uint8_t* special = nullptr;  // cut or DNAME that takes over
+      if (node && (node_flags(node) & node_flag::Below)) {
+        special = topmost_cut(cur, cur_len);
+      } else if (!node) {
+        // Closest encloser: every ancestor of an existing name exists (ENTs are nodes).
+        size_t off = 0;
+        const uint8_t* ce = nullptr;
+        while (cur[off] != 0) {
+          off += size_t(cur[off]) + 1;
+          if (cur_len - off < z->apex_len) break;
+          ce = lookup(cur + off, cur_len - off);
+          if (ce) break;
+        }
+        if (!ce) { negative(rcode::NXDOMAIN, AnswerKind::NxDomain); return; }
+        uint8_t f = node_flags(ce);
+        if (f & node_flag::Below) {
+          special = topmost_cut(cur + off, cur_len - off);
+          if (!special) special = ce;
+        } else if ((f & (node_flag::Cut | node_flag::Dname)) && !(f & node_flag::Apex)) {
+          special = ce;
+        } else if (f & node_flag::Dname) {
+          special = ce;  // DNAME at the apex
+        } else if (f & node_flag::WildChild) {
+          uint8_t wc[kMaxName];
+          size_t cel = cur_len - off;
+          wc[0] = 1;
+          wc[1] = '*';
+          std::memcpy(wc + 2, cur + off, cel);
+          owner_node = lookup(wc, cel + 2);
+          if (!owner_node) { negative(rcode::NXDOMAIN, AnswerKind::NxDomain); return; }
+        } else {
+          negative(rcode::NXDOMAIN, AnswerKind::NxDomain);
+          return;
+        }
+      } else if ((node_flags(node) & node_flag::Cut) && q.qtype != rrtype::DS) {
+        special = node;
+      }
+      if (special) {
+        if (node_flags(special) & node_flag::Cut && !(node_flags(special) & node_flag::Dname)) {
+          referral(special);
+          return;
+        }
+        if (node_flags(special) & node_flag::Cut) { referral(special); return; }
+        // DNAME (RFC 6672): the DNAME RRset, then a synthesized CNAME.
+        RRsetRef dn = node_rrset(special, rrtype::DNAME);
+        const uint8_t* sn = node_name(special);
+        size_t sl = special[1];
+        if (!put_rrset(w, 0, dn.block, dn.len, dn.count, rrtype::DNAME, sn, sl, w.find(sn, sl))) {
+          tc = true;
+          return;
+        }
+        const uint8_t* rd = rr_rdata(dn.block);
+        size_t tl = name_wire_length(rd, rd16(dn.block + 10));
+        size_t prefix = cur_len - sl;
+        if (tl == 0) return;
+        if (prefix + tl > kMaxName) { rcode = 6; return; }  // YXDOMAIN (RFC 6672 §2.2)
+        uint8_t target[kMaxName];
+        std::memcpy(target, cur, prefix);
+        std::memcpy(target + prefix, rd, tl);
+        size_t tlen = prefix + tl;
+        // Synthesized CNAME: owner = current name, TTL = the DNAME's.
+        size_t start = w.pos;
+        int nent0 = w.nent;
+        bool ok;
+        if (cur_ptr >= 0 && cur_ptr <= kMaxPtr) {
+          ok = w.pos + 2 <= w.limit;
+          if (ok) { wr16(w.buf + w.pos, uint16_t(0xc000 | cur_ptr)); w.pos += 2; }
+        } else {
+          ok = w.put_name(cur, cur_len, true);
+        }
+        if (ok && w.pos + 10 <= w.limit) {
+          size_t hdr = w.pos;
+          wr16(w.buf + hdr, rrtype::CNAME);
+          wr16(w.buf + hdr + 2, rrclass::IN);
+          std::memcpy(w.buf + hdr + 4, dn.block + 6, 4);
+          w.pos += 10;
+          size_t tpos = w.pos;
+          ok = w.put_name(target, tlen, true);
+          if (ok) {
+            wr16(w.buf + hdr + 8, uint16_t(w.pos - hdr - 10));
+            w.count[0]++;
+            cur_ptr = tpos <= kMaxPtr ? int(tpos) : -1;
+          }
+        } else {
+          ok = false;
+        }
+        if (!ok) { w.pos = start; w.nent = nent0; tc = true; return; }
+        name_to_lower(target, tlen);
+        if (!in_zone(target, tlen)) return;
+        std::memcpy(cur, target, tlen);
+        cur_len = tlen;
+        cur_hash = name_hash(cur, cur_len);
+        continue;
+      }
+
+      // An existing (or wildcard-synthesized) node answers.
+      for (int i = 0; i < nvisited; ++i)
+        if (visited[i] == owner_node) return;  // CNAME loop: stop, as Knot does
+      RRsetRef r = q.qtype == rrtype::ANY ? node_first_rrset(owner_node)
+                                          : node_rrset(owner_node, q.qtype);
+      if (r) {
+        if (!put_rrset(w, 0, r.block, r.len, r.count, r.type, cur, cur_len, cur_ptr)) {
+          tc = true;
+          return;
+        }
+        additional_for(r, nullptr, 0);
+        return;
+      }
+      RRsetRef cn = (node_flags(owner_node) & node_flag::Cname) ? node_rrset(owner_node, rrtype::CNAME)
+                                                                : RRsetRef{};
+      if (!cn) {
+        negative(rcode::NOERROR, AnswerKind::NoData);
+        return;
+      }
+      if (!put_rrset(w, 0, cn.block, cn.len, cn.count, rrtype::CNAME, cur, cur_len, cur_ptr)) {
+        tc = true;
+        return;
+      }
+      visited[nvisited++] = owner_node;
+      const uint8_t* rd = rr_rdata(cn.block);
+      size_t tl = name_wire_length(rd, rd16(cn.block + 10));
+      if (tl == 0) return;
+      uint8_t target[kMaxName];
+      std::memcpy(target, rd, tl);
+      cur_ptr = w.find(target, tl);
+      name_to_lower(target, tl);
+      if (!in_zone(target, tl)) return;
+      std::memcpy(cur, target, tl);
+      cur_len = tl;
+      cur_hash = name_hash(cur, cur_len);
+    }
+  }
+};
+
+size_t put_opt(uint8_t* p, const Query& q, const AnswerConfig& cfg, uint8_t ext_rcode) noexcept {
+  p[0] = 0;
+  wr16(p + 1, rrtype::OPT);
+  wr16(p + 3, cfg.edns_payload);
+  p[5] = ext_rcode;
+  p[6] = 0;  // version 0
+  p[7] = q.do_bit ? 0x80 : 0;  // only DO is defined; everything else cleared
+  p[8] = 0;
+  wr16(p + 9, 0);
+  return kOptSize;
+}
+
+}  // namespace
+
+AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, Transport t,
+                    const AnswerConfig& cfg) noexcept {
+  AnswerResult res;
+  if (q.status == QueryStatus::Drop || out.size() < kHeaderSize) return res;
+  size_t limit = out.size();
+  if (t == Transport::Udp) {
+    size_t udp = 512;
+    if (q.has_edns) {
+      udp = q.udp_size < cfg.edns_payload ? q.udp_size : cfg.edns_payload;
+      if (udp < 512) udp = 512;
+    }
+    if (udp < limit) limit = udp;
+  } else if (limit > 65535) {
+    limit = 65535;
+  }
+  uint8_t* b = out.data();
+  uint16_t flags = uint16_t(hflag::QR | (q.flags & (0x7800 | hflag::RD)));
+  std::memset(b, 0, kHeaderSize);
+  wr16(b, q.id);
+  size_t pos = kHeaderSize;
+  uint16_t qd = 0;
+  if (q.qname_len && pos + q.qname_len + 4 <= limit) {
+    std::memcpy(b + pos, q.qname, q.qname_len);
+    pos += q.qname_len;
+    wr16(b + pos, q.qtype);
+    wr16(b + pos + 2, q.qclass);
+    pos += 4;
+    qd = 1;
+  }
+  auto finish = [&](uint8_t rc, AnswerKind kind, bool with_opt, uint8_t ext) {
+    if (with_opt && q.has_edns && pos + kOptSize <= limit) {
+      pos += put_opt(b + pos, q, cfg, ext);
+      wr16(b + 10, uint16_t(rd16(b + 10) + 1));
+    }
+    wr16(b + 2, uint16_t(flags | rc));
+    wr16(b + 4, qd);
+    res.len = uint16_t(pos);
+    res.rcode = rc;
+    res.kind = kind;
+    res.truncated = (flags & hflag::TC) != 0;
+    return res;
+  };
+  if (q.status == QueryStatus::FormErr) return finish(rcode::FORMERR, AnswerKind::Error, false, 0);
+  if (q.status == QueryStatus::NotImp) return finish(rcode::NOTIMP, AnswerKind::Error, true, 0);
+  if (q.has_edns && q.edns_version != 0)
+    return finish(0, AnswerKind::Error, true, uint8_t(rcode::BADVERS >> 4));
+  if (qd == 0) {  // the question alone does not fit the client's buffer
+    flags |= hflag::TC;
+    return finish(rcode::NOERROR, AnswerKind::Error, true, 0);
+  }
+  if (q.qclass != rrclass::IN || q.qtype == rrtype::AXFR || q.qtype == rrtype::IXFR)
+    return finish(rcode::REFUSED, AnswerKind::Error, true, 0);
+  // DS lives in the parent: look for the zone of the parent name first (as Knot does).
+  const Zone* z = nullptr;
+  if (q.qtype == rrtype::DS && q.qname_len > 1) {
+    size_t l = size_t(q.qname_lower[0]) + 1;
+    z = zs.find(q.qname_lower + l, q.qname_len - l);
+  }
+  if (!z) z = zs.find(q.qname_lower, q.qname_len);
+  if (!z) return finish(rcode::REFUSED, AnswerKind::Error, true, 0);
+
+  Writer w{b, limit - (q.has_edns ? kOptSize : 0)};
+  w.pos = pos;
+  {
+    int k = name_label_count(q.qname, q.qname_len);
+    for (size_t i = 0; i < q.qname_len && q.qname[i] != 0; i += size_t(q.qname[i]) + 1)
+      w.remember(kHeaderSize + i, k--);
+  }
+  Resolver r{z, q, w};
+  r.run();
+  pos = w.pos;
+  wr16(b + 6, w.count[0]);
+  wr16(b + 8, w.count[1]);
+  wr16(b + 10, w.count[2]);
+  if (r.aa) flags |= hflag::AA;
+  if (r.tc) flags |= hflag::TC;
+  return finish(r.rcode, r.tc && r.kind == AnswerKind::Answer ? AnswerKind::Answer : r.kind, true, 0);
+}
+
+AnswerResult answer_query(const ZoneSet& zs, std::span<const uint8_t> packet,
+                          std::span<uint8_t> out, Transport t, const AnswerConfig& cfg) noexcept {
+  Query q;
+  parse_query(packet, q);
+  return answer(zs, q, out, t, cfg);
+}
+
+}  // namespace edgedns::zones

@@ -1,0 +1,150 @@
+// Engine-private layout of a compiled zone, shared by snapshot.cc (builder),
+// answer.cc (reader) and check.cc (record grouping). Not an API: only zones/
+// includes it.
+//
+// Layout (chosen so that a hit costs about two cache misses: slot, node):
+//   Zone -> shards[hash >> (64 - shard_bits)] -> open-addressing slot array of
+//   {tag, node offset} -> node in the shard's blob:
+//     NodeHdr | name (lower-case wire) | pad to 4 | RRsetDir[n] | RR wire bytes
+//   Each RR in the wire block is pre-encoded as it goes on the wire when its
+//   owner is the question name: C0 0C | type | class | ttl | rdlen | rdata
+//   (rdata uncompressed), so a plain hit is one memcpy.
+// Shards exist so that a later delta (issue 4) can rebuild the few shards it
+// touches and share every other shard with the previous version
+// (shared_ptr<const Shard>), instead of copying a 1M-name zone.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "zones/name.hh"
+#include "zones/snapshot.hh"
+#include "zones/zone_data.hh"
+
+namespace edgedns::zones {
+
+namespace node_flag {
+constexpr uint8_t Apex = 1 << 0;
+constexpr uint8_t Cut = 1 << 1;        // NS at a non-apex name: a delegation
+constexpr uint8_t Dname = 1 << 2;
+constexpr uint8_t WildChild = 1 << 3;  // "*.<this name>" exists
+constexpr uint8_t Ent = 1 << 4;        // empty non-terminal (no RRsets)
+constexpr uint8_t Below = 1 << 5;      // strictly below a cut or DNAME: glue/occluded, not authoritative
+constexpr uint8_t Cname = 1 << 6;
+constexpr uint8_t Wildcard = 1 << 7;   // first label is "*"
+}  // namespace node_flag
+
+struct NodeHdr {
+  uint8_t flags;
+  uint8_t name_len;
+  uint16_t nrrsets;
+};
+
+// One RRset of a node. The wire bytes of RRset i follow those of i-1, right
+// after the directory. RRSIGs are kept as their own RRset (served as data);
+// DO-answer assembly (later issue) will index them by covered type here.
+struct RRsetDir {
+  uint16_t type;
+  uint16_t count;
+  uint32_t len;  // wire bytes of the whole RRset
+};
+
+struct Slot {
+  uint32_t tag;  // low 32 bits of the name hash
+  uint32_t off;  // node offset in the shard blob; kEmpty when unused
+};
+constexpr uint32_t kEmptySlot = UINT32_MAX;
+
+struct Shard {
+  std::vector<Slot> slots;
+  std::vector<uint8_t> blob;  // 4-byte aligned nodes
+  size_t names = 0;
+};
+
+// A lookup-ready view of one shard (plain pointers: one indirection less on the hot path).
+struct ShardView {
+  const Slot* slots;
+  const uint8_t* blob;
+  uint32_t nslots;
+};
+
+inline size_t align4(size_t x) noexcept { return (x + 3) & ~size_t(3); }
+
+inline const RRsetDir* node_dir(const uint8_t* node) noexcept {
+  auto* h = reinterpret_cast<const NodeHdr*>(node);
+  return reinterpret_cast<const RRsetDir*>(node + align4(sizeof(NodeHdr) + h->name_len));
+}
+inline const uint8_t* node_name(const uint8_t* node) noexcept { return node + sizeof(NodeHdr); }
+inline const uint8_t* node_wire(const uint8_t* node) noexcept {
+  auto* h = reinterpret_cast<const NodeHdr*>(node);
+  return reinterpret_cast<const uint8_t*>(node_dir(node) + h->nrrsets);
+}
+
+// Home slot for a hash: multiply-shift over the bits below the shard bits,
+// monotonic in the hash so that names inserted in hash order fill slots in order.
+inline uint32_t slot_home(uint64_t hash, unsigned shard_bits, uint32_t nslots) noexcept {
+  uint64_t rest = shard_bits ? hash << shard_bits : hash;
+  return uint32_t((uint64_t(uint32_t(rest >> 32)) * nslots) >> 32);
+}
+
+class Zone {
+ public:
+  Name apex;
+  uint32_t serial = 0;
+  size_t records = 0;
+  size_t memory = 0;
+  unsigned shard_bits = 0;
+  std::vector<std::shared_ptr<const Shard>> shards;
+  std::vector<ShardView> views;
+  const uint8_t* apex_node = nullptr;
+  // The apex SOA pre-encoded for negative answers: TTL = min(SOA TTL, MINIMUM)
+  // (RFC 2308 §3), owner field C0 0C to be patched.
+  std::vector<uint8_t> neg_soa;
+  uint8_t apex_lower[kMaxName];
+  uint8_t apex_len = 0;
+  uint8_t apex_labels = 0;
+
+  // Node for a lower-cased wire name, or null. Any thread, no allocation.
+  const uint8_t* find(const uint8_t* lower, size_t len, uint64_t hash) const noexcept {
+    const ShardView& s = views[shard_bits ? hash >> (64 - shard_bits) : 0];
+    if (s.nslots == 0) return nullptr;
+    uint32_t i = slot_home(hash, shard_bits, s.nslots);
+    const uint32_t tag = uint32_t(hash);
+    for (;;) {
+      const Slot& sl = s.slots[i];
+      if (sl.off == kEmptySlot) return nullptr;
+      if (sl.tag == tag) {
+        const uint8_t* n = s.blob + sl.off;
+        if (n[1] == len && std::memcmp(n + sizeof(NodeHdr), lower, len) == 0) return n;
+      }
+      if (++i == s.nslots) i = 0;
+    }
+  }
+  const Slot* home_slot(uint64_t hash) const noexcept {
+    const ShardView& s = views[shard_bits ? hash >> (64 - shard_bits) : 0];
+    return s.nslots ? s.slots + slot_home(hash, shard_bits, s.nslots) : nullptr;
+  }
+};
+
+// ---- record grouping shared by check.cc and snapshot.cc (control thread) ----
+
+// Record indices ordered by (owner hash, owner, type, rdata, file position):
+// equal owners are adjacent and RRsets are contiguous. Runs in about O(n) for
+// the usual zone (radix sort on the hash, small sorts inside equal-hash runs).
+std::vector<uint32_t> group_records(const ZoneData& z);
+// compile_zone with a grouping already computed (load_zone_file shares the
+// one check_zone made). `order` must match `d.records`.
+// check_zone that also hands back its grouping (empty when records were dropped).
+void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOptions& opts,
+                        std::vector<uint32_t>* order_out);
+std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, std::vector<uint32_t> order);
+
+// True when both records have the same owner (case-folded wire).
+inline bool same_owner(const ZoneData& z, const Record& a, const Record& b) noexcept {
+  return a.owner_len == b.owner_len &&
+         (a.owner_off == b.owner_off ||
+          std::memcmp(z.owner(a), z.owner(b), a.owner_len) == 0);
+}
+
+}  // namespace edgedns::zones
