@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Zone load: EdgeDNS parse + check + compile versus knotd start-to-first-answer,
+# on the same generated zone of A records, in one run, printed side by side.
+#
+#   bench/zone_load_vs_knot.sh [RECORDS]     (default 1000000, about 25 MB)
+#
+# EdgeDNS side: tests/tools/zone_load (load_zone_file + ZoneSet::build, the
+# production path), wall time of the whole process from exec to exit, and its
+# peak RSS (getrusage ru_maxrss). Knot side: knotd started on a free loopback
+# port with a private config, polled with kdig every 20 ms until it answers the
+# SOA authoritatively; wall time from exec to that answer, and peak RSS from
+# /proc/PID/status VmHWM at that moment. Targets (issue "zones library",
+# Numbers): time <= 0.25x Knot's, peak RSS <= 0.33x Knot's.
+#
+# A benchmark, not a test: it always exits 0 once both sides were measured
+# (1 when a side failed), and nothing asserts on time. Bounded: each side gets
+# at most $EDGEDNS_BENCH_TIMEOUT seconds (default 300).
+set -euo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+cd "$EDGEDNS_ROOT"
+
+records=${1:-1000000}
+limit=${EDGEDNS_BENCH_TIMEOUT:-300}
+zone_load="$EDGEDNS_BUILD_DIR/tests/tools/zone_load"
+[ -x "$zone_load" ] || die "$zone_load missing: build first (ninja -C $EDGEDNS_BUILD)"
+command -v knotd >/dev/null && command -v kdig >/dev/null || die "knotd/kdig missing (scripts/setup.sh)"
+
+tmp=$(mktemp -d /tmp/edgedns-zonebench.XXXXXX)
+knot_pid=""
+cleanup() {
+  if [ -n "$knot_pid" ] && kill -0 "$knot_pid" 2>/dev/null; then
+    kill "$knot_pid" 2>/dev/null || true
+    wait "$knot_pid" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+zone="$tmp/bench.test.zone"
+generate_zone() {
+  # h<N> IN A 10.x.y.z: about 25 bytes a line, 1M lines ~ 25 MB.
+  awk -v n="$records" 'BEGIN {
+    print "$ORIGIN bench.test."
+    print "$TTL 3600"
+    print "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300"
+    print "@ IN NS ns1"
+    print "ns1 IN A 192.0.2.53"
+    for (i = 0; i < n; i++)
+      printf "h%d IN A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256
+  }' >"$zone"
+}
+
+free_port() {
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+ours_ms="" ours_kb="" ours_inner_ms=""
+measure_ours() {
+  local t0 t1 out
+  t0=$(now_ms)
+  if ! out=$(bounded "$limit" "$zone_load" "$zone"); then
+    note "EdgeDNS: zone_load failed (see above); measuring knotd anyway"
+    return 1
+  fi
+  t1=$(now_ms)
+  ours_ms=$((t1 - t0))
+  ours_inner_ms=$(sed -n 's/.*elapsed_ms=\([0-9]*\).*/\1/p' <<<"$out")
+  ours_kb=$(sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' <<<"$out")
+}
+
+# True once knotd answers the SOA with NOERROR and AA (before the zone is
+# loaded it answers SERVFAIL).
+knot_answers() {
+  local out
+  # kdig waits out its whole 1 s timeout on a query sent before knotd has
+  # bound the port, which would add a second to Knot's time: wait for the bind.
+  [ -n "$(ss -Hlun "sport = :$1" 2>/dev/null)" ] || return 1
+  out=$(kdig @127.0.0.1 -p "$1" bench.test SOA +norec +time=1 +retry=0 2>/dev/null) || return 1
+  grep -q 'status: NOERROR' <<<"$out" && grep -q '^;; Flags: qr aa' <<<"$out"
+}
+
+knot_ms="" knot_kb=""
+measure_knot() {
+  local port t0 deadline
+  port=$(free_port)
+  mkdir -p "$tmp/run" "$tmp/db"
+  cat >"$tmp/knot.conf" <<EOF
+server:
+    listen: 127.0.0.1@$port
+    rundir: $tmp/run
+    user: root:root
+database:
+    storage: $tmp/db
+log:
+  - target: stderr
+    any: warning
+template:
+  - id: default
+    storage: $tmp
+    zonefile-sync: -1
+    journal-content: none
+zone:
+  - domain: bench.test
+    file: $zone
+EOF
+  t0=$(now_ms)
+  knotd -c "$tmp/knot.conf" </dev/null >"$tmp/knotd.log" 2>&1 &
+  knot_pid=$!
+  deadline=$((SECONDS + limit))
+  until knot_answers "$port"; do
+    kill -0 "$knot_pid" 2>/dev/null || die "knotd exited: $(tail -n 5 "$tmp/knotd.log")"
+    ((SECONDS < deadline)) || die "knotd did not answer within $limit s"
+    sleep 0.02
+  done
+  knot_ms=$(($(now_ms) - t0))
+  knot_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$knot_pid/status")
+  kill "$knot_pid"
+  wait "$knot_pid" 2>/dev/null || true
+  knot_pid=""
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r != "n/a" && r <= t) ? "met" : "NOT met" }'; }
+
+section "zone load: $records A records"
+generate_zone
+note "zone file: $(du -m "$zone" | cut -f1) MB, $(wc -l <"$zone") lines"
+note "EdgeDNS: $zone_load (load_zone_file + ZoneSet::build) ..."
+ours_ok=1
+measure_ours || ours_ok=0
+note "knotd $(knotd --version | awk '{print $NF}'): start to first authoritative SOA answer ..."
+measure_knot
+
+if ((!ours_ok)); then
+  printf '\n%-10s %14s %16s\n' "" "wall ms" "peak RSS MB"
+  printf '%-10s %14s %16s\n' "EdgeDNS" "failed" "failed"
+  printf '%-10s %14s %16s\n' "knotd" "$knot_ms" "$((knot_kb / 1024))"
+  exit 1
+fi
+rt=$(ratio "$ours_ms" "$knot_ms")
+rm_=$(ratio "$ours_kb" "$knot_kb")
+printf '\n%-10s %14s %16s\n' "" "wall ms" "peak RSS MB"
+printf '%-10s %14s %16s\n' "EdgeDNS" "$ours_ms" "$((ours_kb / 1024))"
+printf '%-10s %14s %16s\n' "knotd" "$knot_ms" "$((knot_kb / 1024))"
+printf '%-10s %14s %16s\n' "ratio" "$rt" "$rm_"
+note ""
+note "EdgeDNS load+compile inside the process: ${ours_inner_ms} ms (the rest is exec and exit)"
+note "time target  <= 0.25x knotd: $(verdict "$rt" 0.25)"
+note "RSS target   <= 0.33x knotd: $(verdict "$rm_" 0.33)"
