@@ -561,6 +561,18 @@ def main():
         print("diff_knot: %s missing (build first)" % exe)
         return 1
 
+    # The zones must be valid for Knot too, or the comparison means nothing.
+    if shutil.which("kzonecheck"):
+        for apex, f in ZONES:
+            p = subprocess.run(["kzonecheck", "-o", apex, str(DATA / f)],
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                print("diff_knot: kzonecheck rejects %s:\n%s" % (f, p.stdout + p.stderr))
+                return 1
+    else:
+        print("diff_knot: kzonecheck missing (package knot-dnssecutils; scripts/setup.sh)")
+        return 1
+
     cases = build_corpus(args.seed)
     tags = {}
     for c in cases:
