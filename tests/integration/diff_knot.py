@@ -343,7 +343,8 @@ def build_corpus(seed):
         for t in ["A", "TXT", "MX", "ANY", "NS", "DNSKEY"]:
             for tag, kw in [("tc:none", dict(edns=None)), ("tc:512", dict(payload=512)),
                             ("tc:1232", dict(payload=1232)), ("tc:4096", dict(payload=4096)),
-                            ("tc:do", dict(edns=None, do=False, case=True))]:
+                            ("tc:case", dict(edns=None, case=True)),
+                            ("tc:do512", dict(payload=512, do=True))]:
                 add(tag, make(rng, 0, n, t, **kw))
     # Opcodes other than QUERY.
     for op, tag in [(dns.opcode.NOTIFY, "opcode:notify"), (dns.opcode.UPDATE, "opcode:update"),
