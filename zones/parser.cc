@@ -554,9 +554,11 @@ void Parser::generate(uint8_t file, State& st) {
   if (is_meta_type(*type)) return error(file, line, "meta-type " + rrtype_to_text(*type) + " is not allowed in a zone");
   ++i;
   if (i >= t.size()) return error(file, line, "$GENERATE: missing rhs");
-  // The rhs is one field in BIND; accept several and join them, re-quoting
-  // quoted ones, then re-tokenize each expansion.
+  // The rhs is one field in BIND (quotes only group it: its expansion is
+  // tokenized again, as BIND and dnspython do). We also accept several
+  // fields; then quoted ones keep their quotes.
   std::string rhs;
+  if (i + 1 == t.size()) rhs = t[i++].text;
   for (; i < t.size(); ++i) {
     if (!rhs.empty()) rhs += ' ';
     if (t[i].quoted) { rhs += '"'; rhs += t[i].text; rhs += '"'; }

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "zones/rdata.hh"
 #include "zones/rrtype.hh"
 
@@ -96,6 +98,336 @@ TEST(ParserErrors, BadAddressNamesLineAndField) {
 
 TEST(ParserErrors, UnbalancedOpenParenNamesOpeningLine) {
   expect_error("$TTL 1\n@ SOA a b 1 2 3 4 5\na A 1.2.3.4\nb TXT ( \"x\"\nc A 1.2.3.4\n", 4, "unbalanced parenthesis");
+}
+
+// ---- origin -------------------------------------------------------------
+
+TEST(ParserOrigin, FromOptionsThenFirstOriginThenSoaOwner) {
+  ParseResult a = parse("$TTL 1\n@ SOA ns hm 1 2 3 4 5\n", "opt.example");
+  ASSERT_FALSE(a.has_errors()) << diags(a);
+  EXPECT_EQ(a.zone.origin.to_text(), "opt.example.");
+
+  ParseResult b = parse("$ORIGIN First.Example.\n$TTL 1\n@ SOA ns hm 1 2 3 4 5\n$ORIGIN second.example.\nx A 1.2.3.4\n");
+  ASSERT_FALSE(b.has_errors()) << diags(b);
+  EXPECT_EQ(b.zone.origin.to_text(), "first.example.");
+  EXPECT_EQ(dump(b.zone)[1], "x.second.example. 1 IN A 1.2.3.4");
+
+  ParseResult c = parse("$TTL 1\nsoa.example. SOA ns hm 1 2 3 4 5\nwww A 1.2.3.4\n");
+  ASSERT_FALSE(c.has_errors()) << diags(c);
+  EXPECT_EQ(c.zone.origin.to_text(), "soa.example.");
+  EXPECT_EQ(dump(c.zone)[0], "soa.example. 1 IN SOA ns.soa.example. hm.soa.example. 1 2 3 4 5");
+  EXPECT_EQ(dump(c.zone)[1], "www.soa.example. 1 IN A 1.2.3.4");
+}
+
+TEST(ParserOrigin, NoOriginAnywhereIsAnError) {
+  ParseResult r = parse("$TTL 1\nwww.example. A 1.2.3.4\n");
+  ASSERT_TRUE(r.has_errors());
+  EXPECT_NE(diags(r).find("cannot determine the zone origin"), std::string::npos) << diags(r);
+  expect_error("$TTL 1\nwww A 1.2.3.4\n", 2, "relative name with no origin", "");
+}
+
+// ---- names, owners, TTLs, classes -------------------------------------------
+
+TEST(Parser, RelativeAbsoluteAndAtNames) {
+  ParseResult r = parse("$TTL 1\n@ NS ns\nrel CNAME @\nabs.example. CNAME other.net.\nsub.rel PTR x.sub\n", "example.");
+  ASSERT_FALSE(r.has_errors()) << diags(r);
+  std::vector<std::string> want = {"example. 1 IN NS ns.example.", "rel.example. 1 IN CNAME example.",
+                                   "abs.example. 1 IN CNAME other.net.", "sub.rel.example. 1 IN PTR x.sub.example."};
+  EXPECT_EQ(dump(r.zone), want);
+}
+
+TEST(Parser, OmittedOwnerInheritsPreviousOwnerAcrossDirectives) {
+  ParseResult r = parse("$TTL 1\nwww A 1.2.3.4\n\tAAAA ::1\n$TTL 2\n  TXT \"x\"\n", "example.");
+  ASSERT_FALSE(r.has_errors()) << diags(r);
+  std::vector<std::string> want = {"www.example. 1 IN A 1.2.3.4", "www.example. 1 IN AAAA ::1",
+                                   "www.example. 2 IN TXT \"x\""};
+  EXPECT_EQ(dump(r.zone), want);
+  expect_error("$TTL 1\n  A 1.2.3.4\n", 2, "no previous owner");
+}
+
+TEST(Parser, TtlUnitsAreCaseInsensitive) {
+  ParseResult r = parse("$TTL 1h30M\na A 1.2.3.4\nb 1W2d3H4m5S A 1.2.3.4\nc 2m30 A 1.2.3.4\n", "example.");
+  ASSERT_FALSE(r.has_errors()) << diags(r);
+  EXPECT_EQ(r.zone.records[0].ttl, 5400u);
+  EXPECT_EQ(r.zone.records[1].ttl, 604800u + 2 * 86400 + 3 * 3600 + 4 * 60 + 5);
+  EXPECT_EQ(r.zone.records[2].ttl, 150u);
+  expect_error("$TTL 1x\n", 1, "$TTL: bad TTL '1x'");
+  expect_error("$TTL 1\na 1hh A 1.2.3.4\n", 2, "bad TTL '1hh'");
+}
+
+TEST(Parser, OmittedTtlFollowsBind) {
+  // No $TTL: the previous record's TTL (RFC 1035 §5.1).
+  ParseResult a = parse("@ 600 SOA ns hm 1 2 3 4 5\nwww A 1.2.3.4\nftp 30 A 1.2.3.4\nx A 1.2.3.4\n", "example.");
+  ASSERT_FALSE(a.has_errors()) << diags(a);
+  EXPECT_EQ(a.zone.records[1].ttl, 600u);
+  EXPECT_EQ(a.zone.records[3].ttl, 30u);
+  // No $TTL and no TTL on the SOA: the SOA MINIMUM, which becomes the default.
+  ParseResult b = parse("@ SOA ns hm 1 2 3 4 77\nwww A 1.2.3.4\n", "example.");
+  ASSERT_FALSE(b.has_errors()) << diags(b);
+  EXPECT_EQ(b.zone.records[0].ttl, 77u);
+  EXPECT_EQ(b.zone.records[1].ttl, 77u);
+  ASSERT_FALSE(b.diagnostics.empty());
+  EXPECT_FALSE(b.diagnostics[0].is_error());
+  EXPECT_NE(b.diagnostics[0].message.find("SOA MINIMUM"), std::string::npos);
+  // $TTL wins over the previous record's TTL.
+  ParseResult c = parse("$TTL 5\na 10 A 1.2.3.4\nb A 1.2.3.4\n", "example.");
+  EXPECT_EQ(c.zone.records[1].ttl, 5u);
+  // Nothing at all: ParseOptions::default_ttl, with a warning.
+  ParseResult d = parse("a A 1.2.3.4\n", "example.");
+  ASSERT_FALSE(d.has_errors()) << diags(d);
+  EXPECT_EQ(d.zone.records[0].ttl, 3600u);
+  ASSERT_EQ(d.diagnostics.size(), 1u);
+  EXPECT_FALSE(d.diagnostics[0].is_error());
+}
+
+TEST(Parser, ClassFormsAndOrder) {
+  ParseResult r = parse("$TTL 1\na IN 5 A 1.2.3.4\nb 6 IN A 1.2.3.4\nc CLASS1 A 1.2.3.4\nd in TYPE1 1.2.3.4\n", "example.");
+  ASSERT_FALSE(r.has_errors()) << diags(r);
+  ASSERT_EQ(r.zone.records.size(), 4u);
+  EXPECT_EQ(r.zone.records[0].ttl, 5u);
+  EXPECT_EQ(r.zone.records[1].ttl, 6u);
+  for (const auto& rec : r.zone.records) {
+    EXPECT_EQ(rec.rclass, 1);
+    EXPECT_EQ(rec.type, 1);
+  }
+  expect_error("$TTL 1\na CH A 1.2.3.4\n", 2, "class CH not supported");
+  expect_error("$TTL 1\nok A 1.2.3.4\na CLASS3 TXT x\n", 3, "class CH not supported");
+  expect_error("$TTL 1\na HS A 1.2.3.4\n", 2, "class HS not supported");
+}
+
+TEST(Parser, ParenthesesCommentsAndLineNumbers) {
+  ParseResult r = parse("$TTL 1\n@ SOA ns hm (\n  1 ; serial ( in a comment )\n  2\n  3 4\n  5 )\nnext A 1.2.3.4\n", "example.");
+  ASSERT_FALSE(r.has_errors()) << diags(r);
+  ASSERT_EQ(r.zone.records.size(), 2u);
+  EXPECT_EQ(dump(r.zone)[0], "example. 1 IN SOA ns.example. hm.example. 1 2 3 4 5");
+  EXPECT_EQ(r.zone.records[0].line, 2u);
+  EXPECT_EQ(r.zone.records[1].line, 7u);
+}
+
+TEST(Parser, QuotedStringsKeepSpecialCharacters) {
+  ParseResult r = parse("$TTL 1\nt TXT \"a ; b ( c ) d\" \"e\\\"f\" \"multi\nline\"\nn A 1.2.3.4\n", "example.");
+  ASSERT_FALSE(r.has_errors()) << diags(r);
+  EXPECT_EQ(dump(r.zone)[0], "t.example. 1 IN TXT \"a ; b ( c ) d\" \"e\\\"f\" \"multi\\010line\"");
+  EXPECT_EQ(r.zone.records[1].line, 4u);
+}
+
+TEST(Parser, EscapesInOwnerNames) {
+  ParseResult r = parse("$TTL 1\n\\065b\\.c A 1.2.3.4\nsp\\ ace A 1.2.3.4\n", "example.");
+  ASSERT_FALSE(r.has_errors()) << diags(r);
+  EXPECT_EQ(dump(r.zone)[0], "ab\\.c.example. 1 IN A 1.2.3.4");  // stored lower-cased
+  EXPECT_EQ(dump(r.zone)[1], "sp\\032ace.example. 1 IN A 1.2.3.4");
+}
+
+TEST(Parser, CrLfLineEndings) {
+  ParseResult r = parse("$TTL 1\r\na A 1.2.3.4\r\n  TXT \"x\"\r\n", "example.");
+  ASSERT_FALSE(r.has_errors()) << diags(r);
+  EXPECT_EQ(dump(r.zone)[1], "a.example. 1 IN TXT \"x\"");
+}
+
+// ---- errors, each naming its line -----------------------------------------------
+
+TEST(ParserErrors, BadEscapes) {
+  expect_error("$TTL 1\nok A 1.2.3.4\na\\300 A 1.2.3.4\n", 3, "\\DDD escape above 255");
+  expect_error("$TTL 1\na\\12x A 1.2.3.4\n", 2, "bad \\DDD escape");
+  expect_error("$TTL 1\na TXT \"\\99\"\n", 2, "TXT string: bad \\DDD escape");
+}
+
+TEST(ParserErrors, LabelAndNameLength) {
+  expect_error("$TTL 1\n" + std::string(64, 'a') + " A 1.2.3.4\n", 2, "label longer than 63 octets");
+  std::string longname;
+  for (int i = 0; i < 5; ++i) longname += std::string(60, 'b') + ".";
+  expect_error("$TTL 1\n\n" + longname + " A 1.2.3.4\n", 3, "name longer than 255 octets");
+  expect_error("$TTL 1\na CNAME " + longname + "\n", 2, "CNAME target: name longer than 255 octets");
+}
+
+TEST(ParserErrors, Rfc3597Length) {
+  expect_error("$TTL 1\na TYPE65280 \\# 3 0102\n", 2, "RFC 3597 length 3 does not match 2 octets");
+  expect_error("$TTL 1\n\na A \\# 5 0102030405\n", 3, "not a valid A RDATA");
+}
+
+TEST(ParserErrors, Parentheses) {
+  expect_error("$TTL 1\na A 1.2.3.4 )\n", 2, "')' without '('");
+  // The '(' on line 3 never closes; records after it are still checked.
+  ParseResult r = parse("$TTL 1\nok A 1.2.3.4\nbad TXT ( \"x\"\nc A 1.2.3\n", "example.");
+  ASSERT_GE(r.diagnostics.size(), 2u) << diags(r);
+  EXPECT_EQ(r.diagnostics[0].line, 3u);
+  EXPECT_NE(r.diagnostics[0].message.find("'(' opened here is never closed"), std::string::npos);
+  EXPECT_EQ(r.diagnostics[1].line, 4u);
+  EXPECT_NE(r.diagnostics[1].message.find("bad IPv4 address"), std::string::npos);
+}
+
+TEST(ParserErrors, UnterminatedQuoteUnknownTypeAndDirective) {
+  expect_error("$TTL 1\na TXT \"open\n", 2, "unterminated quoted string");
+  expect_error("$TTL 1\na FOO 1\n", 2, "unknown type 'FOO'");
+  expect_error("$TTL 1\na AXFR 1\n", 2, "meta-type AXFR");
+  expect_error("$TTL 1\n$FOO bar\n", 2, "unknown directive '$FOO'");
+  expect_error("$TTL 1\na\n", 2, "missing type");
+}
+
+TEST(ParserErrors, KeepsGoingAndCapsAtOneHundred) {
+  ParseResult r = parse("$TTL 1\na A 1\nb A 2\nc MX x y\nd A 1.2.3.4\n", "example.");
+  ASSERT_EQ(r.diagnostics.size(), 3u) << diags(r);
+  EXPECT_EQ(r.diagnostics[0].line, 2u);
+  EXPECT_EQ(r.diagnostics[1].line, 3u);
+  EXPECT_EQ(r.diagnostics[2].line, 4u);
+  EXPECT_EQ(r.zone.records.size(), 1u);  // only the good one
+
+  std::string many = "$TTL 1\n";
+  for (int i = 0; i < 500; ++i) many += "x A bad\n";
+  ParseResult m = parse(many, "example.");
+  EXPECT_EQ(m.diagnostics.size(), 101u);
+  EXPECT_EQ(m.diagnostics.back().message, "too many errors, giving up");
+}
+
+TEST(ParserErrors, DiagnosticFormat) {
+  ParseResult r = parse("$TTL 1\na A 1.2.3\n", "example.");
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].to_string(), "t.zone:2: error: A: bad IPv4 address '1.2.3'");
+}
+
+TEST(ParserErrors, MissingFile) {
+  ParseResult r = parse_zone_file(kData + "does-not-exist.zone");
+  ASSERT_TRUE(r.has_errors());
+  EXPECT_NE(r.diagnostics[0].message.find("cannot open"), std::string::npos);
+}
+
+// ---- $INCLUDE -----------------------------------------------------------------
+
+TEST(ParserInclude, RelativeToIncludingFileWithItsOwnOrigin) {
+  ParseResult r = parse_zone_file(kData + "include/nested.master");
+  ASSERT_FALSE(r.has_errors()) << diags(r);
+  std::vector<std::string> want = {
+      "inc.example. 300 IN SOA ns.inc.example. hostmaster.inc.example. 1 7200 3600 1209600 300",
+      "inc.example. 300 IN NS ns.inc.example.",
+      "ns.inc.example. 300 IN A 192.0.2.1",
+      "child.inc.example. 300 IN A 192.0.2.10",
+      "www.child.inc.example. 300 IN A 192.0.2.11",
+      "deep.child.inc.example. 60 IN TXT \"grand\"",
+      "after.inc.example. 300 IN A 192.0.2.2",
+      "after.inc.example. 300 IN TXT \"owner and origin restored after the include\"",
+  };
+  EXPECT_EQ(dump(r.zone), want);
+  ASSERT_EQ(r.zone.files.size(), 3u);
+  EXPECT_EQ(r.zone.files[1], kData + "include/sub/child.inc");
+  EXPECT_EQ(r.zone.files[2], kData + "include/sub/grand.inc");
+  EXPECT_EQ(r.zone.records[5].file, 2);
+  EXPECT_EQ(r.zone.records[5].line, 1u);
+  EXPECT_EQ(r.zone.records[4].file, 1);
+  EXPECT_EQ(r.zone.records[4].line, 2u);
+}
+
+TEST(ParserInclude, DepthLimit) {
+  ParseOptions o;
+  o.max_include_depth = 1;
+  ParseResult r = parse_zone_file(kData + "include/nested.master", o);
+  ASSERT_TRUE(r.has_errors());
+  EXPECT_EQ(r.diagnostics[0].file, kData + "include/sub/child.inc");
+  EXPECT_EQ(r.diagnostics[0].line, 4u);
+  EXPECT_NE(r.diagnostics[0].message.find("nested deeper than 1"), std::string::npos);
+}
+
+TEST(ParserInclude, LoopIsAnError) {
+  ParseResult r = parse_zone_file(kData + "loop/main.master");
+  ASSERT_TRUE(r.has_errors());
+  const Diagnostic& d = r.diagnostics[0];
+  EXPECT_EQ(d.file, kData + "loop/b.inc");
+  EXPECT_EQ(d.line, 2u);
+  EXPECT_NE(d.message.find("$INCLUDE loop"), std::string::npos) << d.message;
+}
+
+TEST(ParserInclude, MissingFileNamesTheIncludeLine) {
+  expect_error("$TTL 1\na A 1.2.3.4\n$INCLUDE /nonexistent/x.inc\n", 3, "cannot open '/nonexistent/x.inc'");
+}
+
+// ---- $GENERATE ------------------------------------------------------------------
+
+TEST(ParserGenerate, PlainDollarRangeAndStep) {
+  ParseResult r = parse("$TTL 1\n$GENERATE 1-3 Host$ A 10.0.0.$\n$GENERATE 10-20/5 $.rev PTR h$.\n", "example.");
+  ASSERT_FALSE(r.has_errors()) << diags(r);
+  std::vector<std::string> want = {
+      "host1.example. 1 IN A 10.0.0.1", "host2.example. 1 IN A 10.0.0.2", "host3.example. 1 IN A 10.0.0.3",
+      "10.rev.example. 1 IN PTR h10.", "15.rev.example. 1 IN PTR h15.", "20.rev.example. 1 IN PTR h20.",
+  };
+  EXPECT_EQ(dump(r.zone), want);
+  EXPECT_EQ(r.zone.records[4].line, 3u);
+}
+
+TEST(ParserGenerate, Modifiers) {
+  ParseResult r = parse(
+      "$TTL 1\n"
+      "$GENERATE 8-8 d${0,3,d} TXT x${-1}y ${2,4} ${0,0,o} ${0,4,x} ${250,1,X}\n"
+      "$GENERATE 4660-4660 ${0,0,n}.${0,0,N} A 1.2.3.4\n"
+      "$GENERATE 1-1 w${0,7,n} A 1.2.3.4\n",
+      "example.");
+  ASSERT_FALSE(r.has_errors()) << diags(r);
+  std::vector<std::string> want = {
+      "d008.example. 1 IN TXT \"x7y\" \"0010\" \"10\" \"0008\" \"102\"",
+      "4.3.2.1.4.3.2.1.example. 1 IN A 1.2.3.4",  // N is upper-case hex; owners are stored lower-cased
+      "w1.0.0.0.example. 1 IN A 1.2.3.4",         // nibble width counts characters, dots included (BIND)
+  };
+  EXPECT_EQ(dump(r.zone), want);
+  ParseResult upper = parse("$TTL 1\n$GENERATE 171-171 x TXT ${0,0,N}\n", "example.");
+  ASSERT_FALSE(upper.has_errors()) << diags(upper);
+  EXPECT_EQ(dump(upper.zone)[0], "x.example. 1 IN TXT \"B.A\"");
+}
+
+TEST(ParserGenerate, EscapedDollarTtlClassAndQuotedRhs) {
+  ParseResult r = parse("$TTL 1\n$GENERATE 1-2 h$ 60 IN TXT \"cost \\$$ each\" x$\n$GENERATE 1-1 m IN 30 MX \"10 mx$\"\n", "example.");
+  ASSERT_FALSE(r.has_errors()) << diags(r);
+  std::vector<std::string> want = {
+      "h1.example. 60 IN TXT \"cost $1 each\" \"x1\"",
+      "h2.example. 60 IN TXT \"cost $2 each\" \"x2\"",
+      "m.example. 30 IN MX 10 mx1.example.",
+  };
+  EXPECT_EQ(dump(r.zone), want);
+}
+
+TEST(ParserGenerate, Errors) {
+  expect_error("$TTL 1\n$GENERATE 5-1 h$ A 1.2.3.$\n", 2, "bad range '5-1'");
+  expect_error("$TTL 1\n$GENERATE 1-2/0 h$ A 1.2.3.$\n", 2, "bad range");
+  expect_error("$TTL 1\n$GENERATE 1-2 h$ A\n", 2, "$GENERATE needs");
+  expect_error("$TTL 1\n$GENERATE 0-1 h${-1} A 1.2.3.4\n", 2, "is negative");
+  expect_error("$TTL 1\n$GENERATE 0-1 h${0,2,q} A 1.2.3.4\n", 2, "bad base");
+  expect_error("$TTL 1\n$GENERATE 0-1 h$ A 1.2.3.$$\n", 2, "A: bad IPv4 address");
+  expect_error("$TTL 1\n$GENERATE 0-1 h$ CH A 1.2.3.4\n", 2, "class CH not supported");
+}
+
+TEST(ParserGenerate, RecordCap) {
+  ParseOptions o;
+  o.origin = "example.";
+  o.max_records = 10;
+  ParseResult r = parse_zone_text("$TTL 1\n$GENERATE 1-1000000 h$ A 1.2.3.4\n", "t.zone", o);
+  ASSERT_TRUE(r.has_errors());
+  EXPECT_EQ(r.zone.records.size(), 10u);
+  EXPECT_NE(r.diagnostics[0].message.find("more than 10 records"), std::string::npos);
+}
+
+// ---- chunked reading ------------------------------------------------------------
+
+TEST(ParserFile, EntriesStraddlingReadChunksParseWhole) {
+  // Larger than the 4 MiB read size, with multi-line entries everywhere, so
+  // that several entries and a quoted string cross a chunk boundary.
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("edgedns-parser-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "big.zone").string();
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << "$ORIGIN big.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n";
+    for (int i = 0; i < 60000; ++i)
+      f << "h" << i << " TXT ( \"" << std::string(40, 'a' + i % 26) << "\"\n  \"second ; part\" ) ; c\n"
+        << "  A 10.0." << (i >> 8 & 255) << '.' << (i & 255) << "\n";
+  }
+  ParseResult r = parse_zone_file(path);
+  std::filesystem::remove_all(dir);
+  ASSERT_FALSE(r.has_errors()) << diags(r);
+  ASSERT_EQ(r.zone.records.size(), 1u + 2 * 60000);
+  for (size_t i = 0; i < 60000; i += 997) {
+    const Record& t = r.zone.records[1 + 2 * i];
+    EXPECT_EQ(t.line, 4u + 3 * i);
+    EXPECT_EQ(rdata_to_text(t.type, r.zone.rdata(t), t.rdata_len),
+              "\"" + std::string(40, char('a' + i % 26)) + "\" \"second ; part\"");
+    EXPECT_EQ(r.zone.owner_name(t).to_text(), "h" + std::to_string(i) + ".big.example.");
+  }
 }
 
 }  // namespace
