@@ -1,0 +1,97 @@
+// Compiled snapshot: lookups, flags, record iteration, zone set longest match.
+#include "zones/snapshot.hh"
+
+#include <gtest/gtest.h>
+
+#include "zones/snapshot_impl.hh"
+
+using namespace edgedns::zones;
+
+namespace {
+std::shared_ptr<const Zone> load(const std::string& file) {
+  LoadResult lr = load_zone_file(std::string(EDGEDNS_TEST_DATA) + "/engine/" + file);
+  for (const auto& d : lr.diagnostics) ADD_FAILURE() << d.to_string();
+  return lr.zone;
+}
+const uint8_t* find(const Zone& z, const char* text) {
+  Name n = Name::from_text(text).lower();
+  return z.find(n.data(), n.size(), name_hash(n.data(), n.size()));
+}
+}  // namespace
+
+TEST(Snapshot, NodesAndFlags) {
+  auto z = load("example.com.zone");
+  ASSERT_TRUE(z);
+  EXPECT_EQ(zone_apex(*z).to_text(), "example.com.");
+  EXPECT_EQ(zone_serial(*z), 1u);
+  EXPECT_TRUE(find(*z, "WWW.example.com."));
+  EXPECT_FALSE(find(*z, "nope.example.com."));
+  const uint8_t* ent = find(*z, "c.ent.example.com.");
+  ASSERT_TRUE(ent);
+  EXPECT_TRUE(ent[0] & node_flag::Ent);
+  EXPECT_TRUE(find(*z, "b.c.ent.example.com.")[0] & node_flag::Ent);
+  EXPECT_TRUE(find(*z, "wild.example.com.")[0] & node_flag::WildChild);
+  EXPECT_TRUE(find(*z, "sub.example.com.")[0] & node_flag::Cut);
+  EXPECT_TRUE(find(*z, "ns.sub.example.com.")[0] & node_flag::Below);
+  EXPECT_TRUE(find(*z, "dn.example.com.")[0] & node_flag::Dname);
+  EXPECT_TRUE(find(*z, "example.com.")[0] & node_flag::Apex);
+}
+
+TEST(Snapshot, ForEachRecordIsCanonicalAndComplete) {
+  ParseOptions po;
+  ParseResult pr = parse_zone_text("$ORIGIN t.\n$TTL 60\n@ SOA a b 1 2 3 4 5\n@ NS a\na A 1.2.3.4\nZ.b A 1.2.3.5\nb TXT x\n", "t", po);
+  ASSERT_FALSE(pr.has_errors());
+  size_t n = pr.zone.records.size();
+  auto z = compile_zone(std::move(pr.zone));
+  std::vector<std::string> owners;
+  zone_for_each_record(*z, [&](const uint8_t* o, size_t l, uint16_t, uint16_t, uint32_t ttl, const uint8_t*, size_t) {
+    owners.push_back(name_to_text(o, l));
+    EXPECT_EQ(ttl, 60u);
+  });
+  ASSERT_EQ(owners.size(), n);
+  EXPECT_EQ(owners.front(), "t.");
+  EXPECT_EQ(owners.back(), "z.b.t.");
+  EXPECT_EQ(zone_record_count(*z), n);
+  EXPECT_GT(zone_memory_bytes(*z), 0u);
+}
+
+TEST(Snapshot, ManyNamesUseShards) {
+  std::string text = "$ORIGIN m.\n$TTL 60\n@ SOA a b 1 2 3 4 5\n@ NS a\na A 1.2.3.4\n";
+  for (int i = 0; i < 20000; ++i) text += "h" + std::to_string(i) + " A 10.0.0.1\n";
+  ParseResult pr = parse_zone_text(text, "m", {});
+  ASSERT_FALSE(pr.has_errors());
+  auto z = compile_zone(std::move(pr.zone));
+  EXPECT_GT(z->shard_bits, 0u);
+  for (int i = 0; i < 20000; i += 997)
+    EXPECT_TRUE(find(*z, ("h" + std::to_string(i) + ".m.").c_str())) << i;
+  EXPECT_FALSE(find(*z, "h20000.m."));
+}
+
+TEST(ZoneSet, LongestMatchAndDuplicates) {
+  auto parent = load("example.com.zone");
+  auto child = load("sub.example.com.zone");
+  auto net = load("example.net.zone");
+  auto zs = ZoneSet::build({parent, child, net});
+  auto f = [&](const char* t) {
+    Name n = Name::from_text(t).lower();
+    const Zone* z = zs->find(n.data(), n.size());
+    return z ? zone_apex(*z).to_text() : std::string("-");
+  };
+  EXPECT_EQ(f("www.sub.example.com."), "sub.example.com.");
+  EXPECT_EQ(f("sub.example.com."), "sub.example.com.");
+  EXPECT_EQ(f("www.example.com."), "example.com.");
+  EXPECT_EQ(f("a.b.example.net."), "example.net.");
+  EXPECT_EQ(f("example.org."), "-");
+  EXPECT_EQ(f("."), "-");
+  EXPECT_THROW(ZoneSet::build({parent, parent}), std::invalid_argument);
+}
+
+TEST(Load, ErrorsMeanNoZone) {
+  std::string path = ::testing::TempDir() + "/bad.zone";
+  FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs("$ORIGIN bad.\n$TTL 60\n@ NS a\na A 1.2.3.4\n", f);
+  std::fclose(f);
+  LoadResult lr = load_zone_file(path);
+  EXPECT_FALSE(lr.zone);
+  ASSERT_FALSE(lr.diagnostics.empty());
+}
