@@ -1,0 +1,166 @@
+#include "dataplane/config.hh"
+
+#include <arpa/inet.h>
+
+#include <CLI/CLI.hpp>
+#include <cstring>
+#include <yaml-cpp/yaml.h>
+
+namespace edgedns::dp {
+
+namespace {
+
+constexpr const char* kDescription =
+    "edgedns: authoritative DNS responder on DPDK ports (one RX+TX queue per worker lcore).\n"
+    "Usage: edgedns [EAL options] -- [options]\n"
+    "  e.g. edgedns -l 1 --vdev=net_af_xdp0,iface=eth1 -- --listen 192.0.2.53 --zone example.zone";
+
+constexpr const char* kFooter =
+    "Notes:\n"
+    "  --control and --state-dir are accepted and stored for the live zone update feature;\n"
+    "  in this version they do nothing else. With one lcore (-l N) the worker loop runs on it\n"
+    "  and housekeeping in an ordinary thread; with more, the main lcore does housekeeping.\n"
+    "  Signals: SIGUSR1 prints per-lcore counters to stdout; SIGINT/SIGTERM stop cleanly.";
+
+struct CliValues {
+  std::vector<std::string> listen, zones;
+  std::string control, state_dir, config_file;
+  bool idle_sleep = false;
+  unsigned idle_max = 0;
+};
+
+void build_app(CLI::App& app, CliValues& v) {
+  app.description(kDescription);
+  app.footer(kFooter);
+  app.add_option("--listen", v.listen,
+                 "service address to answer for (IPv4 or IPv6); repeatable");
+  app.add_option("--zone", v.zones, "zone file, or NAME=FILE to give the origin; repeatable");
+  app.add_option("--control", v.control, "control socket path (stored only, see notes)");
+  app.add_option("--state-dir", v.state_dir, "state directory (stored only, see notes)");
+  app.add_flag("--idle-sleep", v.idle_sleep,
+               "sleep with growing pauses (1us doubling up to --idle-sleep-max-us) while RX is empty");
+  app.add_option("--idle-sleep-max-us", v.idle_max, "ceiling of the idle backoff (default 1000)")
+      ->check(CLI::Range(1u, 1000000u));
+  app.add_option("--config", v.config_file, "YAML file with the same keys; the command line wins")
+      ->check(CLI::ExistingFile);
+}
+
+std::vector<std::string> yaml_strings(const YAML::Node& n, const char* key) {
+  std::vector<std::string> out;
+  if (!n) return out;
+  if (n.IsScalar()) {
+    out.push_back(n.as<std::string>());
+  } else if (n.IsSequence()) {
+    for (const auto& e : n) out.push_back(e.as<std::string>());
+  } else {
+    throw ConfigError(std::string("key '") + key + "' must be a string or a list of strings");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string help_text() {
+  CLI::App app;
+  CliValues v;
+  build_app(app, v);
+  return app.help();
+}
+
+ZoneArg parse_zone_arg(const std::string& s) {
+  ZoneArg z;
+  auto eq = s.find('=');
+  if (eq == std::string::npos) {
+    z.path = s;
+  } else {
+    z.origin = s.substr(0, eq);
+    z.path = s.substr(eq + 1);
+  }
+  if (z.path.empty()) throw ConfigError("--zone '" + s + "': no file name");
+  return z;
+}
+
+Config load_yaml_config(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(path + ": " + e.what());
+  }
+  if (!root.IsMap()) throw ConfigError(path + ": top level must be a mapping");
+  static const char* const kKeys[] = {"listen", "zone", "zones", "control", "state-dir",
+                                      "idle-sleep", "idle-sleep-max-us"};
+  Config c;
+  try {
+    for (const auto& kvp : root) {
+      auto key = kvp.first.as<std::string>();
+      bool known = false;
+      for (const char* k : kKeys) known |= key == k;
+      if (!known) throw ConfigError("unknown key '" + key + "'");
+    }
+    c.listen = yaml_strings(root["listen"], "listen");
+    for (const auto& key : {"zone", "zones"})
+      for (const auto& z : yaml_strings(root[key], key)) c.zones.push_back(parse_zone_arg(z));
+    if (root["control"]) c.control = root["control"].as<std::string>();
+    if (root["state-dir"]) c.state_dir = root["state-dir"].as<std::string>();
+    if (root["idle-sleep"]) c.idle_sleep = root["idle-sleep"].as<bool>();
+    if (root["idle-sleep-max-us"]) c.idle_sleep_max_us = root["idle-sleep-max-us"].as<unsigned>();
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(path + ": " + e.what());
+  } catch (const ConfigError& e) {
+    throw ConfigError(path + ": " + e.what());
+  }
+  c.config_file = path;
+  return c;
+}
+
+ParsedArgs parse_args(int argc, const char* const* argv) {
+  CLI::App app{"edgedns"};
+  CliValues v;
+  build_app(app, v);
+  ParsedArgs out;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    out.help = true;
+    out.help_text = app.help();
+    return out;
+  } catch (const CLI::ParseError& e) {
+    throw ConfigError(e.what());
+  }
+  Config c;
+  if (!v.config_file.empty()) c = load_yaml_config(v.config_file);
+  // The command line wins: a list given on it replaces the file's list.
+  if (!v.listen.empty()) c.listen = v.listen;
+  if (!v.zones.empty()) {
+    c.zones.clear();
+    for (const auto& z : v.zones) c.zones.push_back(parse_zone_arg(z));
+  }
+  if (app.count("--control")) c.control = v.control;
+  if (app.count("--state-dir")) c.state_dir = v.state_dir;
+  if (app.count("--idle-sleep")) c.idle_sleep = v.idle_sleep;
+  if (app.count("--idle-sleep-max-us")) c.idle_sleep_max_us = v.idle_max;
+  out.cfg = std::move(c);
+  return out;
+}
+
+NodeAddrs addrs_from_listen(const std::vector<std::string>& listen) {
+  NodeAddrs a;
+  for (const auto& s : listen) {
+    uint8_t buf[16];
+    if (inet_pton(AF_INET, s.c_str(), buf) == 1) {
+      if (a.has_v4(buf)) continue;
+      if (a.n4 == NodeAddrs::kMax) throw ConfigError("--listen: more than 16 IPv4 addresses");
+      std::memcpy(&a.v4[a.n4++], buf, 4);
+    } else if (inet_pton(AF_INET6, s.c_str(), buf) == 1) {
+      if (a.has_v6(buf)) continue;
+      if (a.n6 == NodeAddrs::kMax) throw ConfigError("--listen: more than 16 IPv6 addresses");
+      std::memcpy(a.v6[a.n6++].data(), buf, 16);
+    } else {
+      throw ConfigError("--listen '" + s + "': not an IPv4 or IPv6 address");
+    }
+  }
+  return a;
+}
+
+}  // namespace edgedns::dp

@@ -1,0 +1,56 @@
+// edgedns start-up configuration: the application options after the EAL's
+// `--`, optionally from a YAML file (same keys; the command line wins).
+// Control thread at start-up only; allocates; throws ConfigError with a
+// message naming the option, file or address at fault.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dataplane/packet.hh"
+
+namespace edgedns::dp {
+
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct ZoneArg {
+  std::string origin;  // empty: from $ORIGIN or the SOA owner
+  std::string path;
+};
+
+struct Config {
+  std::vector<std::string> listen;   // service addresses, IPv4 and IPv6 text
+  std::vector<ZoneArg> zones;
+  std::string control;               // unix socket path (live updates, issue 4): stored only
+  std::string state_dir;             // last-known-good directory (issue 4): stored only
+  bool idle_sleep = false;
+  unsigned idle_sleep_max_us = 1000; // backoff ceiling: 1 ms keeps a burst's wait below a timeout
+  std::string config_file;
+};
+
+struct ParsedArgs {
+  Config cfg;
+  bool help = false;
+  std::string help_text;
+};
+
+// argv[0] is the program name, the rest are application options (after `--`).
+ParsedArgs parse_args(int argc, const char* const* argv);
+
+// The YAML keys: listen (string or list), zone (string or list; NAME=FILE
+// allowed), control, state-dir, idle-sleep (bool), idle-sleep-max-us.
+Config load_yaml_config(const std::string& path);
+
+// "NAME=FILE" or "FILE".
+ZoneArg parse_zone_arg(const std::string& s);
+
+// Parses the --listen addresses into the classifier's address table (MAC left
+// zero; the port fills it in).
+NodeAddrs addrs_from_listen(const std::vector<std::string>& listen);
+
+std::string help_text();
+
+}  // namespace edgedns::dp

@@ -1,0 +1,66 @@
+// Per-lcore counters. Each worker lcore owns one LcoreCounters (inside its
+// cache-aligned LcoreState) and is its only writer; the housekeeping thread is
+// the only reader and prints them (SIGUSR1, shutdown). Writers do a relaxed
+// load + store (no locked instruction on the hot path); readers do relaxed
+// loads, so a printed figure may be a few packets old but is never torn.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "dataplane/packet.hh"
+
+namespace edgedns::dp {
+
+class Counter {
+ public:
+  void add(uint64_t n = 1) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// Reasons a packet was dropped after classification (DropReason) or later on.
+enum class LateDrop : uint8_t {
+  DnsUnparsable,  // engine said Drop: short header, QR=1 (counted as malformed)
+  EngineDropped,  // engine produced no response
+  NoZones,        // nothing published yet for this lcore
+  MultiSegment,   // chained mbuf: never produced by our ports at MTU 1500
+  TooSmall,       // mbuf has no room for the reply (ND advert longer than the NS)
+  TxFull,         // tx_burst did not take it
+  kCount,
+};
+
+struct alignas(64) LcoreCounters {
+  Counter rx, tx;
+  Counter queries;              // UDP/53 packets handed to the engine
+  Counter rcode[16];            // answers sent, by header rcode
+  Counter truncated;            // answers sent with TC=1
+  Counter arp_replies, nd_adverts, echo4_replies, echo6_replies;
+  Counter drop[size_t(DropReason::kCount)];
+  Counter late_drop[size_t(LateDrop::kCount)];
+  Counter idle_sleeps;
+
+  uint64_t answers() const noexcept {
+    uint64_t s = 0;
+    for (const auto& c : rcode) s += c.get();
+    return s;
+  }
+  uint64_t malformed() const noexcept {
+    return drop[size_t(DropReason::Malformed)].get() +
+           late_drop[size_t(LateDrop::DnsUnparsable)].get() +
+           late_drop[size_t(LateDrop::MultiSegment)].get();
+  }
+  uint64_t non_dns() const noexcept {
+    return drop[size_t(DropReason::Ethertype)].get() + drop[size_t(DropReason::Protocol)].get() +
+           drop[size_t(DropReason::NonDnsPort)].get() + drop[size_t(DropReason::IcmpOther)].get();
+  }
+};
+
+// One line, `key=value` pairs (stable keys: tests and scripts grep them).
+// Control thread.
+std::string format_counters(unsigned lcore, const LcoreCounters& c);
+
+}  // namespace edgedns::dp

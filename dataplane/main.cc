@@ -1,0 +1,269 @@
+// edgedns: EAL start-up, ports, launch of the per-lcore loops, housekeeping
+// (signals, counters), teardown in the reverse order. Thin on purpose: the
+// loop is worker.cc, the packet logic packet.cc, the DNS logic zones/.
+#include <pthread.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dataplane/config.hh"
+#include "dataplane/counters.hh"
+#include "dataplane/port.hh"
+#include "dataplane/worker.hh"
+#include "dataplane/zone_publisher.hh"
+#include "zones/snapshot.hh"
+
+using namespace edgedns;
+using namespace edgedns::dp;
+
+namespace {
+
+constexpr unsigned kLinkWaitMs = 9000;   // l3fwd's 9 s: slow NICs renegotiate for seconds
+constexpr long kHousekeepingTickMs = 100;  // signal wait granularity; nothing else is timed
+
+std::atomic<bool> g_stop{false};
+
+std::shared_ptr<const zones::ZoneSet> load_zones(const Config& cfg) {
+  std::vector<std::shared_ptr<const zones::Zone>> zs;
+  for (const auto& z : cfg.zones) {
+    zones::ParseOptions po;
+    po.origin = z.origin;
+    zones::LoadResult r = zones::load_zone_file(z.path, po);
+    for (const auto& d : r.diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+    if (!r.zone) throw std::runtime_error("zone file " + z.path + " has errors; not serving it");
+    std::printf("edgedns: loaded %s: %s serial %u, %zu records\n", z.path.c_str(),
+                zones::zone_apex(*r.zone).to_text().c_str(), zones::zone_serial(*r.zone),
+                zones::zone_record_count(*r.zone));
+    zs.push_back(std::move(r.zone));
+  }
+  return zones::ZoneSet::build(std::move(zs));
+}
+
+void print_counters(const std::vector<LcoreState*>& states) {
+  uint64_t rx = 0, tx = 0, answers = 0;
+  for (const LcoreState* s : states) {
+    std::printf("%s\n", format_counters(s->lcore_id, s->counters).c_str());
+    rx += s->counters.rx.get();
+    tx += s->counters.tx.get();
+    answers += s->counters.answers();
+  }
+  std::printf("counters total rx=%llu tx=%llu answers=%llu\n", (unsigned long long)rx,
+              (unsigned long long)tx, (unsigned long long)answers);
+  std::fflush(stdout);
+}
+
+// Waits for signals (blocked in every thread, so only this one sees them).
+void housekeeping(const std::vector<LcoreState*>& states) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  timespec tick{0, kHousekeepingTickMs * 1'000'000};
+  while (!g_stop.load()) {
+    int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig == SIGUSR1) {
+      print_counters(states);
+    } else if (sig == SIGINT || sig == SIGTERM) {
+      std::printf("edgedns: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      g_stop.store(true);
+    }
+  }
+}
+
+// Splits argv at the first "--": EAL options before, ours after.
+struct SplitArgs {
+  std::vector<char*> eal;
+  std::vector<const char*> app;
+  bool saw_separator = false;
+};
+
+SplitArgs split_args(int argc, char** argv) {
+  SplitArgs s;
+  s.eal.push_back(argv[0]);
+  s.app.push_back(argv[0]);
+  for (int i = 1; i < argc; ++i) {
+    if (!s.saw_separator && std::strcmp(argv[i], "--") == 0) {
+      s.saw_separator = true;
+      continue;
+    }
+    if (s.saw_separator)
+      s.app.push_back(argv[i]);
+    else
+      s.eal.push_back(argv[i]);
+  }
+  return s;
+}
+
+int run(int argc, char** argv) {
+  setvbuf(stdout, nullptr, _IOLBF, 0);  // counters reach a log file line by line
+  SplitArgs sa = split_args(argc, argv);
+  // `edgedns --help` without "--" means ours, not the EAL's.
+  if (!sa.saw_separator)
+    for (size_t i = 1; i < sa.eal.size(); ++i)
+      if (!std::strcmp(sa.eal[i], "--help") || !std::strcmp(sa.eal[i], "-h")) {
+        std::printf("%s", help_text().c_str());
+        return 0;
+      }
+
+  ParsedArgs pa;
+  try {
+    pa = parse_args(int(sa.app.size()), sa.app.data());
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "edgedns: %s\n", e.what());
+    return 2;
+  }
+  if (pa.help) {
+    std::printf("%s", pa.help_text.c_str());
+    return 0;
+  }
+  const Config& cfg = pa.cfg;
+  NodeAddrs addrs;
+  try {
+    addrs = addrs_from_listen(cfg.listen);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "edgedns: %s\n", e.what());
+    return 2;
+  }
+  if (addrs.n4 + addrs.n6 == 0) {
+    std::fprintf(stderr, "edgedns: no --listen address given\n");
+    return 2;
+  }
+  if (cfg.zones.empty()) {
+    std::fprintf(stderr, "edgedns: no --zone given (serving from --state-dir alone is not "
+                         "implemented yet)\n");
+    return 2;
+  }
+  if (!cfg.control.empty() || !cfg.state_dir.empty())
+    std::printf("edgedns: note: --control/--state-dir stored, not used yet\n");
+
+  // Zones first: a bad zone fails before any device is touched.
+  std::shared_ptr<const zones::ZoneSet> zone_set;
+  try {
+    zone_set = load_zones(cfg);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "edgedns: %s\n", e.what());
+    return 1;
+  }
+
+  // Block the signals before the EAL starts its threads so that all inherit
+  // the mask and only housekeeping's sigtimedwait receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  int rc = rte_eal_init(int(sa.eal.size()), sa.eal.data());
+  if (rc < 0) {
+    std::fprintf(stderr, "edgedns: EAL init failed: %s\n", rte_strerror(rte_errno));
+    return 1;
+  }
+
+  std::vector<unsigned> worker_lcores;
+  unsigned main_lcore = rte_get_main_lcore();
+  bool main_works = rte_lcore_count() == 1;
+  if (main_works) {
+    worker_lcores.push_back(main_lcore);
+  } else {
+    unsigned l;
+    RTE_LCORE_FOREACH_WORKER(l) worker_lcores.push_back(l);
+  }
+  const unsigned n_workers = unsigned(worker_lcores.size());
+  const uint16_t n_ports = rte_eth_dev_count_avail();
+  int exit_code = 0;
+  std::vector<PortInfo> ports;
+  std::vector<LcoreState*> states;
+  std::unique_ptr<ZonePublisher> publisher;
+  rte_mempool* pool = nullptr;
+  try {
+    if (n_ports == 0)
+      throw std::runtime_error("no DPDK ports: give --vdev=... or bind a NIC to vfio-pci");
+    if (n_ports > kMaxPorts)
+      throw std::runtime_error(std::to_string(n_ports) + " ports, at most " +
+                               std::to_string(kMaxPorts) + " supported");
+    unsigned n_mbufs = mbuf_count(n_ports, n_workers);
+    pool = create_pool(n_mbufs, int(rte_socket_id()));
+    std::printf("edgedns: %u worker lcore(s), %u port(s), %u mbufs\n", n_workers, n_ports, n_mbufs);
+    uint16_t pid;
+    RTE_ETH_FOREACH_DEV(pid) ports.push_back(setup_port(pid, uint16_t(n_workers), pool, addrs));
+    wait_links(ports.data(), unsigned(ports.size()), kLinkWaitMs);
+
+    publisher = std::make_unique<ZonePublisher>(n_workers);
+    publisher->publish_all(zone_set);
+
+    for (unsigned w = 0; w < n_workers; ++w) {
+      unsigned lc = worker_lcores[w];
+      int socket = int(rte_lcore_to_socket_id(lc));
+      void* mem = rte_zmalloc_socket("edgedns_lcore", sizeof(LcoreState), RTE_CACHE_LINE_SIZE, socket);
+      if (!mem) throw std::runtime_error("lcore " + std::to_string(lc) + ": state alloc");
+      auto* st = new (mem) LcoreState();
+      st->lcore_id = lc;
+      st->slot = w;
+      st->publisher = publisher.get();
+      st->stop = &g_stop;
+      st->idle_sleep = cfg.idle_sleep;
+      st->idle_sleep_max_us = cfg.idle_sleep_max_us;
+      st->n_ports = unsigned(ports.size());
+      for (unsigned p = 0; p < ports.size(); ++p) {
+        PortCtx& pc = st->ports[p];
+        pc.port = ports[p].id;
+        pc.queue = uint16_t(w);
+        pc.mtu = ports[p].mtu;
+        pc.offload = ports[p].offload;
+        pc.addrs = addrs;
+        pc.addrs.mac = ports[p].mac;
+      }
+      states.push_back(st);
+      init_tx_buffers(*st, socket);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "edgedns: %s\n", e.what());
+    g_stop.store(true);
+    exit_code = 1;
+  }
+
+  if (exit_code == 0) {
+    std::printf("edgedns: serving on %zu address(es); SIGUSR1 prints counters\n", addrs.n4 + addrs.n6);
+    if (main_works) {
+      std::thread hk(housekeeping, std::cref(states));
+      worker_main(states[0]);
+      hk.join();
+    } else {
+      for (LcoreState* st : states) rte_eal_remote_launch(worker_main, st, st->lcore_id);
+      housekeeping(states);
+      rte_eal_mp_wait_lcore();
+    }
+    print_counters(states);
+  }
+
+  // Teardown in reverse: lcores are stopped; ports, publisher, state, pool, EAL.
+  for (const PortInfo& p : ports) stop_port(p.id);
+  publisher.reset();
+  zone_set.reset();
+  for (LcoreState* st : states) {
+    free_tx_buffers(*st);
+    st->~LcoreState();
+    rte_free(st);
+  }
+  if (pool) rte_mempool_free(pool);
+  rte_eal_cleanup();
+  return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return run(argc, argv); }

@@ -1,0 +1,234 @@
+#include "dataplane/worker.hh"
+
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+
+#include <ctime>
+#include <stdexcept>
+#include <string>
+
+#include "dataplane/zone_publisher.hh"
+
+namespace edgedns::dp {
+
+namespace {
+
+inline void send_after(rte_mbuf* m, size_t len, rte_mbuf** out, uint16_t& n_out) noexcept {
+  m->data_len = uint16_t(len);
+  m->pkt_len = uint32_t(len);
+  out[n_out++] = m;
+}
+
+void on_tx_unsent(rte_mbuf** pkts, uint16_t unsent, void* userdata) {
+  auto* c = static_cast<LcoreCounters*>(userdata);
+  c->late_drop[size_t(LateDrop::TxFull)].add(unsent);
+  rte_pktmbuf_free_bulk(pkts, unsent);
+}
+
+// Room from the frame start to the end of the mbuf, capped at what the port
+// may send (L2 header + MTU).
+inline size_t frame_cap(const rte_mbuf* m, const Classified& c, uint16_t mtu) noexcept {
+  size_t room = size_t(m->buf_len) - m->data_off;
+  size_t wire = size_t(c.l2_len) + mtu;
+  return room < wire ? room : wire;
+}
+
+}  // namespace
+
+uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* zs,
+                       rte_mbuf** pkts, uint16_t nb, rte_mbuf** out) noexcept {
+  LcoreCounters& k = st.counters;
+  uint16_t n_out = 0, n_dns = 0;
+  for (unsigned i = 0; i < kPrefetchAhead && i < nb; ++i)
+    rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+
+  // Pass 1: classify; answer ARP/ND/echo at once; parse every DNS query.
+  for (uint16_t i = 0; i < nb; ++i) {
+    if (i + kPrefetchAhead < nb) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+    rte_mbuf* m = pkts[i];
+    if (m->nb_segs != 1) {
+      k.late_drop[size_t(LateDrop::MultiSegment)].add();
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
+    size_t len = m->data_len;
+    Classified c = classify(f, len, pc.addrs);
+    m->ol_flags = 0;  // RX flags must not read as TX requests on the way out
+    switch (c.kind) {
+      case Kind::Dns4:
+      case Kind::Dns6: {
+        zones::Query& q = st.queries[n_dns];
+        if (zones::parse_query({f + c.payload_off, c.payload_len}, q) == zones::QueryStatus::Drop) {
+          k.late_drop[size_t(LateDrop::DnsUnparsable)].add();
+          rte_pktmbuf_free(m);
+          break;
+        }
+        st.cls[n_dns] = c;
+        st.dns[n_dns++] = m;
+        break;
+      }
+      case Kind::Arp:
+        k.arp_replies.add();
+        send_after(m, arp_reply(f, len, c, pc.addrs), out, n_out);
+        break;
+      case Kind::Ns: {
+        size_t n = nd_advert(f, frame_cap(m, c, pc.mtu), c, pc.addrs);
+        if (n == 0) {
+          k.late_drop[size_t(LateDrop::TooSmall)].add();
+          rte_pktmbuf_free(m);
+          break;
+        }
+        k.nd_adverts.add();
+        send_after(m, n, out, n_out);
+        break;
+      }
+      case Kind::Echo4:
+      case Kind::Echo6:
+        (c.kind == Kind::Echo4 ? k.echo4_replies : k.echo6_replies).add();
+        send_after(m, echo_reply(f, len, c, pc.addrs), out, n_out);
+        break;
+      case Kind::Drop:
+        k.drop[size_t(c.reason)].add();
+        rte_pktmbuf_free(m);
+        break;
+    }
+  }
+  if (n_dns == 0) return n_out;
+  k.queries.add(n_dns);
+  if (zs == nullptr) {
+    k.late_drop[size_t(LateDrop::NoZones)].add(n_dns);
+    rte_pktmbuf_free_bulk(st.dns, n_dns);
+    return n_out;
+  }
+
+  // Pass 2: touch every bucket the burst needs before answering any of it.
+  for (uint16_t j = 0; j < n_dns; ++j) zones::prefetch(*zs, st.queries[j]);
+
+  // Pass 3: answer in place and rewrite the headers around the answer.
+  for (uint16_t j = 0; j < n_dns; ++j) {
+    rte_mbuf* m = st.dns[j];
+    const Classified& c = st.cls[j];
+    uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
+    size_t cap = frame_cap(m, c, pc.mtu) - c.payload_off;
+    zones::AnswerResult r =
+        zones::answer(*zs, st.queries[j], {f + c.payload_off, cap}, zones::Transport::Udp,
+                      st.answer_cfg);
+    if (r.len == 0 || r.kind == zones::AnswerKind::Dropped) {
+      k.late_drop[size_t(LateDrop::EngineDropped)].add();
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    k.rcode[r.rcode & 0x0f].add();
+    if (r.truncated) k.truncated.add();
+    size_t n = udp_reply(f, c, r.len, pc.addrs, pc.offload);
+    if (pc.offload.ip4 || pc.offload.udp) {
+      m->l2_len = c.l2_len;
+      m->l3_len = c.l3_len;
+      if (c.kind == Kind::Dns4) {
+        m->ol_flags = RTE_MBUF_F_TX_IPV4 | (pc.offload.ip4 ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
+                      (pc.offload.udp ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
+      } else if (pc.offload.udp) {
+        m->ol_flags = RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
+      }
+    }
+    send_after(m, n, out, n_out);
+  }
+  return n_out;
+}
+
+uint16_t reflect_burst(LcoreState& st, const PortCtx& pc, rte_mbuf** pkts, uint16_t nb,
+                       rte_mbuf** out) noexcept {
+  uint16_t n_out = 0;
+  for (uint16_t i = 0; i < nb; ++i) {
+    rte_mbuf* m = pkts[i];
+    uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
+    Classified c = classify(f, m->data_len, pc.addrs);
+    if (c.kind == Kind::Dns4 || c.kind == Kind::Dns6) {
+      swap_l2_l4(f, c);
+      out[n_out++] = m;
+    } else {
+      st.counters.drop[size_t(c.reason)].add();
+      rte_pktmbuf_free(m);
+    }
+  }
+  return n_out;
+}
+
+void init_tx_buffers(LcoreState& st, int socket) {
+  for (unsigned p = 0; p < st.n_ports; ++p) {
+    auto* b = static_cast<rte_eth_dev_tx_buffer*>(
+        rte_zmalloc_socket("edgedns_txb", RTE_ETH_TX_BUFFER_SIZE(kBurst), RTE_CACHE_LINE_SIZE,
+                           socket));
+    if (!b) throw std::runtime_error("lcore " + std::to_string(st.lcore_id) + ": TX buffer alloc");
+    rte_eth_tx_buffer_init(b, kBurst);
+    rte_eth_tx_buffer_set_err_callback(b, on_tx_unsent, &st.counters);
+    st.ports[p].txb = b;
+  }
+}
+
+void free_tx_buffers(LcoreState& st) {
+  for (unsigned p = 0; p < st.n_ports; ++p) {
+    rte_free(st.ports[p].txb);
+    st.ports[p].txb = nullptr;
+  }
+}
+
+int worker_main(void* arg) {
+  LcoreState& st = *static_cast<LcoreState*>(arg);
+  LcoreCounters& k = st.counters;
+  const uint64_t drain_tsc = (rte_get_tsc_hz() + 999'999) / 1'000'000 * kDrainUs;
+  uint64_t last_drain = rte_rdtsc();
+  unsigned backoff_us = 1;
+  rte_mbuf* pkts[kBurst];
+  rte_mbuf* out[kBurst];
+
+  rcu_register_thread();
+  while (!st.stop->load(std::memory_order_relaxed)) {
+    const zones::ZoneSet* zs = st.publisher->read(st.slot);  // once per iteration
+    uint32_t got = 0;
+    for (unsigned p = 0; p < st.n_ports; ++p) {
+      PortCtx& pc = st.ports[p];
+      uint16_t nb = rte_eth_rx_burst(pc.port, pc.queue, pkts, kBurst);
+      if (nb == 0) continue;
+      got += nb;
+      k.rx.add(nb);
+      uint16_t n = process_burst(st, pc, zs, pkts, nb, out);
+      uint64_t sent = 0;
+      for (uint16_t i = 0; i < n; ++i) sent += rte_eth_tx_buffer(pc.port, pc.queue, pc.txb, out[i]);
+      if (sent) k.tx.add(sent);
+    }
+    uint64_t now = rte_rdtsc();
+    if (now - last_drain > drain_tsc) {
+      for (unsigned p = 0; p < st.n_ports; ++p) {
+        uint16_t sent = rte_eth_tx_buffer_flush(st.ports[p].port, st.ports[p].queue, st.ports[p].txb);
+        if (sent) k.tx.add(sent);
+      }
+      last_drain = now;
+    }
+    rcu_quiescent_state();  // zs is dead from here on
+    if (got == 0 && st.idle_sleep) {
+      for (unsigned p = 0; p < st.n_ports; ++p) {
+        uint16_t sent = rte_eth_tx_buffer_flush(st.ports[p].port, st.ports[p].queue, st.ports[p].txb);
+        if (sent) k.tx.add(sent);
+      }
+      k.idle_sleeps.add();
+      rcu_thread_offline();  // a sleeping reader must not hold up grace periods
+      timespec ts{0, long(backoff_us) * 1000};
+      nanosleep(&ts, nullptr);
+      rcu_thread_online();
+      backoff_us = backoff_us * 2 > st.idle_sleep_max_us ? st.idle_sleep_max_us : backoff_us * 2;
+    } else if (got) {
+      backoff_us = 1;
+    }
+  }
+  for (unsigned p = 0; p < st.n_ports; ++p) {
+    uint16_t sent = rte_eth_tx_buffer_flush(st.ports[p].port, st.ports[p].queue, st.ports[p].txb);
+    if (sent) k.tx.add(sent);
+  }
+  rcu_unregister_thread();
+  return 0;
+}
+
+}  // namespace edgedns::dp

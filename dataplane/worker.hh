@@ -1,0 +1,80 @@
+// The per-lcore responder loop (DPDK l3fwd shape) and the burst pipeline it
+// runs; the only code besides port.cc that touches rte_mbuf. Packet logic
+// lives in packet.hh, DNS in zones/answer.hh.
+//
+// Threads: worker_main runs on a worker lcore and is an RCU reader (see
+// zone_publisher.hh for the contract). process_burst: lcore, RCU reader
+// (registered, online, zs valid until the caller's next quiescent state),
+// noexcept, no allocation, no lock, no syscall. LcoreState is written by its
+// lcore only; the housekeeping thread reads its counters.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "dataplane/counters.hh"
+#include "dataplane/packet.hh"
+#include "dataplane/port.hh"
+#include "zones/answer.hh"
+
+namespace edgedns::zones {
+class ZoneSet;
+}
+
+namespace edgedns::dp {
+
+class ZonePublisher;
+
+constexpr unsigned kMaxPorts = 8;        // ports per node; an edge box has 1-4
+constexpr unsigned kPrefetchAhead = 3;   // l3fwd's PREFETCH_OFFSET: headers in L1 before classify
+constexpr unsigned kDrainUs = 100;       // TX buffer flush period: bounds the added latency
+
+struct PortCtx {
+  uint16_t port = 0;
+  uint16_t queue = 0;
+  uint16_t mtu = 1500;
+  CsumOffload offload;
+  NodeAddrs addrs;                       // service addresses + this port's MAC
+  rte_eth_dev_tx_buffer* txb = nullptr;  // kBurst deep, lcore-local
+};
+
+struct alignas(RTE_CACHE_LINE_SIZE) LcoreState {
+  unsigned lcore_id = 0;
+  unsigned slot = 0;                     // this lcore's slot in the ZonePublisher
+  const ZonePublisher* publisher = nullptr;
+  const std::atomic<bool>* stop = nullptr;
+  bool idle_sleep = false;
+  unsigned idle_sleep_max_us = 1000;
+  unsigned n_ports = 0;
+  PortCtx ports[kMaxPorts];
+  zones::AnswerConfig answer_cfg;
+  LcoreCounters counters;
+  // Burst scratch, preallocated here instead of on the stack (a Query is ~530 bytes).
+  alignas(RTE_CACHE_LINE_SIZE) zones::Query queries[kBurst];
+  Classified cls[kBurst];
+  rte_mbuf* dns[kBurst];
+};
+
+// Handles one RX burst: answers what is ours in place and stores the replies
+// in `out` (returns how many; they go back out on pc's port and queue); frees
+// and counts everything else. `zs` may be null (nothing published).
+uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* zs,
+                       rte_mbuf** pkts, uint16_t nb, rte_mbuf** out) noexcept;
+
+// Baseline for the bench: swaps addresses of UDP/53 frames and returns them,
+// no DNS work (the floor every responder pays).
+uint16_t reflect_burst(LcoreState& st, const PortCtx& pc, rte_mbuf** pkts, uint16_t nb,
+                       rte_mbuf** out) noexcept;
+
+// Allocates the lcore's TX buffers and installs the drop-counting callback.
+// Main thread at start-up.
+void init_tx_buffers(LcoreState& st, int socket);
+void free_tx_buffers(LcoreState& st);
+
+// rte_eal_remote_launch entry; arg is a LcoreState*. Returns when *stop.
+int worker_main(void* arg);
+
+}  // namespace edgedns::dp
