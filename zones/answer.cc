@@ -284,6 +284,7 @@ uint8_t node_flags(const uint8_t* node) noexcept { return node[0]; }
 const uint8_t* rr_rdata(const uint8_t* rr) noexcept { return rr + 12; }
 
 struct Resolver {
+  Resolver(const Zone* zone, const Query& query, Writer& writer) noexcept : z(zone), q(query), w(writer) {}
   const Zone* z;
   const Query& q;
   Writer& w;
@@ -600,14 +601,16 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   if (!z) z = zs.find(q.qname_lower, q.qname_len);
   if (!z) return finish(rcode::REFUSED, AnswerKind::Error, true, 0);
 
-  Writer w{b, limit - (q.has_edns ? kOptSize : 0)};
+  Writer w;  // default-initialized: the compression table is not zeroed per query
+  w.buf = b;
+  w.limit = limit - (q.has_edns ? kOptSize : 0);
   w.pos = pos;
   {
     int k = name_label_count(q.qname, q.qname_len);
     for (size_t i = 0; i < q.qname_len && q.qname[i] != 0; i += size_t(q.qname[i]) + 1)
       w.remember(kHeaderSize + i, k--);
   }
-  Resolver r{z, q, w};
+  Resolver r(z, q, w);
   r.run();
   pos = w.pos;
   wr16(b + 6, w.count[0]);
