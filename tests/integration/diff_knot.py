@@ -13,7 +13,8 @@ other than QUERY, other classes and malformed queries.
 
 Compared per query: rcode (with the EDNS extended bits), opcode, the QR AA TC
 RD flags (RA ignored), EDNS presence, version, payload size, DO and options,
-the question (letter case included: it must be echoed), and every section as
+(Extended DNS Errors aside), the question (letter case included: it must be
+echoed), and every section as
 a multiset of records (owner names case-insensitive, record order ignored,
 TTLs compared). When either side sets TC, only TC, rcode, header and question
 are compared, plus, for each side, that every RRset it kept is whole (equal
@@ -427,23 +428,26 @@ def parse(wire):
 
 
 def records(section):
+    """Sorted [(key, text)]: key compares owner and RDATA names case-insensitively
+    (RFC 4034 canonical form), text is only for printing."""
     out = []
     for rrset in section:
         for rd in rrset:
-            out.append((rrset.name.to_text().lower(), dns.rdatatype.to_text(rrset.rdtype),
-                        dns.rdataclass.to_text(rrset.rdclass), rrset.ttl,
-                        rd.to_digestable().hex(), rd.to_text()))
+            key = (rrset.name.to_text().lower(), dns.rdatatype.to_text(rrset.rdtype),
+                   dns.rdataclass.to_text(rrset.rdclass), rrset.ttl, rd.to_digestable().hex())
+            out.append((key, rd.to_text()))
     return sorted(out)
 
 
 def rrsets(section):
-    """{(owner, type, class): sorted [(ttl, rdata)]} for whole-RRset checks."""
+    """{(owner, type, class): {(ttl, rdata)}} for whole-RRset checks. Sets: a
+    CNAME/DNAME loop repeats one RRset, and a cut may keep fewer repeats."""
     groups = {}
     for rrset in section:
         key = (rrset.name.to_text().lower(), rrset.rdtype, rrset.rdclass)
         for rd in rrset:
-            groups.setdefault(key, []).append((rrset.ttl, rd.to_digestable().hex()))
-    return {k: sorted(v) for k, v in groups.items()}
+            groups.setdefault(key, set()).add((rrset.ttl, rd.to_digestable().hex()))
+    return groups
 
 
 def header_view(m, wire):
@@ -454,7 +458,10 @@ def header_view(m, wire):
         "edns": m.edns,
         "payload": m.payload if m.edns >= 0 else None,
         "do": bool(m.ednsflags & dns.flags.DO) if m.edns >= 0 else None,
-        "options": sorted(int(o.otype) for o in m.options) if m.edns >= 0 else None,
+        # Extended DNS Errors (RFC 8914, option 15) are informational and
+        # optional; Knot adds them to REFUSED. Every other option counts.
+        "options": sorted(int(o.otype) for o in m.options if int(o.otype) != 15)
+        if m.edns >= 0 else None,
         "question": [(r.name.to_text(), dns.rdataclass.to_text(r.rdclass),
                       dns.rdatatype.to_text(r.rdtype)) for r in m.question],
     }
@@ -474,7 +481,7 @@ def whole_rrsets(m, full, who):
             if want.get(key) != rrs:
                 diffs.append("%s: truncated %s keeps a partial RRset %s %s: %d of %d records"
                              % (who, sec, key[0], dns.rdatatype.to_text(key[1]), len(rrs),
-                                len(want.get(key, []))))
+                                len(want.get(key, ()))))
     return diffs
 
 
@@ -508,9 +515,10 @@ def compare(case, ours, knot, ours_full, knot_full):
         return diffs
     for sec in SECTIONS:
         ro, rk = records(getattr(mo, sec)), records(getattr(mk, sec))
-        if ro != rk:
-            only_o = [r for r in ro if r not in rk]
-            only_k = [r for r in rk if r not in ro]
+        ko, kk = [k for k, _ in ro], [k for k, _ in rk]
+        if ko != kk:
+            only_o = [r for r in ro if r[0] not in kk]
+            only_k = [r for r in rk if r[0] not in ko]
             diffs.append("%s section differs: only ours %s; only knot %s"
                          % (sec, fmt_records(only_o), fmt_records(only_k)))
     return diffs
@@ -520,7 +528,7 @@ def fmt_records(rs):
     if not rs:
         return "[]"
     return "[" + "; ".join("%s %d %s %s" % (n, ttl, t, text[:60])
-                           for n, t, _c, ttl, _rd, text in rs) + "]"
+                           for (n, t, _c, ttl, _rd), text in rs) + "]"
 
 
 def show(wire):
