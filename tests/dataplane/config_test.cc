@@ -1,0 +1,104 @@
+// edgedns option parsing: command line, YAML file, precedence (no EAL).
+#include "dataplane/config.hh"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+using namespace edgedns::dp;
+
+namespace {
+
+ParsedArgs parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "edgedns");
+  return parse_args(int(args.size()), args.data());
+}
+
+std::string write_temp(const std::string& text) {
+  char path[] = "/tmp/edgedns_cfg_XXXXXX.yaml";
+  int fd = mkstemps(path, 5);
+  EXPECT_GE(fd, 0);
+  ::close(fd);
+  std::ofstream(path) << text;
+  return path;
+}
+
+}  // namespace
+
+TEST(Config, CommandLine) {
+  auto p = parse({"--listen", "10.0.0.1", "--listen", "fd00::1", "--zone", "a.zone", "--zone",
+                  "example.org.=b.zone", "--control", "/run/e.sock", "--state-dir", "/var/lib/e",
+                  "--idle-sleep"});
+  ASSERT_FALSE(p.help);
+  EXPECT_EQ(p.cfg.listen, (std::vector<std::string>{"10.0.0.1", "fd00::1"}));
+  ASSERT_EQ(p.cfg.zones.size(), 2u);
+  EXPECT_EQ(p.cfg.zones[0].origin, "");
+  EXPECT_EQ(p.cfg.zones[0].path, "a.zone");
+  EXPECT_EQ(p.cfg.zones[1].origin, "example.org.");
+  EXPECT_EQ(p.cfg.zones[1].path, "b.zone");
+  EXPECT_EQ(p.cfg.control, "/run/e.sock");
+  EXPECT_EQ(p.cfg.state_dir, "/var/lib/e");
+  EXPECT_TRUE(p.cfg.idle_sleep);
+}
+
+TEST(Config, HelpMentionsEveryOption) {
+  auto p = parse({"--help"});
+  ASSERT_TRUE(p.help);
+  for (const char* o : {"--listen", "--zone", "--control", "--state-dir", "--idle-sleep",
+                        "--config", "stored only"})
+    EXPECT_NE(p.help_text.find(o), std::string::npos) << o;
+}
+
+TEST(Config, UnknownOptionIsAnError) {
+  EXPECT_THROW(parse({"--lsiten", "1.2.3.4"}), ConfigError);
+}
+
+TEST(Config, YamlAndPrecedence) {
+  std::string path = write_temp(
+      "listen: [192.0.2.1, '2001:db8::1']\n"
+      "zone: [x.zone, 'example.net.=y.zone']\n"
+      "control: /run/a.sock\n"
+      "idle-sleep: true\n");
+  auto p = parse({"--config", path.c_str()});
+  EXPECT_EQ(p.cfg.listen.size(), 2u);
+  ASSERT_EQ(p.cfg.zones.size(), 2u);
+  EXPECT_EQ(p.cfg.zones[1].origin, "example.net.");
+  EXPECT_EQ(p.cfg.control, "/run/a.sock");
+  EXPECT_TRUE(p.cfg.idle_sleep);
+  // The command line wins, list for list.
+  p = parse({"--config", path.c_str(), "--listen", "10.9.9.9", "--control", "/run/b.sock"});
+  EXPECT_EQ(p.cfg.listen, (std::vector<std::string>{"10.9.9.9"}));
+  EXPECT_EQ(p.cfg.zones.size(), 2u);
+  EXPECT_EQ(p.cfg.control, "/run/b.sock");
+  std::remove(path.c_str());
+}
+
+TEST(Config, YamlErrorsNameTheFile) {
+  std::string path = write_temp("listen: [1.2.3.4\n");
+  try {
+    parse({"--config", path.c_str()});
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+  std::remove(path.c_str());
+  path = write_temp("listne: 1.2.3.4\n");
+  EXPECT_THROW(parse({"--config", path.c_str()}), ConfigError);
+  std::remove(path.c_str());
+}
+
+TEST(Config, ListenAddresses) {
+  NodeAddrs a = addrs_from_listen({"10.0.0.1", "fd00::53", "10.0.0.1"});
+  EXPECT_EQ(a.n4, 1u);  // duplicates collapse
+  EXPECT_EQ(a.n6, 1u);
+  const uint8_t v4[4] = {10, 0, 0, 1};
+  EXPECT_TRUE(a.has_v4(v4));
+  const uint8_t sn[16] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 0x53};
+  EXPECT_TRUE(a.is_our_solicited_node(sn));
+  EXPECT_THROW(addrs_from_listen({"10.0.0.300"}), ConfigError);
+  EXPECT_THROW(addrs_from_listen({"example.com"}), ConfigError);
+}
