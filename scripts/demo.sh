@@ -57,8 +57,9 @@ show_query() {
   local zargs=() f
   for f in "${ZONE_FILES[@]}"; do zargs+=(--zone "$f"); done
   note ""
-  note "\$ edgectl query --zone zones/examples/*.zone $*"
-  "$EDGECTL" query "${zargs[@]}" "$@" || note "(edgectl query exited $?)"
+  # "--" ends the repeatable --zone list (CLI11 lets it take every value).
+  note "\$ edgectl query --zone ${EXAMPLES_DIR#"$EDGEDNS_ROOT"/}/*.zone -- $*"
+  "$EDGECTL" query "${zargs[@]}" -- "$@" || note "(edgectl query exited $?)"
 }
 
 step_query_zones() {
