@@ -118,7 +118,11 @@ done <"$tests_tsv"
 # ---- integration scripts
 section "integration tests (tests/integration/*.sh, *.py)"
 for script in tests/integration/*.sh tests/integration/*.py; do
-  [ -f "$script" ] && [ -x "$script" ] || continue
+  [ -f "$script" ] || continue
+  if [ ! -x "$script" ]; then
+    note "note: $script is not executable, so it is not a test (chmod +x to make it one)"
+    continue
+  fi
   name=$(basename "$script")
   [ -n "$only" ] && ! [[ $name =~ $only ]] && continue
   log="$logdir/integration-$name.log"
