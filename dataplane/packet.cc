@@ -316,13 +316,50 @@ size_t udp_reply(uint8_t* frame, const Classified& c, size_t dns_len, const Node
   return size_t(c.l2_len) + c.l3_len + ulen;
 }
 
+// RFC 1071 §2: the one's-complement sum does not depend on byte order, so
+// add native 64-bit words with end-around carry and swap once at the end
+// (4x fewer adds than 16-bit big-endian words on the hot path).
 uint32_t csum_add(uint32_t sum, const uint8_t* p, size_t len) noexcept {
-  uint64_t s = sum;
-  size_t i = 0;
-  for (; i + 1 < len; i += 2) s += uint32_t(p[i]) << 8 | p[i + 1];
-  if (i < len) s += uint32_t(p[i]) << 8;
-  while (s >> 32) s = (s & 0xffffffff) + (s >> 32);
-  return uint32_t(s);
+  uint64_t s = 0;
+  auto add = [&s](uint64_t w) {
+    s += w;
+    s += (s < w);  // end-around carry
+  };
+  for (; len >= 8; p += 8, len -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    add(w);
+  }
+  if (len >= 4) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    add(w);
+    p += 4;
+    len -= 4;
+  }
+  if (len >= 2) {
+    uint16_t w;
+    std::memcpy(&w, p, 2);
+    add(w);
+    p += 2;
+    len -= 2;
+  }
+  if (len) {
+    uint8_t b[2] = {p[0], 0};  // a trailing byte is the high half of a zero-padded word
+    uint16_t w;
+    std::memcpy(&w, b, 2);
+    add(w);
+  }
+  // Fold to 16 bits in memory order, then read it as a big-endian number.
+  s = (s & 0xffffffff) + (s >> 32);
+  s = (s & 0xffffffff) + (s >> 32);
+  uint32_t f = uint32_t(s);
+  f = (f & 0xffff) + (f >> 16);
+  f = (f & 0xffff) + (f >> 16);
+  uint8_t m[2];
+  uint16_t f16 = uint16_t(f);
+  std::memcpy(m, &f16, 2);
+  return sum + (uint32_t(m[0]) << 8 | m[1]);
 }
 
 uint16_t csum_fold(uint32_t sum) noexcept {
