@@ -9,7 +9,7 @@ PACKAGES=(
   # build
   meson ninja-build pkg-config g++ git
   # libraries
-  libdpdk-dev dpdk liburcu-dev libxxhash-dev libgtest-dev libbenchmark-dev
+  libdpdk-dev dpdk dpdk-dev liburcu-dev libxxhash-dev libgtest-dev libbenchmark-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libfmt-dev
   # peers and clients for tests and benches
   knot knot-dnsutils dnsutils nsd dnsperf python3 python3-dnspython
