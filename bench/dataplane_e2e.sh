@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# End-to-end throughput: kxdpgun (client namespace, CPU 0) -> veth -> server
+# (CPU 1), the same 10k-name zone and mixed query list for every server:
+#   testpmd  dpdk-testpmd --forward-mode=5tswap over AF_XDP (the I/O limit of the path)
+#   edgedns  over AF_XDP, busy polling
+#   knot-xdp knotd in XDP mode
+#   knot-udp knotd on kernel UDP
+#   nsd      nsd on kernel UDP
+# Prints answered qps per server and the ratio to the reflector. A benchmark,
+# not a test: it asserts nothing about speed. Needs root; traffic stays inside
+# the two namespaces it creates; everything is removed on exit.
+#
+# Usage: bench/dataplane_e2e.sh [server...]   (default: all five, in the order above)
+#   EDGEDNS=path/to/edgedns  DURATION=seconds (5)  NAMES=zone size (10000)  QPS=offered (3000000)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+EDGEDNS=${EDGEDNS:-$ROOT/build/dataplane/edgedns}
+DURATION=${DURATION:-5}
+NAMES=${NAMES:-10000}
+QPS=${QPS:-3000000}  # offered load; well above what one core answers, so each server saturates
+[ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }
+
+ID=$$
+SRV=edb-srv-$ID
+CLI=edb-cli-$ID
+VS=ebs$ID
+VC=ebc$ID
+SRV4=10.54.0.53
+CLI4=10.54.0.2
+TMP=$(mktemp -d /tmp/edb.XXXXXX)
+PID=
+declare -A RESULT
+
+cleanup() {
+  stop_server
+  ip netns del "$SRV" 2>/dev/null || true
+  ip netns del "$CLI" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+stop_server() {
+  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+    kill -TERM "$PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$PID" 2>/dev/null || true
+  fi
+  wait "$PID" 2>/dev/null || true
+  PID=
+  ip netns exec "$SRV" ip link set "$VS" xdp off 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Zone and queries: NAMES hosts; queries 70% hits (A), 10% NODATA, 20% NXDOMAIN.
+{
+  printf '$ORIGIN bench.test.\n$TTL 3600\n@ SOA ns1 h 1 7200 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n'
+  awk -v n="$NAMES" 'BEGIN { for (i = 0; i < n; i++)
+    printf "host%d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256 }'
+} >"$TMP/bench.zone"
+awk -v n="$NAMES" 'BEGIN { srand(7); for (i = 0; i < 20000; i++) { k = int(rand() * n); r = i % 10;
+  if (r < 7) printf "host%d.bench.test. A\n", k;
+  else if (r < 8) printf "host%d.bench.test. AAAA\n", k;
+  else printf "nx%d.bench.test. A\n", k } }' >"$TMP/queries.txt"
+
+ip netns add "$SRV"
+ip netns add "$CLI"
+ip link add "$VS" type veth peer name "$VC"
+ip link set "$VS" netns "$SRV"
+ip link set "$VC" netns "$CLI"
+for ns_if in "$SRV:$VS" "$CLI:$VC"; do
+  ns=${ns_if%%:*} ifc=${ns_if#*:}
+  ip netns exec "$ns" ethtool -K "$ifc" tx off rx off >/dev/null
+  ip netns exec "$ns" ip link set lo up
+  ip netns exec "$ns" ip link set "$ifc" up
+done
+ip netns exec "$CLI" ip addr add "$CLI4/24" dev "$VC"
+SRV_MAC=$(ip netns exec "$SRV" cat "/sys/class/net/$VS/address")
+
+# Kernel servers need the address on the veth; DPDK ones must not have it.
+kernel_addr() {
+  if [ "$1" = on ]; then
+    ip netns exec "$SRV" ip addr add "$SRV4/24" dev "$VS" 2>/dev/null || true
+  else
+    ip netns exec "$SRV" ip addr flush dev "$VS"
+  fi
+}
+
+wait_answer() {  # until the server answers one query (or 20 s)
+  for _ in $(seq 100); do
+    ip netns exec "$CLI" ip neigh replace "$SRV4" lladdr "$SRV_MAC" dev "$VC"
+    if ip netns exec "$CLI" dig +tries=1 +time=1 +short @"$SRV4" host1.bench.test A 2>/dev/null |
+       grep -q '^10\.'; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+
+gun() {  # name: runs kxdpgun and records answered qps
+  local name=$1 out
+  out=$(ip netns exec "$CLI" timeout $((DURATION + 20)) kxdpgun -t "$DURATION" -Q "$QPS" -F 0 \
+        -I "$VC" -l "$CLI4" -R "$SRV_MAC" -i "$TMP/queries.txt" "$SRV4" 2>&1 || true)
+  echo "$out" >"$TMP/gun-$name.txt"
+  # "total replies: N (R pps) (P%)"
+  local rate
+  rate=$(sed -n 's/^total replies: *[0-9]* *(\([0-9]*\) pps).*/\1/p' <<<"$out" | head -1)
+  RESULT[$name]=${rate:-0}
+  echo "  $name: $(grep -E '^total (queries|replies)' <<<"$out" | tr '\n' ' ')"
+}
+
+run_testpmd() {
+  kernel_addr off
+  # 5tswap swaps L2-L4 and returns the frame: every query "answered" at I/O cost only.
+  # Non-interactive testpmd runs until a byte arrives on stdin: give it a FIFO
+  # that we hold open and never write.
+  mkfifo "$TMP/testpmd.in"
+  exec 3<>"$TMP/testpmd.in"
+  ip netns exec "$SRV" dpdk-testpmd -l 0,1 --main-lcore 0 --no-huge \
+    -m 1024 --no-pci --file-prefix "edb$ID-tp" \
+    --vdev="net_af_xdp0,iface=$VS,start_queue=0,queue_count=1" -- \
+    --forward-mode=5tswap --auto-start --total-num-mbufs=8192 <&3 >"$TMP/testpmd.log" 2>&1 &
+  PID=$!
+  sleep 4  # testpmd has no readiness line that dig could probe (it reflects queries)
+  gun testpmd
+  stop_server
+  exec 3>&-
+}
+
+run_edgedns() {
+  kernel_addr off
+  ip netns exec "$SRV" "$EDGEDNS" -l 1 --no-huge -m 1024 --no-pci --file-prefix "edb$ID-ed" \
+    --vdev="net_af_xdp0,iface=$VS,start_queue=0,queue_count=1" -- \
+    --listen "$SRV4" --zone "$TMP/bench.zone" >"$TMP/edgedns.log" 2>&1 &
+  PID=$!
+  wait_answer || { echo "  edgedns did not answer"; tail "$TMP/edgedns.log"; stop_server; return; }
+  gun edgedns
+  stop_server
+}
+
+knot_conf() {  # mode: xdp | udp
+  mkdir -p "$TMP/knot"
+  {
+    echo "server:"
+    echo "  rundir: $TMP/knot"
+    echo "  user: root:root"
+    echo "  udp-workers: 1"
+    echo "  tcp-workers: 1"
+    echo "  background-workers: 1"
+    [ "$1" = udp ] && echo "  listen: $SRV4@53"
+    if [ "$1" = xdp ]; then
+      echo "xdp:"
+      echo "  listen: $VS@53"
+      echo "  udp: on"
+    fi
+    echo "database:"
+    echo "  storage: $TMP/knot/db"
+    echo "template:"
+    echo "  - id: default"
+    echo "    storage: $TMP"
+    echo "zone:"
+    echo "  - domain: bench.test"
+    echo "    file: bench.zone"
+    echo "log:"
+    echo "  - target: stderr"
+    echo "    any: warning"
+  } >"$TMP/knot.conf"
+}
+
+run_knot() {  # xdp | udp
+  local mode=$1
+  kernel_addr on
+  knot_conf "$mode"
+  ip netns exec "$SRV" taskset -c 1 knotd -c "$TMP/knot.conf" >"$TMP/knot-$mode.log" 2>&1 &
+  PID=$!
+  wait_answer || { echo "  knot-$mode did not answer"; tail "$TMP/knot-$mode.log"; stop_server; return; }
+  gun "knot-$mode"
+  stop_server
+}
+
+run_nsd() {
+  kernel_addr on
+  cat >"$TMP/nsd.conf" <<EOF
+server:
+  ip-address: $SRV4
+  port: 53
+  server-count: 1
+  username: ""
+  chroot: ""
+  database: ""
+  zonelistfile: "$TMP/nsd.zonelist"
+  xfrdfile: "$TMP/nsd.xfrd"
+  pidfile: "$TMP/nsd.pid"
+  zonesdir: "$TMP"
+  verbosity: 0
+remote-control:
+  control-enable: no
+zone:
+  name: bench.test
+  zonefile: bench.zone
+EOF
+  ip netns exec "$SRV" taskset -c 1 nsd -d -c "$TMP/nsd.conf" >"$TMP/nsd.log" 2>&1 &
+  PID=$!
+  wait_answer || { echo "  nsd did not answer"; tail "$TMP/nsd.log"; stop_server; return; }
+  gun nsd
+  stop_server
+}
+
+servers=("$@")
+[ ${#servers[@]} -gt 0 ] || servers=(testpmd edgedns knot-xdp knot-udp nsd)
+echo "dataplane_e2e bench: $NAMES names, kxdpgun -Q $QPS for ${DURATION}s on CPU 0, server on CPU 1"
+for s in "${servers[@]}"; do
+  case $s in
+    testpmd) run_testpmd ;;
+    edgedns) run_edgedns ;;
+    knot-xdp) run_knot xdp ;;
+    knot-udp) run_knot udp ;;
+    nsd) run_nsd ;;
+    *) echo "unknown server $s"; exit 2 ;;
+  esac
+done
+
+ref=${RESULT[testpmd]:-0}
+printf '\n%-10s %12s %10s\n' server "answered/s" "vs 5tswap"
+for s in "${servers[@]}"; do
+  r=${RESULT[$s]:-0}
+  if [ "$ref" -gt 0 ]; then ratio=$(awk -v a="$r" -v b="$ref" 'BEGIN { printf "%.2f", a / b }'); else ratio=-; fi
+  printf '%-10s %12s %10s\n' "$s" "$r" "$ratio"
+done
