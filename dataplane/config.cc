@@ -33,8 +33,10 @@ void build_app(CLI::App& app, CliValues& v) {
   app.description(kDescription);
   app.footer(kFooter);
   app.add_option("--listen", v.listen,
-                 "service address to answer for (IPv4 or IPv6); repeatable");
-  app.add_option("--zone", v.zones, "zone file, or NAME=FILE to give the origin; repeatable");
+                 "service address to answer for (IPv4 or IPv6); repeatable")
+      ->allow_extra_args(false);  // one value per --listen, as in every other DNS server CLI
+  app.add_option("--zone", v.zones, "zone file, or NAME=FILE to give the origin; repeatable")
+      ->allow_extra_args(false);
   app.add_option("--control", v.control, "control socket path (stored only, see notes)");
   app.add_option("--state-dir", v.state_dir, "state directory (stored only, see notes)");
   app.add_flag("--idle-sleep", v.idle_sleep,
@@ -61,7 +63,7 @@ std::vector<std::string> yaml_strings(const YAML::Node& n, const char* key) {
 }  // namespace
 
 std::string help_text() {
-  CLI::App app;
+  CLI::App app{"", "edgedns [EAL options] --"};
   CliValues v;
   build_app(app, v);
   return app.help();
@@ -115,7 +117,7 @@ Config load_yaml_config(const std::string& path) {
 }
 
 ParsedArgs parse_args(int argc, const char* const* argv) {
-  CLI::App app{"edgedns"};
+  CLI::App app{"", "edgedns [EAL options] --"};
   CliValues v;
   build_app(app, v);
   ParsedArgs out;

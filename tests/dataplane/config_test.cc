@@ -55,6 +55,10 @@ TEST(Config, HelpMentionsEveryOption) {
 
 TEST(Config, UnknownOptionIsAnError) {
   EXPECT_THROW(parse({"--lsiten", "1.2.3.4"}), ConfigError);
+  // One value per occurrence: a stray second file is an error, not a second zone.
+  EXPECT_THROW(parse({"--zone", "a.zone", "b.zone"}), ConfigError);
+  auto p = parse({"--zone", "a.zone", "--zone", "b.zone"});
+  EXPECT_EQ(p.cfg.zones.size(), 2u);
 }
 
 TEST(Config, YamlAndPrecedence) {
