@@ -160,7 +160,8 @@ int main(int argc, char** argv) {
   bool no_edns = false, dnssec = false, tcp = false;
   int bufsize = 1232;
   auto* query = app.add_subcommand("query", "answer one query from zone files with the engine, dig-style");
-  query->add_option("--zone", qzones, "zone file (repeatable)")->required();
+  // One value per --zone, so that NAME and TYPE may follow the last one.
+  query->add_option("--zone", qzones, "zone file (repeatable)")->required()->allow_extra_args(false);
   query->add_option("--origin", origin, "origin for every --zone");
   query->add_flag("--no-edns", no_edns, "send the query without OPT");
   query->add_flag("--dnssec", dnssec, "set the DO bit");
