@@ -15,7 +15,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-EDGEDNS=${EDGEDNS:-$ROOT/build/dataplane/edgedns}
+. "$ROOT/scripts/lib.sh"  # EDGEDNS_BUILD_DIR (build/ unless EDGEDNS_BUILD says otherwise)
+EDGEDNS=${EDGEDNS:-$EDGEDNS_BUILD_DIR/dataplane/edgedns}
 DURATION=${DURATION:-5}
 NAMES=${NAMES:-10000}
 QPS=${QPS:-3000000}  # offered load; well above what one core answers, so each server saturates

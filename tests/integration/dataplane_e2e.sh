@@ -7,13 +7,14 @@
 #
 # Usage: tests/integration/dataplane_e2e.sh [variant...]
 #   variants: af_packet af_xdp tap af_packet_2q (default: all, in that order)
-#   EDGEDNS=path/to/edgedns (default: build/dataplane/edgedns next to this tree)
+#   EDGEDNS=path/to/edgedns (default: $EDGEDNS_BUILD_DIR/dataplane/edgedns, see scripts/lib.sh)
 # Needs root. Traffic stays inside the namespaces it creates; everything is
 # removed on exit. Exits 0 when every check of every variant passed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-EDGEDNS=${EDGEDNS:-$ROOT/build/dataplane/edgedns}
+. "$ROOT/scripts/lib.sh"  # EDGEDNS_BUILD_DIR (build/ unless EDGEDNS_BUILD says otherwise)
+EDGEDNS=${EDGEDNS:-$EDGEDNS_BUILD_DIR/dataplane/edgedns}
 [ -x "$EDGEDNS" ] || { echo "FAIL: $EDGEDNS not built"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "FAIL: needs root (network namespaces)"; exit 1; }
 
