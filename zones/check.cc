@@ -48,7 +48,7 @@ struct Marked {
 }  // namespace
 
 void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOptions& opts,
-                        std::vector<uint32_t>* order_out) {
+                        Grouping* grouping_out) {
   Checker c{z, out};
   const Name apex_name = z.origin.lower();
   const uint8_t* apex = apex_name.data();
@@ -88,77 +88,93 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
   else if (!apex_ns)
     c.error(4, first_soa, "zone " + apex_text + " has no NS records at its apex");
 
-  // 2. Per-name and per-RRset rules over the grouping.
-  std::vector<uint32_t> order = group_records(z);
+  // 2. Per-name and per-RRset rules over the grouping. Everything but the
+  // rare multi-record comparisons and the diagnostics reads only `g`.
+  Grouping g = group_records(z);
+  GroupEnt* E = g.ents.get();
+  const uint8_t* arena = z.arena.data();
+  const uint64_t apex_hash = name_hash(apex, apex_len);
   std::vector<uint8_t> drop;
   std::vector<Marked> marked;
-  std::vector<const Record*> ns_records;
-  struct Head { uint32_t key; uint32_t at; };
-  std::vector<Head> heads;
-  const size_t n = order.size();
+  std::vector<uint32_t> ns_records;  // record indices
+  const size_t n = g.size;
   for (size_t i = 0; i < n;) {
-    const Record& first = recs[order[i]];
+    const GroupEnt& first = E[i];
     size_t j = i + 1;
-    while (j < n && same_owner(z, first, recs[order[j]])) ++j;
-    const uint64_t h = name_hash(z.owner(first), first.owner_len);
-    heads.push_back(Head{uint32_t(h >> 32), uint32_t(i)});
-    const bool at_apex = name_equal(z.owner(first), first.owner_len, apex, apex_len);
-    const Record* cname = nullptr;
-    const Record* other = nullptr;
+    while (j < n && same_owner(z, first, E[j])) ++j;
+    const uint64_t h = first.hash;
+    const bool at_apex = h == apex_hash && name_equal(arena + first.owner_off, first.owner_len, apex, apex_len);
+    uint32_t cname = UINT32_MAX;  // record index of the CNAME (first in file order)
     for (size_t k = i; k < j;) {
-      const Record& r0 = recs[order[k]];
+      const uint16_t type = E[k].type;
       size_t m = k;
       // Records of one RRset: the first in file order is the smallest index.
-      uint32_t first_idx = order[k];
-      while (m < j && recs[order[m]].type == r0.type) { first_idx = std::min(first_idx, order[m]); ++m; }
-      const uint32_t ttl = recs[first_idx].ttl;
+      size_t first_at = k;
+      while (m < j && E[m].type == type) { if (E[m].idx < E[first_at].idx) first_at = m; ++m; }
+      const uint32_t first_idx = E[first_at].idx;
+      const uint32_t ttl = E[first_at].ttl;
       bool ttl_warned = false;
       for (size_t x = k; x < m; ++x) {
-        Record& r = recs[order[x]];
+        GroupEnt& e = E[x];
         if (x > k) {
-          const Record& p = recs[order[x - 1]];
-          if (p.rdata_len == r.rdata_len &&
-              std::memcmp(z.rdata(p), z.rdata(r), r.rdata_len) == 0) {
+          const GroupEnt& p = E[x - 1];
+          if (p.rdata_len == e.rdata_len &&
+              std::memcmp(arena + p.rdata_off, arena + e.rdata_off, e.rdata_len) == 0) {
             if (opts.drop_duplicates) {
               if (drop.empty()) drop.assign(recs.size(), 0);
-              drop[order[x]] = 1;
+              drop[e.idx] = 1;
             }
+            const Record& r = recs[e.idx];
             c.warn(5, &r, "duplicate record " + c.owner_text(r) + " " + std::to_string(r.type) +
                               (opts.drop_duplicates ? " dropped" : ""));
             continue;
           }
         }
-        if (r.ttl != ttl) {
+        if (e.ttl != ttl) {
+          Record& r = recs[e.idx];
           if (!ttl_warned)
             c.warn(6, &r, "TTL " + std::to_string(r.ttl) + " differs from " + std::to_string(ttl) +
                               " in the RRset of " + c.owner_text(r) +
                               (opts.unify_ttls ? "; using " + std::to_string(ttl) : ""));
           ttl_warned = true;
-          if (opts.unify_ttls) r.ttl = ttl;
+          if (opts.unify_ttls) r.ttl = e.ttl = ttl;
         }
       }
-      if (r0.type == rrtype::CNAME) {
-        cname = &recs[first_idx];
+      if (type == rrtype::CNAME) {
+        cname = first_idx;
         size_t live = 0;
-        for (size_t x = k; x < m; ++x) live += drop.empty() || !drop[order[x]];
+        for (size_t x = k; x < m; ++x) live += drop.empty() || !drop[E[x].idx];
         if (live > 1) {
           const Record* second = nullptr;
           for (size_t x = k; x < m; ++x)
-            if (order[x] != first_idx && (drop.empty() || !drop[order[x]])) { second = &recs[order[x]]; break; }
-          c.error(7, second, "more than one CNAME record at " + c.owner_text(r0));
+            if (E[x].idx != first_idx && (drop.empty() || !drop[E[x].idx])) { second = &recs[E[x].idx]; break; }
+          c.error(7, second, "more than one CNAME record at " + c.owner_text(recs[first_idx]));
         }
-      } else if (r0.type != rrtype::RRSIG && r0.type != rrtype::NSEC) {
-        if (!other || recs[first_idx].line < other->line) other = &recs[first_idx];
       }
-      if (r0.type == rrtype::NS && !at_apex) marked.push_back(Marked{h, &recs[first_idx], false});
-      if (r0.type == rrtype::DNAME) marked.push_back(Marked{h, &recs[first_idx], true});
-      if (r0.type == rrtype::NS)
-        for (size_t x = k; x < m; ++x) ns_records.push_back(&recs[order[x]]);
+      if (type == rrtype::NS && !at_apex) marked.push_back(Marked{h, &recs[first_idx], false});
+      if (type == rrtype::DNAME) marked.push_back(Marked{h, &recs[first_idx], true});
+      if (type == rrtype::NS)
+        for (size_t x = k; x < m; ++x) ns_records.push_back(E[x].idx);
       k = m;
     }
-    if (cname && other) {
-      const Record* later = cname->line > other->line ? cname : other;
-      c.error(8, later, "CNAME and other data at " + c.owner_text(first));
+    if (cname != UINT32_MAX) {
+      // The earliest (by line) first record of the other RRsets, as the one
+      // a reader meets first; RRSIG and NSEC may sit beside a CNAME.
+      const Record* other = nullptr;
+      for (size_t k = i; k < j;) {
+        const uint16_t type = E[k].type;
+        uint32_t first_idx = E[k].idx;
+        size_t m = k;
+        while (m < j && E[m].type == type) { first_idx = std::min(first_idx, E[m].idx); ++m; }
+        if (type != rrtype::CNAME && type != rrtype::RRSIG && type != rrtype::NSEC)
+          if (!other || recs[first_idx].line < other->line) other = &recs[first_idx];
+        k = m;
+      }
+      if (other) {
+        const Record* cn = &recs[cname];
+        const Record* later = cn->line > other->line ? cn : other;
+        c.error(8, later, "CNAME and other data at " + c.owner_text(*cn));
+      }
     }
     i = j;
   }
@@ -176,11 +192,13 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
           return it->rec;
       return nullptr;
     };
-    for (const Head& hd : heads) {
-      const Record& r = recs[order[hd.at]];
+    for (size_t i = 0; i < n;) {
+      size_t j = i + 1;
+      while (j < n && same_owner(z, E[i], E[j])) ++j;
+      const Record& r = recs[E[i].idx];
       const uint8_t* o = z.owner(r);
       size_t len = r.owner_len;
-      if (!name_is_below_or_equal(o, len, apex, apex_len)) continue;
+      if (!name_is_below_or_equal(o, len, apex, apex_len)) { i = j; continue; }
       size_t off = 0;
       const Record* cut = nullptr;
       const Record* dname = nullptr;
@@ -194,38 +212,27 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
         c.error(9, &r, "name " + c.owner_text(r) + " is below the DNAME at " + c.owner_text(*dname) +
                            " (line " + std::to_string(dname->line) + ")");
       } else if (cut) {
-        size_t k = hd.at;
-        while (k < n && same_owner(z, r, recs[order[k]])) {
-          const Record& x = recs[order[k++]];
+        for (size_t k = i; k < j; ++k) {
+          const Record& x = recs[E[k].idx];
           if (x.type != rrtype::A && x.type != rrtype::AAAA)
             c.warn(10, &x, "record " + c.owner_text(x) + " is occluded by the delegation at " +
                                c.owner_text(*cut));
         }
       }
+      i = j;
     }
   }
 
   // 4. Glue: every in-zone name server needs an address (as named-checkzone).
-  auto has_address = [&](const uint8_t* nm, size_t len) {
-    uint8_t low[kMaxName];
-    std::memcpy(low, nm, len);
-    name_to_lower(low, len);
-    uint32_t key = uint32_t(name_hash(low, len) >> 32);
-    auto it = std::lower_bound(heads.begin(), heads.end(), key,
-                               [](const Head& h, uint32_t v) { return h.key < v; });
-    for (; it != heads.end() && it->key == key; ++it) {
-      size_t k = it->at;
-      const Record& r = recs[order[k]];
-      if (r.owner_len != len || std::memcmp(z.owner(r), low, len) != 0) continue;
-      for (; k < n && same_owner(z, r, recs[order[k]]); ++k) {
-        uint16_t t = recs[order[k]].type;
-        if (t == rrtype::A || t == rrtype::AAAA) return true;
-      }
-      return false;
-    }
+  auto has_address = [&](const uint8_t* low, size_t len) {
+    size_t k = g.find(z, low, len, name_hash(low, len));
+    if (k == SIZE_MAX) return false;
+    for (size_t x = k; x < n && same_owner(z, E[k], E[x]); ++x)
+      if (E[x].type == rrtype::A || E[x].type == rrtype::AAAA) return true;
     return false;
   };
-  for (const Record* r : ns_records) {
+  for (uint32_t ri : ns_records) {
+    const Record* r = &recs[ri];
     const uint8_t* t = z.rdata(*r);
     size_t tl = name_wire_length(t, r->rdata_len);
     if (tl == 0) continue;
@@ -244,9 +251,9 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
     for (size_t i = 0; i < recs.size(); ++i)
       if (!drop[i]) recs[w++] = recs[i];
     recs.resize(w);
-    order.clear();
+    g = Grouping{};
   }
-  if (order_out) *order_out = std::move(order);
+  if (grouping_out) *grouping_out = std::move(g);
 }
 
 void check_zone(ZoneData& zone, std::vector<Diagnostic>& out, const CheckOptions& opts) {

@@ -6,125 +6,148 @@
 #include <bit>
 #include <stdexcept>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "zones/snapshot_impl.hh"
 
 namespace edgedns::zones {
 
-std::vector<uint32_t> group_records(const ZoneData& z) {
+void release_consumed(const void* base, size_t upto, size_t& done) noexcept {
+  // Worth a syscall only per megabyte or so.
+  constexpr size_t kStep = size_t(1) << 20;
+  if (upto < done + kStep) return;
+  const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t b = reinterpret_cast<uintptr_t>(base);
+  const uintptr_t from = (b + done + page - 1) & ~(page - 1);
+  const uintptr_t to = (b + upto) & ~(page - 1);
+  if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+  done = upto;
+}
+
+Grouping group_records(const ZoneData& z) {
+  Grouping g;
   const size_t n = z.records.size();
-  struct K { uint32_t key; uint32_t idx; };
-  std::vector<K> a(n), b(n);
-  uint32_t last_off = UINT32_MAX, last_key = 0;
-  uint8_t last_len = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const Record& r = z.records[i];
-    if (r.owner_off != last_off || r.owner_len != last_len) {
-      last_off = r.owner_off;
-      last_len = r.owner_len;
-      last_key = uint32_t(name_hash(z.owner(r), r.owner_len) >> 32);
+  g.size = n;
+  // About 16 records per bucket, at most 64Ki buckets (a 256 KiB directory).
+  unsigned bits = 1;
+  while (bits < 16 && (n >> (bits + 4)) > 0) ++bits;
+  g.dir_bits = bits;
+  const size_t nb = size_t(1) << bits;
+  g.dir.assign(nb + 1, 0);
+  if (n == 0) return g;
+  const Record* recs = z.records.data();
+  const uint8_t* arena = z.arena.data();
+  // The owner hash is computed once per run of equal owners (the parser
+  // shares the owner bytes of consecutive records), twice in all: cheaper
+  // than an 8-byte-per-record array of hashes kept between the passes.
+  auto each = [&](auto&& fn) {
+    uint32_t last_off = UINT32_MAX;
+    uint8_t last_len = 0;
+    uint64_t h = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const Record& r = recs[i];
+      if (r.owner_off != last_off || r.owner_len != last_len) {
+        last_off = r.owner_off;
+        last_len = r.owner_len;
+        h = name_hash(arena + r.owner_off, r.owner_len);
+      }
+      fn(i, r, h);
     }
-    a[i] = {last_key, uint32_t(i)};
-  }
-  // Two stable 16-bit LSD passes: O(n), sequential, no comparisons.
-  std::vector<uint32_t> cnt(65536);
-  for (int pass = 0; pass < 2; ++pass) {
-    const unsigned shift = pass * 16;
-    std::fill(cnt.begin(), cnt.end(), 0);
-    for (const K& k : a) ++cnt[(k.key >> shift) & 0xffff];
-    uint32_t sum = 0;
-    for (auto& c : cnt) { uint32_t t = c; c = sum; sum += t; }
-    for (const K& k : a) b[cnt[(k.key >> shift) & 0xffff]++] = k;
-    a.swap(b);
-  }
-  b.clear();
-  b.shrink_to_fit();
-  std::vector<uint32_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = a[i].idx;
-  // Inside a run of equal keys: by owner bytes, type, rdata, file position.
-  auto less = [&z](uint32_t x, uint32_t y) {
-    const Record& p = z.records[x];
-    const Record& q = z.records[y];
+  };
+  uint32_t* dir = g.dir.data();
+  each([&](size_t, const Record&, uint64_t h) { ++dir[(h >> (64 - bits)) + 1]; });
+  for (size_t b = 0; b < nb; ++b) dir[b + 1] += dir[b];
+  std::vector<uint32_t> pos(g.dir.begin(), g.dir.end() - 1);
+  g.ents.reset(new GroupEnt[n]);
+  GroupEnt* E = g.ents.get();
+  each([&](size_t i, const Record& r, uint64_t h) {
+    E[pos[h >> (64 - bits)]++] = GroupEnt{h, uint32_t(i), r.owner_off, r.rdata_off, r.ttl,
+                                          r.rdata_len, r.type, r.rclass, r.owner_len, 0};
+  });
+  pos.clear();
+  pos.shrink_to_fit();
+  auto less = [arena](const GroupEnt& p, const GroupEnt& q) {
+    if (p.hash != q.hash) return p.hash < q.hash;
     if (p.owner_len != q.owner_len) return p.owner_len < q.owner_len;
     if (p.owner_off != q.owner_off) {
-      int c = std::memcmp(z.owner(p), z.owner(q), p.owner_len);
+      int c = std::memcmp(arena + p.owner_off, arena + q.owner_off, p.owner_len);
       if (c) return c < 0;
     }
     if (p.type != q.type) return p.type < q.type;
     size_t m = std::min(p.rdata_len, q.rdata_len);
-    int c = m ? std::memcmp(z.rdata(p), z.rdata(q), m) : 0;
+    int c = m ? std::memcmp(arena + p.rdata_off, arena + q.rdata_off, m) : 0;
     if (c) return c < 0;
     if (p.rdata_len != q.rdata_len) return p.rdata_len < q.rdata_len;
-    return x < y;
+    return p.idx < q.idx;
   };
-  size_t i = 0;
-  while (i < n) {
-    size_t j = i + 1;
-    while (j < n && a[j].key == a[i].key) ++j;
-    if (j - i > 1) std::sort(order.begin() + i, order.begin() + j, less);
-    i = j;
+  for (size_t b = 0; b < nb; ++b) {
+    GroupEnt* lo = E + dir[b];
+    GroupEnt* hi = E + dir[b + 1];
+    if (hi - lo < 2) continue;
+    if (hi - lo <= 24) {
+      // Insertion sort: buckets are tiny and already in file order.
+      for (GroupEnt* p = lo + 1; p < hi; ++p) {
+        GroupEnt v = *p;
+        GroupEnt* q = p;
+        while (q > lo && less(v, q[-1])) { *q = q[-1]; --q; }
+        *q = v;
+      }
+    } else {
+      std::sort(lo, hi, less);
+    }
   }
-  return order;
+  return g;
 }
 
 namespace {
 
-// One distinct name of the zone (owner or empty non-terminal) while compiling.
-struct NameEnt {
+// A missing ancestor of some owner (empty non-terminal), or a name that some
+// rule looks up by name (wildcard parents, cuts).
+struct SideName {
   uint64_t hash;
-  uint32_t name_off;  // into the arena (ENT names are suffixes of owner names)
-  uint32_t begin;     // range in `order`; begin == end for an ENT
-  uint32_t end;
+  uint32_t off;  // into the arena (these are suffixes of owner names)
   uint8_t len;
-  uint8_t flags;
 };
 
-// Global open-addressing table used only while compiling (flags, ENTs).
-class TempIndex {
- public:
-  TempIndex(size_t n, const std::vector<NameEnt>& ents, const uint8_t* arena)
-      : ents_(ents), arena_(arena) {
-    size_t cap = std::bit_ceil(std::max<size_t>(16, n * 2));
-    slots_.assign(cap, UINT32_MAX);
-    mask_ = cap - 1;
-  }
-  int64_t find(const uint8_t* name, size_t len, uint64_t h) const {
-    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-      uint32_t e = slots_[i];
-      if (e == UINT32_MAX) return -1;
-      const NameEnt& x = ents_[e];
-      if (x.hash == h && x.len == len && std::memcmp(arena_ + x.name_off, name, len) == 0) return e;
-    }
-  }
-  void insert(uint32_t e) {
-    if (++used_ * 10 > slots_.size() * 7) grow();
-    put(e);
-  }
+bool side_less(const uint8_t* arena, const SideName& a, const SideName& b) {
+  if (a.hash != b.hash) return a.hash < b.hash;
+  if (a.len != b.len) return a.len < b.len;
+  return std::memcmp(arena + a.off, arena + b.off, a.len) < 0;
+}
 
- private:
-  void put(uint32_t e) {
-    size_t i = ents_[e].hash & mask_;
-    while (slots_[i] != UINT32_MAX) i = (i + 1) & mask_;
-    slots_[i] = e;
-  }
-  void grow() {
-    std::vector<uint32_t> old;
-    old.swap(slots_);
-    slots_.assign(old.size() * 2, UINT32_MAX);
-    mask_ = slots_.size() - 1;
-    for (uint32_t e : old) if (e != UINT32_MAX) put(e);
-  }
-  const std::vector<NameEnt>& ents_;
-  const uint8_t* arena_;
-  std::vector<uint32_t> slots_;
-  size_t mask_ = 0, used_ = 0;
-};
+void sort_unique(std::vector<SideName>& v, const uint8_t* arena) {
+  std::sort(v.begin(), v.end(), [arena](const SideName& a, const SideName& b) { return side_less(arena, a, b); });
+  v.erase(std::unique(v.begin(), v.end(),
+                      [arena](const SideName& a, const SideName& b) {
+                        return a.hash == b.hash && a.len == b.len &&
+                               std::memcmp(arena + a.off, arena + b.off, a.len) == 0;
+                      }),
+          v.end());
+}
 
+bool side_has(const std::vector<SideName>& v, const uint8_t* arena, const uint8_t* name, size_t len, uint64_t h) {
+  auto it = std::lower_bound(v.begin(), v.end(), h, [](const SideName& s, uint64_t x) { return s.hash < x; });
+  for (; it != v.end() && it->hash == h; ++it)
+    if (it->len == len && std::memcmp(arena + it->off, name, len) == 0) return true;
+  return false;
+}
+
+inline void put16(uint8_t* p, uint16_t x) { p[0] = uint8_t(x >> 8); p[1] = uint8_t(x); }
+inline void put32(uint8_t* p, uint32_t x) { put16(p, uint16_t(x >> 16)); put16(p + 2, uint16_t(x)); }
 void put16(std::vector<uint8_t>& v, uint16_t x) { v.push_back(uint8_t(x >> 8)); v.push_back(uint8_t(x)); }
 void put32(std::vector<uint8_t>& v, uint32_t x) { put16(v, uint16_t(x >> 16)); put16(v, uint16_t(x)); }
 
+// How far ahead the owner/RDATA bytes of grouped records are prefetched: the
+// arena is in file order, the walk in hash order, so each is a DRAM miss.
+constexpr size_t kPrefetch = 16;
+// Per-bucket counters are kept at the finest shard granularity (4096 shards,
+// 12 bits) and folded once the number of names, hence the shard bits, is known.
+constexpr unsigned kMaxShardBits = 12;
+
 }  // namespace
 
-std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, std::vector<uint32_t> order) {
+std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
   auto zone = std::make_shared<Zone>();
   zone->apex = d.origin.lower();
   zone->apex_len = uint8_t(zone->apex.size());
@@ -133,160 +156,187 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, std::vector<uint32_t> 
   zone->records = d.records.size();
   const uint8_t* apex = zone->apex_lower;
   const size_t apex_len = zone->apex_len;
+  const uint64_t apex_hash = name_hash(apex, apex_len);
+  // The grouping carries every record field needed from here on.
+  { std::vector<Record> drop; drop.swap(d.records); }
   const uint8_t* arena = d.arena.data();
+  const GroupEnt* E = g.ents.get();
+  const size_t n = g.size;
 
-  // 1. Distinct owners, in grouped order.
-  std::vector<NameEnt> ents;
-  const size_t n = order.size();
+  // 1. One pass over the owners (hash order): counts and bytes per finest
+  //    shard, empty non-terminals, wildcard parents, cuts and DNAMEs.
+  constexpr size_t kFine = size_t(1) << kMaxShardBits;
+  std::vector<uint32_t> fine_names(kFine, 0);
+  std::vector<size_t> fine_bytes(kFine, 0);
+  std::vector<SideName> ents, wild_parents, cuts;
+  size_t owners = 0;
+  const uint8_t* cached_parent = nullptr;  // last parent known to exist (or be an ENT)
+  size_t cached_len = 0;
   for (size_t i = 0; i < n;) {
-    const Record& r = d.records[order[i]];
+    if (i + kPrefetch < n) __builtin_prefetch(arena + E[i + kPrefetch].owner_off);
+    const GroupEnt& f = E[i];
+    const uint8_t* o = arena + f.owner_off;
     size_t j = i + 1;
-    while (j < n && same_owner(d, r, d.records[order[j]])) ++j;
-    NameEnt e{};
-    e.name_off = r.owner_off;
-    e.len = r.owner_len;
-    e.hash = name_hash(arena + r.owner_off, r.owner_len);
-    e.begin = uint32_t(i);
-    e.end = uint32_t(j);
-    const bool is_apex = name_equal(arena + r.owner_off, r.owner_len, apex, apex_len);
-    if (is_apex) e.flags |= node_flag::Apex;
-    if (r.owner_len >= 2 && arena[r.owner_off] == 1 && arena[r.owner_off + 1] == '*')
-      e.flags |= node_flag::Wildcard;
-    for (size_t k = i; k < j; ++k) {
-      uint16_t t = d.records[order[k]].type;
-      if (t == rrtype::NS && !is_apex) e.flags |= node_flag::Cut;
-      if (t == rrtype::DNAME) e.flags |= node_flag::Dname;
-      if (t == rrtype::CNAME) e.flags |= node_flag::Cname;
+    size_t bytes = align4(sizeof(NodeHdr) + f.owner_len);
+    bool cut = false;
+    const bool is_apex = f.hash == apex_hash && name_equal(o, f.owner_len, apex, apex_len);
+    for (size_t k = i; k < n && (k == i || same_owner(d, f, E[k])); ++k) {
+      if (k == i || E[k].type != E[k - 1].type) bytes += sizeof(RRsetDir);
+      bytes += 12 + E[k].rdata_len;
+      if ((E[k].type == rrtype::NS && !is_apex) || E[k].type == rrtype::DNAME) cut = true;
+      j = k + 1;
     }
-    ents.push_back(e);
+    ++owners;
+    const size_t fb = size_t(f.hash >> (64 - kMaxShardBits));
+    ++fine_names[fb];
+    fine_bytes[fb] += align4(bytes);
+    if (cut) cuts.push_back(SideName{f.hash, f.owner_off, f.owner_len});
+    if (!is_apex && name_is_below_or_equal(o, f.owner_len, apex, apex_len)) {
+      uint32_t off = f.owner_off + 1 + o[0];
+      size_t len = f.owner_len - 1 - o[0];
+      if (f.owner_len >= 2 && o[0] == 1 && o[1] == '*')
+        wild_parents.push_back(SideName{name_hash(arena + off, len), off, uint8_t(len)});
+      if (!(len == cached_len && std::memcmp(cached_parent, arena + off, len) == 0)) {
+        cached_parent = arena + off;
+        cached_len = len;
+        // Every missing ancestor down to the first existing one (the apex exists).
+        while (len >= apex_len) {
+          uint64_t h = name_hash(arena + off, len);
+          if (g.find(d, arena + off, len, h) != SIZE_MAX) break;
+          ents.push_back(SideName{h, off, uint8_t(len)});
+          if (len == apex_len) break;
+          const uint8_t ll = arena[off];
+          off += 1u + ll;
+          len -= 1u + ll;
+        }
+      }
+    }
     i = j;
   }
-  const size_t owners = ents.size();
-  ents.reserve(owners + owners / 8 + 16);
-  TempIndex idx(owners + 1, ents, arena);
-  for (uint32_t e = 0; e < owners; ++e) idx.insert(e);
-
-  // 2. Empty non-terminals: every missing ancestor between an owner and the apex.
-  bool any_cut = false;
-  for (size_t e = 0; e < ents.size(); ++e) {
-    NameEnt cur = ents[e];
-    any_cut |= (cur.flags & (node_flag::Cut | node_flag::Dname)) != 0;
-    if (cur.flags & node_flag::Apex) continue;
-    if (!name_is_below_or_equal(arena + cur.name_off, cur.len, apex, apex_len)) continue;
-    uint32_t off = cur.name_off + 1 + arena[cur.name_off];
-    uint8_t len = uint8_t(cur.len - 1 - arena[cur.name_off]);
-    uint64_t h = name_hash(arena + off, len);
-    int64_t p = idx.find(arena + off, len, h);
-    if (cur.flags & node_flag::Wildcard) {
-      if (p < 0) {
-        NameEnt ent{h, off, 0, 0, len, node_flag::Ent};
-        ents.push_back(ent);
-        idx.insert(uint32_t(ents.size() - 1));
-        p = int64_t(ents.size() - 1);
-      }
-      ents[size_t(p)].flags |= node_flag::WildChild;
-    } else if (p < 0 && len >= apex_len) {
-      NameEnt ent{h, off, 0, 0, len, node_flag::Ent};
-      ents.push_back(ent);  // its own ancestors are visited when the loop reaches it
-      idx.insert(uint32_t(ents.size() - 1));
-    }
+  sort_unique(ents, arena);
+  sort_unique(wild_parents, arena);
+  sort_unique(cuts, arena);
+  for (const SideName& e : ents) {
+    const size_t fb = size_t(e.hash >> (64 - kMaxShardBits));
+    ++fine_names[fb];
+    fine_bytes[fb] += align4(sizeof(NodeHdr) + e.len);
   }
-  // 3. Names strictly below a cut or DNAME are occluded (glue at best).
-  if (any_cut) {
-    for (auto& e : ents) {
-      uint32_t off = e.name_off;
-      size_t len = e.len;
+
+  // 2. Shards: about 256-512 names each, at most 4096 (issue 4 rebuilds only touched shards).
+  const size_t names = owners + ents.size();
+  unsigned bits = 0;
+  while (bits < kMaxShardBits && (names >> bits) > 512) ++bits;
+  zone->shard_bits = bits;
+  const size_t nshards = size_t(1) << bits;
+
+  // Flags that depend on other names: WildChild, Below.
+  auto outer_flags = [&](const uint8_t* nm, size_t len, uint64_t h) {
+    uint8_t fl = 0;
+    if (!wild_parents.empty() && side_has(wild_parents, arena, nm, len, h)) fl |= node_flag::WildChild;
+    if (!cuts.empty()) {
+      size_t off = 0;
       for (;;) {
-        uint8_t ll = arena[off];
+        uint8_t ll = nm[off];
         if (ll == 0) break;
         off += 1u + ll;
-        len -= 1u + ll;
-        if (len <= apex_len) break;
-        int64_t p = idx.find(arena + off, len, name_hash(arena + off, len));
-        if (p >= 0 && (ents[size_t(p)].flags & (node_flag::Cut | node_flag::Dname))) {
-          e.flags |= node_flag::Below;
+        if (len - off <= apex_len) break;
+        if (side_has(cuts, arena, nm + off, len - off, name_hash(nm + off, len - off))) {
+          fl |= node_flag::Below;
           break;
         }
       }
     }
-  }
-  { TempIndex drop = std::move(idx); }
+    return fl;
+  };
 
-  // 4. Shards: about 256 names each, at most 4096 (issue 4 rebuilds only touched shards).
-  const size_t names = ents.size();
-  unsigned bits = 0;
-  while (bits < 12 && (names >> bits) > 512) ++bits;
-  zone->shard_bits = bits;
-  const size_t nshards = size_t(1) << bits;
-  std::vector<uint32_t> per(nshards + 1, 0);
-  for (const auto& e : ents) ++per[bits ? e.hash >> (64 - bits) : 0];
-  std::vector<std::shared_ptr<Shard>> shards(nshards);
-  for (size_t s = 0; s < nshards; ++s) {
-    shards[s] = std::make_shared<Shard>();
-    // Load factor 0.6: short unsuccessful probes (NXDOMAIN, closest-encloser walks).
-    uint32_t ns = per[s] ? uint32_t(per[s] * 5 / 3 + 2) : 0;
-    shards[s]->slots.assign(ns, Slot{0, kEmptySlot});
-    shards[s]->names = per[s];
-  }
-  // Insert in hash order so probes stay short and the blob follows slot order.
-  std::vector<uint32_t> by_hash(names);
-  for (uint32_t i = 0; i < names; ++i) by_hash[i] = i;
-  std::sort(by_hash.begin(), by_hash.end(),
-            [&](uint32_t x, uint32_t y) { return ents[x].hash < ents[y].hash; });
-  for (uint32_t e : by_hash) {
-    const NameEnt& x = ents[e];
-    Shard& s = *shards[bits ? x.hash >> (64 - bits) : 0];
-    uint32_t i = slot_home(x.hash, bits, uint32_t(s.slots.size()));
-    while (s.slots[i].off != kEmptySlot) if (++i == s.slots.size()) i = 0;
-    s.slots[i] = Slot{uint32_t(x.hash), e};
-  }
-  by_hash.clear();
-  by_hash.shrink_to_fit();
-
-  // 5. Node blobs, in slot order.
-  const Record* apex_soa = nullptr;
-  std::vector<RRsetDir> dir;
+  // 3. Nodes, shard by shard, in hash order (owners and ENTs merged); the
+  //    grouping is released as it is consumed, so peak RSS is about the
+  //    arena plus the finished snapshot.
+  const GroupEnt* apex_soa = nullptr;
+  GroupEnt apex_soa_copy{};
+  std::vector<std::shared_ptr<const Shard>> done_shards;
+  done_shards.reserve(nshards);
+  size_t k = 0, ent_i = 0, released = 0;
+  size_t mem = sizeof(Zone);
+  const size_t fold = size_t(1) << (kMaxShardBits - bits);
   for (size_t sh = 0; sh < nshards; ++sh) {
-    Shard& s = *shards[sh];
-    std::vector<uint8_t>& blob = s.blob;
-    for (Slot& sl : s.slots) {
-      if (sl.off == kEmptySlot) continue;
-      const NameEnt& x = ents[sl.off];
-      sl.off = uint32_t(blob.size());
-      dir.clear();
-      for (uint32_t k = x.begin; k < x.end;) {
-        uint16_t t = d.records[order[k]].type;
-        uint32_t m = k;
-        RRsetDir rd{t, 0, 0};
-        while (m < x.end && d.records[order[m]].type == t) {
-          rd.len += 12 + d.records[order[m]].rdata_len;
-          ++rd.count;
-          ++m;
-        }
-        dir.push_back(rd);
-        k = m;
+    auto s = std::make_shared<Shard>();
+    size_t count = 0, bytes = 0;
+    for (size_t fb = sh * fold; fb < (sh + 1) * fold; ++fb) { count += fine_names[fb]; bytes += fine_bytes[fb]; }
+    s->names = count;
+    // Load factor 0.6: short unsuccessful probes (NXDOMAIN, closest-encloser walks).
+    const uint32_t ns = count ? uint32_t(count * 5 / 3 + 2) : 0;
+    s->slots.assign(ns, Slot{0, kEmptySlot});
+    s->blob.resize(bytes);
+    uint8_t* blob = s->blob.data();
+    size_t at = 0;
+    auto in_shard = [&](uint64_t h) { return (bits ? size_t(h >> (64 - bits)) : 0) == sh; };
+    auto insert_slot = [&](uint64_t h) {
+      uint32_t i = slot_home(h, bits, ns);
+      while (s->slots[i].off != kEmptySlot) if (++i == ns) i = 0;
+      s->slots[i] = Slot{uint32_t(h), uint32_t(at)};
+    };
+    for (;;) {
+      const bool own = k < n && in_shard(E[k].hash);
+      const bool ent = ent_i < ents.size() && in_shard(ents[ent_i].hash);
+      if (!own && !ent) break;
+      if (ent && (!own || ents[ent_i].hash < E[k].hash)) {
+        const SideName& e = ents[ent_i++];
+        const uint8_t* nm = arena + e.off;
+        NodeHdr hdr{uint8_t(node_flag::Ent | outer_flags(nm, e.len, e.hash)), e.len, 0};
+        insert_slot(e.hash);
+        std::memcpy(blob + at, &hdr, sizeof hdr);
+        std::memcpy(blob + at + sizeof hdr, nm, e.len);
+        at += align4(sizeof hdr + e.len);
+        continue;
       }
-      NodeHdr h{x.flags, x.len, uint16_t(dir.size())};
-      size_t at = blob.size();
-      blob.resize(at + align4(sizeof h + x.len) + dir.size() * sizeof(RRsetDir));
-      std::memcpy(blob.data() + at, &h, sizeof h);
-      std::memcpy(blob.data() + at + sizeof h, arena + x.name_off, x.len);
-      std::memcpy(blob.data() + at + align4(sizeof h + x.len), dir.data(), dir.size() * sizeof(RRsetDir));
-      for (uint32_t k = x.begin; k < x.end; ++k) {
-        const Record& r = d.records[order[k]];
-        if (r.type == rrtype::SOA && (x.flags & node_flag::Apex) && !apex_soa) apex_soa = &r;
-        blob.push_back(0xc0);
-        blob.push_back(kHeaderSize);
-        put16(blob, r.type);
-        put16(blob, r.rclass);
-        put32(blob, r.ttl);
-        put16(blob, r.rdata_len);
-        blob.insert(blob.end(), arena + r.rdata_off, arena + r.rdata_off + r.rdata_len);
+      const GroupEnt& f = E[k];
+      const uint8_t* nm = arena + f.owner_off;
+      size_t j = k + 1;
+      while (j < n && same_owner(d, f, E[j])) ++j;
+      uint8_t fl = outer_flags(nm, f.owner_len, f.hash);
+      const bool is_apex = f.hash == apex_hash && name_equal(nm, f.owner_len, apex, apex_len);
+      if (is_apex) fl |= node_flag::Apex;
+      if (f.owner_len >= 2 && nm[0] == 1 && nm[1] == '*') fl |= node_flag::Wildcard;
+      uint16_t nrrsets = 0;
+      for (size_t x = k; x < j; ++x) {
+        const uint16_t t = E[x].type;
+        if (x == k || t != E[x - 1].type) ++nrrsets;
+        if (t == rrtype::NS && !is_apex) fl |= node_flag::Cut;
+        if (t == rrtype::DNAME) fl |= node_flag::Dname;
+        if (t == rrtype::CNAME) fl |= node_flag::Cname;
       }
-      blob.resize(align4(blob.size()));
+      insert_slot(f.hash);
+      NodeHdr hdr{fl, f.owner_len, nrrsets};
+      std::memcpy(blob + at, &hdr, sizeof hdr);
+      std::memcpy(blob + at + sizeof hdr, nm, f.owner_len);
+      RRsetDir* dir = reinterpret_cast<RRsetDir*>(blob + at + align4(sizeof hdr + f.owner_len));
+      uint8_t* w = reinterpret_cast<uint8_t*>(dir + nrrsets);
+      for (size_t x = k; x < j; ++x) {
+        if (x + kPrefetch < n) __builtin_prefetch(arena + E[x + kPrefetch].owner_off);
+        const GroupEnt& r = E[x];
+        if (x == k || r.type != E[x - 1].type) *dir++ = RRsetDir{r.type, 0, 0};
+        dir[-1].count++;
+        dir[-1].len += 12u + r.rdata_len;
+        if (is_apex && r.type == rrtype::SOA && !apex_soa) { apex_soa_copy = r; apex_soa = &apex_soa_copy; }
+        w[0] = 0xc0;
+        w[1] = kHeaderSize;
+        put16(w + 2, r.type);
+        put16(w + 4, r.rclass);
+        put32(w + 6, r.ttl);
+        put16(w + 10, r.rdata_len);
+        std::memcpy(w + 12, arena + r.rdata_off, r.rdata_len);
+        w += 12 + r.rdata_len;
+      }
+      at = align4(size_t(w - blob));
+      k = j;
     }
-    blob.shrink_to_fit();
+    release_consumed(E, k * sizeof(GroupEnt), released);
+    mem += s->slots.size() * sizeof(Slot) + s->blob.capacity() + sizeof(Shard);
+    zone->views.push_back(ShardView{s->slots.data(), s->blob.data(), uint32_t(s->slots.size())});
+    done_shards.push_back(std::move(s));
   }
+  zone->shards = std::move(done_shards);
   if (apex_soa) {
     const uint8_t* rd = arena + apex_soa->rdata_off;
     size_t l1 = name_wire_length(rd, apex_soa->rdata_len);
@@ -304,23 +354,16 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, std::vector<uint32_t> 
       w.insert(w.end(), rd, rd + apex_soa->rdata_len);
     }
   }
-  size_t mem = sizeof(Zone) + zone->neg_soa.size();
-  zone->shards.reserve(nshards);
-  zone->views.reserve(nshards);
-  for (auto& s : shards) {
-    mem += s->slots.size() * sizeof(Slot) + s->blob.capacity() + sizeof(Shard);
-    zone->views.push_back(ShardView{s->slots.data(), s->blob.data(), uint32_t(s->slots.size())});
-    zone->shards.push_back(std::move(s));
-  }
-  zone->memory = mem;
-  zone->apex_node = zone->find(zone->apex_lower, zone->apex_len,
-                               name_hash(zone->apex_lower, zone->apex_len));
+  zone->memory = mem + zone->neg_soa.size();
+  g = Grouping{};
+  { std::vector<uint8_t> drop; drop.swap(d.arena); }
+  zone->apex_node = zone->find(zone->apex_lower, zone->apex_len, apex_hash);
   return zone;
 }
 
 std::shared_ptr<const Zone> compile_zone(ZoneData&& data) {
-  std::vector<uint32_t> order = group_records(data);
-  return compile_grouped(std::move(data), std::move(order));
+  Grouping g = group_records(data);
+  return compile_grouped(std::move(data), std::move(g));
 }
 
 LoadResult load_zone_file(const std::string& path, const ParseOptions& opts,
@@ -329,11 +372,11 @@ LoadResult load_zone_file(const std::string& path, const ParseOptions& opts,
   ParseResult pr = parse_zone_file(path, opts);
   lr.diagnostics = std::move(pr.diagnostics);
   for (const auto& d : lr.diagnostics) if (d.is_error()) return lr;
-  std::vector<uint32_t> order;
-  check_zone_grouped(pr.zone, lr.diagnostics, check, &order);
+  Grouping g;
+  check_zone_grouped(pr.zone, lr.diagnostics, check, &g);
   for (const auto& d : lr.diagnostics) if (d.is_error()) return lr;
-  if (order.size() != pr.zone.records.size()) order = group_records(pr.zone);
-  lr.zone = compile_grouped(std::move(pr.zone), std::move(order));
+  if (g.size != pr.zone.records.size()) g = group_records(pr.zone);
+  lr.zone = compile_grouped(std::move(pr.zone), std::move(g));
   return lr;
 }
 
