@@ -113,6 +113,9 @@ PortInfo setup_port(uint16_t port, uint16_t n_queues, rte_mempool* pool, const N
   }
   uint64_t tx_want = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
   conf.txmode.offloads = tx_want & dev.tx_offload_capa;
+  // Ports that strip VLAN tags on RX (AF_PACKET) put them back on TX.
+  if (dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_VLAN_INSERT)
+    conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_VLAN_INSERT;
   // One pool, refcount always 1: the PMD may return mbufs to the pool directly.
   if (dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
     conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;

@@ -55,7 +55,9 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
     uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
     size_t len = m->data_len;
     Classified c = classify(f, len, pc.addrs);
-    m->ol_flags = 0;  // RX flags must not read as TX requests on the way out
+    // RX flags must not read as TX requests on the way out. A tag the port
+    // stripped (AF_PACKET does) goes back on the reply: vlan_tci stays as is.
+    m->ol_flags = (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) ? RTE_MBUF_F_TX_VLAN : 0;
     switch (c.kind) {
       case Kind::Dns4:
       case Kind::Dns6: {
@@ -127,10 +129,10 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
       m->l2_len = c.l2_len;
       m->l3_len = c.l3_len;
       if (c.kind == Kind::Dns4) {
-        m->ol_flags = RTE_MBUF_F_TX_IPV4 | (pc.offload.ip4 ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
+        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | (pc.offload.ip4 ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
                       (pc.offload.udp ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
       } else if (pc.offload.udp) {
-        m->ol_flags = RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
+        m->ol_flags |= RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
       }
     }
     send_after(m, n, out, n_out);

@@ -179,6 +179,101 @@ check_service() {
   [ -n "$out" ] && pass "$name: ND entry $out" || fail "$name: no ND entry"
 }
 
+# check_vlan NAME: 802.1Q-tagged queries (VLAN 42) must get tagged answers.
+# (The kernel hands AF_PACKET the tag out of band; DPDK's AF_PACKET PMD puts
+# it back into the frame unless VLAN strip is on, and edgedns re-inserts a
+# stripped tag on TX.) This kernel has no VLAN devices, so the client side is a raw
+# AF_PACKET socket that writes tagged frames and reads the tag of the answers
+# (in the frame, or in PACKET_AUXDATA when the kernel took it out).
+check_vlan() {
+  local name=$1 mac out
+  mac=$(ip netns exec "$CLI" ip neigh show "$SRV4" | awk '{print $5}')
+  out=$(in_cli /usr/bin/python3 - "$VC" "$mac" <<'EOF' 2>&1 || true
+import socket, struct, sys, time
+import dns.message, dns.rdatatype
+
+ifname, srv_mac = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", ""))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((ifname, 0))
+s.setsockopt(263, 8, 1)  # SOL_PACKET, PACKET_AUXDATA
+my_mac = s.getsockname()[4]
+
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while t >> 16: t = (t & 0xFFFF) + (t >> 16)
+    return ~t & 0xFFFF
+
+def frame(v6, qid, qtype):
+    q = dns.message.make_query("www.example.test.", qtype, use_edns=False)
+    q.id = qid
+    payload = q.to_wire()
+    udp = struct.pack("!HHHH", 33333, 53, 8 + len(payload), 0) + payload
+    if v6:
+        src = socket.inet_pton(socket.AF_INET6, "fd53::2")
+        dst = socket.inet_pton(socket.AF_INET6, "fd53::53")
+        c = csum(src + dst + struct.pack("!IxxxB", len(udp), 17) + udp)
+        udp = udp[:6] + struct.pack("!H", c) + udp[8:]
+        l3 = struct.pack("!IHBB", 6 << 28, len(udp), 17, 64) + src + dst
+        et = 0x86DD
+    else:
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                         socket.inet_aton("10.53.0.2"), socket.inet_aton("10.53.0.53"))
+        l3 = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+        et = 0x0800
+    return srv_mac + my_mac + struct.pack("!HHH", 0x8100, 42, et) + l3 + udp
+
+want = {0x4201: ("IPv4", dns.rdatatype.A, "192.0.2.1"), 0x4202: ("IPv6", dns.rdatatype.AAAA, "2001:db8::1")}
+for qid, (fam, qt, _) in want.items():
+    s.send(frame(fam == "IPv6", qid, qt))
+got = {}
+deadline = time.time() + 5
+s.settimeout(0.5)
+while len(got) < len(want) and time.time() < deadline:
+    try:
+        data, anc, _, _ = s.recvmsg(2048, 64)
+    except socket.timeout:
+        continue
+    if data[6:12] != srv_mac:
+        continue
+    tag, off = None, 12
+    if struct.unpack("!H", data[12:14])[0] == 0x8100:
+        tag, off = struct.unpack("!H", data[14:16])[0] & 0xFFF, 16
+    for lvl, typ, val in anc:
+        if lvl == 263 and typ == 8:
+            st, _, _, _, _, tci, _ = struct.unpack("=IIIHHHH", val[:20])
+            if st & 0x10: tag = tci & 0xFFF  # TP_STATUS_VLAN_VALID
+    et = struct.unpack("!H", data[off:off + 2])[0]
+    l3 = data[off + 2:]
+    if et == 0x0800:
+        if csum(l3[:20]) != 0: print("bad IPv4 header checksum"); continue
+        l4 = l3[20:]
+        ph = l3[12:20] + struct.pack("!xBH", 17, len(l4))
+    elif et == 0x86DD:
+        l4 = l3[40:40 + struct.unpack("!H", l3[4:6])[0]]
+        ph = l3[8:40] + struct.pack("!IxxxB", len(l4), 17)
+    else:
+        continue
+    if struct.unpack("!HH", l4[:4]) != (53, 33333): continue
+    if csum(ph + l4) != 0: print("bad UDP checksum"); continue
+    m = dns.message.from_wire(l4[8:])
+    if m.id in want:
+        got[m.id] = (tag, [r.to_text() for rr in m.answer for r in rr])
+ok = True
+for qid, (fam, _, addr) in want.items():
+    tag, ans = got.get(qid, (None, []))
+    print("%s: tag=%s answer=%s" % (fam, tag, ans))
+    ok &= tag == 42 and ans == [addr]
+print("VLAN OK" if ok else "VLAN FAIL")
+EOF
+)
+  if grep -q "VLAN OK" <<<"$out"; then
+    pass "$name: VLAN 42 tagged queries get tagged answers (IPv4, IPv6)"
+  else
+    fail "$name: VLAN"; sed 's/^/    | /' <<<"$out"
+  fi
+}
+
 # run_dnsperf NAME SERVER CLIENTS: fixed moderate rate, must lose nothing.
 run_dnsperf() {
   local name=$1 server=$2 clients=$3 out lost
@@ -201,6 +296,7 @@ variant_af_packet() {
   run_dnsperf af_packet "$SRV4" 4
   run_dnsperf af_packet "$SRV6" 4
   counters af_packet | sed 's/^/    /'
+  check_vlan af_packet
 }
 
 variant_af_xdp() {
@@ -211,6 +307,7 @@ variant_af_xdp() {
   run_dnsperf af_xdp "$SRV4" 4
   run_dnsperf af_xdp "$SRV6" 4
   counters af_xdp | sed 's/^/    /'
+  check_vlan af_xdp
 }
 
 variant_tap() {
