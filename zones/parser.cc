@@ -265,8 +265,7 @@ class Parser {
     // About 25 bytes of text per A record; the arena needs about as much as the
     // text. Untouched reserved pages cost no RSS, so err on the large side to
     // avoid a copy of a half-full vector at 1M records.
-    z_.records.reserve(z_.records.size() + bytes / 20 + 16);
-    z_.arena.reserve(z_.arena.size() + bytes + bytes / 2 + 256);
+    z_.reserve(z_.records.size() + bytes / 20 + 16, z_.arena.size() + bytes + bytes / 2 + 256);
   }
 
   void run(Input& in, uint8_t file, State& st, int depth, const std::string& dir);

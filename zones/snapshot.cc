@@ -61,6 +61,7 @@ Grouping group_records(const ZoneData& z) {
   std::vector<uint32_t> pos(g.dir.begin(), g.dir.end() - 1);
   g.ents.reset(new GroupEnt[n]);
   GroupEnt* E = g.ents.get();
+  advise_huge_pages(E, n * sizeof(GroupEnt));  // filled at random positions by the scatter below
   each([&](size_t i, const Record& r, uint64_t h) {
     E[pos[h >> (64 - bits)]++] = GroupEnt{h, uint32_t(i), r.owner_off, r.rdata_off, r.ttl,
                                           r.rdata_len, r.type, r.rclass, r.owner_len, 0};

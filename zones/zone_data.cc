@@ -1,5 +1,9 @@
 #include "zones/zone_data.hh"
 
+#include <sys/mman.h>
+
+#include <cstring>
+
 namespace edgedns::zones {
 
 std::string Diagnostic::to_string() const {
@@ -8,6 +12,26 @@ std::string Diagnostic::to_string() const {
   s += is_error() ? ": error: " : ": warning: ";
   s += message;
   return s;
+}
+
+void advise_huge_pages(const void* p, size_t bytes) noexcept {
+#ifdef MADV_HUGEPAGE
+  constexpr uintptr_t kHuge = uintptr_t(2) << 20;  // x86-64 and arm64 (4 KiB base pages) PMD size
+  const uintptr_t b = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t from = (b + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t to = (b + bytes) & ~(kHuge - 1);
+  if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
+void ZoneData::reserve(size_t nrecords, size_t arena_bytes) {
+  records.reserve(nrecords);
+  arena.reserve(arena_bytes);
+  advise_huge_pages(records.data(), records.capacity() * sizeof(Record));
+  advise_huge_pages(arena.data(), arena.capacity());
 }
 
 Record& ZoneData::add(const uint8_t* own, size_t own_len, uint16_t type, uint16_t rclass,
