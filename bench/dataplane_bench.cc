@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -209,6 +210,11 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   rte_mempool_free(g_pool);
+  // --no-huge cannot go with --in-memory, so the EAL leaves its runtime
+  // directory (/var/run/dpdk/<prefix>); it is ours alone, remove it.
+  std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  std::error_code ec;
+  std::filesystem::remove_all(runtime_dir, ec);
   return 0;
 }

@@ -35,6 +35,7 @@ declare -A RESULT
 
 cleanup() {
   stop_server
+  rm -rf /var/run/dpdk/edb"$ID"-*  # EAL runtime dirs of our --file-prefixes
   ip netns del "$SRV" 2>/dev/null || true
   ip netns del "$CLI" 2>/dev/null || true
   rm -rf "$TMP"

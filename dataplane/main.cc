@@ -15,7 +15,6 @@
 #include <memory>
 #include <new>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "dataplane/config.hh"
@@ -239,9 +238,22 @@ int run(int argc, char** argv) {
   if (exit_code == 0) {
     std::printf("edgedns: serving on %zu address(es); SIGUSR1 prints counters\n", addrs.n4 + addrs.n6);
     if (main_works) {
-      std::thread hk(housekeeping, std::cref(states));
-      worker_main(states[0]);
-      hk.join();
+      // An EAL control thread: its affinity is the CPUs outside the lcore
+      // set (or the main lcore's when there are none), so a busy worker and
+      // the signal handling do not fight over one CPU when others exist.
+      pthread_t hk;
+      auto hk_main = [](void* arg) -> void* {
+        housekeeping(*static_cast<const std::vector<LcoreState*>*>(arg));
+        return nullptr;
+      };
+      if (rte_ctrl_thread_create(&hk, "edgedns-hk", nullptr, hk_main, &states) != 0) {
+        std::fprintf(stderr, "edgedns: cannot start the housekeeping thread\n");
+        g_stop.store(true);
+        exit_code = 1;
+      } else {
+        worker_main(states[0]);
+        pthread_join(hk, nullptr);
+      }
     } else {
       for (LcoreState* st : states) rte_eal_remote_launch(worker_main, st, st->lcore_id);
       housekeeping(states);

@@ -47,6 +47,10 @@ stop_edgedns() {
   PID=
 }
 
+# The EAL keeps a runtime directory per --file-prefix (--in-memory would
+# avoid it but does not go with --no-huge): remove ours.
+remove_eal_dirs() { rm -rf /var/run/dpdk/edt"$ID"-*; }
+
 teardown_net() {
   ip netns del "$SRV" 2>/dev/null || true
   ip netns del "$CLI" 2>/dev/null || true
@@ -56,6 +60,7 @@ teardown_net() {
 cleanup() {
   stop_edgedns
   teardown_net
+  remove_eal_dirs
   rm -rf "$TMP"
 }
 trap cleanup EXIT
