@@ -55,6 +55,7 @@ TEST(ZonePublisher, ReadersNeverSeeReclaimedSets) {
       if (i < 0 || v.reclaimed[i].load()) bad.fetch_add(1);
       reads.fetch_add(1);
       rcu_quiescent_state();
+      std::this_thread::yield();  // two cores shared by everyone: let the writer run
     }
     rcu_unregister_thread();
   };
