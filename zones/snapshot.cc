@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <stdexcept>
+#include <thread>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -145,6 +146,8 @@ constexpr size_t kPrefetch = 16;
 // Per-bucket counters are kept at the finest shard granularity (4096 shards,
 // 12 bits) and folded once the number of names, hence the shard bits, is known.
 constexpr unsigned kMaxShardBits = 12;
+// Below this many records a second thread costs more than it saves.
+constexpr size_t kThreadedBuild = 200'000;
 
 }  // namespace
 
@@ -169,6 +172,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
   constexpr size_t kFine = size_t(1) << kMaxShardBits;
   std::vector<uint32_t> fine_names(kFine, 0);
   std::vector<size_t> fine_bytes(kFine, 0);
+  std::vector<uint32_t> fine_records(kFine, 0), fine_ents(kFine, 0);
   std::vector<SideName> ents, wild_parents, cuts;
   size_t owners = 0;
   const uint8_t* cached_parent = nullptr;  // last parent known to exist (or be an ENT)
@@ -190,6 +194,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
     ++owners;
     const size_t fb = size_t(f.hash >> (64 - kMaxShardBits));
     ++fine_names[fb];
+    fine_records[fb] += uint32_t(j - i);
     fine_bytes[fb] += align4(bytes);
     if (cut) cuts.push_back(SideName{f.hash, f.owner_off, f.owner_len});
     if (!is_apex && name_is_below_or_equal(o, f.owner_len, apex, apex_len)) {
@@ -220,6 +225,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
   for (const SideName& e : ents) {
     const size_t fb = size_t(e.hash >> (64 - kMaxShardBits));
     ++fine_names[fb];
+    ++fine_ents[fb];
     fine_bytes[fb] += align4(sizeof(NodeHdr) + e.len);
   }
 
@@ -252,90 +258,108 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
 
   // 3. Nodes, shard by shard, in hash order (owners and ENTs merged); the
   //    grouping is released as it is consumed, so peak RSS is about the
-  //    arena plus the finished snapshot.
-  const GroupEnt* apex_soa = nullptr;
-  GroupEnt apex_soa_copy{};
-  std::vector<std::shared_ptr<const Shard>> done_shards;
-  done_shards.reserve(nshards);
-  size_t k = 0, ent_i = 0, released = 0;
-  size_t mem = sizeof(Zone);
+  //    arena plus the finished snapshot. Shards are independent: a large
+  //    zone builds its two halves on two threads.
   const size_t fold = size_t(1) << (kMaxShardBits - bits);
-  for (size_t sh = 0; sh < nshards; ++sh) {
-    auto s = std::make_shared<Shard>();
-    size_t count = 0, bytes = 0;
-    for (size_t fb = sh * fold; fb < (sh + 1) * fold; ++fb) { count += fine_names[fb]; bytes += fine_bytes[fb]; }
-    s->names = count;
-    // Load factor 0.6: short unsuccessful probes (NXDOMAIN, closest-encloser walks).
-    const uint32_t ns = count ? uint32_t(count * 5 / 3 + 2) : 0;
-    s->slots.assign(ns, Slot{0, kEmptySlot});
-    s->blob.resize(bytes);
-    uint8_t* blob = s->blob.data();
-    size_t at = 0;
-    auto in_shard = [&](uint64_t h) { return (bits ? size_t(h >> (64 - bits)) : 0) == sh; };
-    auto insert_slot = [&](uint64_t h) {
-      uint32_t i = slot_home(h, bits, ns);
-      while (s->slots[i].off != kEmptySlot) if (++i == ns) i = 0;
-      s->slots[i] = Slot{uint32_t(h), uint32_t(at)};
-    };
-    for (;;) {
-      const bool own = k < n && in_shard(E[k].hash);
-      const bool ent = ent_i < ents.size() && in_shard(ents[ent_i].hash);
-      if (!own && !ent) break;
-      if (ent && (!own || ents[ent_i].hash < E[k].hash)) {
-        const SideName& e = ents[ent_i++];
-        const uint8_t* nm = arena + e.off;
-        NodeHdr hdr{uint8_t(node_flag::Ent | outer_flags(nm, e.len, e.hash)), e.len, 0};
-        insert_slot(e.hash);
+  std::vector<std::shared_ptr<const Shard>> done_shards(nshards);
+  GroupEnt apex_soa_copy{};
+  bool have_apex_soa = false;
+  auto build_range = [&](size_t sh_from, size_t sh_to, size_t k, size_t ent_i) {
+    size_t released = 0;
+    const size_t first_k = k;
+    for (size_t sh = sh_from; sh < sh_to; ++sh) {
+      auto s = std::make_shared<Shard>();
+      size_t count = 0, bytes = 0;
+      for (size_t fb = sh * fold; fb < (sh + 1) * fold; ++fb) { count += fine_names[fb]; bytes += fine_bytes[fb]; }
+      s->names = count;
+      // Load factor 0.6: short unsuccessful probes (NXDOMAIN, closest-encloser walks).
+      const uint32_t ns = count ? uint32_t(count * 5 / 3 + 2) : 0;
+      s->slots.assign(ns, Slot{0, kEmptySlot});
+      s->blob.resize(bytes);
+      uint8_t* blob = s->blob.data();
+      size_t at = 0;
+      auto in_shard = [&](uint64_t h) { return (bits ? size_t(h >> (64 - bits)) : 0) == sh; };
+      auto insert_slot = [&](uint64_t h) {
+        uint32_t i = slot_home(h, bits, ns);
+        while (s->slots[i].off != kEmptySlot) if (++i == ns) i = 0;
+        s->slots[i] = Slot{uint32_t(h), uint32_t(at)};
+      };
+      for (;;) {
+        const bool own = k < n && in_shard(E[k].hash);
+        const bool ent = ent_i < ents.size() && in_shard(ents[ent_i].hash);
+        if (!own && !ent) break;
+        if (ent && (!own || ents[ent_i].hash < E[k].hash)) {
+          const SideName& e = ents[ent_i++];
+          const uint8_t* nm = arena + e.off;
+          NodeHdr hdr{uint8_t(node_flag::Ent | outer_flags(nm, e.len, e.hash)), e.len, 0};
+          insert_slot(e.hash);
+          std::memcpy(blob + at, &hdr, sizeof hdr);
+          std::memcpy(blob + at + sizeof hdr, nm, e.len);
+          at += align4(sizeof hdr + e.len);
+          continue;
+        }
+        const GroupEnt& f = E[k];
+        const uint8_t* nm = arena + f.owner_off;
+        size_t j = k + 1;
+        while (j < n && same_owner(d, f, E[j])) ++j;
+        uint8_t fl = outer_flags(nm, f.owner_len, f.hash);
+        const bool is_apex = f.hash == apex_hash && name_equal(nm, f.owner_len, apex, apex_len);
+        if (is_apex) fl |= node_flag::Apex;
+        if (f.owner_len >= 2 && nm[0] == 1 && nm[1] == '*') fl |= node_flag::Wildcard;
+        uint16_t nrrsets = 0;
+        for (size_t x = k; x < j; ++x) {
+          const uint16_t t = E[x].type;
+          if (x == k || t != E[x - 1].type) ++nrrsets;
+          if (t == rrtype::NS && !is_apex) fl |= node_flag::Cut;
+          if (t == rrtype::DNAME) fl |= node_flag::Dname;
+          if (t == rrtype::CNAME) fl |= node_flag::Cname;
+        }
+        insert_slot(f.hash);
+        NodeHdr hdr{fl, f.owner_len, nrrsets};
         std::memcpy(blob + at, &hdr, sizeof hdr);
-        std::memcpy(blob + at + sizeof hdr, nm, e.len);
-        at += align4(sizeof hdr + e.len);
-        continue;
+        std::memcpy(blob + at + sizeof hdr, nm, f.owner_len);
+        RRsetDir* dir = reinterpret_cast<RRsetDir*>(blob + at + align4(sizeof hdr + f.owner_len));
+        uint8_t* w = reinterpret_cast<uint8_t*>(dir + nrrsets);
+        for (size_t x = k; x < j; ++x) {
+          if (x + kPrefetch < n) __builtin_prefetch(arena + E[x + kPrefetch].owner_off);
+          const GroupEnt& r = E[x];
+          if (x == k || r.type != E[x - 1].type) *dir++ = RRsetDir{r.type, 0, 0};
+          dir[-1].count++;
+          dir[-1].len += 12u + r.rdata_len;
+          if (is_apex && r.type == rrtype::SOA && !have_apex_soa) { apex_soa_copy = r; have_apex_soa = true; }
+          w[0] = 0xc0;
+          w[1] = kHeaderSize;
+          put16(w + 2, r.type);
+          put16(w + 4, r.rclass);
+          put32(w + 6, r.ttl);
+          put16(w + 10, r.rdata_len);
+          std::memcpy(w + 12, arena + r.rdata_off, r.rdata_len);
+          w += 12 + r.rdata_len;
+        }
+        at = align4(size_t(w - blob));
+        k = j;
       }
-      const GroupEnt& f = E[k];
-      const uint8_t* nm = arena + f.owner_off;
-      size_t j = k + 1;
-      while (j < n && same_owner(d, f, E[j])) ++j;
-      uint8_t fl = outer_flags(nm, f.owner_len, f.hash);
-      const bool is_apex = f.hash == apex_hash && name_equal(nm, f.owner_len, apex, apex_len);
-      if (is_apex) fl |= node_flag::Apex;
-      if (f.owner_len >= 2 && nm[0] == 1 && nm[1] == '*') fl |= node_flag::Wildcard;
-      uint16_t nrrsets = 0;
-      for (size_t x = k; x < j; ++x) {
-        const uint16_t t = E[x].type;
-        if (x == k || t != E[x - 1].type) ++nrrsets;
-        if (t == rrtype::NS && !is_apex) fl |= node_flag::Cut;
-        if (t == rrtype::DNAME) fl |= node_flag::Dname;
-        if (t == rrtype::CNAME) fl |= node_flag::Cname;
-      }
-      insert_slot(f.hash);
-      NodeHdr hdr{fl, f.owner_len, nrrsets};
-      std::memcpy(blob + at, &hdr, sizeof hdr);
-      std::memcpy(blob + at + sizeof hdr, nm, f.owner_len);
-      RRsetDir* dir = reinterpret_cast<RRsetDir*>(blob + at + align4(sizeof hdr + f.owner_len));
-      uint8_t* w = reinterpret_cast<uint8_t*>(dir + nrrsets);
-      for (size_t x = k; x < j; ++x) {
-        if (x + kPrefetch < n) __builtin_prefetch(arena + E[x + kPrefetch].owner_off);
-        const GroupEnt& r = E[x];
-        if (x == k || r.type != E[x - 1].type) *dir++ = RRsetDir{r.type, 0, 0};
-        dir[-1].count++;
-        dir[-1].len += 12u + r.rdata_len;
-        if (is_apex && r.type == rrtype::SOA && !apex_soa) { apex_soa_copy = r; apex_soa = &apex_soa_copy; }
-        w[0] = 0xc0;
-        w[1] = kHeaderSize;
-        put16(w + 2, r.type);
-        put16(w + 4, r.rclass);
-        put32(w + 6, r.ttl);
-        put16(w + 10, r.rdata_len);
-        std::memcpy(w + 12, arena + r.rdata_off, r.rdata_len);
-        w += 12 + r.rdata_len;
-      }
-      at = align4(size_t(w - blob));
-      k = j;
+      release_consumed(E + first_k, (k - first_k) * sizeof(GroupEnt), released);
+      done_shards[sh] = std::move(s);
     }
-    release_consumed(E, k * sizeof(GroupEnt), released);
+  };
+  if (n >= kThreadedBuild && nshards >= 2) {
+    // Where the second half starts in the grouping and in the ENT list.
+    const size_t half = nshards / 2;
+    const size_t fb_half = half * fold;
+    size_t k_half = 0, ent_half = 0;
+    for (size_t fb = 0; fb < fb_half; ++fb) { k_half += fine_records[fb]; ent_half += fine_ents[fb]; }
+    std::thread t([&] { build_range(half, nshards, k_half, ent_half); });
+    build_range(0, half, 0, 0);
+    t.join();
+  } else {
+    build_range(0, nshards, 0, 0);
+  }
+  const GroupEnt* apex_soa = have_apex_soa ? &apex_soa_copy : nullptr;
+  size_t mem = sizeof(Zone);
+  for (const auto& s : done_shards) {
     mem += s->slots.size() * sizeof(Slot) + s->blob.capacity() + sizeof(Shard);
     zone->views.push_back(ShardView{s->slots.data(), s->blob.data(), uint32_t(s->slots.size())});
-    done_shards.push_back(std::move(s));
   }
   zone->shards = std::move(done_shards);
   if (apex_soa) {

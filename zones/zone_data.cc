@@ -7,8 +7,12 @@
 namespace edgedns::zones {
 
 std::string Diagnostic::to_string() const {
+  // Appends only: GCC 12 warns falsely (-Wrestrict) on "x" + std::string.
   std::string s = file.empty() ? std::string("<zone>") : file;
-  if (line) s += ":" + std::to_string(line);
+  if (line) {
+    s += ':';
+    s += std::to_string(line);
+  }
   s += is_error() ? ": error: " : ": warning: ";
   s += message;
   return s;
