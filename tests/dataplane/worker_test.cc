@@ -1,0 +1,238 @@
+// process_burst, the mbuf adapter, over real mbufs (EAL with --no-huge and no
+// devices): mixed bursts, counters, in-place answers with valid checksums,
+// and that every mbuf goes either out or back to the pool.
+#include "dataplane/worker.hh"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <rte_eal.h>
+#include <rte_mbuf.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "zones/check.hh"
+#include "zones/name.hh"
+#include "zones/parser.hh"
+#include "zones/snapshot.hh"
+
+using namespace edgedns;
+using namespace edgedns::dp;
+
+namespace {
+
+rte_mempool* g_pool = nullptr;
+const Mac kOurMac = {0x02, 0, 0, 0, 0, 0x53};
+const Mac kPeerMac = {0x02, 0, 0, 0, 0, 0x02};
+
+std::shared_ptr<const zones::ZoneSet> test_zones() {
+  zones::ParseResult pr = zones::parse_zone_text(
+      "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 10.53.0.53\n"
+      "www A 192.0.2.1\nwww AAAA 2001:db8::1\n",
+      "worker_test", {});
+  EXPECT_FALSE(pr.has_errors());
+  std::vector<zones::Diagnostic> d;
+  zones::check_zone(pr.zone, d);
+  return zones::ZoneSet::build({zones::compile_zone(std::move(pr.zone))});
+}
+
+std::vector<uint8_t> dns_query(const char* name, uint16_t type, uint16_t id, bool qr = false) {
+  std::vector<uint8_t> q(12, 0);
+  zones::wr16(&q[0], id);
+  if (qr) q[2] = 0x80;
+  zones::wr16(&q[4], 1);
+  zones::Name n = zones::Name::from_text(name);
+  q.insert(q.end(), n.data(), n.data() + n.size());
+  uint8_t t[4] = {0, 0, 0, 1};
+  zones::wr16(t, type);
+  q.insert(q.end(), t, t + 4);
+  return q;
+}
+
+std::vector<uint8_t> udp_frame(bool v6, const std::vector<uint8_t>& dns, uint16_t frag = 0) {
+  std::vector<uint8_t> f(kOurMac.begin(), kOurMac.end());
+  f.insert(f.end(), kPeerMac.begin(), kPeerMac.end());
+  size_t ulen = 8 + dns.size();
+  if (!v6) {
+    f.insert(f.end(), {0x08, 0x00, 0x45, 0, uint8_t((20 + ulen) >> 8), uint8_t(20 + ulen), 0, 1,
+                       uint8_t(frag >> 8), uint8_t(frag), 64, ipproto::kUdp, 0, 0, 10, 53, 0, 2, 10,
+                       53, 0, 53});
+  } else {
+    f.insert(f.end(), {0x86, 0xdd, 0x60, 0, 0, 0, uint8_t(ulen >> 8), uint8_t(ulen), ipproto::kUdp, 64});
+    uint8_t a[16];
+    inet_pton(AF_INET6, "fd53::2", a);
+    f.insert(f.end(), a, a + 16);
+    inet_pton(AF_INET6, "fd53::53", a);
+    f.insert(f.end(), a, a + 16);
+  }
+  f.insert(f.end(), {0x9c, 0x40, 0, 53, uint8_t(ulen >> 8), uint8_t(ulen), 0, 0});
+  f.insert(f.end(), dns.begin(), dns.end());
+  return f;
+}
+
+std::vector<uint8_t> arp_request() {
+  std::vector<uint8_t> f(6, 0xff);
+  f.insert(f.end(), kPeerMac.begin(), kPeerMac.end());
+  f.insert(f.end(), {0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1});
+  f.insert(f.end(), kPeerMac.begin(), kPeerMac.end());
+  f.insert(f.end(), {10, 53, 0, 2, 0, 0, 0, 0, 0, 0, 10, 53, 0, 53});
+  f.resize(60);
+  return f;
+}
+
+rte_mbuf* mbuf(const std::vector<uint8_t>& f) {
+  rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
+  EXPECT_NE(m, nullptr);
+  std::memcpy(rte_pktmbuf_append(m, uint16_t(f.size())), f.data(), f.size());
+  return m;
+}
+
+struct Fixture {
+  std::unique_ptr<LcoreState> st{new LcoreState()};
+  Fixture() {
+    st->n_ports = 1;
+    PortCtx& pc = st->ports[0];
+    pc.addrs.mac = kOurMac;
+    inet_pton(AF_INET, "10.53.0.53", &pc.addrs.v4[0]);
+    pc.addrs.n4 = 1;
+    inet_pton(AF_INET6, "fd53::53", pc.addrs.v6[0].data());
+    pc.addrs.n6 = 1;
+  }
+};
+
+bool contains(const uint8_t* p, size_t n, const std::vector<uint8_t>& needle) {
+  return std::search(p, p + n, needle.begin(), needle.end()) != p + n;
+}
+
+}  // namespace
+
+TEST(ProcessBurst, MixedBurst) {
+  auto zs = test_zones();
+  Fixture fx;
+  unsigned before = rte_mempool_avail_count(g_pool);
+  std::vector<std::vector<uint8_t>> frames = {
+      udp_frame(false, dns_query("www.example.test.", zones::rrtype::A, 1)),
+      udp_frame(true, dns_query("WWW.example.test.", zones::rrtype::AAAA, 2)),
+      arp_request(),
+      udp_frame(false, dns_query("www.example.test.", zones::rrtype::A, 3), 0x2000),  // fragment
+      udp_frame(false, dns_query("www.example.test.", zones::rrtype::A, 4, true)),    // QR=1
+      udp_frame(false, dns_query("nope.example.test.", zones::rrtype::A, 5)),
+  };
+  rte_mbuf* in[kBurst];
+  rte_mbuf* out[kBurst];
+  for (size_t i = 0; i < frames.size(); ++i) in[i] = mbuf(frames[i]);
+  uint16_t n = process_burst(*fx.st, fx.st->ports[0], zs.get(), in, uint16_t(frames.size()), out);
+  ASSERT_EQ(n, 4);  // two answers, the ARP reply, the NXDOMAIN
+  const LcoreCounters& k = fx.st->counters;
+  EXPECT_EQ(k.queries.get(), 3u);
+  EXPECT_EQ(k.rcode[0].get(), 2u);
+  EXPECT_EQ(k.rcode[3].get(), 1u);
+  EXPECT_EQ(k.arp_replies.get(), 1u);
+  EXPECT_EQ(k.drop[size_t(DropReason::Fragment)].get(), 1u);
+  EXPECT_EQ(k.late_drop[size_t(LateDrop::DnsUnparsable)].get(), 1u);
+
+  int answers = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = out[i];
+    uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
+    ASSERT_EQ(m->pkt_len, m->data_len);
+    EXPECT_EQ(std::memcmp(f, kPeerMac.data(), 6), 0);
+    EXPECT_EQ(std::memcmp(f + 6, kOurMac.data(), 6), 0);
+    uint16_t et = zones::rd16(f + 12);
+    if (et == eth::kIpv4) {
+      uint8_t* ip = f + 14;
+      EXPECT_EQ(ip4_header_csum(ip, 20), 0);
+      size_t ulen = zones::rd16(ip + 20 + 4);
+      EXPECT_EQ(m->data_len, 14 + 20 + ulen);
+      EXPECT_EQ(l4_csum4(ip, ipproto::kUdp, ip + 20, ulen), 0);
+      uint8_t* dns = ip + 28;
+      EXPECT_TRUE(dns[2] & 0x80);  // QR
+      if (zones::rd16(dns) == 1) {
+        EXPECT_TRUE(contains(dns, ulen - 8, {192, 0, 2, 1}));
+        ++answers;
+      } else {
+        EXPECT_EQ(zones::rd16(dns), 5);
+        EXPECT_EQ(dns[3] & 0x0f, 3);  // NXDOMAIN
+      }
+    } else if (et == eth::kIpv6) {
+      uint8_t* ip = f + 14;
+      size_t plen = zones::rd16(ip + 4);
+      EXPECT_EQ(m->data_len, 14 + 40 + plen);
+      EXPECT_EQ(l4_csum6(ip, ipproto::kUdp, ip + 40, plen), 0);
+      uint8_t* dns = ip + 48;
+      EXPECT_EQ(zones::rd16(dns), 2);
+      EXPECT_TRUE(contains(dns, plen - 8, {'W', 'W', 'W'}));  // 0x20 case echoed
+      EXPECT_TRUE(contains(dns, plen - 8, {0x20, 0x01, 0x0d, 0xb8}));
+      ++answers;
+    } else {
+      EXPECT_EQ(et, eth::kArp);
+      EXPECT_EQ(zones::rd16(f + 14 + 6), 2);
+    }
+  }
+  EXPECT_EQ(answers, 2);
+  rte_pktmbuf_free_bulk(out, n);
+  EXPECT_EQ(rte_mempool_avail_count(g_pool), before);  // nothing leaked, nothing freed twice
+}
+
+TEST(ProcessBurst, NothingPublishedDropsQueriesButAnswersArp) {
+  Fixture fx;
+  unsigned before = rte_mempool_avail_count(g_pool);
+  rte_mbuf* in[2] = {mbuf(udp_frame(false, dns_query("www.example.test.", zones::rrtype::A, 1))),
+                     mbuf(arp_request())};
+  rte_mbuf* out[kBurst];
+  uint16_t n = process_burst(*fx.st, fx.st->ports[0], nullptr, in, 2, out);
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(fx.st->counters.late_drop[size_t(LateDrop::NoZones)].get(), 1u);
+  rte_pktmbuf_free_bulk(out, n);
+  EXPECT_EQ(rte_mempool_avail_count(g_pool), before);
+}
+
+TEST(ProcessBurst, FullBurstOfQueries) {
+  auto zs = test_zones();
+  Fixture fx;
+  rte_mbuf* in[kBurst];
+  rte_mbuf* out[kBurst];
+  for (unsigned i = 0; i < kBurst; ++i)
+    in[i] = mbuf(udp_frame(i & 1, dns_query("www.example.test.", zones::rrtype::A, uint16_t(i))));
+  uint16_t n = process_burst(*fx.st, fx.st->ports[0], zs.get(), in, kBurst, out);
+  EXPECT_EQ(n, kBurst);
+  EXPECT_EQ(fx.st->counters.answers(), kBurst);
+  rte_pktmbuf_free_bulk(out, n);
+}
+
+TEST(ReflectBurst, SwapsOnly) {
+  Fixture fx;
+  auto f = udp_frame(false, dns_query("www.example.test.", zones::rrtype::A, 9));
+  rte_mbuf* in[1] = {mbuf(f)};
+  rte_mbuf* out[1];
+  ASSERT_EQ(reflect_burst(*fx.st, fx.st->ports[0], in, 1, out), 1);
+  uint8_t* g = rte_pktmbuf_mtod(out[0], uint8_t*);
+  EXPECT_EQ(std::memcmp(g, f.data() + 6, 6), 0);
+  EXPECT_EQ(std::memcmp(g + 42, f.data() + 42, f.size() - 42), 0);  // payload untouched
+  rte_pktmbuf_free(out[0]);
+}
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  std::string prefix = "--file-prefix=dpwtest" + std::to_string(getpid());
+  const char* eal[] = {"worker_test", "--no-huge", "-m", "128", "--no-pci", "-l", "0",
+                       "--log-level=error", prefix.c_str(), "--no-telemetry"};
+  if (rte_eal_init(int(std::size(eal)), const_cast<char**>(eal)) < 0) {
+    std::fprintf(stderr, "worker_test: EAL init failed (needs root for --no-huge memory locking)\n");
+    return 1;
+  }
+  g_pool = rte_pktmbuf_pool_create("wtest", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
+  if (!g_pool) return 1;
+  int rc = RUN_ALL_TESTS();
+  rte_mempool_free(g_pool);
+  std::string runtime_dir = rte_eal_get_runtime_dir();
+  rte_eal_cleanup();
+  std::error_code ec;
+  std::filesystem::remove_all(runtime_dir, ec);
+  return rc;
+}
