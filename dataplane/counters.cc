@@ -1,6 +1,7 @@
 #include "dataplane/counters.hh"
 
 #include <cstdio>
+#include <iterator>
 
 namespace edgedns::dp {
 
@@ -9,12 +10,14 @@ constexpr const char* kRcodeNames[16] = {"noerror", "formerr", "servfail", "nxdo
                                          "notimp",  "refused", "yxdomain", "yxrrset",
                                          "nxrrset", "notauth", "notzone",  "rcode11",
                                          "rcode12", "rcode13", "rcode14",  "rcode15"};
-constexpr const char* kDropNames[size_t(DropReason::kCount)] = {
+constexpr const char* kDropNames[] = {
     "drop_not_for_us", "drop_malformed", "drop_fragment", "drop_ethertype",
-    "drop_protocol",   "drop_non_dns_port", "drop_icmp_other"};
-constexpr const char* kLateNames[size_t(LateDrop::kCount)] = {
+    "drop_protocol",   "drop_non_dns_port", "drop_icmp_other", "drop_bad_source"};
+constexpr const char* kLateNames[] = {
     "drop_dns_unparsable", "drop_engine", "drop_no_zones", "drop_multiseg", "drop_too_small",
     "drop_tx_full"};
+static_assert(std::size(kDropNames) == size_t(DropReason::kCount), "a name per DropReason");
+static_assert(std::size(kLateNames) == size_t(LateDrop::kCount), "a name per LateDrop");
 
 void kv(std::string& s, const char* k, uint64_t v) {
   char buf[64];

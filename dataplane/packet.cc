@@ -58,6 +58,9 @@ Classified classify_ip4(const uint8_t* frame, size_t len, size_t l2, const NodeA
   if (ihl < kIp4Min || tot < ihl || l2 + tot > len) return drop(DropReason::Malformed);
   if (!me.has_v4(ip + 16)) return drop(DropReason::NotForUs);
   if (rd16(ip + 6) & 0x3fff) return drop(DropReason::Fragment);  // MF or a fragment offset
+  // A reply to 0.0.0.0, multicast, class E or broadcast would go to many
+  // hosts or none: such sources are forged or broken.
+  if (ip[12] == 0 || ip[12] >= 224) return drop(DropReason::BadSource);
   Classified c;
   c.l2_len = uint16_t(l2);
   c.l3_len = uint16_t(ihl);
@@ -69,6 +72,7 @@ Classified classify_ip4(const uint8_t* frame, size_t len, size_t l2, const NodeA
       size_t ulen = rd16(l4 + 4);
       if (ulen < kUdpHdr || ulen > l4_len) return drop(DropReason::Malformed);
       if (rd16(l4 + 2) != kDnsPort) return drop(DropReason::NonDnsPort);
+      if (rd16(l4) == 0) return drop(DropReason::BadSource);  // nowhere to answer to
       c.kind = Kind::Dns4;
       c.payload_off = uint16_t(l2 + ihl + kUdpHdr);
       c.payload_len = uint16_t(ulen - kUdpHdr);
@@ -108,12 +112,14 @@ Classified classify_ip6(const uint8_t* frame, size_t len, size_t l2, const NodeA
     return c;
   }
   if (!me.has_v6(dst)) return drop(DropReason::NotForUs);
+  if (ip[8] == 0xff || is_zero16(ip + 8)) return drop(DropReason::BadSource);  // multicast or ::
   switch (nh) {
     case ipproto::kUdp: {
       if (plen < kUdpHdr) return drop(DropReason::Malformed);
       size_t ulen = rd16(l4 + 4);
       if (ulen < kUdpHdr || ulen > plen) return drop(DropReason::Malformed);
       if (rd16(l4 + 2) != kDnsPort) return drop(DropReason::NonDnsPort);
+      if (rd16(l4) == 0) return drop(DropReason::BadSource);  // nowhere to answer to
       c.kind = Kind::Dns6;
       c.payload_off = uint16_t(l2 + kIp6Hdr + kUdpHdr);
       c.payload_len = uint16_t(ulen - kUdpHdr);

@@ -50,6 +50,7 @@ enum class DropReason : uint8_t {
   Protocol,      // IP protocol other than UDP/ICMP, IPv6 extension headers
   NonDnsPort,    // UDP to us, not port 53
   IcmpOther,     // ICMP we do not answer (unreachable, RA, ...)
+  BadSource,     // source we must not answer: 0.0.0.0, multicast, broadcast, ::, port 0
   kCount,
 };
 

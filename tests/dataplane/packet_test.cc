@@ -180,6 +180,26 @@ TEST(Classify, DropsWithReasons) {
   EXPECT_EQ(classify(f.data(), f.size(), me).reason, DropReason::Ethertype);
 }
 
+TEST(Classify, SourcesWeMustNotAnswer) {
+  auto me = addrs();
+  for (const char* src : {"0.0.0.0", "224.0.0.1", "239.1.2.3", "255.255.255.255"}) {
+    auto f = frame_eth(kOurMac, eth::kIpv4);
+    ip4(f, src, "10.53.0.53", ipproto::kUdp, 8 + sizeof kDnsQuery);
+    udp(f, 40000, 53, kDnsQuery, sizeof kDnsQuery);
+    EXPECT_EQ(classify(f.data(), f.size(), me).reason, DropReason::BadSource) << src;
+  }
+  for (const char* src : {"::", "ff02::1"}) {
+    auto f = frame_eth(kOurMac, eth::kIpv6);
+    ip6(f, src, "fd53::53", ipproto::kUdp, 8 + sizeof kDnsQuery);
+    udp(f, 40000, 53, kDnsQuery, sizeof kDnsQuery);
+    EXPECT_EQ(classify(f.data(), f.size(), me).reason, DropReason::BadSource) << src;
+  }
+  auto f = frame_eth(kOurMac, eth::kIpv4);
+  ip4(f, "10.53.0.2", "10.53.0.53", ipproto::kUdp, 8 + sizeof kDnsQuery);
+  udp(f, 0, 53, kDnsQuery, sizeof kDnsQuery);
+  EXPECT_EQ(classify(f.data(), f.size(), me).reason, DropReason::BadSource);
+}
+
 TEST(Classify, TruncatedAndInconsistentAreMalformed) {
   auto me = addrs();
   auto good = dns4_frame();
