@@ -15,7 +15,10 @@ namespace edgedns::zones {
 namespace {
 
 constexpr size_t kOptSize = 11;       // root owner, type, class, ttl, rdlen 0
-constexpr int kMaxChain = 16;         // CNAME/DNAME hops followed; bounds loops
+// CNAME/DNAME records followed per answer: knotd 3.2's CNAME_CHAIN_MAX, so
+// that long chains end where Knot's do (real zones use one or two hops); it
+// also bounds every loop.
+constexpr int kMaxChain = 5;
 constexpr int kMaxComprEntries = 64;  // names remembered for compression
 constexpr uint16_t kMaxPtr = 0x3fff;  // compression pointers reach 14 bits
 
@@ -30,6 +33,16 @@ size_t skip_name(const uint8_t* p, size_t len, size_t off) noexcept {
     off += size_t(l) + 1;
   }
   return 0;
+}
+
+// A record after the question does not parse: whatever OPT was seen is not
+// trusted (the answer goes without one).
+QueryStatus bad_record(Query& q, QueryStatus st) noexcept {
+  q.has_edns = false;
+  q.do_bit = false;
+  q.edns_version = 0;
+  q.udp_size = 512;
+  return st;
 }
 
 }  // namespace
@@ -66,22 +79,29 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
     }
   }
   const uint8_t opc = (q.flags >> 11) & 0xf;
-  if (opc != opcode::QUERY) return q.status = QueryStatus::NotImp;
-  if (q.qdcount != 1 || bad) return q.status = QueryStatus::FormErr;
+  // Two questions or an unreadable one: the records after it cannot be found.
+  if (q.qdcount > 1 || bad)
+    return q.status = opc != opcode::QUERY ? QueryStatus::NotImp : QueryStatus::FormErr;
   // The other sections: only an OPT in additional is meaningful to us, but
-  // every record must parse and nothing may follow the last one.
+  // every record must parse and nothing may follow the last one. They are
+  // read for NOTIMP and for an empty question too, so that those answers
+  // carry an OPT when the query did (RFC 6891 §7; Knot does the same).
+  const QueryStatus ok = opc != opcode::QUERY ? QueryStatus::NotImp
+                         : q.qdcount == 0     ? QueryStatus::FormErr
+                                              : QueryStatus::Ok;
+  const QueryStatus malformed = opc != opcode::QUERY ? QueryStatus::NotImp : QueryStatus::FormErr;
   const uint16_t counts[3] = {rd16(p + 6), rd16(p + 8), rd16(p + 10)};
   int opts = 0;
   for (int sec = 0; sec < 3; ++sec) {
     for (uint32_t i = 0; i < counts[sec]; ++i) {
       size_t owner = off;
       off = skip_name(p, len, off);
-      if (off == 0 || off + 10 > len) return q.status = QueryStatus::FormErr;
+      if (off == 0 || off + 10 > len) return q.status = bad_record(q, malformed);
       uint16_t type = rd16(p + off);
       uint16_t rdlen = rd16(p + off + 8);
-      if (off + 10 + rdlen > len) return q.status = QueryStatus::FormErr;
+      if (off + 10 + rdlen > len) return q.status = bad_record(q, malformed);
       if (type == rrtype::OPT) {
-        if (sec != 2 || ++opts > 1 || p[owner] != 0) return q.status = QueryStatus::FormErr;
+        if (sec != 2 || ++opts > 1 || p[owner] != 0) return q.status = bad_record(q, malformed);
         q.has_edns = true;
         uint16_t sz = rd16(p + off + 2);
         q.udp_size = sz < 512 ? 512 : sz;
@@ -90,16 +110,16 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
         // Options must tile the RDATA exactly; their content is ignored.
         size_t o = off + 10, end = off + 10 + rdlen;
         while (o < end) {
-          if (o + 4 > end) return q.status = QueryStatus::FormErr;
+          if (o + 4 > end) return q.status = bad_record(q, malformed);
           o += 4 + rd16(p + o + 2);
         }
-        if (o != end) return q.status = QueryStatus::FormErr;
+        if (o != end) return q.status = bad_record(q, malformed);
       }
       off += 10 + rdlen;
     }
   }
-  if (off != len) return q.status = QueryStatus::FormErr;
-  return q.status = QueryStatus::Ok;
+  if (off != len) return q.status = bad_record(q, malformed);
+  return q.status = ok;
 }
 
 void prefetch(const ZoneSet& zs, const Query& q) noexcept {
@@ -142,8 +162,8 @@ struct Writer {
     return false;
   }
   // Writes `name` (uncompressed wire, any case), compressed against the
-  // message when `compress`; its new labels become pointer targets.
-  bool put_name(const uint8_t* name, size_t len, bool compress) noexcept {
+  // message when `compress`; its new labels become pointer targets when `target`.
+  bool put_name(const uint8_t* name, size_t len, bool compress, bool target = true) noexcept {
     uint8_t starts[128];
     int k = 0;
     for (size_t i = 0; i < len && name[i] != 0 && k < 127; i += size_t(name[i]) + 1) starts[k++] = uint8_t(i);
@@ -162,7 +182,8 @@ struct Writer {
     size_t need = body + (cut == k ? 0 : 2);
     if (pos + need > limit) return false;
     std::memcpy(buf + pos, name, body);
-    for (int i = 0; i < cut; ++i) remember(pos + starts[i], k - i);
+    if (target)
+      for (int i = 0; i < cut; ++i) remember(pos + starts[i], k - i);
     pos += body;
     if (cut != k) { wr16(buf + pos, uint16_t(0xc000 | ptr)); pos += 2; }
     return true;
@@ -176,16 +197,20 @@ struct Writer {
   }
 };
 
-// Where the domain names sit in RDATA (RFC 3597 §4: only RFC 1035 types compress).
-struct NameInfo { uint8_t off; uint8_t count; bool compress; };
+// Where the domain names sit in RDATA (RFC 3597 §4: only RFC 1035 types
+// compress). `target`: later names may point into them. Not into a DNAME's
+// target (RFC 6672 §2.5 keeps it uncompressed), so that the synthesized CNAME,
+// the record DNAME-unaware resolvers use, stands on its own (Knot does the same).
+struct NameInfo { uint8_t off; uint8_t count; bool compress; bool target; };
 NameInfo rdata_name_info(uint16_t t) noexcept {
   switch (t) {
-    case rrtype::NS: case rrtype::CNAME: case rrtype::PTR: return {0, 1, true};
-    case rrtype::MX: return {2, 1, true};
-    case rrtype::SOA: return {0, 2, true};
-    case rrtype::SRV: return {6, 1, false};
-    case rrtype::DNAME: return {0, 1, false};
-    default: return {0, 0, false};
+    case rrtype::NS: case rrtype::CNAME: case rrtype::PTR: return {0, 1, true, true};
+    case rrtype::MX: return {2, 1, true, true};
+    case rrtype::SOA: return {0, 2, true, true};
+    case rrtype::SRV: return {6, 1, false, true};
+    case rrtype::SVCB: case rrtype::HTTPS: return {2, 1, false, true};
+    case rrtype::DNAME: return {0, 1, false, false};
+    default: return {0, 0, false, false};
   }
 }
 
@@ -216,20 +241,22 @@ bool put_rrset(Writer& w, int sec, const uint8_t* block, uint32_t blen, uint16_t
       ok = w.put_name(owner, owner_len, true);
       if (ok && at <= kMaxPtr) owner_ptr = int(at);
     }
-    if (!ok || w.pos + 10 + rdlen > w.limit) goto fail;
+    // Only the header is checked here: names in RDATA may shrink when compressed.
+    if (!ok || w.pos + 10 > w.limit) goto fail;
     std::memcpy(w.buf + w.pos, p + 2, 10);
     {
       size_t hdr = w.pos;
       w.pos += 10;
       const uint8_t* rd = p + 12;
       if (ni.count && ni.off <= rdlen) {
+        if (w.pos + ni.off > w.limit) goto fail;
         std::memcpy(w.buf + w.pos, rd, ni.off);
         w.pos += ni.off;
         size_t o = ni.off;
         for (int n = 0; n < ni.count; ++n) {
           size_t nl = name_wire_length(rd + o, rdlen - o);
           if (nl == 0) break;
-          if (!w.put_name(rd + o, nl, ni.compress)) goto fail;
+          if (!w.put_name(rd + o, nl, ni.compress, ni.target)) goto fail;
           o += nl;
         }
         if (w.pos + (rdlen - o) > w.limit) goto fail;
@@ -237,6 +264,7 @@ bool put_rrset(Writer& w, int sec, const uint8_t* block, uint32_t blen, uint16_t
         w.pos += rdlen - o;
         wr16(w.buf + hdr + 8, uint16_t(w.pos - hdr - 10));
       } else {
+        if (w.pos + rdlen > w.limit) goto fail;
         std::memcpy(w.buf + w.pos, rd, rdlen);
         w.pos += rdlen;
       }
@@ -292,7 +320,8 @@ struct Resolver {
   bool aa = true;
   bool tc = false;
   AnswerKind kind = AnswerKind::Answer;
-  const uint8_t* addl_nodes[32];
+  static constexpr int kMaxAddl = 32;  // targets de-duplicated; more are rare and only cost a repeat
+  const uint8_t* addl_nodes[kMaxAddl];
   int naddl = 0;
 
   const uint8_t* lookup(const uint8_t* lower, size_t len) const noexcept {
@@ -302,55 +331,82 @@ struct Resolver {
     return name_is_below_or_equal(lower, len, z->apex_lower, z->apex_len);
   }
 
-  // A/AAAA for a target name (additional section). `mandatory` glue sets TC
-  // when it does not fit (as Knot does for in-bailiwick referral glue).
-  bool add_addresses(const uint8_t* target, size_t tlen, bool mandatory) noexcept {
+  // The wildcard node that covers a name absent from the zone (RFC 4592 §3.3:
+  // the closest encloser's "*" child), or null.
+  const uint8_t* wildcard_for(const uint8_t* lower, size_t len) const noexcept {
+    size_t off = 0;
+    while (lower[off] != 0) {
+      off += size_t(lower[off]) + 1;
+      if (len - off < z->apex_len) return nullptr;
+      const uint8_t* ce = lookup(lower + off, len - off);
+      if (!ce) continue;
+      if ((node_flags(ce) & (node_flag::WildChild | node_flag::Below | node_flag::Cut)) !=
+          node_flag::WildChild)
+        return nullptr;
+      uint8_t wc[kMaxName];
+      wc[0] = 1;
+      wc[1] = '*';
+      std::memcpy(wc + 2, lower + off, len - off);
+      return lookup(wc, len - off + 2);
+    }
+    return nullptr;
+  }
+
+  // A and AAAA (and, for SVCB/HTTPS, the target's own SVCB/HTTPS: RFC 9460
+  // §4.1) for one target name, in that order. A record set that does not fit
+  // ends this target, not the others: a later, smaller one may still fit (as
+  // in Knot). `mandatory` glue sets TC when it does not fit (Knot: in-bailiwick
+  // referral glue, RFC 1034 §4.3.2 step 3b).
+  void add_target(const uint8_t* target, size_t tlen, uint16_t type, bool mandatory) noexcept {
     uint8_t low[kMaxName];
     std::memcpy(low, target, tlen);
     name_to_lower(low, tlen);
-    if (!in_zone(low, tlen)) return true;
+    if (!in_zone(low, tlen)) return;
     const uint8_t* n = lookup(low, tlen);
-    if (!n) return true;
-    for (int i = 0; i < naddl; ++i) if (addl_nodes[i] == n) return true;
-    if (naddl < 32) addl_nodes[naddl++] = n;
+    if (!n) n = wildcard_for(low, tlen);  // a target only a wildcard covers (as Knot)
+    if (!n) return;
+    for (int i = 0; i < naddl; ++i) if (addl_nodes[i] == n) return;
+    if (naddl < kMaxAddl) addl_nodes[naddl++] = n;
     int ptr = w.find(target, tlen);
-    for (uint16_t t : {rrtype::A, rrtype::AAAA}) {
-      RRsetRef r = node_rrset(n, t);
+    const uint16_t types[3] = {rrtype::A, rrtype::AAAA, type};
+    const int ntypes = type == rrtype::SVCB || type == rrtype::HTTPS ? 3 : 2;
+    for (int k = 0; k < ntypes; ++k) {
+      RRsetRef r = node_rrset(n, types[k]);
       if (!r) continue;
-      if (!put_rrset(w, 2, r.block, r.len, r.count, t, target, tlen, ptr)) {
+      if (!put_rrset(w, 2, r.block, r.len, r.count, types[k], target, tlen, ptr)) {
         if (mandatory) tc = true;
-        return false;
+        return;
       }
       if (ptr < 0) ptr = w.find(target, tlen);
     }
-    return true;
   }
 
   void additional_for(const RRsetRef& r, const uint8_t* cut, size_t cut_len) noexcept {
+    if (r.type != rrtype::NS && r.type != rrtype::MX && r.type != rrtype::SRV &&
+        r.type != rrtype::SVCB && r.type != rrtype::HTTPS)
+      return;
     const NameInfo ni = rdata_name_info(r.type);
-    if (r.type != rrtype::NS && r.type != rrtype::MX && r.type != rrtype::SRV) return;
     const uint8_t* p = r.block;
     for (uint16_t i = 0; i < r.count; ++i) {
       uint16_t rdlen = rd16(p + 10);
       if (ni.off < rdlen) {
         const uint8_t* nm = rr_rdata(p) + ni.off;
         size_t nl = name_wire_length(nm, rdlen - ni.off);
-        if (nl) {
-          bool mandatory = cut && name_is_below_or_equal(nm, nl, cut, cut_len);
-          if (!add_addresses(nm, nl, mandatory)) return;
-        }
+        if (nl) add_target(nm, nl, r.type, cut && name_is_below_or_equal(nm, nl, cut, cut_len));
       }
       p += 12 + rdlen;
     }
   }
 
+  // NXDOMAIN/NODATA. An SOA that does not fit is left out without TC, as
+  // Knot does: the answer section is complete, the SOA only allows negative
+  // caching (RFC 2308 §5).
   void negative(uint8_t rc, AnswerKind k) noexcept {
     rcode = rc;
     kind = k;
     if (z->neg_soa.empty()) return;
-    if (!put_rrset(w, 1, z->neg_soa.data(), uint32_t(z->neg_soa.size()), 1, rrtype::SOA,
-                   z->apex_lower, z->apex_len, w.find(z->apex_lower, z->apex_len)))
-      tc = true;
+    put_rrset(w, 1, z->neg_soa.data(), uint32_t(z->neg_soa.size()), 1, rrtype::SOA, z->apex_lower,
+              z->apex_len, w.find(z->apex_lower, z->apex_len));
   }
 
   void referral(const uint8_t* cut) noexcept {
@@ -380,16 +436,37 @@ struct Resolver {
     return best;
   }
 
+  static bool seen(const uint8_t* const* list, int n, const uint8_t* node) noexcept {
+    for (int i = 0; i < n; ++i)
+      if (list[i] == node) return true;
+    return false;
+  }
+
+  // Follows the query name through the zone (RFC 1034 §4.3.2 steps 3-4).
+  // CNAME and DNAME hops are followed the way Knot 3.2 does, so that chains,
+  // loops and wildcard loops end in the same place:
+  //  - at most kMaxChain hops, then the answer ends as it is (no SOA);
+  //  - a CNAME or DNAME RRset already in the answer is not repeated; a CNAME
+  //    met again ends the answer, a DNAME met again still yields its
+  //    synthesized CNAME (so a DNAME loop runs to the hop limit);
+  //  - a wildcard CNAME is written once per visit (owner = the name asked),
+  //    and the answer ends after its second visit;
+  //  - CNAME, RRSIG, NSEC and ANY queries are answered at a CNAME owner
+  //    itself, and a CNAME query below a DNAME ends with the synthesized CNAME.
   void run() noexcept {
     uint8_t cur[kMaxName];
     size_t cur_len = q.qname_len;
     std::memcpy(cur, q.qname_lower, cur_len);
     uint64_t cur_hash = q.hash;
     int cur_ptr = kHeaderSize;
-    const uint8_t* visited[kMaxChain + 1];
-    int nvisited = 0;
+    const uint8_t* in_answer[kMaxChain];  // CNAME/DNAME nodes whose RRset was written
+    int nin_answer = 0;
+    const uint8_t* wild_seen[kMaxChain];  // wildcard CNAME nodes followed
+    int nwild_seen = 0;
+    const bool at_cname_owner = q.qtype == rrtype::CNAME || q.qtype == rrtype::RRSIG ||
+                                q.qtype == rrtype::NSEC || q.qtype == rrtype::ANY;
 
-    for (int hop = 0; hop <= kMaxChain; ++hop) {
+    for (int hops = 0;; ++hops) {
       const uint8_t* node = z->find(cur, cur_len, cur_hash);
       const uint8_t* owner_node = node;  // node whose data answers (may be the wildcard)
       const uint8_t* special = nullptr;  // cut or DNAME that takes over
@@ -430,18 +507,21 @@ struct Resolver {
         special = node;
       }
       if (special) {
-        if (node_flags(special) & node_flag::Cut && !(node_flags(special) & node_flag::Dname)) {
+        if (node_flags(special) & node_flag::Cut) {
           referral(special);
           return;
         }
-        if (node_flags(special) & node_flag::Cut) { referral(special); return; }
         // DNAME (RFC 6672): the DNAME RRset, then a synthesized CNAME.
+        if (hops == kMaxChain) return;
         RRsetRef dn = node_rrset(special, rrtype::DNAME);
         const uint8_t* sn = node_name(special);
         size_t sl = special[1];
-        if (!put_rrset(w, 0, dn.block, dn.len, dn.count, rrtype::DNAME, sn, sl, w.find(sn, sl))) {
-          tc = true;
-          return;
+        if (!seen(in_answer, nin_answer, special)) {
+          if (!put_rrset(w, 0, dn.block, dn.len, dn.count, rrtype::DNAME, sn, sl, w.find(sn, sl))) {
+            tc = true;
+            return;
+          }
+          in_answer[nin_answer++] = special;
         }
         const uint8_t* rd = rr_rdata(dn.block);
         size_t tl = name_wire_length(rd, rd16(dn.block + 10));
@@ -479,6 +559,7 @@ struct Resolver {
           ok = false;
         }
         if (!ok) { w.pos = start; w.nent = nent0; tc = true; return; }
+        if (q.qtype == rrtype::CNAME) return;  // the synthesized CNAME is the answer
         name_to_lower(target, tlen);
         if (!in_zone(target, tlen)) return;
         std::memcpy(cur, target, tlen);
@@ -488,11 +569,14 @@ struct Resolver {
       }
 
       // An existing (or wildcard-synthesized) node answers.
-      for (int i = 0; i < nvisited; ++i)
-        if (visited[i] == owner_node) return;  // CNAME loop: stop, as Knot does
-      RRsetRef r = q.qtype == rrtype::ANY ? node_first_rrset(owner_node)
-                                          : node_rrset(owner_node, q.qtype);
-      if (r) {
+      const uint8_t f = node_flags(owner_node);
+      if (at_cname_owner || !(f & node_flag::Cname)) {
+        RRsetRef r = q.qtype == rrtype::ANY ? node_first_rrset(owner_node)
+                                            : node_rrset(owner_node, q.qtype);
+        if (!r) {
+          negative(rcode::NOERROR, AnswerKind::NoData);
+          return;
+        }
         if (!put_rrset(w, 0, r.block, r.len, r.count, r.type, cur, cur_len, cur_ptr)) {
           tc = true;
           return;
@@ -500,17 +584,23 @@ struct Resolver {
         additional_for(r, nullptr, 0);
         return;
       }
-      RRsetRef cn = (node_flags(owner_node) & node_flag::Cname) ? node_rrset(owner_node, rrtype::CNAME)
-                                                                : RRsetRef{};
-      if (!cn) {
-        negative(rcode::NOERROR, AnswerKind::NoData);
-        return;
+      if (hops == kMaxChain) return;
+      // A wildcard CNAME is written with the name asked as owner: a new record
+      // each time. Only a CNAME met as itself can already be in the answer.
+      const bool synthesized = owner_node != node;
+      if (!synthesized) {
+        if (seen(in_answer, nin_answer, owner_node)) return;  // loop closed
+        in_answer[nin_answer++] = owner_node;
       }
+      RRsetRef cn = node_rrset(owner_node, rrtype::CNAME);
       if (!put_rrset(w, 0, cn.block, cn.len, cn.count, rrtype::CNAME, cur, cur_len, cur_ptr)) {
         tc = true;
         return;
       }
-      visited[nvisited++] = owner_node;
+      if (f & node_flag::Wildcard) {
+        if (seen(wild_seen, nwild_seen, owner_node)) return;  // wildcard loop closed
+        wild_seen[nwild_seen++] = owner_node;
+      }
       const uint8_t* rd = rr_rdata(cn.block);
       size_t tl = name_wire_length(rd, rd16(cn.block + 10));
       if (tl == 0) return;
@@ -582,15 +672,18 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
     res.truncated = (flags & hflag::TC) != 0;
     return res;
   };
-  if (q.status == QueryStatus::FormErr) return finish(rcode::FORMERR, AnswerKind::Error, false, 0);
-  if (q.status == QueryStatus::NotImp) return finish(rcode::NOTIMP, AnswerKind::Error, true, 0);
+  // BADVERS first: a client must learn the version before anything else (RFC 6891 §6.1.3).
   if (q.has_edns && q.edns_version != 0)
     return finish(0, AnswerKind::Error, true, uint8_t(rcode::BADVERS >> 4));
+  if (q.status == QueryStatus::FormErr) return finish(rcode::FORMERR, AnswerKind::Error, true, 0);
+  if (q.status == QueryStatus::NotImp) return finish(rcode::NOTIMP, AnswerKind::Error, true, 0);
   if (qd == 0) {  // the question alone does not fit the client's buffer
     flags |= hflag::TC;
     return finish(rcode::NOERROR, AnswerKind::Error, true, 0);
   }
-  if (q.qclass != rrclass::IN || q.qtype == rrtype::AXFR || q.qtype == rrtype::IXFR)
+  // QCLASS * matches our IN data (RFC 1035 §3.2.5; Knot answers it too).
+  if ((q.qclass != rrclass::IN && q.qclass != rrclass::ANY) || q.qtype == rrtype::AXFR ||
+      q.qtype == rrtype::IXFR)
     return finish(rcode::REFUSED, AnswerKind::Error, true, 0);
   // DS lives in the parent: look for the zone of the parent name first (as Knot does).
   const Zone* z = nullptr;

@@ -259,7 +259,7 @@ SYNTH_NAMES = [
     "y.wild.diff.test.", "q.y.wild.diff.test.", "bar.wc.diff.test.", "a.wcloop.diff.test.",
     "a.wcnx.diff.test.", "q.e.entw.diff.test.", "e.entw.diff.test.", "entw.diff.test.",
     "zz.entw2.diff.test.", "x.entw2.diff.test.", "zz.x.entw2.diff.test.",
-    "*.wild.diff.test.",
+    "*.wild.diff.test.", "x.wl1.diff.test.", "x.wl2.diff.test.",
     # empty non-terminals and names below them
     "ent.diff.test.", "c.ent.diff.test.", "b.c.ent.diff.test.", "nx.b.c.ent.diff.test.",
     "_udp.diff.test.", "_tcp.diff.test.", "_tcp.www.diff.test.",
@@ -272,7 +272,7 @@ SYNTH_NAMES = [
     "x.dn.diff.test.", "y.dn.diff.test.", "z.dn.diff.test.", "nx.dn.diff.test.",
     "a.x.dn.diff.test.", "x.dnext.diff.test.", "www.dnext.diff.test.", "nx.dnext.diff.test.",
     "www.dnchild.diff.test.", "x.dnl1.diff.test.", "x.dntxt.diff.test.",
-    "q.dnlong.diff.test.", ("a" * 60) + ".dnlong.diff.test.",
+    "q.dnlong.diff.test.", ("a" * 60) + ".dnlong.diff.test.", "q.mixd.diff.test.",
     # NXDOMAIN below existing names
     "nothere.diff.test.", "nx.www.diff.test.", "a.b.nothere.diff.test.",
     "nothere.other.test.", "nx.mail.diff.test.",

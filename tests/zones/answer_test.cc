@@ -425,3 +425,202 @@ TEST_F(AnswerTest, Referral) {
   EXPECT_EQ(cn.sec[1].size(), 1u);
   EXPECT_EQ(cn.sec[2].size(), 2u);
 }
+
+// ---- Chain, additional and error-answer rules pinned down against knotd 3.2 ----
+
+TEST_F(AnswerTest, CnameNotFollowedForRrsigNsec) {
+  // Knot answers RRSIG, NSEC (and CNAME, ANY) at the CNAME owner itself.
+  for (uint16_t t : {rrtype::RRSIG, rrtype::NSEC}) {
+    Msg m = ask("alias.example.com.", t);
+    EXPECT_EQ(m.rcode, 0);
+    EXPECT_TRUE(m.sec[1].empty()) << t;
+    ASSERT_EQ(m.sec[2].size(), 1u);
+    EXPECT_EQ(m.sec[2][0].type, rrtype::SOA);
+  }
+  Msg c = ask("alias.example.com.", rrtype::CNAME);
+  ASSERT_EQ(c.sec[1].size(), 1u);
+  EXPECT_EQ(c.sec[1][0].type, rrtype::CNAME);
+}
+
+TEST_F(AnswerTest, ChainEndsAfterFiveHops) {
+  // h1 -> ... -> h6 -> www: the answer holds h1..h5 and ends there, no SOA.
+  Msg m = ask("h1.example.com.", rrtype::A);
+  EXPECT_EQ(m.rcode, 0);
+  EXPECT_TRUE(m.flags & hflag::AA);
+  ASSERT_EQ(m.sec[1].size(), 5u);
+  for (const RR& rr : m.sec[1]) EXPECT_EQ(rr.type, rrtype::CNAME);
+  EXPECT_EQ(m.sec[1][4].owner, "h5.example.com.");
+  EXPECT_TRUE(m.sec[2].empty());
+  // From h2 there are exactly five hops (h2..h6): www's A is reached.
+  Msg m2 = ask("h2.example.com.", rrtype::A);
+  ASSERT_EQ(m2.sec[1].size(), 6u);
+  EXPECT_EQ(m2.sec[1][4].owner, "h6.example.com.");
+  EXPECT_EQ(m2.sec[1][5].type, rrtype::A);
+}
+
+TEST_F(AnswerTest, WildcardCnameLoop) {
+  // a.wl -> (*.wl) loop.wl -> (*.wl again): both synthesized CNAMEs, then stop.
+  Msg m = ask("a.wl.example.com.", rrtype::A);
+  EXPECT_EQ(m.rcode, 0);
+  ASSERT_EQ(m.sec[1].size(), 2u);
+  EXPECT_EQ(m.sec[1][0].owner, "a.wl.example.com.");
+  EXPECT_EQ(m.sec[1][1].owner, "loop.wl.example.com.");
+  EXPECT_EQ(std::string(m.sec[1][1].rdata.begin(), m.sec[1][1].rdata.end()), "loop.wl.example.com.");
+  EXPECT_TRUE(m.sec[2].empty());
+  // Asked by its own name, the wildcard's CNAME keeps its "*" owner.
+  Msg w = ask("*.wl.example.com.", rrtype::A);
+  ASSERT_EQ(w.sec[1].size(), 2u);
+  EXPECT_EQ(w.sec[1][0].owner, "*.wl.example.com.");
+}
+
+TEST_F(AnswerTest, DnameCnameQueryEndsWithSynthesizedCname) {
+  // x.dn2 -> x.target2 is itself a CNAME; a CNAME query stops at the synthesized one.
+  Msg m = ask("x.dn2.example.com.", rrtype::CNAME);
+  EXPECT_EQ(m.rcode, 0);
+  ASSERT_EQ(m.sec[1].size(), 2u);
+  EXPECT_EQ(m.sec[1][0].type, rrtype::DNAME);
+  EXPECT_EQ(m.sec[1][1].type, rrtype::CNAME);
+  EXPECT_TRUE(m.sec[2].empty());
+  // Even when the target does not exist: NOERROR, no SOA.
+  Msg nx = ask("nx.dn2.example.com.", rrtype::CNAME);
+  EXPECT_EQ(nx.rcode, 0);
+  EXPECT_EQ(nx.sec[1].size(), 2u);
+  EXPECT_TRUE(nx.sec[2].empty());
+  // Other types follow on.
+  Msg a = ask("x.dn2.example.com.", rrtype::A);
+  ASSERT_EQ(a.sec[1].size(), 4u);
+  EXPECT_EQ(a.sec[1][3].type, rrtype::A);
+}
+
+TEST_F(AnswerTest, DnameLoopRunsToTheHopLimit) {
+  // Each DNAME RRset once; a synthesized CNAME per hop (5 hops).
+  Msg m = ask("x.dl1.example.com.", rrtype::A);
+  EXPECT_EQ(m.rcode, 0);
+  int dnames = 0, cnames = 0;
+  for (const RR& rr : m.sec[1]) (rr.type == rrtype::DNAME ? dnames : cnames)++;
+  EXPECT_EQ(dnames, 2);
+  EXPECT_EQ(cnames, 5);
+  EXPECT_TRUE(m.sec[2].empty());
+}
+
+TEST_F(AnswerTest, DnameTargetIsNoCompressionTarget) {
+  // The synthesized CNAME's target must not point into the DNAME's RDATA
+  // (RFC 6672 §2.5 keeps that name uncompressed; Knot never points into it).
+  auto q = make_query("x.dn2.example.com.", rrtype::CNAME);
+  std::vector<uint8_t> out(512);
+  AnswerResult r = answer_query(*zs_, q, out, Transport::Udp);
+  out.resize(r.len);
+  // Walk to the answer section: header, question.
+  size_t off = q.size();
+  auto skip = [&](size_t o) {
+    while (out.at(o) != 0 && (out[o] & 0xc0) != 0xc0) o += out[o] + 1u;
+    return out[o] == 0 ? o + 1 : o + 2;
+  };
+  off = skip(off);  // DNAME owner
+  ASSERT_EQ(rd16(&out[off]), rrtype::DNAME);
+  const size_t dn_rdata = off + 10, dn_end = dn_rdata + rd16(&out[off + 8]);
+  off = skip(dn_end);  // CNAME owner
+  ASSERT_EQ(rd16(&out[off]), rrtype::CNAME);
+  for (size_t o = off + 10; o < out.size();) {
+    if ((out[o] & 0xc0) == 0xc0) {
+      size_t t = size_t(out[o] & 0x3f) << 8 | out[o + 1];
+      EXPECT_FALSE(t >= dn_rdata && t < dn_end) << "pointer into DNAME RDATA at " << o;
+      break;
+    }
+    if (out[o] == 0) break;
+    o += out[o] + 1u;
+  }
+}
+
+TEST_F(AnswerTest, AdditionalForSvcbAndHttps) {
+  // RFC 9460 §4.1 / Knot: the target's A, AAAA and its own SVCB/HTTPS.
+  Msg s = ask("svc.example.com.", rrtype::SVCB);
+  ASSERT_EQ(s.sec[1].size(), 1u);
+  ASSERT_EQ(s.sec[3].size(), 2u);
+  EXPECT_EQ(s.sec[3][0].owner, "www.example.com.");
+  EXPECT_EQ(s.sec[3][0].type, rrtype::A);
+  EXPECT_EQ(s.sec[3][1].type, rrtype::AAAA);
+  Msg h = ask("svc2.example.com.", rrtype::HTTPS);
+  ASSERT_EQ(h.sec[3].size(), 2u);
+  EXPECT_EQ(h.sec[3][0].owner, "svc3.example.com.");
+  EXPECT_EQ(h.sec[3][0].type, rrtype::A);
+  EXPECT_EQ(h.sec[3][1].type, rrtype::HTTPS);
+}
+
+TEST_F(AnswerTest, AdditionalForWildcardCoveredTarget) {
+  Msg m = ask("wmx.example.com.", rrtype::MX);
+  ASSERT_EQ(m.sec[3].size(), 1u);
+  EXPECT_EQ(m.sec[3][0].owner, "foo.wild.example.com.");
+  EXPECT_EQ(m.sec[3][0].rdata, (std::vector<uint8_t>{192, 0, 2, 99}));
+}
+
+TEST_F(AnswerTest, AdditionalGoesOnAfterARecordSetThatDoesNotFit) {
+  // m1 A (16 bytes), m1 AAAA (28), m2 A (16). With 20 bytes left after m1 A,
+  // m1 AAAA is left out but m2 A still goes in, without TC (as in Knot).
+  auto q = make_query("mx2.example.com.", rrtype::MX);
+  Msg full = ask(q, Transport::Udp, 512);
+  ASSERT_EQ(full.sec[3].size(), 3u);
+  AnswerResult r;
+  Msg m = ask(q, Transport::Udp, full.len - 24, &r);
+  EXPECT_FALSE(m.flags & hflag::TC);
+  ASSERT_EQ(m.sec[3].size(), 2u);
+  EXPECT_EQ(m.sec[3][0].owner, "m1.example.com.");
+  EXPECT_EQ(m.sec[3][0].type, rrtype::A);
+  EXPECT_EQ(m.sec[3][1].owner, "m2.example.com.");
+}
+
+TEST_F(AnswerTest, NegativeSoaFitsWhenCompressedAndIsDroppedWithoutTc) {
+  auto q = make_query("nope.example.com.", rrtype::A);
+  Msg full = ask(q, Transport::Udp, 512);
+  ASSERT_EQ(full.sec[2].size(), 1u);
+  // Exactly the compressed size: the SOA still fits.
+  Msg exact = ask(q, Transport::Udp, full.len);
+  EXPECT_EQ(exact.sec[2].size(), 1u);
+  // One byte less: no SOA, no TC, still NXDOMAIN (Knot does the same).
+  Msg shy = ask(q, Transport::Udp, full.len - 1);
+  EXPECT_EQ(shy.rcode, rcode::NXDOMAIN);
+  EXPECT_TRUE(shy.sec[2].empty());
+  EXPECT_FALSE(shy.flags & hflag::TC);
+}
+
+TEST_F(AnswerTest, ClassAnyAnsweredFromIn) {
+  Msg m = ask(make_query("www.example.com.", rrtype::A, false, 0, false, rrclass::ANY));
+  EXPECT_EQ(m.rcode, 0);
+  EXPECT_TRUE(m.flags & hflag::AA);
+  ASSERT_EQ(m.sec[1].size(), 1u);
+  EXPECT_EQ(m.sec[1][0].type, rrtype::A);
+}
+
+TEST_F(AnswerTest, ErrorAnswersCarryOpt) {
+  // NOTIMP and FORMERR (no question) keep the client's EDNS (RFC 6891 §7), DO echoed.
+  auto up = make_query("www.example.com.", rrtype::A, true, 4096, true);
+  up[2] |= 2 << 3;  // opcode STATUS
+  Msg n = ask(up);
+  EXPECT_EQ(n.rcode, rcode::NOTIMP);
+  ASSERT_TRUE(n.has_opt);
+  EXPECT_EQ(n.opt_size, 1232);
+  EXPECT_EQ(n.opt_ttl, 0x8000u);
+  // QDCOUNT=0 followed by an OPT only.
+  auto e = make_query("www.example.com.", rrtype::A, true);
+  std::vector<uint8_t> q0(e.begin(), e.begin() + 12);
+  q0[5] = 0;
+  q0.insert(q0.end(), e.end() - 11, e.end());
+  Msg f = ask(q0);
+  EXPECT_EQ(f.rcode, rcode::FORMERR);
+  EXPECT_TRUE(f.has_opt);
+  // A version we do not speak wins over both.
+  auto v = up;
+  v[v.size() - 5] = 1;  // OPT TTL: ext-rcode, VERSION, flags
+  EXPECT_EQ(ask(v).rcode, rcode::BADVERS);
+  // Without OPT in the query, none in the answer; nor when the records after
+  // the question do not parse.
+  auto plain = make_query("www.example.com.", rrtype::A);
+  plain[2] |= 2 << 3;
+  EXPECT_FALSE(ask(plain).has_opt);
+  auto two = e;
+  two[11] = 2;
+  two.insert(two.end(), e.end() - 11, e.end());
+  Msg t = ask(two);
+  EXPECT_EQ(t.rcode, rcode::FORMERR);
+  EXPECT_FALSE(t.has_opt);
+}
