@@ -180,18 +180,19 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
   }
 
   // 3. Ancestor rules: names below a DNAME (error), data below a cut (warning).
+  // Delegation cuts and DNAMEs by owner hash (also used by the glue check).
+  std::sort(marked.begin(), marked.end(), [](const Marked& a, const Marked& b) { return a.hash < b.hash; });
+  auto find_marked = [&](const uint8_t* nm, size_t len, bool want_dname) -> const Record* {
+    uint64_t h = name_hash(nm, len);
+    auto it = std::lower_bound(marked.begin(), marked.end(), h,
+                               [](const Marked& m, uint64_t v) { return m.hash < v; });
+    for (; it != marked.end() && it->hash == h; ++it)
+      if (it->dname == want_dname && it->rec->owner_len == len &&
+          std::memcmp(z.owner(*it->rec), nm, len) == 0)
+        return it->rec;
+    return nullptr;
+  };
   if (!marked.empty()) {
-    std::sort(marked.begin(), marked.end(), [](const Marked& a, const Marked& b) { return a.hash < b.hash; });
-    auto find_marked = [&](const uint8_t* nm, size_t len, bool want_dname) -> const Record* {
-      uint64_t h = name_hash(nm, len);
-      auto it = std::lower_bound(marked.begin(), marked.end(), h,
-                                 [](const Marked& m, uint64_t v) { return m.hash < v; });
-      for (; it != marked.end() && it->hash == h; ++it)
-        if (it->dname == want_dname && it->rec->owner_len == len &&
-            std::memcmp(z.owner(*it->rec), nm, len) == 0)
-          return it->rec;
-      return nullptr;
-    };
     for (size_t i = 0; i < n;) {
       size_t j = i + 1;
       while (j < n && same_owner(z, E[i], E[j])) ++j;
@@ -240,7 +241,33 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
     std::memcpy(low, t, tl);
     name_to_lower(low, tl);
     if (!name_is_below_or_equal(low, tl, apex, apex_len)) continue;
-    if (!has_address(low, tl))
+    if (has_address(low, tl)) continue;
+    // An authoritative (not below a cut) target that does not exist may be
+    // covered by a wildcard with an address, which answers for it (RFC 4592);
+    // kzonecheck accepts that. Glue below a cut must be explicit.
+    bool covered = false;
+    if (g.find(z, low, tl, name_hash(low, tl)) == SIZE_MAX) {
+      bool below_cut = false;
+      for (size_t off = size_t(low[0]) + 1; tl - off >= apex_len && low[off] != 0;
+           off += size_t(low[off]) + 1) {
+        if (tl - off > apex_len && find_marked(low + off, tl - off, false)) { below_cut = true; break; }
+        if (tl - off == apex_len) break;
+      }
+      for (size_t off = size_t(low[0]) + 1; !below_cut && !covered && tl - off >= apex_len;
+           off += size_t(low[off]) + 1) {
+        uint8_t wc[kMaxName];
+        size_t pl = tl - off;
+        if (pl + 2 > kMaxName) break;
+        wc[0] = 1;
+        wc[1] = '*';
+        std::memcpy(wc + 2, low + off, pl);
+        covered = has_address(wc, pl + 2);
+        // The closest existing ancestor ends the search: a wildcard higher
+        // up does not cover names below an existing node.
+        if (g.find(z, low + off, pl, name_hash(low + off, pl)) != SIZE_MAX || pl == apex_len) break;
+      }
+    }
+    if (!covered)
       c.error(11, r, "NS " + name_to_text(t, tl) + " of " + c.owner_text(*r) +
                          " is in the zone but has no A/AAAA record (missing glue)");
   }

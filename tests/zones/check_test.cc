@@ -100,6 +100,18 @@ TEST(Check, MissingGlue) {
   EXPECT_EQ(ok.errors(), 0u) << ok.dump();
 }
 
+TEST(Check, NameServerCoveredByWildcardNeedsNoGlue) {
+  // An authoritative target that only a wildcard answers for is fine (as
+  // kzonecheck); the same name below a cut needs explicit glue, and a target
+  // that exists without an address is still an error.
+  Out ok = check(std::string(kHead) + "sub NS ns.wild\n*.wild A 192.0.2.8\n");
+  EXPECT_EQ(ok.errors(), 0u) << ok.dump();
+  Out below = check(std::string(kHead) + "sub NS ns.sub\n*.sub A 192.0.2.8\n");
+  EXPECT_TRUE(below.has_error_at(5, "missing glue")) << below.dump();
+  Out exists = check(std::string(kHead) + "sub NS ns.wild\n*.wild A 192.0.2.8\nns.wild TXT \"x\"\n");
+  EXPECT_TRUE(exists.has_error_at(5, "missing glue")) << exists.dump();
+}
+
 TEST(Check, DnameWithChildren) {
   Out o = check(std::string(kHead) + "dn DNAME example.net.\nx.dn A 192.0.2.9\n");
   EXPECT_TRUE(o.has_error_at(6, "below the DNAME")) << o.dump();
