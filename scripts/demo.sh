@@ -8,8 +8,10 @@
 #    `edgectl check-zone`;
 # 3. answers a few queries per zone from all of them loaded together with
 #    `edgectl query` (the answer engine, offline).
-# Later steps (edgedns on a DPDK port in a network namespace, answered with
-# dig) plug in as more functions listed in DEMO_STEPS.
+# 4. brings up a test host (two network namespaces joined by a veth), starts
+#    edgedns on the server end over DPDK's AF_XDP PMD with the example zones,
+#    and shows dig and ping answers from the client namespace
+#    (dataplane/demo_netns.sh).
 #
 # Environment: EDGEDNS_BUILD (build dir, default build), EDGEDNS_SKIP_SETUP=1,
 # EDGEDNS_EXAMPLES (another directory of *.zone files).
@@ -76,8 +78,13 @@ step_query_zones() {
   show_query "www.example.invalid." A  # in no loaded zone: REFUSED
 }
 
-# Steps in order; the dataplane adds its own (start edgedns in a netns, dig it).
-DEMO_STEPS=(step_build step_find_zones step_check_zones step_query_zones)
+step_dataplane() {
+  section "edgedns on a test host (AF_XDP on a veth), answered by dig"
+  "$EDGEDNS_ROOT/dataplane/demo_netns.sh" --pmd "${EDGEDNS_DEMO_PMD:-af_xdp}" "${ZONE_FILES[@]}"
+}
+
+# Steps in order.
+DEMO_STEPS=(step_build step_find_zones step_check_zones step_query_zones step_dataplane)
 
 main() {
   local s
