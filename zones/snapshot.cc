@@ -264,7 +264,8 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
   std::vector<std::shared_ptr<const Shard>> done_shards(nshards);
   GroupEnt apex_soa_copy{};
   bool have_apex_soa = false;
-  auto build_range = [&](size_t sh_from, size_t sh_to, size_t k, size_t ent_i) {
+  VersionId half_version[2];  // each thread sums the record hashes of its shards
+  auto build_range = [&](size_t sh_from, size_t sh_to, size_t k, size_t ent_i, VersionId& version) {
     size_t released = 0;
     const size_t first_k = k;
     for (size_t sh = sh_from; sh < sh_to; ++sh) {
@@ -334,6 +335,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
           put32(w + 6, r.ttl);
           put16(w + 10, r.rdata_len);
           std::memcpy(w + 12, arena + r.rdata_off, r.rdata_len);
+          version += record_hash(nm, f.owner_len, r.type, r.rclass, r.ttl, w + 12, r.rdata_len);
           w += 12 + r.rdata_len;
         }
         at = align4(size_t(w - blob));
@@ -349,12 +351,15 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
     const size_t fb_half = half * fold;
     size_t k_half = 0, ent_half = 0;
     for (size_t fb = 0; fb < fb_half; ++fb) { k_half += fine_records[fb]; ent_half += fine_ents[fb]; }
-    std::thread t([&] { build_range(half, nshards, k_half, ent_half); });
-    build_range(0, half, 0, 0);
+    std::thread t([&] { build_range(half, nshards, k_half, ent_half, half_version[1]); });
+    build_range(0, half, 0, 0, half_version[0]);
     t.join();
   } else {
-    build_range(0, nshards, 0, 0);
+    build_range(0, nshards, 0, 0, half_version[0]);
   }
+  zone->version = zones::apex_hash(apex, apex_len);
+  zone->version += half_version[0];
+  zone->version += half_version[1];
   const GroupEnt* apex_soa = have_apex_soa ? &apex_soa_copy : nullptr;
   size_t mem = sizeof(Zone);
   for (const auto& s : done_shards) {

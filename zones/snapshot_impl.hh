@@ -21,6 +21,7 @@
 
 #include "zones/name.hh"
 #include "zones/snapshot.hh"
+#include "zones/version.hh"
 #include "zones/zone_data.hh"
 
 namespace edgedns::zones {
@@ -105,6 +106,9 @@ class Zone {
   uint8_t apex_lower[kMaxName];
   uint8_t apex_len = 0;
   uint8_t apex_labels = 0;
+  // Content id (version.hh): apex_hash + the sum of record_hash over every
+  // record; computed by the compiler, updated in O(change) by a delta.
+  VersionId version;
 
   // Node for a lower-cased wire name, or null. Any thread, no allocation.
   const uint8_t* find(const uint8_t* lower, size_t len, uint64_t hash) const noexcept {
