@@ -24,7 +24,19 @@ A deliberate, documented difference may be allowed by tag: a line
 `diff_knot: allow TAG` in docs/differences.md (tags are printed with each
 mismatch). Exit 0 when nothing differs (allowed differences aside).
 
+Over the wire: --ours-server IP[:PORT] sends our side to a running server
+(edgedns) instead of answer_batch, the same query bytes as to knotd, a few in
+flight, each matched to its query by ID. Everything compared stays the same.
+The one thing a UDP-only server cannot give is the full answer behind a TC=1
+response; that reference comes from answer_batch --tcp, i.e. the same engine
+and zones (so --build is still needed). --ours-netns NAME re-runs this script
+inside network namespace NAME (knotd then serves that namespace's loopback,
+which must be up). --transport tcp sends both sides over TCP instead (one
+connection per query): no truncation then.
+tests/integration/dataplane_diff_knot.sh runs it against edgedns in a netns pair.
+
 Usage: diff_knot.py [--build DIR] [--knot-only] [--seed N] [--show N]
+                    [--ours-server IP[:PORT]] [--ours-netns NAME] [--transport udp|tcp]
 """
 
 import argparse
@@ -200,13 +212,78 @@ def udp_exchange(port, wire, qid, timeout=1.0):
             return data  # anything else is a late answer to an earlier query
 
 
-def tcp_exchange(port, wire, timeout=3.0):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(struct.pack("!H", len(wire)) + wire)
-        hdr = recv_exact(s, 2)
-        if hdr is None:
-            return None
-        return recv_exact(s, struct.unpack("!H", hdr)[0])
+def tcp_exchange(port, wire, timeout=3.0, host="127.0.0.1"):
+    """One query on its own TCP connection; None when the server closes or
+    resets it without a (whole) answer."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(struct.pack("!H", len(wire)) + wire)
+            hdr = recv_exact(s, 2)
+            if hdr is None:
+                return None
+            return recv_exact(s, struct.unpack("!H", hdr)[0])
+    except (ConnectionError, socket.timeout):
+        return None
+
+
+def parse_server(text):
+    """'IP', 'IP:PORT', '[IPv6]:PORT' or a bare IPv6 address -> (family, host, port)."""
+    m = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", text)
+    if m:
+        host, port = m.group(1), m.group(2)
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, None
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    socket.inet_pton(fam, host)  # OSError on anything but a literal address
+    return fam, host, int(port or 53)
+
+
+def udp_exchange_many(server, cases, timeout, tries, window):
+    """Sends every case's query to `server` over UDP with at most `window`
+    unanswered at once and returns the responses in order (None when none came
+    in `tries` sends of `timeout` s each). Responses are matched by ID (the
+    corpus's IDs are unique) on a socket connected to the server, so that only
+    its answers count; a repeat answer after a resend is ignored."""
+    fam, host, port = server
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.connect((host, port))
+    out = [None] * len(cases)
+    pending = {}  # qid -> [index, deadline, sends left]
+    nxt = 0
+    try:
+        while nxt < len(cases) or pending:
+            now = time.monotonic()
+            while nxt < len(cases) and len(pending) < window:
+                c = cases[nxt]
+                s.send(c.wire)
+                pending[c.qid] = [nxt, now + timeout, tries - 1]
+                nxt += 1
+            for qid, p in list(pending.items()):
+                if p[1] > now:
+                    continue
+                if p[2] > 0:
+                    s.send(cases[p[0]].wire)
+                    p[1], p[2] = now + timeout, p[2] - 1
+                else:
+                    del pending[qid]
+            if not pending:
+                continue
+            s.settimeout(max(0.001, min(p[1] for p in pending.values()) - now))
+            try:
+                data = s.recv(65535)
+            except socket.timeout:
+                continue
+            except ConnectionRefusedError:  # an ICMP unreachable: nothing to read
+                continue
+            if len(data) >= 2:
+                p = pending.pop(struct.unpack("!H", data[:2])[0], None)
+                if p is not None:
+                    out[p[0]] = data
+    finally:
+        s.close()
+    return out
 
 
 def recv_exact(s, n):
@@ -570,13 +647,47 @@ def main():
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--show", type=int, default=40,
                     help="print full messages for the first N mismatches")
+    ap.add_argument("--ours-server", metavar="IP[:PORT]",
+                    help="send our side over the wire to this DNS server (edgedns) "
+                    "instead of answer_batch (port 53 unless given; [v6]:port)")
+    ap.add_argument("--ours-netns", metavar="NAME",
+                    help="run the whole comparison inside network namespace NAME "
+                    "(knotd on its loopback, which must be up)")
+    ap.add_argument("--transport", choices=["udp", "tcp"], default="udp",
+                    help="send the corpus to both sides over UDP (default) or TCP")
+    ap.add_argument("--ours-timeout", type=float, default=0.5,
+                    help="--ours-server over UDP: seconds to wait per send (default 0.5)")
+    ap.add_argument("--ours-tries", type=int, default=2,
+                    help="--ours-server over UDP: sends per query before it counts as dropped")
+    ap.add_argument("--in-flight", type=int, default=8,
+                    help="--ours-server over UDP: queries outstanding at once (default 8)")
     args = ap.parse_args()
+
+    if args.ours_netns and os.environ.get("EDGEDNS_DIFF_NETNS") != args.ours_netns:
+        # The namespace is entered by re-running this script under `ip netns
+        # exec`; the variable says we are already inside.
+        env = dict(os.environ, EDGEDNS_DIFF_NETNS=args.ours_netns)
+        cmd = ["ip", "netns", "exec", args.ours_netns, sys.executable or "/usr/bin/python3",
+               str(Path(__file__).resolve())] + sys.argv[1:]
+        sys.stdout.flush()
+        os.execvpe("ip", cmd, env)
+    ours_server = None
+    if args.ours_server:
+        try:
+            ours_server = parse_server(args.ours_server)
+        except (OSError, ValueError):
+            print("diff_knot: --ours-server %s: not IP, IP:PORT or [IPv6]:PORT" % args.ours_server)
+            return 1
 
     if not shutil.which("knotd"):
         print("diff_knot: knotd not installed (scripts/setup.sh installs it)")
         return 1
     exe = Path(args.build) / "tests" / "tools" / "answer_batch"
-    if not (args.knot_only or args.self_check) and not exe.exists():
+    # Over the wire, answer_batch is still the whole-RRset reference for our
+    # truncated UDP answers (see the module text); over TCP nothing truncates.
+    needs_exe = not (args.knot_only or args.self_check) and not (
+        ours_server and args.transport == "tcp")
+    if needs_exe and not exe.exists():
         print("diff_knot: %s missing (build first)" % exe)
         return 1
 
@@ -593,6 +704,12 @@ def main():
         return 1
 
     cases = build_corpus(args.seed)
+    if args.transport == "tcp":
+        # The allowed xfr-udp difference is about UDP (RFC 5936 §4.2); over TCP a
+        # transfer request is another case, with no allowance of its own.
+        for c in cases:
+            if c.tag == "xfr-udp":
+                c.tag = "xfr-tcp"
     tags = {}
     for c in cases:
         tags[c.tag] = tags.get(c.tag, 0) + 1
@@ -604,10 +721,21 @@ def main():
         knot.start()
         print("diff_knot: knotd %s serving %d zones on 127.0.0.1@%d; %d queries"
               % (knot_version(), len(ZONES), knot.port, len(cases)))
+        if ours_server:
+            print("diff_knot: ours: the server at %s port %d over %s%s"
+                  % (ours_server[1], ours_server[2], args.transport.upper(),
+                     " (%d in flight, %.1f s x %d tries)" % (args.in_flight, args.ours_timeout,
+                                                             args.ours_tries)
+                     if args.transport == "udp" else ""))
+        elif args.transport == "tcp":
+            print("diff_knot: both sides over TCP")
         # Queries Knot is expected to drop cost a timeout each; keep it short.
-        knot_ans = [udp_exchange(knot.port, c.wire, c.qid,
-                                 timeout=0.3 if c.tag in ("malformed:qr", "malformed:short") else 2.0)
-                    for c in cases]
+        if args.transport == "tcp":
+            knot_ans = [tcp_exchange(knot.port, c.wire) for c in cases]
+        else:
+            knot_ans = [udp_exchange(knot.port, c.wire, c.qid,
+                                     timeout=0.3 if c.tag in ("malformed:qr", "malformed:short") else 2.0)
+                        for c in cases]
         knot_rcodes = {}
         for c, a in zip(cases, knot_ans):
             k = "dropped" if a is None else dns.rcode.to_text(parse(a)[0].rcode()) if parse(a)[0] else "undecodable"
@@ -624,17 +752,31 @@ def main():
                   % (len(cases), len(tc_idx), len(unanswered)))
             return 1 if unanswered else 0
 
-        if args.self_check:
+        t0 = time.monotonic()
+        if args.self_check and args.transport == "tcp":
+            ours = [tcp_exchange(knot.port, c.wire) for c in cases]
+        elif args.self_check:
             ours = [udp_exchange(knot.port, c.wire, c.qid, timeout=0.3 if c.tag in (
                 "malformed:qr", "malformed:short") else 2.0) for c in cases]
+        elif ours_server and args.transport == "tcp":
+            ours = [tcp_exchange(ours_server[2], c.wire, host=ours_server[1]) for c in cases]
+        elif ours_server:
+            ours = udp_exchange_many(ours_server, cases, args.ours_timeout, args.ours_tries,
+                                     args.in_flight)
         else:
-            ours = answer_batch(exe, [c.wire for c in cases])
+            ours = answer_batch(exe, [c.wire for c in cases], tcp=args.transport == "tcp")
+        if ours_server:
+            print("diff_knot: ours answered %d of %d in %.1f s"
+                  % (sum(a is not None for a in ours), len(cases), time.monotonic() - t0))
         tc_idx = sorted(set(tc_idx) | {i for i, a in enumerate(ours)
                                        if a and len(a) > 3 and a[2] & 0x02})
         ours_full, knot_full = [None] * len(cases), [None] * len(cases)
         if tc_idx:
             if args.self_check:
                 full = [tcp_exchange(knot.port, cases[i].wire) for i in tc_idx]
+            elif ours_server and args.transport == "tcp":
+                full = [tcp_exchange(ours_server[2], cases[i].wire, host=ours_server[1])
+                        for i in tc_idx]
             else:
                 full = answer_batch(exe, [cases[i].wire for i in tc_idx], tcp=True)
             for i, a in zip(tc_idx, full):
