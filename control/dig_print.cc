@@ -166,3 +166,40 @@ std::string format_response_dig(std::span<const uint8_t> m) {
 }
 
 }  // namespace edgedns::ctl
+
+namespace edgedns::ctl {
+
+bool parse_response(std::span<const uint8_t> m, ParsedResponse& out) {
+  if (m.size() < kHeaderSize) return false;
+  out = {};
+  out.id = rd16(m.data());
+  out.flags = rd16(m.data() + 2);
+  out.rcode = uint8_t(out.flags & 0xf);
+  uint16_t qd = rd16(m.data() + 4), an = rd16(m.data() + 6);
+  size_t off = kHeaderSize;
+  for (uint16_t i = 0; i < qd; ++i) {
+    std::vector<uint8_t> skip;
+    off = read_name(m, off, skip);
+    if (!off || off + 4 > m.size()) return false;
+    off += 4;
+  }
+  for (uint16_t i = 0; i < an; ++i) {
+    ParsedRR rr;
+    off = read_name(m, off, rr.owner);
+    if (!off || off + 10 > m.size()) return false;
+    rr.type = rd16(m.data() + off);
+    rr.rclass = rd16(m.data() + off + 2);
+    rr.ttl = uint32_t(rd16(m.data() + off + 4)) << 16 | rd16(m.data() + off + 6);
+    uint16_t rdlen = rd16(m.data() + off + 8);
+    off += 10;
+    if (off + rdlen > m.size()) return false;
+    bool ok = true;
+    rr.rdata = rdata_plain(m, off, rdlen, rr.type, ok);
+    if (!ok) return false;
+    off += rdlen;
+    out.answer.push_back(std::move(rr));
+  }
+  return true;
+}
+
+}  // namespace edgedns::ctl

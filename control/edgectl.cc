@@ -1,6 +1,7 @@
 // edgectl: the EdgeDNS control-plane CLI. Offline zone tools for operators
-// and tests (check-zone, dump-zone, query); the rollout daemon and node
-// commands come with the control-plane issues. Errors are caught at the
+// and tests (check-zone, dump-zone, query), commands for one node agent
+// (node load|status|rollback), the rollout daemon (serve) and its clients
+// (push, status, rollout, rollback, history). Errors are caught at the
 // command boundary and turned into a message and a non-zero exit.
 #include <CLI/CLI.hpp>
 
@@ -11,6 +12,8 @@
 #include <vector>
 
 #include "control/dig_print.hh"
+#include "control/node_client.hh"
+#include "control/node_cmds.hh"
 #include "zones/answer.hh"
 #include "zones/check.hh"
 #include "zones/parser.hh"
@@ -170,11 +173,30 @@ int main(int argc, char** argv) {
   query->add_option("name", qname, "query name")->required();
   query->add_option("type", qtype, "query type (default A)");
 
+  std::string node_socket, node_to;
+  std::vector<std::string> node_files;
+  bool as_json = false;
+  auto* node = app.add_subcommand("node", "commands for one node agent (no daemon)");
+  node->add_option("--control", node_socket, "the node agent's control socket")->required();
+  node->require_subcommand(1);
+  auto* node_load = node->add_subcommand("load", "validate, upload, publish to all lcores, commit (0: every lcore serves it, 2: rejected)");
+  node_load->add_option("--origin", origin, "origin for every zone file");
+  node_load->add_flag("--json", as_json, "machine-readable output");
+  node_load->add_option("files", node_files, "zone files")->required();
+  auto* node_status = node->add_subcommand("status", "versions, lcores, per-version counters, health");
+  node_status->add_flag("--json", as_json, "machine-readable output");
+  auto* node_rollback = node->add_subcommand("rollback", "back to the committed version (or the one before)");
+  node_rollback->add_option("--to", node_to, "version to roll back to");
+  node_rollback->add_flag("--json", as_json, "machine-readable output");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*check) return cmd_check_zone(origin, files);
     if (*dump) return cmd_dump_zone(origin, generic, dump_file);
     if (*query) return cmd_query(origin, qzones, qname, qtype, no_edns, dnssec, bufsize, tcp);
+    if (*node_load) return ctl::node_load(node_socket, node_files, origin, as_json);
+    if (*node_status) return ctl::node_status(node_socket, as_json);
+    if (*node_rollback) return ctl::node_rollback(node_socket, node_to, as_json);
   } catch (const std::exception& e) {
     std::cerr << "edgectl: " << e.what() << "\n";
     return 1;

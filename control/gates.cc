@@ -1,0 +1,362 @@
+#include "control/gates.hh"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+
+#include "zones/rrtype.hh"
+#include "zones/wire.hh"
+
+namespace edgedns::ctl {
+
+using namespace edgedns::zones;
+
+namespace {
+
+std::string pct(double f) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f%%", f * 100.0);
+  return b;
+}
+
+struct RRset {
+  uint32_t ttl = 0;
+  std::vector<const Record*> recs;
+  std::vector<std::string> rdatas;  // sorted wire RDATA
+};
+// owner wire (lower-case) -> type -> RRset
+using Index = std::unordered_map<std::string, std::map<uint16_t, RRset>>;
+
+Index index_zone(const ZoneData& z) {
+  Index ix;
+  ix.reserve(z.records.size());
+  for (const Record& r : z.records) {
+    auto& set = ix[std::string(reinterpret_cast<const char*>(z.owner(r)), r.owner_len)][r.type];
+    if (set.recs.empty()) set.ttl = r.ttl;
+    set.recs.push_back(&r);
+    set.rdatas.emplace_back(reinterpret_cast<const char*>(z.rdata(r)), r.rdata_len);
+  }
+  for (auto& [owner, types] : ix)
+    for (auto& [t, s] : types) std::sort(s.rdatas.begin(), s.rdatas.end());
+  return ix;
+}
+
+// SOA RDATA with the serial zeroed, so that only other fields compare.
+std::string soa_without_serial(const std::string& rd) {
+  auto* p = reinterpret_cast<const uint8_t*>(rd.data());
+  size_t n1 = name_wire_length(p, rd.size());
+  size_t n2 = n1 ? name_wire_length(p + n1, rd.size() - n1) : 0;
+  std::string out = rd;
+  if (n1 && n2 && n1 + n2 + 4 <= rd.size()) std::memset(out.data() + n1 + n2, 0, 4);
+  return out;
+}
+
+bool same_set(const RRset* a, const RRset* b) {
+  if (!a || !b) return a == b;
+  return a->ttl == b->ttl && a->rdatas == b->rdatas;
+}
+
+void add_records(std::vector<std::string>& out, const ZoneData& z, const RRset& s, char sign) {
+  for (const Record* r : s.recs) out.push_back(sign + record_text(z, *r));
+}
+
+}  // namespace
+
+bool serial_gt(uint32_t s2, uint32_t s1) noexcept {
+  constexpr uint32_t half = 1u << 31;
+  return (s1 < s2 && s2 - s1 < half) || (s1 > s2 && s1 - s2 > half);
+}
+
+ZoneDiff diff_zone(const ZoneData* before, const ZoneData* after) {
+  ZoneDiff d;
+  d.apex = (after ? after->origin : before->origin).to_text();
+  d.zone_added = !before;
+  d.zone_removed = !after;
+  Index ib = before ? index_zone(*before) : Index{};
+  Index ia = after ? index_zone(*after) : Index{};
+  if (before) d.serial_before = soa_serial(*before);
+  if (after) d.serial_after = soa_serial(*after);
+  d.names_before = ib.size();
+  d.names_after = ia.size();
+  const std::string apex_key = (after ? after->origin : before->origin).lower().wire();
+
+  for (const auto& [owner, types] : ib) {
+    for (const auto& [t, s] : types) {
+      ++d.rrsets_before;
+      ++d.before_by_type[t];
+    }
+    auto it = ia.find(owner);
+    if (it == ia.end()) {
+      ++d.names_removed;
+      for (const auto& [t, s] : types) {
+        ++d.rrsets_removed;
+        ++d.changed_by_type[t];
+        add_records(d.removed, *before, s, '-');
+      }
+      continue;
+    }
+    bool untouched = types.size() == it->second.size();
+    for (const auto& [t, s] : types) {
+      auto jt = it->second.find(t);
+      const RRset* n = jt == it->second.end() ? nullptr : &jt->second;
+      if (same_set(&s, n)) continue;
+      untouched = false;
+      ++d.changed_by_type[t];
+      if (!n) {
+        ++d.rrsets_removed;
+        add_records(d.removed, *before, s, '-');
+        continue;
+      }
+      ++d.rrsets_modified;
+      if (s.ttl != n->ttl) {
+        add_records(d.removed, *before, s, '-');
+        add_records(d.added, *after, *n, '+');
+      } else {
+        for (size_t i = 0; i < s.recs.size(); ++i)
+          if (!std::binary_search(n->rdatas.begin(), n->rdatas.end(),
+                                  std::string(reinterpret_cast<const char*>(before->rdata(*s.recs[i])),
+                                              s.recs[i]->rdata_len)))
+            d.removed.push_back('-' + record_text(*before, *s.recs[i]));
+        for (size_t i = 0; i < n->recs.size(); ++i)
+          if (!std::binary_search(s.rdatas.begin(), s.rdatas.end(),
+                                  std::string(reinterpret_cast<const char*>(after->rdata(*n->recs[i])),
+                                              n->recs[i]->rdata_len)))
+            d.added.push_back('+' + record_text(*after, *n->recs[i]));
+      }
+      if (owner == apex_key) {
+        if (t == rrtype::SOA) {
+          if (s.ttl != n->ttl || s.rdatas.size() != n->rdatas.size() ||
+              (!s.rdatas.empty() && soa_without_serial(s.rdatas[0]) != soa_without_serial(n->rdatas[0])))
+            d.apex_changes.push_back("SOA (other than serial)");
+        } else if (t == rrtype::NS || t == rrtype::DNSKEY || t == rrtype::DS) {
+          d.apex_changes.push_back(rrtype_to_text(t));
+        }
+      }
+    }
+    for (const auto& [t, n] : it->second) {
+      if (types.count(t)) continue;
+      untouched = false;
+      ++d.rrsets_added;
+      ++d.changed_by_type[t];
+      add_records(d.added, *after, n, '+');
+      if (owner == apex_key && (t == rrtype::NS || t == rrtype::DNSKEY || t == rrtype::DS))
+        d.apex_changes.push_back(rrtype_to_text(t));
+    }
+    if (untouched && d.untouched_names.size() < 64)
+      d.untouched_names.push_back(name_to_text(reinterpret_cast<const uint8_t*>(owner.data()), owner.size()));
+  }
+  for (const auto& [owner, types] : ia) {
+    if (ib.count(owner)) continue;
+    ++d.names_added;
+    for (const auto& [t, n] : types) {
+      ++d.rrsets_added;
+      ++d.changed_by_type[t];
+      add_records(d.added, *after, n, '+');
+    }
+  }
+  // The apex RRsets of an added zone are new, not changed; of a removed zone
+  // the blast-radius gate already says everything.
+  if (d.zone_added || d.zone_removed) d.apex_changes.clear();
+  std::sort(d.apex_changes.begin(), d.apex_changes.end());
+  d.apex_changes.erase(std::unique(d.apex_changes.begin(), d.apex_changes.end()), d.apex_changes.end());
+  return d;
+}
+
+std::string diff_text(const ZoneDiff& d) {
+  std::string out;
+  for (const auto& l : d.removed) out += l + "\n";
+  for (const auto& l : d.added) out += l + "\n";
+  return out;
+}
+
+std::vector<Rejection> gate_checks(const std::vector<LoadedZone>& zones) {
+  std::vector<Rejection> out;
+  for (const auto& z : zones) {
+    if (z.ok()) continue;
+    std::string rule = z.parse_failed ? "parse" : "check";
+    size_t n = 0;
+    std::string first;
+    for (const auto& d : z.diagnostics)
+      if (d.is_error() && n++ == 0) first = d.to_string();
+    out.push_back({rule, z.file + ": " + std::to_string(n) + " error(s); first: " + first});
+  }
+  return out;
+}
+
+std::vector<Rejection> gate_serial(const ZoneDiff& d, const GateFlags& f) {
+  if (f.force_serial || d.zone_added || d.zone_removed || !d.serial_before || !d.serial_after) return {};
+  if (serial_gt(*d.serial_after, *d.serial_before)) return {};
+  return {{"serial", d.apex + ": SOA serial " + std::to_string(*d.serial_after) +
+                         " does not increase over the committed " + std::to_string(*d.serial_before) +
+                         " (RFC 1982; --force-serial to override)"}};
+}
+
+std::vector<Rejection> gate_blast_radius(const ZoneDiff& d, const GateLimits& l) {
+  std::vector<Rejection> out;
+  auto check = [&](const std::string& what, size_t n, size_t total, std::optional<double> max_frac,
+                   std::optional<size_t> max_count) {
+    double frac = total ? double(n) / double(total) : 0.0;
+    if (max_frac && n > 0 && frac > *max_frac + 1e-12)
+      out.push_back({"blast-radius", d.apex + ": " + pct(frac) + " of " + what + " (" + std::to_string(n) +
+                                         " of " + std::to_string(total) + ") exceeds " + pct(*max_frac)});
+    if (max_count && n > *max_count)
+      out.push_back({"blast-radius", d.apex + ": " + std::to_string(n) + " " + what + " exceeds the limit of " +
+                                         std::to_string(*max_count)});
+  };
+  check("names removed", d.names_removed, d.names_before, l.max_names_removed_fraction, l.max_names_removed);
+  check("RRsets changed", d.rrsets_changed(), d.rrsets_before, l.max_rrsets_changed_fraction,
+        l.max_rrsets_changed);
+  for (const auto& [t, lim] : l.per_type) {
+    auto c = d.changed_by_type.find(t);
+    auto b = d.before_by_type.find(t);
+    check(rrtype_to_text(t) + " RRsets changed", c == d.changed_by_type.end() ? 0 : c->second,
+          b == d.before_by_type.end() ? 0 : b->second, lim.max_changed_fraction, lim.max_changed);
+  }
+  return out;
+}
+
+std::vector<Rejection> gate_apex(const ZoneDiff& d, const GateFlags& f) {
+  if (f.allow_apex_change || d.apex_changes.empty()) return {};
+  std::string what;
+  for (const auto& c : d.apex_changes) what += (what.empty() ? "" : ", ") + c;
+  return {{"apex", d.apex + ": apex " + what + " changed (--allow-apex-change to allow)"}};
+}
+
+std::vector<Rejection> gate_size(const std::vector<LoadedZone>& zones, const GateLimits& l) {
+  size_t records = 0, bytes = 0;
+  for (const auto& z : zones) {
+    records += z.data.records.size();
+    // Canonical text is what nodes receive; estimate it without building it.
+    bytes += z.data.arena.size() * 2 + z.data.records.size() * 16;
+  }
+  std::vector<Rejection> out;
+  if (records > l.max_records)
+    out.push_back({"size", std::to_string(records) + " records exceed the cap of " + std::to_string(l.max_records)});
+  if (bytes > l.max_bytes)
+    out.push_back({"size", "about " + std::to_string(bytes) + " bytes of zone text exceed the cap of " +
+                               std::to_string(l.max_bytes)});
+  return out;
+}
+
+std::optional<Rejection> run_validator(const std::string& command, double timeout_s,
+                                       const std::string& zone_path, const std::string& diff_path) {
+  char out_tmpl[] = "/tmp/edgectl-validator-XXXXXX";
+  int out_fd = ::mkstemp(out_tmpl);
+  if (out_fd < 0) return Rejection{"validator", std::string("cannot create output file: ") + std::strerror(errno)};
+  ::unlink(out_tmpl);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(out_fd);
+    return Rejection{"validator", std::string("fork: ") + std::strerror(errno)};
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);  // its own group, so a timeout kills its children too
+    ::dup2(out_fd, 1);
+    ::dup2(out_fd, 2);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    std::string script = command + " \"$1\" \"$2\"";
+    ::execl("/bin/sh", "sh", "-c", script.c_str(), "edgectl-validator", zone_path.c_str(),
+            diff_path.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  int status = 0;
+  bool timed_out = false;
+  for (;;) {
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::string output;
+  char buf[4096];
+  ::lseek(out_fd, 0, SEEK_SET);
+  ssize_t n;
+  while ((n = ::read(out_fd, buf, sizeof buf)) > 0) output.append(buf, size_t(n));
+  ::close(out_fd);
+  while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
+  std::string last = output.substr(output.rfind('\n') == std::string::npos ? 0 : output.rfind('\n') + 1);
+  std::string tail = last.empty() ? "" : ": " + last;
+  if (timed_out)
+    return Rejection{"validator", "'" + command + "' did not finish within " + std::to_string(int(timeout_s)) + " s"};
+  if (WIFSIGNALED(status))
+    return Rejection{"validator", "'" + command + "' killed by signal " + std::to_string(WTERMSIG(status)) + tail};
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+    return Rejection{"validator", "'" + command + "' exited with " + std::to_string(WEXITSTATUS(status)) + tail};
+  return std::nullopt;
+}
+
+GateReport run_gates(const std::vector<LoadedZone>& next, const std::vector<LoadedZone>* committed,
+                     const GateLimits& limits, const GateFlags& flags, const std::string& work_dir) {
+  GateReport rep;
+  rep.rejections = gate_checks(next);
+  if (!rep.ok()) return rep;  // nothing else is meaningful on a zone that did not load
+  for (size_t i = 0; i < next.size(); ++i)
+    for (size_t j = i + 1; j < next.size(); ++j)
+      if (next[i].data.origin == next[j].data.origin)
+        rep.rejections.push_back({"check", next[i].apex() + " is given twice (" + next[i].file + ", " +
+                                               next[j].file + ")"});
+  auto size = gate_size(next, limits);
+  rep.rejections.insert(rep.rejections.end(), size.begin(), size.end());
+  if (!committed) rep.notes.push_back("no committed version known: serial, blast radius and apex not evaluated");
+  for (const auto& z : next) {
+    const LoadedZone* before = nullptr;
+    if (committed)
+      for (const auto& c : *committed)
+        if (c.data.origin == z.data.origin) before = &c;
+    ZoneDiff d = committed ? diff_zone(before ? &before->data : nullptr, &z.data) : diff_zone(nullptr, &z.data);
+    if (committed) {
+      auto s = gate_serial(d, flags);
+      auto b = gate_blast_radius(d, limits);
+      auto a = gate_apex(d, flags);
+      rep.rejections.insert(rep.rejections.end(), s.begin(), s.end());
+      rep.rejections.insert(rep.rejections.end(), b.begin(), b.end());
+      rep.rejections.insert(rep.rejections.end(), a.begin(), a.end());
+    }
+    rep.diffs.push_back(std::move(d));
+  }
+  if (committed)
+    for (const auto& c : *committed) {
+      bool kept = false;
+      for (const auto& z : next) kept |= c.data.origin == z.data.origin;
+      if (kept) continue;
+      ZoneDiff d = diff_zone(&c.data, nullptr);
+      auto b = gate_blast_radius(d, limits);
+      rep.rejections.insert(rep.rejections.end(), b.begin(), b.end());
+      rep.diffs.push_back(std::move(d));
+    }
+  if (rep.ok() && !limits.validator.empty()) {
+    for (size_t i = 0; i < next.size() && rep.ok(); ++i) {
+      std::string base = work_dir + "/" + std::to_string(i) + "-" + next[i].apex();
+      std::string zpath = base + "zone", dpath = base + "diff";
+      std::ofstream(zpath, std::ios::binary) << canonical_text(next[i].data);
+      std::ofstream(dpath, std::ios::binary) << diff_text(rep.diffs[i]);
+      if (auto r = run_validator(limits.validator, limits.validator_timeout_s, zpath, dpath)) {
+        r->message = next[i].apex() + ": " + r->message;
+        rep.rejections.push_back(*r);
+      }
+      ::unlink(zpath.c_str());
+      ::unlink(dpath.c_str());
+    }
+  }
+  return rep;
+}
+
+}  // namespace edgedns::ctl

@@ -1,0 +1,130 @@
+// Typed client of the node agent protocol v1 (docs/control-protocol.md): one
+// method per command, each with a timeout. Failures throw NodeError naming
+// the node and its socket, with the agent's error code and diagnostics.
+// Control thread; blocks on the socket. Not thread-safe (one per thread).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace edgedns::ctl {
+
+class NodeError : public std::runtime_error {
+ public:
+  NodeError(const std::string& node, const std::string& socket, const std::string& code,
+            const std::string& message, nlohmann::json diagnostics = nlohmann::json::array());
+  const std::string node, socket;
+  const std::string code;  // the agent's code, or "unreachable", "timeout", "io", "protocol"
+  const nlohmann::json diagnostics;
+  // The node could not be reached or stopped answering (not a refusal).
+  bool is_down() const { return code == "unreachable" || code == "timeout" || code == "io"; }
+};
+
+struct Counters {
+  uint64_t queries = 0, noerror = 0, nxdomain = 0, servfail = 0, refused = 0, formerr = 0,
+           notimp = 0, dropped = 0, malformed = 0;
+  Counters& operator+=(const Counters& o);
+  // Field-wise a - b, floored at 0 (an agent restart resets counters).
+  static Counters delta(const Counters& a, const Counters& b);
+  nlohmann::json to_json() const;
+  static Counters from_json(const nlohmann::json& j);
+};
+
+struct Hello {
+  std::string node;
+  int protocol = 0;
+  std::vector<int> lcores;
+  std::string committed;
+  std::map<int, std::string> served;
+};
+
+struct ZoneUpload {
+  std::string origin;  // may be empty
+  std::string file;
+  std::string text;
+};
+
+struct UploadResult {
+  std::string version, label;
+  uint64_t records = 0;
+  std::vector<std::string> warnings;
+};
+
+struct LcoreStatus {
+  int id = 0;
+  std::string version;
+  std::map<std::string, Counters> counters;  // per version
+};
+
+struct VersionStatus {
+  std::string version, label, state;
+  uint64_t records = 0, memory = 0;
+};
+
+struct NodeStatus {
+  std::vector<VersionStatus> versions;
+  std::vector<LcoreStatus> lcores;
+  std::string committed;
+  uint64_t memory_bytes = 0;
+  nlohmann::json raw;  // the reply as received, for --json
+  bool holds(const std::string& v) const;
+};
+
+struct Health {
+  bool ok = false;
+  double uptime_s = 0;
+  bool lcores_alive = false;
+};
+
+struct DeltaChange {
+  bool add = true;
+  std::string rr;  // "owner ttl class type rdata"
+};
+
+class NodeClient {
+ public:
+  // Most commands answer at once; uploads parse and compile whole zones.
+  static constexpr std::chrono::milliseconds kDefaultTimeout{10'000};
+  static constexpr std::chrono::milliseconds kUploadTimeout{300'000};
+
+  NodeClient(std::string name, std::string socket,
+             std::chrono::milliseconds timeout = kDefaultTimeout);
+  ~NodeClient();
+  NodeClient(const NodeClient&) = delete;
+  NodeClient& operator=(const NodeClient&) = delete;
+
+  Hello hello();
+  UploadResult upload(const std::vector<ZoneUpload>& zones);
+  UploadResult delta(const std::string& base, const std::vector<DeltaChange>& changes);
+  std::map<int, std::string> publish(const std::string& version,
+                                     const std::optional<std::vector<int>>& lcores = std::nullopt);
+  void commit(const std::string& version);
+  std::map<int, std::string> rollback(const std::optional<std::string>& to = std::nullopt);
+  NodeStatus status();
+  Health health();
+  void drop(const std::string& version);
+
+  // Any command; returns the ok reply or throws NodeError.
+  nlohmann::json request(nlohmann::json req, std::chrono::milliseconds timeout);
+
+  const std::string& name() const { return name_; }
+  const std::string& socket() const { return socket_; }
+  void close();
+
+ private:
+  std::string name_, socket_;
+  std::chrono::milliseconds timeout_;
+  int fd_ = -1;
+  uint64_t next_id_ = 0;
+};
+
+std::map<int, std::string> parse_served(const nlohmann::json& j);
+
+}  // namespace edgedns::ctl

@@ -1,0 +1,42 @@
+// Content-addressed version store in --state-dir: versions/<id>/ holds the
+// canonical zone texts (0.zone, 1.zone, ...) and meta.json (label, apexes,
+// files, records). Written to a temporary directory, fsync'd, renamed into
+// place: a version directory either exists whole or not at all. Control
+// thread; callers serialise writers.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "control/node_client.hh"
+#include "control/zone_input.hh"
+
+namespace edgedns::ctl {
+
+class VersionStore {
+ public:
+  explicit VersionStore(std::string state_dir);  // creates versions/ when missing
+
+  bool has(const std::string& id) const;
+  // Stores the zones (idempotent: an existing id is left as it is).
+  void put(const std::string& id, const std::string& label, const std::vector<LoadedZone>& zones);
+  nlohmann::json meta(const std::string& id) const;
+  // The zones as nodes receive them.
+  std::vector<ZoneUpload> uploads(const std::string& id) const;
+  // Parsed and checked again (for gates and offline answers).
+  std::vector<LoadedZone> load(const std::string& id) const;
+  // Rewrites meta.json with `key` set (atomically).
+  void set_meta(const std::string& id, const std::string& key, const nlohmann::json& value);
+
+  std::string dir(const std::string& id) const { return root_ + "/versions/" + id; }
+
+ private:
+  std::string root_;
+};
+
+// Writes `data` to `path` atomically (tmp + fsync + rename + fsync dir).
+void write_file_atomic(const std::string& path, const std::string& data);
+
+}  // namespace edgedns::ctl
