@@ -17,6 +17,9 @@ class Counter {
  public:
   void add(uint64_t n = 1) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+  // Control thread, only while no lcore can write this counter (a version
+  // counter slot that is free: see VersionCounters).
+  void reset() noexcept { v_.store(0, std::memory_order_relaxed); }
 
  private:
   std::atomic<uint64_t> v_{0};
@@ -56,6 +59,32 @@ struct alignas(64) LcoreCounters {
   uint64_t non_dns() const noexcept {
     return drop[size_t(DropReason::Ethertype)].get() + drop[size_t(DropReason::Protocol)].get() +
            drop[size_t(DropReason::NonDnsPort)].get() + drop[size_t(DropReason::IcmpOther)].get();
+  }
+};
+
+// Per-version counters of one lcore: what it did while answering from one
+// version (the ServedVersion it loaded at the top of the iteration). Each
+// lcore has kVersionSlots of them, indexed by ServedVersion::vslot; slot 0
+// counts answers from an unversioned set (benches, tests). A slot is reset by
+// the control thread only while it is free, i.e. after the grace period that
+// followed the last publication of its previous version, when no lcore can
+// write it; the next rcu_xchg_pointer orders the reset before any new write.
+// 64 slots: the registry keeps 8 unpinned versions plus the served, committed
+// and previous committed ones, far below 64 for the lcore counts of an edge box.
+constexpr unsigned kVersionSlots = 64;
+constexpr unsigned kVersionRcodes = 8;  // rcodes 0-6 by value, everything above in the last
+
+struct alignas(64) VersionCounters {
+  Counter queries;               // DNS queries handed to the engine
+  Counter rcode[kVersionRcodes]; // answers sent, by header rcode (7 = "other")
+  Counter dropped;               // queries the engine or TX dropped
+  Counter malformed;             // unparsable DNS / malformed frames seen in that iteration
+
+  void reset() noexcept {
+    queries.reset();
+    for (auto& c : rcode) c.reset();
+    dropped.reset();
+    malformed.reset();
   }
 };
 

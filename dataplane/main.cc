@@ -17,7 +17,12 @@
 #include <string>
 #include <vector>
 
+#include <sched.h>
+
+#include "dataplane/agent.hh"
 #include "dataplane/config.hh"
+#include "dataplane/lkg_store.hh"
+#include "dataplane/registry.hh"
 #include "dataplane/counters.hh"
 #include "dataplane/port.hh"
 #include "dataplane/worker.hh"
@@ -140,22 +145,36 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "edgedns: no --listen address given\n");
     return 2;
   }
-  if (cfg.zones.empty()) {
-    std::fprintf(stderr, "edgedns: no --zone given (serving from --state-dir alone is not "
-                         "implemented yet)\n");
+  if (cfg.zones.empty() && cfg.state_dir.empty()) {
+    std::fprintf(stderr, "edgedns: no --zone and no --state-dir given: nothing to serve\n");
     return 2;
   }
-  if (!cfg.control.empty() || !cfg.state_dir.empty())
-    std::printf("edgedns: note: --control/--state-dir stored, not used yet\n");
 
-  // Zones first: a bad zone fails before any device is touched.
+  // Zones first: a bad zone fails before any device is touched. Without
+  // --zone, the newest good last-known-good file of --state-dir.
   std::shared_ptr<const zones::ZoneSet> zone_set;
+  bool from_lkg = false;
   try {
-    zone_set = load_zones(cfg);
+    if (!cfg.zones.empty()) {
+      zone_set = load_zones(cfg);
+    } else {
+      zone_set = load_newest_lkg(cfg.state_dir, [](const std::string& line) {
+        std::printf("edgedns: %s\n", line.c_str());
+      });
+      if (!zone_set)
+        throw std::runtime_error("no --zone given and no good last-known-good file in " +
+                                 cfg.state_dir);
+      from_lkg = true;
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "edgedns: %s\n", e.what());
     return 1;
   }
+  // The CPUs this process may use before the EAL pins the main thread: the
+  // agent's threads run on those not given to worker lcores.
+  cpu_set_t start_cpus;
+  CPU_ZERO(&start_cpus);
+  sched_getaffinity(0, sizeof start_cpus, &start_cpus);
 
   // Block the signals before the EAL starts its threads so that all inherit
   // the mask and only housekeeping's sigtimedwait receives them.
@@ -187,6 +206,8 @@ int run(int argc, char** argv) {
   std::vector<PortInfo> ports;
   std::vector<LcoreState*> states;
   std::unique_ptr<ZonePublisher> publisher;
+  std::unique_ptr<VersionRegistry> registry;
+  std::unique_ptr<ControlAgent> agent;
   rte_mempool* pool = nullptr;
   try {
     if (n_ports == 0)
@@ -202,7 +223,6 @@ int run(int argc, char** argv) {
     wait_links(ports.data(), unsigned(ports.size()), kLinkWaitMs);
 
     publisher = std::make_unique<ZonePublisher>(n_workers);
-    publisher->publish_all(zone_set);
 
     for (unsigned w = 0; w < n_workers; ++w) {
       unsigned lc = worker_lcores[w];
@@ -228,6 +248,48 @@ int run(int argc, char** argv) {
       }
       states.push_back(st);
       init_tx_buffers(*st, socket);
+    }
+
+    // The start-up version: published to every lcore before they run, so it
+    // is served everywhere and counts as committed (the last-known-good).
+    std::vector<VersionCounters*> vcounters;
+    for (LcoreState* st : states) vcounters.push_back(st->vcounters);
+    registry = std::make_unique<VersionRegistry>(*publisher, worker_lcores, vcounters);
+    auto v0 = registry->add(zone_set);
+    zone_set.reset();  // the registry holds it now
+    registry->publish_all(v0);
+    if (!cfg.state_dir.empty() && !from_lkg) persist_lkg(cfg.state_dir, *v0);
+    registry->commit(v0);
+    std::printf("edgedns: version %s (%s) served and committed%s\n", v0->hex.c_str(),
+                v0->label.c_str(), from_lkg ? " (from the last-known-good)" : "");
+
+    if (!cfg.control.empty()) {
+      AgentHooks hooks;
+      if (!cfg.state_dir.empty())
+        hooks.persist = [dir = cfg.state_dir](const Version& v) { persist_lkg(dir, v); };
+      hooks.lcores_alive = [&states] {
+        const uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
+        for (const LcoreState* st : states) {
+          uint64_t t = st->last_qs_tsc.load(std::memory_order_relaxed);
+          if (t == 0 || now - t > hz) return false;
+        }
+        return true;
+      };
+      // Off the worker CPUs when other CPUs exist (a busy-polling lcore and
+      // a zone compile must not share one).
+      cpu_set_t agent_cpus = start_cpus;
+      for (unsigned lc : worker_lcores) {
+        rte_cpuset_t wc = rte_lcore_cpuset(lc);
+        for (int c = 0; c < CPU_SETSIZE; ++c)
+          if (CPU_ISSET(c, &wc)) CPU_CLR(c, &agent_cpus);
+      }
+      if (CPU_COUNT(&agent_cpus) == 0) agent_cpus = start_cpus;
+      hooks.thread_init = [agent_cpus] {
+        pthread_setaffinity_np(pthread_self(), sizeof agent_cpus, &agent_cpus);
+      };
+      agent = std::make_unique<ControlAgent>(*registry, std::move(hooks));
+      agent->start(cfg.control);
+      std::printf("edgedns: control socket %s\n", cfg.control.c_str());
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "edgedns: %s\n", e.what());
@@ -262,8 +324,11 @@ int run(int argc, char** argv) {
     print_counters(states);
   }
 
-  // Teardown in reverse: lcores are stopped; ports, publisher, state, pool, EAL.
+  // Teardown in reverse: lcores are stopped; agent, ports, publisher, state, pool, EAL.
+  if (agent) agent->stop();
+  agent.reset();
   for (const PortInfo& p : ports) stop_port(p.id);
+  registry.reset();
   publisher.reset();
   zone_set.reset();
   for (LcoreState* st : states) {

@@ -39,6 +39,7 @@ inline size_t frame_cap(const rte_mbuf* m, const Classified& c, uint16_t mtu) no
 uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* zs,
                        rte_mbuf** pkts, uint16_t nb, rte_mbuf** out) noexcept {
   LcoreCounters& k = st.counters;
+  VersionCounters& vc = st.vcounters[st.vslot];
   uint16_t n_out = 0, n_dns = 0;
   for (unsigned i = 0; i < kPrefetchAhead && i < nb; ++i)
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -49,6 +50,7 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
     rte_mbuf* m = pkts[i];
     if (m->nb_segs != 1) {
       k.late_drop[size_t(LateDrop::MultiSegment)].add();
+      vc.malformed.add();
       rte_pktmbuf_free(m);
       continue;
     }
@@ -64,6 +66,7 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
         zones::Query& q = st.queries[n_dns];
         if (zones::parse_query({f + c.payload_off, c.payload_len}, q) == zones::QueryStatus::Drop) {
           k.late_drop[size_t(LateDrop::DnsUnparsable)].add();
+          vc.malformed.add();
           rte_pktmbuf_free(m);
           break;
         }
@@ -93,12 +96,14 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
         break;
       case Kind::Drop:
         k.drop[size_t(c.reason)].add();
+        if (c.reason == DropReason::Malformed) vc.malformed.add();
         rte_pktmbuf_free(m);
         break;
     }
   }
   if (n_dns == 0) return n_out;
   k.queries.add(n_dns);
+  vc.queries.add(n_dns);
   if (zs == nullptr) {
     k.late_drop[size_t(LateDrop::NoZones)].add(n_dns);
     rte_pktmbuf_free_bulk(st.dns, n_dns);
@@ -119,10 +124,12 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
                       st.answer_cfg);
     if (r.len == 0 || r.kind == zones::AnswerKind::Dropped) {
       k.late_drop[size_t(LateDrop::EngineDropped)].add();
+      vc.dropped.add();
       rte_pktmbuf_free(m);
       continue;
     }
     k.rcode[r.rcode & 0x0f].add();
+    vc.rcode[(r.rcode & 0x0f) < kVersionRcodes - 1 ? (r.rcode & 0x0f) : kVersionRcodes - 1].add();
     if (r.truncated) k.truncated.add();
     size_t n = udp_reply(f, c, r.len, pc.addrs, pc.offload);
     if (pc.offload.ip4 || pc.offload.udp) {
@@ -188,7 +195,10 @@ int worker_main(void* arg) {
 
   rcu_register_thread();
   while (!st.stop->load(std::memory_order_relaxed)) {
-    const zones::ZoneSet* zs = st.publisher->read(st.slot);  // once per iteration
+    // Once per iteration; sv and zs are dead after the quiescent state below.
+    const ServedVersion* sv = st.publisher->read(st.slot);
+    const zones::ZoneSet* zs = sv ? sv->zs.get() : nullptr;
+    st.vslot = sv ? sv->vslot : 0;
     uint32_t got = 0;
     for (unsigned p = 0; p < st.n_ports; ++p) {
       PortCtx& pc = st.ports[p];
@@ -210,6 +220,7 @@ int worker_main(void* arg) {
       last_drain = now;
     }
     rcu_quiescent_state();  // zs is dead from here on
+    st.last_qs_tsc.store(now, std::memory_order_relaxed);
     if (got == 0 && st.idle_sleep) {
       for (unsigned p = 0; p < st.n_ports; ++p) {
         uint16_t sent = rte_eth_tx_buffer_flush(st.ports[p].port, st.ports[p].queue, st.ports[p].txb);

@@ -52,6 +52,12 @@ struct alignas(RTE_CACHE_LINE_SIZE) LcoreState {
   PortCtx ports[kMaxPorts];
   zones::AnswerConfig answer_cfg;
   LcoreCounters counters;
+  // Set by worker_main at the top of each iteration from the ServedVersion it
+  // loaded: the per-version counters process_burst writes (0 = unversioned).
+  unsigned vslot = 0;
+  // TSC of this lcore's last quiescent state; health reads it (relaxed).
+  std::atomic<uint64_t> last_qs_tsc{0};
+  VersionCounters vcounters[kVersionSlots];
   // Burst scratch, preallocated here instead of on the stack (a Query is ~530 bytes).
   alignas(RTE_CACHE_LINE_SIZE) zones::Query queries[kBurst];
   Classified cls[kBurst];

@@ -50,8 +50,8 @@ TEST(ZonePublisher, ReadersNeverSeeReclaimedSets) {
   auto reader = [&](unsigned slot) {
     rcu_register_thread();
     while (!stop.load()) {
-      const zones::ZoneSet* zs = pub.read(slot);
-      int i = v.index_of(zs);
+      const ServedVersion* sv = pub.read(slot);
+      int i = v.index_of(sv ? sv->zs.get() : nullptr);
       if (i < 0 || v.reclaimed[i].load()) bad.fetch_add(1);
       reads.fetch_add(1);
       rcu_quiescent_state();
@@ -81,16 +81,18 @@ TEST(ZonePublisher, PerSlotPublication) {
   ZonePublisher pub(3);
   pub.publish_all(v.handle(0));
   const unsigned canary[] = {1};
-  pub.publish(v.handle(1), canary);
-  EXPECT_EQ(pub.current(0).get(), v.sets[0].get());
-  EXPECT_EQ(pub.current(1).get(), v.sets[1].get());
-  EXPECT_EQ(pub.current(2).get(), v.sets[0].get());
+  auto canary_v = std::make_shared<ServedVersion>();
+  canary_v->zs = v.handle(1);
+  pub.publish(std::move(canary_v), canary);
+  EXPECT_EQ(pub.current(0)->zs.get(), v.sets[0].get());
+  EXPECT_EQ(pub.current(1)->zs.get(), v.sets[1].get());
+  EXPECT_EQ(pub.current(2)->zs.get(), v.sets[0].get());
   EXPECT_FALSE(v.reclaimed[0].load());  // still served by slots 0 and 2
   // An unregistered thread may not read under QSBR, so check through a reader.
   std::thread t([&] {
     rcu_register_thread();
-    EXPECT_EQ(pub.read(1), v.sets[1].get());
-    EXPECT_EQ(pub.read(2), v.sets[0].get());
+    EXPECT_EQ(pub.read(1)->zs.get(), v.sets[1].get());
+    EXPECT_EQ(pub.read(2)->zs.get(), v.sets[0].get());
     rcu_unregister_thread();
   });
   t.join();
@@ -98,8 +100,10 @@ TEST(ZonePublisher, PerSlotPublication) {
   EXPECT_TRUE(v.reclaimed[0].load());
   EXPECT_TRUE(v.reclaimed[1].load());
   const unsigned bad_slot[] = {7};
-  EXPECT_THROW(pub.publish(v.handle(3), bad_slot), std::out_of_range);
-  EXPECT_EQ(pub.current(0).get(), v.sets[2].get());  // refused publish changed nothing
+  auto wrapped = std::make_shared<ServedVersion>();
+  wrapped->zs = v.handle(3);
+  EXPECT_THROW(pub.publish(wrapped, bad_slot), std::out_of_range);
+  EXPECT_EQ(pub.current(0)->zs.get(), v.sets[2].get());  // refused publish changed nothing
 }
 
 TEST(ZonePublisher, DestructorReclaims) {
@@ -109,5 +113,21 @@ TEST(ZonePublisher, DestructorReclaims) {
     pub.publish_all(v.handle(0));
     EXPECT_FALSE(v.reclaimed[0].load());
   }
+  EXPECT_TRUE(v.reclaimed[0].load());
+}
+
+TEST(ZonePublisher, ReleaseHookRunsAfterTheGracePeriod) {
+  Versions v;
+  ZonePublisher pub(2);
+  std::atomic<int> released{0};
+  auto a = std::make_shared<ServedVersion>();
+  a->zs = v.handle(0);
+  a->vslot = 5;
+  a->on_release = [&] { released.fetch_add(1); };
+  pub.publish_all(std::shared_ptr<const ServedVersion>(std::move(a)));
+  EXPECT_EQ(pub.current(1)->vslot, 5u);
+  EXPECT_EQ(released.load(), 0);
+  pub.publish_all(v.handle(1));
+  EXPECT_EQ(released.load(), 1);  // both slots moved on and a grace period passed
   EXPECT_TRUE(v.reclaimed[0].load());
 }
