@@ -1,0 +1,167 @@
+// Last-known-good files: round trip, retention of two good files, a truncated
+// or corrupted newest file falls back to the previous one, tmp leftovers are
+// ignored, an empty or missing directory yields none.
+#include "zones/lkg.hh"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "zones/zone_text.hh"
+
+using namespace edgedns::zones;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/edgedns-lkg-test.XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string str() const { return path.string(); }
+};
+
+std::shared_ptr<const ZoneSet> set_with_serial(int serial) {
+  std::string t = "; zone ex.\nex. 60 IN SOA ns.ex. h.ex. " + std::to_string(serial) +
+                  " 2 3 4 5\nex. 60 IN NS ns.ex.\nns.ex. 60 IN A 192.0.2.1\n";
+  ZoneSetLoad l = load_zoneset_text(t, "t");
+  EXPECT_TRUE(l.zones);
+  return l.zones;
+}
+
+void write(const TempDir& d, uint64_t seq, int serial) {
+  auto s = set_with_serial(serial);
+  ASSERT_EQ(write_lkg(d.str(), seq, zoneset_version(*s), zoneset_text(*s)), "");
+}
+
+std::vector<std::string> names(const TempDir& d) {
+  std::vector<std::string> v;
+  for (const auto& e : fs::directory_iterator(d.path)) v.push_back(e.path().filename().string());
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+}  // namespace
+
+TEST(Lkg, RoundTrip) {
+  TempDir d;
+  auto s = set_with_serial(5);
+  ASSERT_EQ(write_lkg(d.str(), 1, zoneset_version(*s), zoneset_text(*s)), "");
+  EXPECT_EQ(names(d), std::vector<std::string>{"lkg-1.edz"});
+  EXPECT_EQ(fs::status(d.path / "lkg-1.edz").permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  LkgRead r = read_newest_lkg(d.str());
+  ASSERT_TRUE(r.found);
+  EXPECT_EQ(r.seq, 1u);
+  EXPECT_EQ(r.version, zoneset_version(*s));
+  EXPECT_EQ(zoneset_version(*r.zones), zoneset_version(*s));
+  EXPECT_EQ(zoneset_label(*r.zones), "ex.=5");
+  EXPECT_TRUE(r.skipped.empty());
+  EXPECT_EQ(next_lkg_seq(d.str()), 2u);
+}
+
+TEST(Lkg, KeepsTheTwoNewestGoodFiles) {
+  TempDir d;
+  for (int i = 1; i <= 4; ++i) write(d, uint64_t(i), i);
+  EXPECT_EQ(names(d), (std::vector<std::string>{"lkg-3.edz", "lkg-4.edz"}));
+  LkgRead r = read_newest_lkg(d.str());
+  ASSERT_TRUE(r.found);
+  EXPECT_EQ(r.seq, 4u);
+  EXPECT_EQ(zoneset_label(*r.zones), "ex.=4");
+}
+
+TEST(Lkg, TruncatedNewestFallsBackToPrevious) {
+  TempDir d;
+  write(d, 1, 1);
+  write(d, 2, 2);
+  fs::resize_file(d.path / "lkg-2.edz", fs::file_size(d.path / "lkg-2.edz") - 10);
+  LkgRead r = read_newest_lkg(d.str());
+  ASSERT_TRUE(r.found);
+  EXPECT_EQ(r.seq, 1u);
+  EXPECT_EQ(zoneset_label(*r.zones), "ex.=1");
+  ASSERT_EQ(r.skipped.size(), 1u);
+  EXPECT_NE(r.skipped[0].find("lkg-2.edz"), std::string::npos);
+  EXPECT_NE(r.skipped[0].find("truncated"), std::string::npos) << r.skipped[0];
+  // A header cut short as well.
+  fs::resize_file(d.path / "lkg-2.edz", 20);
+  r = read_newest_lkg(d.str());
+  EXPECT_EQ(r.seq, 1u);
+  EXPECT_NE(r.skipped.at(0).find("truncated header"), std::string::npos) << r.skipped[0];
+}
+
+TEST(Lkg, FlippedByteFallsBackToPrevious) {
+  TempDir d;
+  write(d, 1, 1);
+  write(d, 2, 2);
+  for (size_t at : {size_t(20), size_t(kLkgHeaderSize + 5)}) {  // header, then payload
+    const fs::path p = d.path / "lkg-2.edz";
+    std::string data;
+    {
+      std::ifstream in(p, std::ios::binary);
+      data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    std::string bad = data;
+    bad[at] ^= 0x01;
+    { std::ofstream(p, std::ios::binary | std::ios::trunc) << bad; }
+    LkgRead r = read_newest_lkg(d.str());
+    ASSERT_TRUE(r.found);
+    EXPECT_EQ(r.seq, 1u);
+    ASSERT_EQ(r.skipped.size(), 1u);
+    EXPECT_NE(r.skipped[0].find("checksum mismatch"), std::string::npos) << r.skipped[0];
+    { std::ofstream(p, std::ios::binary | std::ios::trunc) << data; }
+    EXPECT_EQ(read_newest_lkg(d.str()).seq, 2u);
+  }
+}
+
+TEST(Lkg, GoodChecksumButBadPayloadOrVersionIsSkipped) {
+  auto s = set_with_serial(2);
+  {
+    TempDir d;
+    write(d, 1, 1);
+    ASSERT_EQ(write_lkg(d.str(), 2, zoneset_version(*s), "; zone ex.\nex. 60 IN A 1.2.3.4\n"), "");
+    LkgRead r = read_newest_lkg(d.str());
+    ASSERT_TRUE(r.found);
+    EXPECT_EQ(r.seq, 1u);
+    ASSERT_EQ(r.skipped.size(), 1u);
+    EXPECT_NE(r.skipped[0].find("does not load"), std::string::npos) << r.skipped[0];
+  }
+  {
+    TempDir d;
+    write(d, 1, 1);
+    ASSERT_EQ(write_lkg(d.str(), 2, VersionId{1, 2}, zoneset_text(*s)), "");
+    LkgRead r = read_newest_lkg(d.str());
+    ASSERT_TRUE(r.found);
+    EXPECT_EQ(r.seq, 1u);
+    ASSERT_EQ(r.skipped.size(), 1u);
+    EXPECT_NE(r.skipped[0].find("header says"), std::string::npos) << r.skipped[0];
+  }
+}
+
+TEST(Lkg, TmpLeftoversIgnoredAndCleaned) {
+  TempDir d;
+  write(d, 1, 1);
+  { std::ofstream(d.path / "lkg-9.edz.tmp") << "partial"; }
+  { std::ofstream(d.path / "notes.txt") << "hello"; }
+  LkgRead r = read_newest_lkg(d.str());
+  ASSERT_TRUE(r.found);
+  EXPECT_EQ(r.seq, 1u);
+  EXPECT_TRUE(r.skipped.empty());
+  EXPECT_EQ(next_lkg_seq(d.str()), 2u);
+  write(d, 2, 2);
+  EXPECT_EQ(names(d), (std::vector<std::string>{"lkg-1.edz", "lkg-2.edz", "notes.txt"}));
+}
+
+TEST(Lkg, EmptyOrMissingDirectoryHasNone) {
+  TempDir d;
+  LkgRead r = read_newest_lkg(d.str());
+  EXPECT_FALSE(r.found);
+  EXPECT_TRUE(r.skipped.empty());
+  EXPECT_FALSE(read_newest_lkg(d.str() + "/missing").found);
+  EXPECT_EQ(next_lkg_seq(d.str()), 1u);
+  auto s = set_with_serial(1);
+  std::string err = write_lkg(d.str() + "/missing", 1, zoneset_version(*s), zoneset_text(*s));
+  EXPECT_NE(err.find("missing/lkg-1.edz.tmp"), std::string::npos) << err;
+}
