@@ -54,6 +54,8 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
   q.edns_version = 0;
   q.udp_size = 512;
   q.qtype = q.qclass = 0;
+  q.hint_set = nullptr;
+  q.hint_node_done = false;
   if (pkt.size() < kHeaderSize) return q.status = QueryStatus::Drop;
   const uint8_t* p = pkt.data();
   const size_t len = pkt.size();
@@ -64,13 +66,24 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
   size_t off = kHeaderSize;
   bool bad = false;
   if (q.qdcount >= 1) {
-    size_t nl = name_wire_length(p + off, len - off);
+    // name_wire_length's walk over the length octets, then one copy and one
+    // flat fold: length octets are below 64, never letters, so folding every
+    // byte equals name_to_lower and needs no label structure.
+    const uint8_t* s = p + off;
+    const size_t avail = len - off;
+    size_t nl = 0;
+    for (size_t i = 0; i < avail;) {
+      const uint8_t l = s[i];
+      if (l == 0) { nl = i + 1; break; }
+      if (l > kMaxLabel) break;
+      i += size_t(l) + 1;
+      if (i >= kMaxName) break;
+    }
     if (nl == 0 || off + nl + 4 > len) {
       bad = true;
     } else {
-      std::memcpy(q.qname, p + off, nl);
-      std::memcpy(q.qname_lower, p + off, nl);
-      name_to_lower(q.qname_lower, nl);
+      std::memcpy(q.qname, s, nl);
+      for (size_t k = 0; k < nl; ++k) q.qname_lower[k] = lower_ascii(s[k]);
       q.qname_len = uint8_t(nl);
       q.qtype = rd16(p + off + nl);
       q.qclass = rd16(p + off + nl + 2);
@@ -127,6 +140,49 @@ void prefetch(const ZoneSet& zs, const Query& q) noexcept {
   const Zone* z = zs.find(q.qname_lower, q.qname_len);
   if (!z) return;
   if (const Slot* s = z->home_slot(q.hash)) __builtin_prefetch(s);
+}
+
+void prefetch_burst(const ZoneSet& zs, Query* qs, size_t n) noexcept {
+  // Stage 1: the zone (its index is small and hot) and the home slot of the name.
+  for (size_t i = 0; i < n; ++i) {
+    Query& q = qs[i];
+    q.hint_set = nullptr;
+    q.hint_node_done = false;
+    // DS is answered from the parent's zone: answer() looks it up itself.
+    if (q.status != QueryStatus::Ok || q.qname_len == 0 || q.qtype == rrtype::DS) continue;
+    const Zone* z = zs.find(q.qname_lower, q.qname_len);
+    if (!z) continue;
+    q.hint_set = &zs;
+    q.hint_zone = z;
+    if (const Slot* s = z->home_slot(q.hash)) __builtin_prefetch(s);
+  }
+  // Stage 2: the slots have arrived while the rest of the burst was hashed:
+  // the first slot with the name's tag gives the node (its name is compared
+  // by answer(), once the node is in cache); an empty slot first means the
+  // name is absent. The node's first two lines hold the header, the RRset
+  // directory and, for a typical name, its RRsets.
+  for (size_t i = 0; i < n; ++i) {
+    Query& q = qs[i];
+    if (q.hint_set != &zs) continue;
+    const Zone* z = q.hint_zone;
+    const ShardView& v = z->views[z->shard_bits ? q.hash >> (64 - z->shard_bits) : 0];
+    const uint8_t* node = nullptr;
+    if (v.nslots) {
+      const uint32_t tag = uint32_t(q.hash);
+      for (uint32_t k = slot_home(q.hash, z->shard_bits, v.nslots);;) {
+        const Slot& sl = v.slots[k];
+        if (sl.off == kEmptySlot) break;
+        if (sl.tag == tag) { node = v.blob + sl.off; break; }
+        if (++k == v.nslots) k = 0;
+      }
+    }
+    q.hint_node = node;
+    q.hint_node_done = true;
+    if (node) {
+      __builtin_prefetch(node);
+      __builtin_prefetch(node + 64);
+    }
+  }
 }
 
 namespace {
@@ -453,7 +509,7 @@ struct Resolver {
   //    and the answer ends after its second visit;
   //  - CNAME, RRSIG, NSEC and ANY queries are answered at a CNAME owner
   //    itself, and a CNAME query below a DNAME ends with the synthesized CNAME.
-  void run() noexcept {
+  void run(const uint8_t* first_node) noexcept {
     uint8_t cur[kMaxName];
     size_t cur_len = q.qname_len;
     std::memcpy(cur, q.qname_lower, cur_len);
@@ -467,7 +523,7 @@ struct Resolver {
                                 q.qtype == rrtype::NSEC || q.qtype == rrtype::ANY;
 
     for (int hops = 0;; ++hops) {
-      const uint8_t* node = z->find(cur, cur_len, cur_hash);
+      const uint8_t* node = hops == 0 ? first_node : z->find(cur, cur_len, cur_hash);
       const uint8_t* owner_node = node;  // node whose data answers (may be the wildcard)
       const uint8_t* special = nullptr;  // cut or DNAME that takes over
       if (node && (node_flags(node) & node_flag::Below)) {
@@ -687,12 +743,43 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
     return finish(rcode::REFUSED, AnswerKind::Error, true, 0);
   // DS lives in the parent: look for the zone of the parent name first (as Knot does).
   const Zone* z = nullptr;
-  if (q.qtype == rrtype::DS && q.qname_len > 1) {
-    size_t l = size_t(q.qname_lower[0]) + 1;
-    z = zs.find(q.qname_lower + l, q.qname_len - l);
+  const bool hinted = q.hint_set == &zs;  // prefetch_burst found the zone (never for DS)
+  if (hinted) {
+    z = q.hint_zone;
+  } else {
+    if (q.qtype == rrtype::DS && q.qname_len > 1) {
+      size_t l = size_t(q.qname_lower[0]) + 1;
+      z = zs.find(q.qname_lower + l, q.qname_len - l);
+    }
+    if (!z) z = zs.find(q.qname_lower, q.qname_len);
   }
-  if (!z) z = zs.find(q.qname_lower, q.qname_len);
   if (!z) return finish(rcode::REFUSED, AnswerKind::Error, true, 0);
+
+  const uint8_t* node = nullptr;
+  if (hinted && q.hint_node_done) {
+    node = q.hint_node;  // null: no slot carried the name's tag
+    if (node && (node[1] != q.qname_len ||
+                 std::memcmp(node_name(node), q.qname_lower, q.qname_len) != 0))
+      node = z->find(q.qname_lower, q.qname_len, q.hash);  // a tag collision
+  } else {
+    node = z->find(q.qname_lower, q.qname_len, q.hash);
+  }
+  // The common case, an authoritative name holding the asked type with no
+  // names in its RDATA (A, AAAA, TXT...): one memcpy of the pre-encoded RRset
+  // (owner C0 0C), no compression table, no additional section. It writes
+  // what the general path below would.
+  if (node && q.qtype != rrtype::ANY &&
+      !(node_flags(node) & (node_flag::Below | node_flag::Cut | node_flag::Cname))) {
+    const RRsetRef r = node_rrset(node, q.qtype);
+    if (r && rdata_name_info(r.type).count == 0 &&
+        pos + r.len + (q.has_edns ? kOptSize : 0) <= limit) {
+      std::memcpy(b + pos, r.block, r.len);
+      pos += r.len;
+      wr16(b + 6, r.count);
+      flags |= hflag::AA;
+      return finish(rcode::NOERROR, AnswerKind::Answer, true, 0);
+    }
+  }
 
   Writer w;  // default-initialized: the compression table is not zeroed per query
   w.buf = b;
@@ -704,7 +791,7 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
       w.remember(kHeaderSize + i, k--);
   }
   Resolver r(z, q, w);
-  r.run();
+  r.run(node);
   pos = w.pos;
   wr16(b + 6, w.count[0]);
   wr16(b + 8, w.count[1]);

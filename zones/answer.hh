@@ -8,6 +8,7 @@
 // caller keeps the ZoneSet alive (RCU read-side section on the dataplane).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -15,6 +16,7 @@
 
 namespace edgedns::zones {
 
+class Zone;
 class ZoneSet;
 
 enum class Transport : uint8_t { Udp, Tcp };
@@ -45,6 +47,14 @@ struct Query {
   uint16_t udp_size = 512;   // client's limit: 512 without EDNS, max(512, OPT size) with
   QueryStatus status = QueryStatus::Drop;
   uint64_t hash = 0;         // name_hash(qname_lower)
+  // Left by prefetch_burst for answer(), which uses them only with the same
+  // ZoneSet (`hint_set`): the zone of the name and, when hint_node_done, the
+  // node whose slot tag matched (null: the name is not in the zone); answer()
+  // still compares the name. parse_query clears them.
+  const ZoneSet* hint_set = nullptr;
+  const Zone* hint_zone = nullptr;
+  const uint8_t* hint_node = nullptr;
+  bool hint_node_done = false;
   uint8_t qname[kMaxName];       // as received (0x20 case preserved, echoed back)
   uint8_t qname_lower[kMaxName]; // folded, for lookups
 };
@@ -53,6 +63,13 @@ QueryStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept;
 
 // Touches the hash buckets the answer will need (a hint; may do nothing).
 void prefetch(const ZoneSet& zs, const Query& q) noexcept;
+
+// The burst form, the way rte_hash's bulk lookup hides DRAM latency: finds
+// every query's zone and prefetches its home slot, then reads the slots and
+// prefetches the nodes (with their RRsets), leaving both in the queries'
+// hints for answer(). Use it on a whole burst between parse_query and
+// answer, with the same ZoneSet kept alive until the last answer.
+void prefetch_burst(const ZoneSet& zs, Query* qs, size_t n) noexcept;
 
 // What kind of response was produced; used for counters and (later) RRL classes.
 enum class AnswerKind : uint8_t { Answer, NoData, NxDomain, Referral, Error, Dropped };
