@@ -110,8 +110,9 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
     return n_out;
   }
 
-  // Pass 2: touch every bucket the burst needs before answering any of it.
-  for (uint16_t j = 0; j < n_dns; ++j) zones::prefetch(*zs, st.queries[j]);
+  // Pass 2: look up and prefetch every slot, then every node, the burst needs
+  // before answering any of it (hints left in the queries for answer()).
+  zones::prefetch_burst(*zs, st.queries, n_dns);
 
   // Pass 3: answer in place and rewrite the headers around the answer.
   for (uint16_t j = 0; j < n_dns; ++j) {
