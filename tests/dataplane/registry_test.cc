@@ -334,3 +334,41 @@ TEST(Agent, SocketSurvivesBadClients) {
   EXPECT_NE(stat(path.c_str(), &st), 0);  // removed on stop
   rmdir(dir);
 }
+
+// The swap path of agent_swap.sh (uploads, deltas, publishes) with readers
+// running: under -Db_sanitize=address this is the leak/use-after-free check.
+TEST(Agent, UploadDeltaPublishLoop) {
+  Node n;
+  ControlAgent agent(n.reg, {});
+  json r = agent.handle(upload_req(1));
+  ASSERT_TRUE(agent.handle(req("publish", {{"version", r["version"]}}))["ok"]);
+  n.start_readers();
+  std::string cur = r["version"];
+  int v = 1;
+  for (int i = 0; i < 150; ++i, ++v) {
+    if (i % 2 == 0) {
+      r = agent.handle(upload_req(v + 1));
+    } else {
+      char a[64], b[64];
+      std::snprintf(a, sizeof a, "v%d.t.test. 300 IN A 10.0.%d.%d", v, (v >> 8) & 255, v & 255);
+      std::snprintf(b, sizeof b, "v%d.t.test. 300 IN A 10.0.%d.%d", v + 1, ((v + 1) >> 8) & 255, (v + 1) & 255);
+      json ch = json::array();
+      ch.push_back({{"op", "del"}, {"rr", "www.t.test. 300 IN CNAME v" + std::to_string(v) + ".t.test."}});
+      ch.push_back({{"op", "add"}, {"rr", "www.t.test. 300 IN CNAME v" + std::to_string(v + 1) + ".t.test."}});
+      ch.push_back({{"op", "del"}, {"rr", a}});
+      ch.push_back({{"op", "add"}, {"rr", b}});
+      ch.push_back({{"op", "del"}, {"rr", "t.test. 300 IN SOA ns1.t.test. h.t.test. " + std::to_string(v) + " 1 1 1 1"}});
+      ch.push_back({{"op", "add"}, {"rr", "t.test. 300 IN SOA ns1.t.test. h.t.test. " + std::to_string(v + 1) + " 1 1 1 1"}});
+      r = agent.handle(req("delta", {{"base", cur}, {"changes", ch}}));
+    }
+    ASSERT_TRUE(r["ok"]) << r;
+    EXPECT_EQ(r["label"], "t.test.=" + std::to_string(v + 1));
+    cur = r["version"];
+    ASSERT_TRUE(agent.handle(req("publish", {{"version", cur}}))["ok"]);
+  }
+  // A delta deleting what does not exist is refused and changes nothing.
+  json bad = agent.handle(req("delta", {{"base", cur}, {"changes", {{{"op", "del"}, {"rr", "zz.t.test. 300 IN A 1.2.3.4"}}}}}));
+  EXPECT_EQ(bad["code"], "bad_request");
+  EXPECT_LE(n.reg.versions().size(), kMaxHeldVersions);
+  EXPECT_EQ(n.null_reads.load(), 0);
+}
