@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <new>
 #include <string>
@@ -148,6 +149,18 @@ int run(int argc, char** argv) {
   if (cfg.zones.empty() && cfg.state_dir.empty()) {
     std::fprintf(stderr, "edgedns: no --zone and no --state-dir given: nothing to serve\n");
     return 2;
+  }
+
+  // The state directory is created (0700, like the socket: owner only) when
+  // missing, so that a first start with --zone and --state-dir just works.
+  if (!cfg.state_dir.empty()) {
+    std::error_code ec;
+    if (std::filesystem::create_directories(cfg.state_dir, ec))
+      std::filesystem::permissions(cfg.state_dir, std::filesystem::perms::owner_all, ec);
+    if (ec) {
+      std::fprintf(stderr, "edgedns: --state-dir %s: %s\n", cfg.state_dir.c_str(), ec.message().c_str());
+      return 1;
+    }
   }
 
   // Zones first: a bad zone fails before any device is touched. Without
