@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "control/daemon.hh"
 #include "control/dig_print.hh"
 #include "control/node_client.hh"
 #include "control/node_cmds.hh"
@@ -189,6 +190,53 @@ int main(int argc, char** argv) {
   node_rollback->add_option("--to", node_to, "version to roll back to");
   node_rollback->add_flag("--json", as_json, "machine-readable output");
 
+  std::string fleet, state_dir, daemon_socket = ctl::kDefaultDaemonSocket;
+  std::vector<std::string> adopt;
+  auto* serve = app.add_subcommand("serve", "the control-plane daemon (rollouts, journal, versions)");
+  serve->add_option("--fleet", fleet, "fleet file (YAML)")->required();
+  serve->add_option("--state-dir", state_dir, "versions and journal")->required();
+  serve->add_option("--socket", daemon_socket, "the daemon's unix socket");
+  serve->add_option("--adopt", adopt, "zone files the fleet serves now (first start; repeatable)")
+      ->allow_extra_args(false);
+
+  ctl::PushOptions push_opt;
+  double bake = -1;
+  std::vector<std::string> push_files;
+  auto* push = app.add_subcommand("push", "validate and roll out zones (0 committed, 2 rejected, 3 rolled back, 1 error)");
+  push->add_option("--socket", push_opt.socket, "the daemon's socket");
+  push->add_option("--policy", push_opt.policy, "rollout policy (YAML)");
+  push->add_option("--probes", push_opt.probes, "probes file: NAME TYPE RCODE [RDATA] per line");
+  push->add_option("--bake", bake, "bake seconds for every stage");
+  push->add_option("--origin", push_opt.origin, "origin for every zone file");
+  push->add_flag("--wait", push_opt.wait, "follow the rollout until it ends");
+  push->add_flag("--force-serial", push_opt.force_serial, "allow a serial that does not increase");
+  push->add_flag("--allow-apex-change", push_opt.allow_apex_change, "allow apex NS/SOA/DNSKEY/DS changes");
+  push->add_flag("--json", push_opt.json, "machine-readable output (one JSON object per line)");
+  push->add_option("files", push_files, "zone files")->required();
+
+  auto* status = app.add_subcommand("status", "the fleet's committed version, the rollout, every node");
+  status->add_option("--socket", daemon_socket, "the daemon's socket");
+  status->add_flag("--json", as_json, "machine-readable output");
+
+  std::string action;
+  auto* rollout = app.add_subcommand("rollout", "watch|pause|resume|abort the rollout in progress");
+  rollout->add_option("action", action, "watch, pause, resume or abort")->required()
+      ->check(CLI::IsMember({"watch", "pause", "resume", "abort"}));
+  rollout->add_option("--socket", daemon_socket, "the daemon's socket");
+  rollout->add_flag("--json", as_json, "machine-readable output");
+
+  std::string rb_version;
+  bool rb_wait = false;
+  auto* rollback = app.add_subcommand("rollback", "abort the rollout, or go back to VERSION (default: the previous committed)");
+  rollback->add_option("version", rb_version, "version id");
+  rollback->add_option("--socket", daemon_socket, "the daemon's socket");
+  rollback->add_flag("--wait", rb_wait, "wait until every node is back");
+  rollback->add_flag("--json", as_json, "machine-readable output");
+
+  auto* history = app.add_subcommand("history", "past rollouts and rejected pushes");
+  history->add_option("--socket", daemon_socket, "the daemon's socket");
+  history->add_flag("--json", as_json, "machine-readable output");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*check) return cmd_check_zone(origin, files);
@@ -197,6 +245,15 @@ int main(int argc, char** argv) {
     if (*node_load) return ctl::node_load(node_socket, node_files, origin, as_json);
     if (*node_status) return ctl::node_status(node_socket, as_json);
     if (*node_rollback) return ctl::node_rollback(node_socket, node_to, as_json);
+    if (*serve) return ctl::serve_main(fleet, state_dir, daemon_socket, adopt);
+    if (*push) {
+      if (bake >= 0) push_opt.bake = bake;
+      return ctl::cli_push(push_opt, push_files);
+    }
+    if (*status) return ctl::cli_status(daemon_socket, as_json);
+    if (*rollout) return ctl::cli_rollout(daemon_socket, action, as_json);
+    if (*rollback) return ctl::cli_rollback(daemon_socket, rb_version, rb_wait, as_json);
+    if (*history) return ctl::cli_history(daemon_socket, as_json);
   } catch (const std::exception& e) {
     std::cerr << "edgectl: " << e.what() << "\n";
     return 1;

@@ -28,7 +28,10 @@ namespace {
 const char* kRcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
 
 std::vector<uint8_t> build_query(const Name& qname, uint16_t type, uint16_t id) {
-  std::vector<uint8_t> q(kHeaderSize);
+  std::vector<uint8_t> q;
+  // Reserved once: also keeps GCC 12's -Warray-bounds false positive away.
+  q.reserve(kHeaderSize + qname.size() + 4 + 11);
+  q.resize(kHeaderSize);
   wr16(q.data(), id);
   wr16(q.data() + 4, 1);
   wr16(q.data() + 10, 1);  // EDNS, so large RRsets are not truncated

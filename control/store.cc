@@ -99,7 +99,8 @@ nlohmann::json VersionStore::meta(const std::string& id) const {
 
 std::vector<ZoneUpload> VersionStore::uploads(const std::string& id) const {
   std::vector<ZoneUpload> out;
-  for (const auto& z : meta(id)["zones"])
+  const nlohmann::json m = meta(id);  // named: a range-for over a temporary's member dangles
+  for (const auto& z : m["zones"])
     out.push_back({z.value("apex", ""), z.value("file", ""), read_file(dir(id) + "/" + z.value("path", ""))});
   return out;
 }

@@ -1,0 +1,85 @@
+// A test-only node agent: the protocol of docs/control-protocol.md on a unix
+// socket, versions computed with the real zones code, per-lcore publication,
+// counters scripted by the test (added on every `status`), and optionally a
+// UDP responder that answers from each lcore's version in turn (as RSS would
+// spread queries), so probes see canary and control lcores. Not a model of
+// the dataplane: no RCU, no LKG files (committed state lives in memory).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "control/node_client.hh"
+#include "control/zone_input.hh"
+
+namespace edgedns::test {
+
+class FakeNode {
+ public:
+  struct ZoneText {
+    std::string file, text;
+  };
+  FakeNode(std::string name, std::string socket, std::vector<int> lcores, const std::vector<ZoneText>& initial,
+           bool udp = false);
+  ~FakeNode();
+  void start();
+  void stop();  // as if killed: sockets closed, in-flight requests fail
+  // Restart after stop(): serves its committed version (its LKG).
+  void restart();
+
+  std::string udp_address() const { return "127.0.0.1:" + std::to_string(udp_port_); }
+  std::string initial_version() const { return initial_; }
+
+  // Counters added per (lcore, served version) on every status request.
+  void set_traffic(std::function<ctl::Counters(int lcore, const std::string& version)> fn);
+  // Refuse commands (e.g. "publish") with this agent error code.
+  void fail_command(const std::string& cmd, const std::string& code);
+
+  std::string committed();
+  std::map<int, std::string> served();
+  std::set<std::string> ever_served();
+  std::vector<std::string> commands();
+  bool holds(const std::string& v);
+
+ private:
+  struct Version {
+    std::string label;
+    std::vector<ctl::LoadedZone> zones;
+    std::shared_ptr<const void> zoneset;  // zones::ZoneSet, type-erased to keep the header light
+    size_t records = 0;
+  };
+  void accept_loop();
+  void serve_conn(int fd);
+  void udp_loop();
+  nlohmann::json handle(const nlohmann::json& req);
+  std::string add_version(const std::vector<ctl::LoadedZone>& zones);
+
+  std::string name_, socket_;
+  std::vector<int> lcores_;
+  bool udp_;
+  std::mutex mu_;
+  std::map<std::string, Version> versions_;
+  std::string committed_, prev_committed_, initial_;
+  std::map<int, std::string> served_;
+  std::map<int, std::map<std::string, ctl::Counters>> counters_;
+  std::set<std::string> ever_;
+  std::vector<std::string> log_;
+  std::map<std::string, std::string> failing_;
+  std::function<ctl::Counters(int, const std::string&)> traffic_;
+  int listen_fd_ = -1, udp_fd_ = -1;
+  uint16_t udp_port_ = 0;
+  std::atomic<bool> running_{false};
+  std::thread accept_thread_, udp_thread_;
+  std::vector<std::thread> conn_threads_;
+  std::vector<int> conn_fds_;
+  uint64_t udp_rr_ = 0;
+};
+
+}  // namespace edgedns::test
