@@ -11,7 +11,7 @@
 # Needs root (netns). edgedns (af_packet, 2-queue veth) and knotd (the client
 # namespace's loopback) both run in private namespaces; bounded in time.
 set -euo pipefail
-. "$(dirname "$0")/../tests/integration/agent_common.sh"
+. "$(dirname "$0")/../tests/integration/lib/agent_common.sh"
 RECORDS=${1:-1000000}
 DELTAS=${2:-100}
 KPID=
@@ -70,7 +70,7 @@ done
 cat >"$TMP/driver.py" <<'EOF2'
 import os, socket, subprocess, sys, time
 import dns.message, dns.query
-sys.path.insert(0, os.environ["ROOT"] + "/tests/integration")
+sys.path.insert(0, os.environ["ROOT"] + "/tests/integration/lib")
 import agent_client as ac
 
 sock, srv, knot_sock, deltas = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])

@@ -8,7 +8,7 @@
 # all lcores and a rollback.
 # Usage: tests/integration/agent_canary.sh. Needs root; bounded.
 set -euo pipefail
-. "$(dirname "$0")/agent_common.sh"
+. "$(dirname "$0")/lib/agent_common.sh"
 trap agent_cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -16,8 +16,8 @@ PORTS=64
 PER=3
 
 setup_veth 2
-zt() { $PY -c "import sys; sys.path.insert(0, '$ROOT/tests/integration'); import agent_client as a, json; print(json.dumps(a.zone_text($1)))"; }
-printf '%s' "$($PY -c "import sys; sys.path.insert(0, '$ROOT/tests/integration'); import agent_client as a; print(a.zone_text(1))")" >"$TMP/v1.zone"
+zt() { $PY -c "import sys; sys.path.insert(0, '$ROOT/tests/integration/lib'); import agent_client as a, json; print(json.dumps(a.zone_text($1)))"; }
+printf '%s' "$($PY -c "import sys; sys.path.insert(0, '$ROOT/tests/integration/lib'); import agent_client as a; print(a.zone_text(1))")" >"$TMP/v1.zone"
 # Main lcore 0 for housekeeping; workers 1 and 2 (2 shares CPU 0: fine with --idle-sleep).
 start_edgedns canary "--lcores=0@0,1@1,2@0" 2 --zone "$TMP/v1.zone" || exit 1
 
@@ -28,7 +28,7 @@ V2=$(agent upload "{\"zones\":[{\"file\":\"v2.zone\",\"text\":$(zt 2)}]}" | jget
 served=$(agent publish "{\"version\":\"$V2\",\"lcores\":[2]}" | jget 'r["served"]["1"] + " " + r["served"]["2"]')
 expect_eq "publish v2 to lcore 2 only" "$served" "$V1 $V2"
 
-probe() { in_cli "$PY" "$ROOT/tests/integration/agent_canary_probe.py" "$SRV4" "$PORTS" "$PER"; }
+probe() { in_cli "$PY" "$ROOT/tests/integration/lib/agent_canary_probe.py" "$SRV4" "$PORTS" "$PER"; }
 out=$(probe)
 log "canary probe: $out"
 n1=$(jget 'r["by_version"].get("1", 0)' <<<"$out")

@@ -6,14 +6,14 @@
 # which file it skipped and why. A state dir with no good file fails the start.
 # Usage: tests/integration/agent_restart.sh. Needs root; bounded.
 set -euo pipefail
-. "$(dirname "$0")/agent_common.sh"
+. "$(dirname "$0")/lib/agent_common.sh"
 trap agent_cleanup EXIT
 trap 'exit 130' INT TERM
 
 STATE=$TMP/state
 mkdir -p "$STATE"
-zt() { $PY -c "import sys; sys.path.insert(0, '$ROOT/tests/integration'); import agent_client as a, json; print(json.dumps(a.zone_text($1)))"; }
-$PY -c "import sys; sys.path.insert(0, '$ROOT/tests/integration'); import agent_client as a; \
+zt() { $PY -c "import sys; sys.path.insert(0, '$ROOT/tests/integration/lib'); import agent_client as a, json; print(json.dumps(a.zone_text($1)))"; }
+$PY -c "import sys; sys.path.insert(0, '$ROOT/tests/integration/lib'); import agent_client as a; \
 open('$TMP/v1.zone', 'w').write(a.zone_text(1))"
 www() { in_cli dig +short +tries=2 +time=2 @$SRV4 www.swap.test A | head -1; }
 

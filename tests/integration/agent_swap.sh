@@ -12,7 +12,7 @@
 # Usage: tests/integration/agent_swap.sh [FULL [DELTAS]]   (default 1000 1000)
 # Needs root. Bounded: every step has a timeout.
 set -euo pipefail
-. "$(dirname "$0")/agent_common.sh"
+. "$(dirname "$0")/lib/agent_common.sh"
 trap agent_cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -22,7 +22,7 @@ RATE=2000          # qps: moderate, well under what one lcore answers
 MAX_LOAD_S=120     # dnsperf -l: longer than the updates take; stopped by them
 
 setup_veth 1
-$PY -c "import sys; sys.path.insert(0, '$ROOT/tests/integration'); import agent_client as a; \
+$PY -c "import sys; sys.path.insert(0, '$ROOT/tests/integration/lib'); import agent_client as a; \
 open('$TMP/v1.zone', 'w').write(a.zone_text(1))"
 start_edgedns swap "-l 1" 1 --zone "$TMP/v1.zone" || exit 1
 expect_eq "initial version answers" "$(in_cli dig +short @$SRV4 www.swap.test A | tr '\n' ' ')" \
@@ -34,12 +34,12 @@ printf 'www.swap.test A\nstatic.swap.test A\nnope.swap.test A\nwww.swap.test TXT
 ip netns exec "$CLI" timeout -s INT $((MAX_LOAD_S + 10)) dnsperf -s "$SRV4" -d "$TMP/queries.txt" \
   -Q "$RATE" -l "$MAX_LOAD_S" -c 4 -t 2 >"$TMP/dnsperf.out" 2>&1 &
 DNSPERF=$!
-ip netns exec "$CLI" timeout $((MAX_LOAD_S + 20)) "$PY" "$ROOT/tests/integration/agent_swap_check.py" \
+ip netns exec "$CLI" timeout $((MAX_LOAD_S + 20)) "$PY" "$ROOT/tests/integration/lib/agent_swap_check.py" \
   "$SRV4" "$TMP/stop" "$MAX_LOAD_S" >"$TMP/check.out" 2>&1 &
 CHECK=$!
 sleep 1
 log "applying $FULL full versions and $DELTAS deltas under $RATE qps"
-if timeout $MAX_LOAD_S "$PY" "$ROOT/tests/integration/agent_swap_updates.py" "$SOCK" 1 "$FULL" "$DELTAS" \
+if timeout $MAX_LOAD_S "$PY" "$ROOT/tests/integration/lib/agent_swap_updates.py" "$SOCK" 1 "$FULL" "$DELTAS" \
     >"$TMP/updates.out" 2>&1; then
   pass "updates applied: $(cat "$TMP/updates.out")"
 else

@@ -4,10 +4,10 @@
 # Sets ID, SRV, CLI, VS, VC, TMP, PID; the caller's `trap agent_cleanup EXIT`.
 # Traffic stays inside the namespaces; everything is removed on exit.
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 . "$ROOT/scripts/lib.sh"
 EDGEDNS=${EDGEDNS:-$EDGEDNS_BUILD_DIR/dataplane/edgedns}
-AGENT_PY="$ROOT/tests/integration/agent_client.py"
+AGENT_PY="$ROOT/tests/integration/lib/agent_client.py"
 [ -x "$EDGEDNS" ] || { echo "FAIL: $EDGEDNS not built"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "FAIL: needs root (network namespaces)"; exit 1; }
 
