@@ -4,6 +4,7 @@
 // the caller's buffer from the pre-encoded RRsets of the snapshot.
 #include "zones/answer.hh"
 
+#include <bit>
 #include <cstddef>
 #include <cstring>
 
@@ -490,7 +491,11 @@ struct Resolver {
     rcode = rc;
     kind = k;
     if (z->neg_soa.empty()) return;
-    const int apex_ptr = w.find(z->apex_lower, z->apex_len);
+    // The question's name is in the zone, so its tail is the apex and the
+    // first table entry with the apex's labels (what find() would return).
+    const int apex_ptr = z->apex_len > 1 && q.qname_len >= z->apex_len
+                             ? int(kHeaderSize + q.qname_len - z->apex_len)
+                             : w.find(z->apex_lower, z->apex_len);
     if (put_soa_in_zone(apex_ptr)) return;
     put_rrset(w, 1, z->neg_soa.data(), uint32_t(z->neg_soa.size()), 1, rrtype::SOA, z->apex_lower,
               z->apex_len, apex_ptr);
@@ -499,7 +504,11 @@ struct Resolver {
   // Length of the labels of `n` above the apex, or -1 when `n` is not in the zone.
   int above_apex(const uint8_t* n, size_t len) const noexcept {
     const size_t al = z->apex_len;
-    if (len < al || !name_equal(n + (len - al), al, z->apex_lower, al)) return -1;
+    if (len < al) return -1;
+    const uint8_t* tail = n + (len - al);
+    // Zone data is usually lower-case already: the exact compare settles it.
+    if (std::memcmp(tail, z->apex_lower, al) != 0 && !name_equal(tail, al, z->apex_lower, al))
+      return -1;
     size_t i = 0;
     while (i < len - al) i += size_t(n[i]) + 1;
     return i == len - al ? int(i) : -1;
@@ -764,13 +773,12 @@ struct Resolver {
 // fields one by one on the stack and reloads them as one word to return it:
 // a failed store-to-load forward, a stall on every query.
 inline AnswerResult make_result(uint16_t len, uint8_t rc, AnswerKind kind, bool tc) noexcept {
-  static_assert(sizeof(AnswerResult) <= 8 && offsetof(AnswerResult, len) == 0 &&
+  static_assert(sizeof(AnswerResult) == 8 && offsetof(AnswerResult, len) == 0 &&
                 offsetof(AnswerResult, rcode) == 2 && offsetof(AnswerResult, kind) == 3 &&
                 offsetof(AnswerResult, truncated) == 4);
-  const uint64_t v = uint64_t(len) | uint64_t(rc) << 16 | uint64_t(kind) << 24 | uint64_t(tc) << 32;
-  AnswerResult r;
-  std::memcpy(&r, &v, sizeof r);  // little-endian, as every target of the dataplane
-  return r;
+  static_assert(std::endian::native == std::endian::little);
+  return std::bit_cast<AnswerResult>(uint64_t(len) | uint64_t(rc) << 16 |
+                                     uint64_t(kind) << 24 | uint64_t(tc) << 32);
 }
 
 size_t put_opt(uint8_t* p, const Query& q, const AnswerConfig& cfg, uint8_t ext_rcode) noexcept {

@@ -79,6 +79,9 @@ struct AnswerResult {
   uint8_t rcode = 0;         // low 4 bits of the header rcode (BADVERS shows as 0 with kind Error)
   AnswerKind kind = AnswerKind::Dropped;
   bool truncated = false;
+  // Pads the result to one 64-bit word, which answer() builds in a register
+  // (a 6-byte struct went through the stack, a stall per query).
+  uint8_t reserved[3] = {0, 0, 0};
 };
 
 // Writes the response for a parsed query. `out` may alias the query buffer.
