@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Failures during a rollout, against real edgedns nodes (issue 5 acceptance),
+# on one fleet of three nodes (tests/integration/lib/fleet_common.sh):
+#   1. a node killed (kill -9) mid-rollout, default policy (on_node_down:
+#      rollback): the rollout stops and rolls back (exit 3); the node, started
+#      again with the same --state-dir and no --zone, serves the committed
+#      version (its last-known-good) although it served the new one when it died;
+#   2. the same with on_node_down: wait: the rollout waits for the node, which
+#      comes back on its last-known-good, and then completes (exit 0);
+#   3. edgectl serve killed (kill -9) mid-rollout: every node keeps answering
+#      during the outage; after a restart the journal resumes the rollout,
+#      which commits everywhere, and no node holds, serves or has committed a
+#      version the control plane does not know.
+# One PASS/FAIL line per case.
+# Usage: tests/integration/fleet_failures.sh. Needs root; bounded.
+set -euo pipefail
+. "$(dirname "$0")/lib/fleet_common.sh"
+trap fleet_cleanup EXIT
+trap 'exit 130' INT TERM
+
+fleet_up || exit 1
+write_policy "$TMP/policy.yaml" </dev/null
+write_policy "$TMP/policy-wait.yaml" <<EOF
+  on_node_down: wait
+EOF
+
+ctl_status() { edgectl status --socket "$CTL_SOCK" --json; }
+result() { grep '"result"' "$1" | tail -1 | jget "$2"; }
+
+# start_push OUT BAKE FILE [options]: push --wait in the background (PUSH_PID).
+start_push() {
+  local out=$1 bake=$2
+  shift 2
+  CLI_TIMEOUT=170 edgectl push --socket "$CTL_SOCK" --bake "$bake" --wait --json "$@" >"$out" 2>"$out.err" &
+  PUSH_PID=$!
+  BG_PIDS+=("$PUSH_PID")
+}
+# wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds.
+wait_for() {
+  local secs=$1 what=$2 i
+  shift 2
+  for ((i = 0; i < secs * 5; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  fail "timed out waiting for: $what"
+  return 1
+}
+# Node N serves VERSION on every lcore (agent status).
+node_all_on() {
+  node_status "$1" | jget 'all(l["version"] == "'"$2"'" for l in r["lcores"])' | grep -qx True
+}
+rollout_stage_is() {  # INDEX
+  ctl_status | jget '(r["rollout"] or {}).get("stage", -1)' | grep -qx "$1"
+}
+
+# A good push first, so that v2 is the committed version everywhere.
+zone 2 >"$TMP/v2.zone"
+CLI_TIMEOUT=170 edgectl push --socket "$CTL_SOCK" --policy "$TMP/policy.yaml" --bake 1 --wait \
+  "$TMP/v2.zone" >"$TMP/push2.out" 2>&1 || { fail "the first push (v2) did not commit"; cat "$TMP/push2.out"; }
+V2=$(ctl_status | jget 'r["committed"]')
+
+# ---------------------------------------------------------------- case 1
+case_begin "node killed mid-rollout: rolled back; restarted, it serves its LKG"
+zone 3 --www 192.0.2.83 >"$TMP/v3.zone"
+start_push "$TMP/push3.out" 6 --policy "$TMP/policy.yaml" "$TMP/v3.zone"
+wait_for 60 "stage 2 (edge-1 whole)" rollout_stage_is 1 || true
+V3=$(ctl_status | jget '(r["rollout"] or {}).get("version", "")')
+wait_for 30 "edge-1 serving v3 on every lcore" node_all_on 1 "$V3" || true
+expect_eq "edge-1 answers v3 before the kill" "$(node_serials 1 16)" "3"
+log "kill -9 edge-1 (pid ${NODE_PID[1]})"
+stop_node 1 KILL
+set +e
+wait "$PUSH_PID"
+rc=$?
+set -e
+expect_eq "push exits 3 (rolled back)" "$rc" "3"
+reason=$(result "$TMP/push3.out" 'r["rollout"]["reason"]' 2>/dev/null || echo "?")
+grep -q 'edge-1' <<<"$reason" && pass "reason names the node: $reason" || fail "reason: $reason"
+for n in 2 3; do expect_eq "edge-$n on v2" "$(node_serials "$n" 8)" "2"; done
+start_node 1 || true   # same --state-dir, no --zone
+expect_eq "restarted edge-1 answers v2 (its LKG) from every flow" "$(node_serials 1)" "2"
+expect_eq "restarted edge-1: committed and served v2" "$(node_served 1)" "$V2 $V2 $V2"
+grep -q "last-known-good: serving" "$TMP/n1/edgedns.${NODE_STARTS[1]}.log" &&
+  pass "edge-1 log: $(grep "last-known-good: serving" "$TMP/n1/edgedns.${NODE_STARTS[1]}.log")" ||
+  fail "edge-1 did not start from its LKG"
+expect_eq "control plane still on v2" "$(ctl_status | jget 'r["committed"]')" "$V2"
+[ "$rc" = 3 ] || sed 's/^/    | /' "$TMP/push3.out" "$TMP/push3.out.err" | tail -30
+case_end
+
+# ---------------------------------------------------------------- case 2
+case_begin "node killed mid-rollout, on_node_down: wait: the rollout waits, then commits"
+zone 3 --www 192.0.2.84 >"$TMP/v3w.zone"
+start_push "$TMP/push3w.out" 3 --policy "$TMP/policy-wait.yaml" "$TMP/v3w.zone"
+wait_for 60 "stage 1 (one lcore of edge-1)" rollout_stage_is 0 || true
+log "kill -9 edge-2 (pid ${NODE_PID[2]})"
+stop_node 2 KILL
+sleep 3
+if kill -0 "$PUSH_PID" 2>/dev/null; then pass "the rollout waits while edge-2 is down"; else fail "the rollout ended while edge-2 was down"; fi
+stuck=$(ctl_status | jget '(r["rollout"] or {}).get("stage", -1)')
+expect_eq "it has not gone past stage 2 (the bake clock stops)" "$((stuck <= 1))" "1"
+expect_eq "edge-3 still on v2" "$(node_serials 3 8)" "2"
+start_node 2 || true
+set +e
+wait "$PUSH_PID"
+rc=$?
+set -e
+expect_eq "push exits 0 once edge-2 is back" "$rc" "0"
+V3W=$(result "$TMP/push3w.out" 'r["rollout"]["version"]' 2>/dev/null || echo "?")
+for n in "${NODES[@]}"; do expect_eq "edge-$n answers serial 3" "$(node_serials "$n")" "3"; done
+expect_eq "control plane committed it" "$(ctl_status | jget 'r["committed"]')" "$V3W"
+[ "$rc" = 0 ] || sed 's/^/    | /' "$TMP/push3w.out" "$TMP/push3w.out.err" | tail -30
+case_end
+
+# ---------------------------------------------------------------- case 3
+case_begin "edgectl serve killed mid-rollout: nodes answer; restart resumes the rollout"
+zone 4 >"$TMP/v4.zone"
+start_push "$TMP/push4.out" 4 --policy "$TMP/policy.yaml" "$TMP/v4.zone"
+wait_for 60 "stage 2 (edge-1 whole)" rollout_stage_is 1 || true
+V4=$(ctl_status | jget '(r["rollout"] or {}).get("version", "")')
+wait_for 30 "edge-1 serving v4 on every lcore" node_all_on 1 "$V4" || true
+log "kill -9 edgectl serve (pid $SERVE_PID)"
+stop_serve KILL
+set +e
+wait "$PUSH_PID"
+set -e
+# During the outage: every node answers, with the version it had.
+sleep 1
+expect_eq "outage: edge-1 answers (v4)" "$(node_serials 1 16)" "4"
+expect_eq "outage: edge-2 answers (v3)" "$(node_serials 2 8)" "3"
+expect_eq "outage: edge-3 answers (v3)" "$(node_serials 3 8)" "3"
+start_serve || true
+set +e
+CLI_TIMEOUT=170 edgectl rollout watch --socket "$CTL_SOCK" --json >"$TMP/watch4.out" 2>&1
+rc=$?
+set -e
+expect_eq "after restart: rollout watch exits 0 (resumed and committed)" "$rc" "0"
+grep -q "resuming rollout" "$TMP/serve.$SERVE_STARTS.log" &&
+  pass "serve log: $(grep "resuming rollout" "$TMP/serve.$SERVE_STARTS.log" | head -1)" || fail "no resume in the serve log"
+for n in "${NODES[@]}"; do expect_eq "edge-$n answers serial 4" "$(node_serials "$n")" "4"; done
+expect_eq "control plane committed v4" "$(ctl_status | jget 'r["committed"]')" "$V4"
+# Every version a node holds, serves or has committed is in the control
+# plane's store.
+unknown=""
+for n in "${NODES[@]}"; do
+  for v in $(node_status "$n" | jget '" ".join(sorted({v["version"] for v in r["versions"]} | {r["committed"]} | {l["version"] for l in r["lcores"]}))'); do
+    [ -d "$CTL_STATE/versions/$v" ] || unknown="$unknown edge-$n:$v"
+  done
+done
+expect_eq "no node holds a version the control plane does not know" "${unknown:-none}" "none"
+[ "$rc" = 0 ] || sed 's/^/    | /' "$TMP/watch4.out" | tail -30
+case_end
+
+fleet_summary fleet_failures.sh

@@ -1,0 +1,245 @@
+# Shared by tests/integration/fleet_*.sh (sourced): a fleet of three edgedns
+# nodes, each in its own network namespace on a veth whose other end is in
+# one client namespace, and `edgectl serve` running in that client namespace
+# (so that its probes reach every node; the unix control sockets work across
+# namespaces). Node 1 has two worker lcores on a 2-queue veth (net_af_packet
+# qpairs=2), so "one worker lcore of the first node" is a real canary stage;
+# nodes 2 and 3 have one. Every node runs with --idle-sleep, --no-huge and its
+# own --file-prefix, --control socket and --state-dir (last-known-good).
+# Traffic stays inside the namespaces; everything is removed on exit.
+# The caller sets `trap fleet_cleanup EXIT`.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+. "$ROOT/scripts/lib.sh"
+EDGEDNS=${EDGEDNS:-$EDGEDNS_BUILD_DIR/dataplane/edgedns}
+EDGECTL=${EDGECTL:-$EDGEDNS_BUILD_DIR/control/edgectl}
+FLEET_LIB="$ROOT/tests/integration/lib"
+[ -x "$EDGEDNS" ] || { echo "FAIL: $EDGEDNS not built"; exit 1; }
+[ -x "$EDGECTL" ] || { echo "FAIL: $EDGECTL not built"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "FAIL: needs root (network namespaces)"; exit 1; }
+
+FID=$$
+CLI=efl-cli-$FID
+NODES=(1 2 3)
+TMP=$(mktemp -d /tmp/efl.XXXXXX)
+CTL_SOCK=$TMP/edgectl.sock
+CTL_STATE=$TMP/ctl
+FLEET_FILE=$TMP/fleet.yaml
+SERVE_PID=
+SERVE_STARTS=0
+declare -A NODE_PID=() NODE_STARTS=()
+FAILS=0
+
+log() { echo "[$(date +%T)] $*"; }
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+pass() { echo "ok: $*"; }
+expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi; }
+jget() { "$PY" -c "import json,sys; r=json.load(sys.stdin); print($1)"; }
+
+node_ns() { echo "efl-s$1-$FID"; }
+node_if() { echo "efs$1$FID"; }   # server end (edgedns, no kernel address)
+cli_if() { echo "efc$1$FID"; }    # client end
+node_addr() { echo "10.57.$1.53"; }
+cli_addr() { echo "10.57.$1.2"; }
+node_sock() { echo "$TMP/n$1/control.sock"; }
+node_state() { echo "$TMP/n$1/state"; }
+node_queues() { if [ "$1" = 1 ]; then echo 2; else echo 1; fi; }
+# Node 1: main lcore 0, workers 1 and 2 (2 shares CPU 0; fine with --idle-sleep).
+node_lcores() {
+  case $1 in
+    1) echo "--lcores=0@0,1@1,2@0" ;;
+    2) echo "-l 1" ;;
+    *) echo "-l 0" ;;
+  esac
+}
+
+in_cli() { ip netns exec "$CLI" timeout "${CLI_TIMEOUT:-30}" "$@"; }
+fdns() { in_cli "$PY" "$FLEET_LIB/fleet_dns.py" "$@"; }
+edgectl() { in_cli "$EDGECTL" "$@"; }
+# The serial node N answers ver.fleet.test. TXT with, from 32 source ports:
+# one serial when every lcore agrees, else "A,B" (sorted).
+node_serials() {
+  fdns versions "$(node_addr "$1")" --ports "${2:-32}" |
+    jget '",".join(sorted(r["serials"])) + ("" if not r["timeouts"] else " timeouts=%d" % r["timeouts"])'
+}
+# node_status N: the agent's status (JSON).
+node_status() { timeout 30 "$EDGECTL" node --control "$(node_sock "$1")" status --json; }
+# Versions node N holds (sorted, one line).
+node_versions() { node_status "$1" | jget '" ".join(sorted(v["version"] for v in r["versions"]))'; }
+# "committed served1 served2..." of node N, from the agent.
+node_served() {
+  node_status "$1" | jget 'r["committed"] + " " + " ".join(l["version"] for l in sorted(r["lcores"], key=lambda l: l["id"]))'
+}
+
+fleet_setup_net() {
+  ip netns add "$CLI"
+  ip netns exec "$CLI" ip link set lo up
+  local n ns vs vc q
+  for n in "${NODES[@]}"; do
+    ns=$(node_ns "$n") vs=$(node_if "$n") vc=$(cli_if "$n") q=$(node_queues "$n")
+    ip netns add "$ns"
+    ip link add "$vs" numtxqueues "$q" numrxqueues "$q" type veth peer name "$vc" \
+      numtxqueues "$q" numrxqueues "$q"
+    ip link set "$vs" netns "$ns"
+    ip link set "$vc" netns "$CLI"
+    ip netns exec "$ns" ethtool -K "$vs" tx off rx off >/dev/null
+    ip netns exec "$CLI" ethtool -K "$vc" tx off rx off >/dev/null
+    ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$vs.disable_ipv6=1"
+    ip netns exec "$ns" ip link set lo up
+    ip netns exec "$ns" ip link set "$vs" up
+    ip netns exec "$CLI" ip link set "$vc" up
+    ip netns exec "$CLI" ip addr add "$(cli_addr "$n")/24" dev "$vc"
+    mkdir -p "$TMP/n$n"
+  done
+}
+
+# start_node N [--zone FILE...]: edgedns for node N with its control socket
+# and state dir; without --zone it serves its last-known-good. Returns 1
+# (after printing the log) when it does not come up.
+start_node() {
+  local n=$1
+  shift
+  local q vdev logf
+  q=$(node_queues "$n")
+  vdev="net_af_packet0,iface=$(node_if "$n")"
+  [ "$q" -gt 1 ] && vdev="$vdev,qpairs=$q"
+  NODE_STARTS[$n]=$((${NODE_STARTS[$n]:-0} + 1))
+  logf=$TMP/n$n/edgedns.${NODE_STARTS[$n]}.log
+  rm -f "$(node_sock "$n")"
+  # shellcheck disable=SC2046
+  ip netns exec "$(node_ns "$n")" "$EDGEDNS" $(node_lcores "$n") --no-huge -m 512 --no-pci \
+    --file-prefix "efl$FID-n$n" --vdev="$vdev" -- \
+    --listen "$(node_addr "$n")" --control "$(node_sock "$n")" --state-dir "$(node_state "$n")" \
+    --idle-sleep "$@" >"$logf" 2>&1 &
+  NODE_PID[$n]=$!
+  for _ in $(seq 300); do
+    if grep -qs "serving on" "$logf" && [ -S "$(node_sock "$n")" ]; then return 0; fi
+    kill -0 "${NODE_PID[$n]}" 2>/dev/null || break
+    sleep 0.2
+  done
+  fail "node $n: edgedns did not start"
+  sed 's/^/    | /' "$logf"
+  return 1
+}
+
+# stop_node N [SIGNAL]
+stop_node() {
+  local n=$1 sig=${2:-TERM} pid=${NODE_PID[$1]:-}
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -"$sig" "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  NODE_PID[$n]=
+}
+
+# write_fleet: node N in wave N, so that the default four stages are all
+# distinct: one lcore of node 1, node 1, wave 2 (node 2), all (node 3).
+write_fleet() {
+  local n
+  echo "nodes:" >"$FLEET_FILE"
+  for n in "${NODES[@]}"; do
+    cat >>"$FLEET_FILE" <<EOF
+  - name: edge-$n
+    control: $(node_sock "$n")
+    probe: $(node_addr "$n")
+    wave: $n
+EOF
+  done
+}
+
+# start_serve [ARGS...]: edgectl serve in the client namespace.
+start_serve() {
+  SERVE_STARTS=$((SERVE_STARTS + 1))
+  local logf=$TMP/serve.$SERVE_STARTS.log
+  rm -f "$CTL_SOCK"
+  ip netns exec "$CLI" "$EDGECTL" serve --fleet "$FLEET_FILE" --state-dir "$CTL_STATE" \
+    --socket "$CTL_SOCK" "$@" >"$logf" 2>&1 &
+  SERVE_PID=$!
+  for _ in $(seq 150); do
+    [ -S "$CTL_SOCK" ] && return 0
+    kill -0 "$SERVE_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  fail "edgectl serve did not start"
+  sed 's/^/    | /' "$logf"
+  return 1
+}
+
+stop_serve() {
+  local sig=${1:-TERM}
+  if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
+    kill -"$sig" "$SERVE_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$SERVE_PID" 2>/dev/null || true
+    wait "$SERVE_PID" 2>/dev/null || true
+  fi
+  SERVE_PID=
+}
+
+# Background jobs of a case (pollers, loads, pushes), stopped at exit.
+BG_PIDS=()
+fleet_cleanup() {
+  local p n
+  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  stop_serve
+  for n in "${NODES[@]}"; do stop_node "$n"; done
+  ip netns del "$CLI" 2>/dev/null || true
+  for n in "${NODES[@]}"; do ip netns del "$(node_ns "$n")" 2>/dev/null || true; done
+  rm -rf /var/run/dpdk/efl"$FID"-*
+  if [ "${FLEET_KEEP_TMP:-0}" = 1 ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
+}
+
+# zone SERIAL [fleet_zone.py options] > FILE
+zone() { "$PY" "$FLEET_LIB/fleet_zone.py" "$@"; }
+
+# fleet_up: network, the three nodes on version 1 of fleet.test., fleet file,
+# edgectl serve adopting version 1 (so the gates know the committed content).
+fleet_up() {
+  fleet_setup_net
+  zone 1 >"$TMP/v1.zone"
+  local n
+  for n in "${NODES[@]}"; do start_node "$n" --zone "$TMP/v1.zone" || return 1; done
+  write_fleet
+  start_serve --adopt "$TMP/v1.zone" || return 1
+}
+
+# A policy for tests: gates every 0.5 s, short bakes (push --bake overrides
+# them anyway), probes with a short timeout. Extra YAML lines from stdin.
+write_policy() {  # FILE [STAGE_MIN_QUERIES]
+  local f=$1 mq=${2:-0}
+  cat >"$f" <<EOF
+stages:
+  - {name: canary-lcore, scope: lcore, bake_s: 2, min_queries: $mq}
+  - {name: canary-node,  scope: node,  bake_s: 2, min_queries: $mq}
+  - {name: next-wave,    scope: wave,  bake_s: 2, waves: 1}
+  - {name: all,          scope: all,   bake_s: 2}
+health:
+  interval_s: 0.5
+  min_queries: 50
+  probe_timeout_s: 1
+EOF
+  cat >>"$f"
+}
+
+# Per-case result lines that the summary counts.
+CASE_FAILS_AT_START=0
+case_begin() { CASE_NAME=$1; CASE_FAILS_AT_START=$FAILS; log "---- case: $1"; }
+CASE_RESULTS=()
+case_end() {
+  if [ "$FAILS" = "$CASE_FAILS_AT_START" ]; then
+    CASE_RESULTS+=("PASS $CASE_NAME"); log "PASS: $CASE_NAME"
+  else
+    CASE_RESULTS+=("FAIL $CASE_NAME"); log "FAIL: $CASE_NAME ($((FAILS - CASE_FAILS_AT_START)) check(s))"
+  fi
+}
+fleet_summary() {  # SCRIPT-NAME
+  local r
+  for r in "${CASE_RESULTS[@]}"; do echo "  $r"; done
+  if [ "$FAILS" = 0 ]; then log "$1: all ${#CASE_RESULTS[@]} case(s) passed"; return 0; fi
+  log "--- edgectl serve log (last 40 lines)"
+  tail -n 40 "$TMP"/serve.*.log | sed 's/^/    | /'
+  log "$1: $FAILS check(s) failed"
+  return 1
+}
