@@ -284,7 +284,9 @@ int run(int argc, char** argv) {
         const uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
         for (const LcoreState* st : states) {
           uint64_t t = st->last_qs_tsc.load(std::memory_order_relaxed);
-          if (t == 0 || now - t > hz) return false;
+          // t may be a little later than now (stored by the lcore after this
+          // thread read its TSC): that lcore is alive, not 2^64 ticks late.
+          if (t == 0 || (now > t && now - t > hz)) return false;
         }
         return true;
       };
