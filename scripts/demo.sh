@@ -8,13 +8,17 @@
 #    `edgectl check-zone`;
 # 3. answers a few queries per zone from all of them loaded together with
 #    `edgectl query` (the answer engine, offline).
-# 4. brings up a test host (two network namespaces joined by a veth), starts
-#    edgedns on the server end over DPDK's AF_XDP PMD with the example zones,
-#    and shows dig and ping answers from the client namespace
-#    (dataplane/demo_netns.sh).
+# 4. brings up a small fleet on this host (scripts/fleet_demo.sh): three
+#    edgedns nodes with --idle-sleep, each in its own network namespace on a
+#    veth into one client namespace, starts `edgectl serve` there, pushes the
+#    example zones through the full staged rollout (one lcore of the first
+#    node, that node, the next wave, all) with a short bake while showing its
+#    live progress, and shows dig answers from every node; then removes it all.
+#    (dataplane/demo_netns.sh is the single-node demo, with ping and counters.)
 #
 # Environment: EDGEDNS_BUILD (build dir, default build), EDGEDNS_SKIP_SETUP=1,
-# EDGEDNS_EXAMPLES (another directory of *.zone files).
+# EDGEDNS_EXAMPLES (another directory of *.zone files), EDGEDNS_DEMO_BAKE
+# (seconds per rollout stage, default 2).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$EDGEDNS_ROOT"
@@ -78,13 +82,13 @@ step_query_zones() {
   show_query "www.example.invalid." A  # in no loaded zone: REFUSED
 }
 
-step_dataplane() {
-  section "edgedns on a test host (AF_XDP on a veth), answered by dig"
-  "$EDGEDNS_ROOT/dataplane/demo_netns.sh" --pmd "${EDGEDNS_DEMO_PMD:-af_xdp}" "${ZONE_FILES[@]}"
+step_fleet() {
+  section "a fleet of three edgedns nodes, edgectl serve, a staged rollout of the example zones"
+  "$EDGEDNS_ROOT/scripts/fleet_demo.sh" "${ZONE_FILES[@]}"
 }
 
 # Steps in order.
-DEMO_STEPS=(step_build step_find_zones step_check_zones step_query_zones step_dataplane)
+DEMO_STEPS=(step_build step_find_zones step_check_zones step_query_zones step_fleet)
 
 main() {
   local s

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Demo of a small EdgeDNS fleet on a test host: three edgedns nodes, each in
+# its own network namespace on a veth into one client namespace (node edge-1
+# with two worker lcores on a 2-queue veth, so the first canary stage is one
+# lcore of it), edgectl serve in the client namespace, and a push of the
+# zones through the full staged rollout (one lcore of edge-1, edge-1, wave 2,
+# all) with a short bake, its progress shown live. The nodes start on
+# "yesterday's" version of the zones (the same records, each SOA serial one
+# lower), which edgectl serve adopts as the committed version, so every
+# validation gate runs against it. dig answers from every node before and
+# after; everything is removed on exit.
+#
+#   scripts/fleet_demo.sh [ZONE_FILE...]     (default: zones/examples/*.zone)
+#
+# Environment: EDGEDNS_BUILD (build dir, see scripts/lib.sh), EDGEDNS_DEMO_BAKE
+# (seconds per stage, default 2). Needs root. scripts/demo.sh runs it as one
+# of its DEMO_STEPS.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+EDGEDNS=${EDGEDNS:-$EDGEDNS_BUILD_DIR/dataplane/edgedns}
+EDGECTL=${EDGECTL:-$EDGEDNS_BUILD_DIR/control/edgectl}
+BAKE=${EDGEDNS_DEMO_BAKE:-2}
+[ -x "$EDGEDNS" ] || die "$EDGEDNS not built (ninja -C $EDGEDNS_BUILD dataplane/edgedns)"
+[ -x "$EDGECTL" ] || die "$EDGECTL not built (ninja -C $EDGEDNS_BUILD control/edgectl)"
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
+ZONES=("$@")
+if ((${#ZONES[@]} == 0)); then
+  shopt -s nullglob
+  ZONES=("$EDGEDNS_ROOT"/zones/examples/*.zone)
+  shopt -u nullglob
+fi
+((${#ZONES[@]})) || die "no zone files"
+
+ID=$$
+CLI=edf-cli-$ID
+NODES=(1 2 3)
+TMP=$(mktemp -d /tmp/edgedns-fleet-demo.XXXXXX)
+SOCK=$TMP/edgectl.sock
+declare -A PID=()
+SERVE_PID=
+
+ns() { echo "edf-s$1-$ID"; }
+addr() { echo "10.58.$1.53"; }
+
+stop_pid() {
+  local p=$1
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
+  kill -TERM "$p"
+  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$p" 2>/dev/null || true
+}
+cleanup() {
+  stop_pid "$SERVE_PID"
+  local n
+  for n in "${NODES[@]}"; do stop_pid "${PID[$n]:-}"; done
+  ip netns del "$CLI" 2>/dev/null || true
+  for n in "${NODES[@]}"; do ip netns del "$(ns "$n")" 2>/dev/null || true; done
+  rm -rf /var/run/dpdk/edf"$ID"-* "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# show CMD...: prints the command (paths shortened), then runs it in the
+# client namespace.
+show() {
+  note ""
+  note "\$ $(sed "s|$TMP/|\$TMP/|g; s|$EDGEDNS_ROOT/||g" <<<"$*")"
+  ip netns exec "$CLI" timeout 300 "$@"
+}
+
+# The zone's origin: its first $ORIGIN, else the file name (example.com.zone).
+origin() {
+  local o
+  o=$(awk 'toupper($1) == "$ORIGIN" {print $2; exit}' "$1")
+  [ -n "$o" ] || o=$(basename "$1" .zone)
+  [[ $o == *. ]] || o="$o."
+  printf '%s\n' "$o"
+}
+
+section "network: client namespace $CLI, three node namespaces"
+ip netns add "$CLI"
+ip netns exec "$CLI" ip link set lo up
+for n in "${NODES[@]}"; do
+  q=1
+  [ "$n" = 1 ] && q=2
+  ip netns add "$(ns "$n")"
+  ip link add "efs$n$ID" numtxqueues $q numrxqueues $q type veth peer name "efc$n$ID" numtxqueues $q numrxqueues $q
+  ip link set "efs$n$ID" netns "$(ns "$n")"
+  ip link set "efc$n$ID" netns "$CLI"
+  ip netns exec "$(ns "$n")" ethtool -K "efs$n$ID" tx off rx off >/dev/null
+  ip netns exec "$CLI" ethtool -K "efc$n$ID" tx off rx off >/dev/null
+  ip netns exec "$(ns "$n")" sysctl -qw "net.ipv6.conf.efs$n$ID.disable_ipv6=1"
+  ip netns exec "$(ns "$n")" ip link set "efs$n$ID" up
+  ip netns exec "$CLI" ip link set "efc$n$ID" up
+  ip netns exec "$CLI" ip addr add "10.58.$n.2/24" dev "efc$n$ID"
+  note "edge-$n: $(addr "$n") on veth efs$n$ID ($q queue(s)), client side 10.58.$n.2"
+done
+
+# Yesterday's version: the same records in canonical form, serial - 1.
+mkdir -p "$TMP/yesterday"
+old=()
+for z in "${ZONES[@]}"; do
+  o=$(origin "$z")
+  "$EDGECTL" dump-zone "$z" | awk '$4 == "SOA" { $7 = $7 - 1 } { print }' >"$TMP/yesterday/${o}zone"
+  old+=("$TMP/yesterday/${o}zone")
+done
+
+section "three edgedns nodes (net_af_packet, --idle-sleep) on yesterday's zones"
+for n in "${NODES[@]}"; do
+  mkdir -p "$TMP/n$n"
+  lcores="-l $((n % 2))"
+  vdev="net_af_packet0,iface=efs$n$ID"
+  if [ "$n" = 1 ]; then lcores="--lcores=0@0,1@1,2@0"; vdev="$vdev,qpairs=2"; fi
+  zargs=()
+  for z in "${old[@]}"; do zargs+=(--zone "$z"); done
+  note "\$ edgedns $lcores --no-huge -m 512 --vdev=$vdev -- --listen $(addr "$n") --control \$TMP/n$n/control.sock --state-dir \$TMP/n$n/state --idle-sleep --zone ..."
+  # shellcheck disable=SC2086
+  ip netns exec "$(ns "$n")" "$EDGEDNS" $lcores --no-huge -m 512 --no-pci --file-prefix "edf$ID-n$n" \
+    --vdev="$vdev" -- --listen "$(addr "$n")" --control "$TMP/n$n/control.sock" \
+    --state-dir "$TMP/n$n/state" --idle-sleep "${zargs[@]}" >"$TMP/n$n/edgedns.log" 2>&1 &
+  PID[$n]=$!
+done
+for n in "${NODES[@]}"; do
+  for _ in $(seq 300); do
+    grep -q "serving on" "$TMP/n$n/edgedns.log" && [ -S "$TMP/n$n/control.sock" ] && break
+    kill -0 "${PID[$n]}" 2>/dev/null || { cat "$TMP/n$n/edgedns.log"; die "edge-$n exited"; }
+    sleep 0.2
+  done
+  grep -q "serving on" "$TMP/n$n/edgedns.log" || { cat "$TMP/n$n/edgedns.log"; die "edge-$n did not start"; }
+  note "edge-$n: $(grep -E '^edgedns: version' "$TMP/n$n/edgedns.log")"
+done
+
+section "edgectl serve (in $CLI, so that its probes reach every node)"
+{
+  echo "nodes:"
+  for n in "${NODES[@]}"; do
+    printf '  - {name: edge-%s, control: %s, probe: %s, wave: %s}\n' "$n" "$TMP/n$n/control.sock" "$(addr "$n")" "$n"
+  done
+} >"$TMP/fleet.yaml"
+cat >"$TMP/policy.yaml" <<EOF
+# The default four stages (bake overridden by push --bake); gates every second.
+health: {interval_s: 1, probe_timeout_s: 1}
+EOF
+sed "s|$TMP/|\$TMP/|g" "$TMP/fleet.yaml"
+adopt=()
+for z in "${old[@]}"; do adopt+=(--adopt "$z"); done
+note "\$ edgectl serve --fleet \$TMP/fleet.yaml --state-dir \$TMP/ctl --socket \$TMP/edgectl.sock --adopt \$TMP/yesterday/*.zone &"
+ip netns exec "$CLI" "$EDGECTL" serve --fleet "$TMP/fleet.yaml" --state-dir "$TMP/ctl" --socket "$SOCK" \
+  "${adopt[@]}" >"$TMP/serve.log" 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.2; done
+[ -S "$SOCK" ] || { cat "$TMP/serve.log"; die "edgectl serve did not start"; }
+show "$EDGECTL" status --socket "$SOCK"
+
+section "before the push: SOA serials"
+for n in "${NODES[@]}"; do
+  for z in "${ZONES[@]}"; do
+    o=$(origin "$z")
+    printf 'edge-%s %-18s SOA serial %s\n' "$n" "$o" \
+      "$(ip netns exec "$CLI" timeout 10 dig +short +tries=2 +time=2 @"$(addr "$n")" "$o" SOA | awk '{print $3}')"
+  done
+done
+
+section "push the zones through the staged rollout (bake $BAKE s per stage)"
+show "$EDGECTL" push --socket "$SOCK" --policy "$TMP/policy.yaml" --bake "$BAKE" --wait "${ZONES[@]}" ||
+  die "the push did not commit (exit $?)"
+show "$EDGECTL" status --socket "$SOCK"
+
+section "dig from $CLI: every node serves the pushed zones"
+ask() {  # server name type
+  show dig +tries=2 +time=2 +norec +nocmd +nostats +noquestion @"$1" "$2" "$3" | grep -v '^$' || true
+}
+for n in "${NODES[@]}"; do
+  for z in "${ZONES[@]}"; do
+    o=$(origin "$z")
+    printf 'edge-%s %-18s SOA serial %s\n' "$n" "$o" \
+      "$(ip netns exec "$CLI" timeout 10 dig +short +tries=2 +time=2 @"$(addr "$n")" "$o" SOA | awk '{print $3}')"
+  done
+done
+z=${ZONES[0]}
+o=$(origin "$z")
+ask "$(addr 1)" "$o" SOA
+ask "$(addr 2)" "www.$o" A
+ask "$(addr 3)" "$o" MX
+ask "$(addr 3)" "no-such-name.$o" A
+
+section "edgectl history"
+show "$EDGECTL" history --socket "$SOCK"
