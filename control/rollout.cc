@@ -167,12 +167,15 @@ void Controller::apply(const json& rec) {
     r.probes_file = rec.value("probes_file", "");
     r.untouched = rec.value("untouched", std::vector<std::string>{});
     for (const auto& s : rec.value("stages", json::array())) r.stages.push_back(stage_from_json(s));
+    if (!r.stages.empty()) r.bake_left = r.stages.front().bake_s;
     r.started = rec.value("time", 0.0);
     active_ = std::move(r);
     next_rollout_ = std::max(next_rollout_, rid + 1);
   } else if (ev == "stage_begin" && mine()) {
     active_->stage = rec.value("stage", size_t(0));
     active_->phase = "stage";
+    // Progress shows the whole bake until the first gate interval counts it down.
+    active_->bake_left = active_->stage < active_->stages.size() ? active_->stages[active_->stage].bake_s : 0;
   } else if (ev == "stage_passed" && mine()) {
     active_->stage = rec.value("stage", size_t(0)) + 1;
   } else if (ev == "pause" && mine()) {
