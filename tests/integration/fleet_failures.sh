@@ -10,7 +10,10 @@
 #   3. edgectl serve killed (kill -9) mid-rollout: every node keeps answering
 #      during the outage; after a restart the journal resumes the rollout,
 #      which commits everywhere, and no node holds, serves or has committed a
-#      version the control plane does not know.
+#      version the control plane does not know;
+#   4. the same with on_restart: rollback: the restarted daemon rolls the
+#      interrupted rollout back (exit 3) and every node is on the committed
+#      version again.
 # One PASS/FAIL line per case.
 # Usage: tests/integration/fleet_failures.sh. Needs root; bounded.
 set -euo pipefail
@@ -22,6 +25,9 @@ fleet_up || exit 1
 write_policy "$TMP/policy.yaml" </dev/null
 write_policy "$TMP/policy-wait.yaml" <<EOF
   on_node_down: wait
+EOF
+write_policy "$TMP/policy-restart-rollback.yaml" <<EOF
+on_restart: rollback
 EOF
 
 ctl_status() { edgectl status --socket "$CTL_SOCK" --json; }
@@ -149,6 +155,38 @@ for n in "${NODES[@]}"; do
 done
 expect_eq "no node holds a version the control plane does not know" "${unknown:-none}" "none"
 [ "$rc" = 0 ] || sed 's/^/    | /' "$TMP/watch4.out" | tail -30
+case_end
+
+# ---------------------------------------------------------------- case 4
+case_begin "edgectl serve killed mid-rollout, on_restart: rollback: restart rolls it back"
+zone 5 >"$TMP/v5.zone"
+start_push "$TMP/push5.out" 4 --policy "$TMP/policy-restart-rollback.yaml" "$TMP/v5.zone"
+wait_for 60 "stage 3 (wave 2: edge-2)" rollout_stage_is 2 || true
+V5=$(ctl_status | jget '(r["rollout"] or {}).get("version", "")')
+wait_for 30 "edge-2 serving v5" node_all_on 2 "$V5" || true
+log "kill -9 edgectl serve (pid $SERVE_PID)"
+stop_serve KILL
+set +e
+wait "$PUSH_PID"
+set -e
+expect_eq "outage: edge-1 answers (v5)" "$(node_serials 1 16)" "5"
+expect_eq "outage: edge-2 answers (v5)" "$(node_serials 2 8)" "5"
+expect_eq "outage: edge-3 answers (v4)" "$(node_serials 3 8)" "4"
+start_serve || true
+set +e
+CLI_TIMEOUT=170 edgectl rollout watch --socket "$CTL_SOCK" --json >"$TMP/watch5.out" 2>&1
+rc=$?
+set -e
+expect_eq "after restart: rollout watch exits 3 (rolled back)" "$rc" "3"
+reason=$(result "$TMP/watch5.out" 'r["rollout"]["reason"]' 2>/dev/null || echo "?")
+grep -q 'restarted' <<<"$reason" && pass "reason: $reason" || fail "reason: $reason"
+for n in "${NODES[@]}"; do
+  expect_eq "edge-$n answers serial 4" "$(node_serials "$n")" "4"
+  if [ "$n" = 1 ]; then want="$V4 $V4 $V4"; else want="$V4 $V4"; fi
+  expect_eq "edge-$n committed and serves v4" "$(node_served "$n")" "$want"
+done
+expect_eq "control plane still on v4" "$(ctl_status | jget 'r["committed"]')" "$V4"
+[ "$rc" = 3 ] || sed 's/^/    | /' "$TMP/watch5.out" | tail -30
 case_end
 
 fleet_summary fleet_failures.sh

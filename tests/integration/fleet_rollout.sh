@@ -58,6 +58,12 @@ expect_eq "every stage passed" "$passed" "$nst"
 grep -q '"lcores":\[1\]' "$TMP/push2.out" && pass "stage 1 published to lcore 1 of edge-1 only" ||
   fail "no lcore-scoped publish in the events"
 every_node_on 2 "$V2" "v2"
+for n in "${NODES[@]}"; do
+  expect_eq "dig @edge-$n ver.fleet.test TXT" \
+    "$(in_cli dig +short +tries=2 +time=2 @"$(node_addr "$n")" ver.fleet.test TXT)" '"serial=2"'
+  expect_eq "kdig @edge-$n www.fleet.test A" \
+    "$(in_cli kdig +short +retry=1 +time=2 @"$(node_addr "$n")" www.fleet.test A)" "192.0.2.80"
+done
 expect_eq "control plane: v2 committed" "$(edgectl status --socket "$CTL_SOCK" --json | jget 'r["committed"]')" "$V2"
 if [ "$rc" != 0 ]; then sed 's/^/    | /' "$TMP/push2.out" "$TMP/push2.err" | tail -40; fi
 case_end

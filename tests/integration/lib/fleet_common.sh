@@ -126,10 +126,12 @@ start_node() {
 stop_node() {
   local n=$1 sig=${2:-TERM} pid=${NODE_PID[$1]:-}
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -"$sig" "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    {  # stderr: bash's own "Killed" job notice is noise here
+      kill -"$sig" "$pid" || true
+      for _ in $(seq 50); do kill -0 "$pid" || break; sleep 0.2; done
+      kill -KILL "$pid" || true
+      wait "$pid" || true
+    } 2>/dev/null
   fi
   NODE_PID[$n]=
 }
@@ -170,10 +172,12 @@ start_serve() {
 stop_serve() {
   local sig=${1:-TERM}
   if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
-    kill -"$sig" "$SERVE_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$SERVE_PID" 2>/dev/null || true
-    wait "$SERVE_PID" 2>/dev/null || true
+    {
+      kill -"$sig" "$SERVE_PID" || true
+      for _ in $(seq 50); do kill -0 "$SERVE_PID" || break; sleep 0.2; done
+      kill -KILL "$SERVE_PID" || true
+      wait "$SERVE_PID" || true
+    } 2>/dev/null
   fi
   SERVE_PID=
 }
