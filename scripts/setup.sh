@@ -14,6 +14,7 @@ PACKAGES=(
   # peers and clients for tests and benches
   knot knot-dnsutils dnsutils nsd dnsperf python3 python3-dnspython
   knot-dnssecutils  # kzonecheck: checks the differential-test zones
+  clang-14 libclang-rt-14-dev  # libFuzzer + ASan/UBSan: tests/fuzz (run by tests/integration/fuzz_brief.sh)
   # test hosts
   iproute2 ethtool iputils-ping netcat-openbsd procps
 )
