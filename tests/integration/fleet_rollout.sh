@@ -143,8 +143,15 @@ harmful() {
   else
     fail "$what: nodes that answered with serial 3: $seen_new"
   fi
+  # Nodes answer throughout (a lost UDP datagram on a busy host is not a failure).
+  local polls timeouts
+  polls=$(jget 'sum(sum(c.values()) for c in r["seen"].values())' <"$TMP/poll.json")
   timeouts=$(jget 'sum(c.get("timeout", 0) for c in r["seen"].values())' <"$TMP/poll.json")
-  expect_eq "$what: every poll answered" "$timeouts" "0"
+  if [ "$polls" -gt 0 ] && [ $((timeouts * 100)) -le "$polls" ]; then
+    pass "$what: nodes answered $((polls - timeouts)) of $polls polls"
+  else
+    fail "$what: $timeouts of $polls polls unanswered"
+  fi
   every_node_on 2 "$V2" "$what: after rollback"
   expect_eq "$what: control plane still on v2" \
     "$(edgectl status --socket "$CTL_SOCK" --json | jget 'r["committed"]')" "$V2"
@@ -164,8 +171,9 @@ case_end
 case_begin "harmful (b): 5% of the loaded names removed -> NXDOMAIN rate -> rolled back"
 zone 3 --drop-frac 0.05 >"$TMP/harm-b.zone"
 zone --names >"$TMP/names"
-# Stages 1 and 2 must see 100 canary queries each; rates need 50 per side.
-write_policy "$TMP/policy-load.yaml" 100 </dev/null
+# Stages 1 and 2 must see 150 canary queries each; rates are compared from
+# 100 queries per side on (about 5 NXDOMAIN expected on the canary by then).
+write_policy "$TMP/policy-load.yaml" 150 100 </dev/null
 rm -f "$TMP/load.stop"
 fdns load --names "$TMP/names" --qps 300 --seconds 150 --stop "$TMP/load.stop" \
   "$(node_addr 1)" "$(node_addr 2)" "$(node_addr 3)" >"$TMP/load.json" &

@@ -211,8 +211,8 @@ fleet_up() {
 
 # A policy for tests: gates every 0.5 s, short bakes (push --bake overrides
 # them anyway), probes with a short timeout. Extra YAML lines from stdin.
-write_policy() {  # FILE [STAGE_MIN_QUERIES]
-  local f=$1 mq=${2:-0}
+write_policy() {  # FILE [STAGE_MIN_QUERIES [HEALTH_MIN_QUERIES]]
+  local f=$1 mq=${2:-0} hmq=${3:-50}
   cat >"$f" <<EOF
 stages:
   - {name: canary-lcore, scope: lcore, bake_s: 2, min_queries: $mq}
@@ -221,7 +221,7 @@ stages:
   - {name: all,          scope: all,   bake_s: 2}
 health:
   interval_s: 0.5
-  min_queries: 50
+  min_queries: $hmq
   probe_timeout_s: 1
 EOF
   cat >>"$f"

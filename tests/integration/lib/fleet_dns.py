@@ -9,8 +9,8 @@
       from a fresh source port, and finally writes {SERVER: {SERIAL: count,
       "timeout": n}} to --out: which versions each node ever answered with.
   fleet_dns.py load --names FILE --qps N --seconds S [--stop FILE] SERVER...
-      a bounded background load: the names of FILE ("NAME TYPE" lines) in
-      turn, spread over the servers and over 16 source ports per server;
+      a bounded background load: names drawn at random from FILE ("NAME
+      TYPE" lines), spread over the servers and 16 source ports per server;
       prints {"sent", "answered", "rcodes": {RCODE: n}} at the end.
   fleet_dns.py ask SERVER NAME TYPE
       one query; prints "RCODE RDATA..." (RDATA of the answer, sorted).
@@ -127,7 +127,9 @@ def cmd_load(a):
         due = int((time.monotonic() - start) * a.qps)
         while sent < due:
             s, srv = socks[k % len(socks)]
-            w = bytearray(wires[k % len(wires)])
+            # A random name each time: every flow (and so every lcore) asks
+            # for every name, whatever the list's length.
+            w = bytearray(random.choice(wires))
             struct.pack_into("!H", w, 0, k & 0xFFFF)
             try:
                 s.sendto(bytes(w), (srv, 53))
