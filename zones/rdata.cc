@@ -324,14 +324,14 @@ bool Fields::time_field(std::string_view field) {
 bool parse_ipv4(std::string_view s, uint8_t out[4]) noexcept {
   char buf[INET_ADDRSTRLEN];
   if (s.size() >= sizeof buf) return false;
-  std::memcpy(buf, s.data(), s.size());
+  s.copy(buf, s.size());  // not memcpy: an empty view may have a null data()
   buf[s.size()] = 0;
   return inet_pton(AF_INET, buf, out) == 1;
 }
 bool parse_ipv6(std::string_view s, uint8_t out[16]) noexcept {
   char buf[INET6_ADDRSTRLEN + 8];
   if (s.size() >= sizeof buf) return false;
-  std::memcpy(buf, s.data(), s.size());
+  s.copy(buf, s.size());
   buf[s.size()] = 0;
   return inet_pton(AF_INET6, buf, out) == 1;
 }
