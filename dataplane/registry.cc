@@ -179,14 +179,11 @@ VersionCounts VersionRegistry::counts(const Version& v, size_t slot_index) const
 }
 
 size_t VersionRegistry::memory_bytes() const {
-  std::unordered_set<const zones::Zone*> seen;
-  size_t total = 0;
-  auto account = [&](const zones::ZoneSet& zs) {
-    for (const auto& z : zs.zones())
-      if (seen.insert(z.get()).second) total += zones::zone_memory_bytes(*z);
-  };
-  for (const auto& v : versions_) account(v->zone_set());
-  return total;
+  // Delta versions share unchanged shards with their base: each counted once.
+  std::vector<const zones::ZoneSet*> sets;
+  sets.reserve(versions_.size());
+  for (const auto& v : versions_) sets.push_back(&v->zone_set());
+  return zones::zoneset_memory_unique(sets);
 }
 
 size_t VersionRegistry::free_counter_slots() const {

@@ -3,11 +3,12 @@
 //     touched names (decoded from the old nodes on first touch);
 //  2. the zone rules of check.cc are checked on the touched names and their
 //     ancestors (CNAME, SOA, apex NS, DNAME, glue, occlusion);
-//  3. existence is settled: new names get their missing ancestors as empty
-//     non-terminals; emptied names and their ENT ancestors disappear unless
-//     something remains below them. Only when a name is emptied, or a cut or
-//     DNAME appears or disappears above existing names, is the old zone
-//     scanned once (O(zone), a few ms on 1M names) to count what lies below;
+//  3. existence is settled bottom-up with the per-node child counts kept in
+//     the shards (snapshot_impl.hh, Shard::kids): new names bring their
+//     missing ancestors as empty non-terminals; emptied names and their ENT
+//     ancestors disappear once no child is left. A new cut or DNAME above
+//     existing names finds them through the children lists, so no step scans
+//     the zone (except below a node with 255+ children, which keeps a count only);
 //  4. flags that depend on other names are recomputed (WildChild of a
 //     wildcard's parent, Below of everything under a changed cut/DNAME);
 //  5. the shards holding changed nodes are rebuilt (same layout and load
@@ -76,8 +77,44 @@ struct NodeEdit {
   size_t last_change = 0;     // 1-based index of the last change that touched it
   bool exists = false;        // in the new zone (settled in step 3)
   uint8_t flags = 0;          // new flags (step 4)
+  // Children (Shard::kids) in the new zone: old count plus kid_delta; the
+  // hashes of children that appear or disappear.
+  long kid_delta = 0;
+  std::vector<uint64_t> kids_added, kids_removed;
+  bool queued = false;        // in step 3's bottom-up queue
   bool real() const { return loaded ? !recs.empty() : old_real; }
 };
+
+// Slot index of an old node in its shard.
+uint32_t slot_of(const Zone& z, uint64_t hash, const uint8_t* node) {
+  const ShardView& v = z.views[z.shard_bits ? hash >> (64 - z.shard_bits) : 0];
+  const uint32_t off = uint32_t(node - v.blob);
+  uint32_t i = slot_home(hash, z.shard_bits, v.nslots);
+  while (v.slots[i].off != off) if (++i == v.nslots) i = 0;
+  return i;
+}
+
+KidsOf old_kids(const Zone& z, uint64_t hash, const uint8_t* node) {
+  if (!node) return {};
+  const Shard& s = *z.shards[z.shard_bits ? hash >> (64 - z.shard_bits) : 0];
+  return kids_of(s, slot_of(z, hash, node));
+}
+
+// Node by name hash alone (children lists hold hashes), or null.
+const uint8_t* find_by_hash(const Zone& z, uint64_t hash) {
+  const ShardView& v = z.views[z.shard_bits ? hash >> (64 - z.shard_bits) : 0];
+  if (v.nslots == 0) return nullptr;
+  uint32_t i = slot_home(hash, z.shard_bits, v.nslots);
+  for (;; ) {
+    const Slot& sl = v.slots[i];
+    if (sl.off == kEmptySlot) return nullptr;
+    if (sl.tag == uint32_t(hash)) {
+      const uint8_t* n = v.blob + sl.off;
+      if (name_hash(node_name(n), n[1]) == hash) return n;
+    }
+    if (++i == v.nslots) i = 0;
+  }
+}
 
 struct ParsedChange {
   size_t index;  // 1-based
@@ -213,7 +250,48 @@ class ZoneEditor {
     return o && !(o[0] & node_flag::Ent);
   }
   std::vector<uint8_t> encode(const NodeEdit& e) const;
+  void old_descendants(const uint8_t* n, size_t len, std::vector<std::string>& out);
+  void scan_below(const uint8_t* n, size_t len, std::vector<std::string>& out);
 };
+
+// Appends the names of every old node strictly below `n`, walking the
+// children lists; falls back to one scan of the old zone when a node on the
+// way keeps no list (255 or more children).
+void ZoneEditor::old_descendants(const uint8_t* n, size_t len, std::vector<std::string>& out) {
+  const size_t first = out.size();
+  std::vector<const uint8_t*> todo{old_find(n, len)};
+  while (!todo.empty()) {
+    const uint8_t* nd = todo.back();
+    todo.pop_back();
+    const KidsOf k = old_kids(z_, name_hash(node_name(nd), nd[1]), nd);
+    if (k.count && !k.list) {
+      out.resize(first);
+      scan_below(n, len, out);
+      return;
+    }
+    for (uint32_t i = 0; i < k.count; ++i) {
+      const uint8_t* c = find_by_hash(z_, k.list[i]);
+      if (!c) {  // a list out of step with the zone: cannot happen, but a scan is always right
+        out.resize(first);
+        scan_below(n, len, out);
+        return;
+      }
+      out.emplace_back(reinterpret_cast<const char*>(node_name(c)), c[1]);
+      todo.push_back(c);
+    }
+  }
+}
+
+void ZoneEditor::scan_below(const uint8_t* n, size_t len, std::vector<std::string>& out) {
+  ++res_.full_scans;
+  for (const ShardView& v : z_.views)
+    for (uint32_t i = 0; i < v.nslots; ++i) {
+      if (v.slots[i].off == kEmptySlot) continue;
+      const uint8_t* nd = v.blob + v.slots[i].off;
+      if (nd[1] > len && name_is_below_or_equal(node_name(nd), nd[1], n, len))
+        out.emplace_back(reinterpret_cast<const char*>(node_name(nd)), nd[1]);
+    }
+}
 
 bool ZoneEditor::glue_ok(const uint8_t* t, size_t tl) const {
   if (!name_is_below_or_equal(t, tl, z_.apex_lower, z_.apex_len)) return true;
@@ -329,11 +407,9 @@ bool ZoneEditor::apply(const std::vector<const ParsedChange*>& cs) {
           }
       }
     }
-    if (dname && !old_dname && e.old && (e.old[0] & node_flag::Ent))
-      error(e.last_change, "DNAME at " + text + " has names below it");
-    // A name that newly carries a DNAME and already had data: whether names
-    // lie below it is settled by the scan in build() (dname_checks_).
+    // Whether names lie below a new DNAME is settled with the child counts in build().
     (void)dname;
+    (void)old_dname;
   }
   return !failed_;
 }
@@ -373,89 +449,64 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
   const uint8_t* apex_w = z_.apex_lower;
   const size_t apex_len = z_.apex_len;
 
-  // 3. Existence. Names that lost their last record, names that gain or lose
-  // a cut/DNAME, and names that newly own a DNAME need to know what lies
-  // below them in the old zone.
-  std::vector<std::string> emptied, created, cut_changed, dname_new;
-  for (auto& [key, e] : edits_) {
-    if (!e.data_changed) continue;
-    const bool was = e.old_real, is = !e.recs.empty();
-    if (was && !is && !is_apex(key)) emptied.push_back(key);
-    if (!e.old && is) created.push_back(key);
-    const bool old_cut = e.old && (e.old[0] & (node_flag::Cut | node_flag::Dname));
-    const bool new_cut = is && is_cut_new(u8(key), key.size());
-    if (old_cut != new_cut) cut_changed.push_back(key);
-    if (is && e.old_real && !(e.old[0] & node_flag::Dname) && has_type(u8(key), key.size(), rrtype::DNAME))
-      dname_new.push_back(key);
-  }
-  // Query names for the scan: emptied names and their ancestors (below the
-  // apex), cut changes, new DNAMEs on existing names.
-  std::unordered_map<std::string, size_t> below_real;  // old real nodes strictly below
-  std::unordered_map<std::string, std::vector<const uint8_t*>> below_nodes;  // for cut changes
-  for (const std::string& n : emptied)
-    for (size_t off = 0; n.size() - off > apex_len; off += parent_off(u8(n) + off))
-      below_real.try_emplace(n.substr(off), 0);
-  for (const std::string& n : dname_new) below_real.try_emplace(n, 0);
-  for (const std::string& n : cut_changed) below_nodes.try_emplace(n);
-  if (!below_real.empty() || !below_nodes.empty()) {
-    // Lengths of the query names, so that most suffixes are rejected by one bit test.
-    bool want[kMaxName + 1] = {};
-    for (auto& [k, v] : below_real) want[k.size()] = true;
-    for (auto& [k, v] : below_nodes) want[k.size()] = true;
-    std::string key;
-    for (const ShardView& v : z_.views)
-      for (uint32_t i = 0; i < v.nslots; ++i) {
-        if (v.slots[i].off == kEmptySlot) continue;
-        const uint8_t* nd = v.blob + v.slots[i].off;
-        const uint8_t* nm = node_name(nd);
-        const size_t len = nd[1];
-        for (size_t off = parent_off(nm); off < len && len - off >= apex_len; off += parent_off(nm + off)) {
-          if (!want[len - off]) continue;
-          key.assign(reinterpret_cast<const char*>(nm + off), len - off);
-          if (!(nd[0] & node_flag::Ent))
-            if (auto it = below_real.find(key); it != below_real.end()) ++it->second;
-          if (auto it = below_nodes.find(key); it != below_nodes.end()) it->second.push_back(nd);
-          if (nm[off] == 0) break;
-        }
-      }
-  }
-  for (const std::string& n : dname_new)
-    if (below_real[n] > 0) error(edits_[n].last_change, "DNAME at " + name_to_text(u8(n), n.size()) + " has names below it");
-  if (failed_) return nullptr;
-  // Settle the existence of emptied names and their ancestors: old real
-  // descendants, minus the touched ones that lost their data, plus the
-  // touched ones that gained data.
-  for (auto& [q, count] : below_real) {
-    long c = long(count);
-    for (auto& [key, e] : edits_) {
-      if (!e.data_changed || key.size() <= q.size()) continue;
-      if (!name_is_below_or_equal(u8(key), key.size(), u8(q), q.size())) continue;
-      c += long(!e.recs.empty()) - long(e.old_real);
-    }
-    NodeEdit& e = edit(u8(q), q.size());
-    e.exists = e.real() || c > 0;
-  }
-  // New names bring their missing ancestors as empty non-terminals.
-  for (const std::string& n : created) {
-    edits_[n].exists = true;
-    for (size_t off = parent_off(u8(n)); n.size() - off > apex_len; off += parent_off(u8(n) + off)) {
-      NodeEdit& a = edit(u8(n) + off, n.size() - off);
-      if (a.exists && a.old) break;
-      a.exists = true;
-    }
-  }
+  // 3. Existence, bottom-up over the touched names (longest first, so every
+  // child is settled before its parent): a name exists when it owns data, is
+  // the apex, or has children left (old count + the delta's changes). A name
+  // that appears or disappears changes its parent's children, which joins
+  // the queue; the walk stops at the first ancestor whose existence holds.
+  auto longer = [](const NodeEdit* a, const NodeEdit* b) { return a->name.size() < b->name.size(); };
+  std::vector<NodeEdit*> queue;
   for (auto& [key, e] : edits_)
-    if (e.data_changed && !e.recs.empty()) e.exists = true;
+    if (e.data_changed) { e.queued = true; queue.push_back(&e); }
+  std::make_heap(queue.begin(), queue.end(), longer);
+  while (!queue.empty()) {
+    std::pop_heap(queue.begin(), queue.end(), longer);
+    NodeEdit& e = *queue.back();
+    queue.pop_back();
+    const bool apex_node = is_apex(e.name);
+    e.exists = apex_node || e.real() || long(old_kids(z_, e.hash, e.old).count) + e.kid_delta > 0;
+    if (apex_node || e.exists == (e.old != nullptr)) continue;
+    const uint8_t* n = u8(e.name);
+    const size_t off = parent_off(n);
+    NodeEdit& p = edit(n + off, e.name.size() - off);  // references into edits_ survive a rehash
+    const uint64_t child = e.hash;
+    if (e.exists) { ++p.kid_delta; p.kids_added.push_back(child); }
+    else { --p.kid_delta; p.kids_removed.push_back(child); }
+    if (!p.queued) {
+      p.queued = true;
+      queue.push_back(&p);
+      std::push_heap(queue.begin(), queue.end(), longer);
+    }
+  }
+  // A new DNAME needs an empty subtree (names the delta adds below it were
+  // reported in step 2, at the names themselves).
+  for (auto& [key, e] : edits_) {
+    if (!e.data_changed || !e.old || (e.old[0] & node_flag::Dname)) continue;
+    if (!has_type(u8(key), key.size(), rrtype::DNAME)) continue;
+    if (long(old_kids(z_, e.hash, e.old).count) + e.kid_delta > 0)
+      error(e.last_change, "DNAME at " + name_to_text(u8(key), key.size()) + " has names below it");
+  }
+  if (failed_) return nullptr;
+  // Names that gain or lose a cut or DNAME: their old descendants get their
+  // Below flag recomputed (new descendants, and old ones that go, are in the
+  // edit set already; with no child left, every old descendant went).
+  std::vector<std::string> cut_changed;
+  for (auto& [key, e] : edits_) {
+    if (!e.data_changed || !e.old) continue;
+    const bool old_cut = e.old[0] & (node_flag::Cut | node_flag::Dname);
+    const bool new_cut = !e.recs.empty() && is_cut_new(u8(key), key.size());
+    const KidsOf k = old_kids(z_, e.hash, e.old);
+    if (old_cut != new_cut && k.count > 0 && long(k.count) + e.kid_delta > 0) cut_changed.push_back(key);
+  }
+  std::vector<std::string> extra;
+  for (const std::string& c : cut_changed) old_descendants(u8(c), c.size(), extra);
 
   // 4. Flags depending on other names: the parents of added/removed
   // wildcards and everything below a changed cut join the edit set.
-  std::vector<std::string> extra;
   for (auto& [key, e] : edits_) {
     const bool wc = key.size() >= 2 && key[0] == 1 && key[1] == '*';
     if (wc && e.exists != (e.old != nullptr)) extra.push_back(key.substr(2));
   }
-  for (auto& [c, nodes] : below_nodes)
-    for (const uint8_t* nd : nodes) extra.emplace_back(reinterpret_cast<const char*>(node_name(nd)), nd[1]);
   for (const std::string& x : extra) edit(u8(x), x.size());
   // Wildcards and cuts among the new names also change the flags of
   // names the edit set already holds, so flags are computed after it is complete.
@@ -509,11 +560,14 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
     check_ns_glue(recs_of(g.owner), g.owner, g.target, g.change);
   if (failed_) return nullptr;
 
-  // 5. Nodes per shard; unchanged nodes drop out of the edit set.
+  // 5. Nodes per shard; unchanged nodes drop out of the edit set (a node
+  // whose children changed stays: its shard's children arrays change).
   const unsigned bits = z_.shard_bits;
   std::unordered_map<size_t, std::vector<NodeEdit*>> by_shard;
   for (auto& [key, e] : edits_) {
-    if (!e.data_changed && e.exists == (e.old != nullptr) && (!e.old || e.old[0] == e.flags)) continue;
+    if (!e.data_changed && e.exists == (e.old != nullptr) && (!e.old || e.old[0] == e.flags) &&
+        e.kids_added.empty() && e.kids_removed.empty())
+      continue;
     by_shard[bits ? size_t(e.hash >> (64 - bits)) : 0].push_back(&e);
   }
   auto zone = std::make_shared<Zone>();
@@ -529,57 +583,108 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
   zone->apex_labels = z_.apex_labels;
   zone->version = version_;
   size_t mem = z_.memory;
+  // One node of a rebuilt shard: its bytes and its children.
+  struct Put {
+    uint64_t hash;
+    const uint8_t* p;
+    size_t n;
+    uint32_t kids;
+    bool many;              // count only (kManyKids)
+    const uint64_t* list;   // `kids` hashes unless many
+  };
   for (auto& [sh, list] : by_shard) {
     const Shard& old = *z_.shards[sh];
-    // Old nodes kept as they are.
-    std::vector<std::pair<uint64_t, const uint8_t*>> keep;
-    keep.reserve(old.names);
-    for (const Slot& s : old.slots) {
-      if (s.off == kEmptySlot) continue;
-      const uint8_t* nd = old.blob.data() + s.off;
+    std::vector<Put> all;
+    all.reserve(old.names + list.size());
+    // Old nodes kept as they are, with their children (lists in slot order).
+    size_t kat = 0, mi = 0;
+    for (uint32_t j = 0; j < old.slots.size(); ++j) {
+      const uint8_t kc = old.kids.empty() ? 0 : old.kids[j];
+      Put k{0, nullptr, 0, kc, kc == kManyKids, nullptr};
+      if (k.many) {
+        while (mi < old.many_kids.size() && old.many_kids[mi].slot < j) ++mi;
+        k.kids = mi < old.many_kids.size() && old.many_kids[mi].slot == j ? old.many_kids[mi].count : 0;
+      } else {
+        k.list = old.kid_hashes.data() + kat;
+        kat += kc;
+      }
+      if (old.slots[j].off == kEmptySlot) continue;
+      const uint8_t* nd = old.blob.data() + old.slots[j].off;
       bool replaced = false;
       for (const NodeEdit* e : list)
         if (e->old == nd) { replaced = true; break; }
-      if (!replaced) keep.emplace_back(name_hash(node_name(nd), nd[1]), nd);
+      if (replaced) continue;
+      k.hash = name_hash(node_name(nd), nd[1]);
+      k.p = nd;
+      k.n = node_size(nd);
+      all.push_back(k);
     }
-    std::vector<std::pair<uint64_t, std::vector<uint8_t>>> fresh;
+    // Edited nodes: new bytes, children = old ones -/+ the delta's.
+    std::vector<std::vector<uint8_t>> fresh;
+    std::vector<std::vector<uint64_t>> fresh_kids;
+    fresh.reserve(list.size());
+    fresh_kids.reserve(list.size());
     for (NodeEdit* e : list) {
       if (!e->exists) continue;
       if (e->data_changed || !e->old) {
         if (!e->loaded) load(*e);
-        fresh.emplace_back(e->hash, encode(*e));
+        fresh.push_back(encode(*e));
       } else {
         std::vector<uint8_t> b(e->old, e->old + node_size(e->old));
         b[0] = e->flags;
-        fresh.emplace_back(e->hash, std::move(b));
+        fresh.push_back(std::move(b));
       }
+      const KidsOf ok = old_kids(z_, e->hash, e->old);
+      const long cnt = long(ok.count) + e->kid_delta;
+      Put k{e->hash, fresh.back().data(), fresh.back().size(), uint32_t(std::max(0L, cnt)), false, nullptr};
+      if (is_apex(e->name) || (cnt > 0 && ok.count > 0 && !ok.list) || cnt >= kManyKids) {
+        k.many = true;
+      } else {
+        std::vector<uint64_t>& v = fresh_kids.emplace_back();
+        if (ok.list) v.assign(ok.list, ok.list + ok.count);
+        for (uint64_t h : e->kids_removed)
+          if (auto it = std::find(v.begin(), v.end(), h); it != v.end()) v.erase(it);
+        v.insert(v.end(), e->kids_added.begin(), e->kids_added.end());
+        k.kids = uint32_t(v.size());
+        k.list = v.data();
+      }
+      all.push_back(k);
     }
     auto s = std::make_shared<Shard>();
-    const size_t count = keep.size() + fresh.size();
+    const size_t count = all.size();
     size_t bytes = 0;
-    for (auto& [h, nd] : keep) bytes += node_size(nd);
-    for (auto& [h, b] : fresh) bytes += b.size();
+    for (const Put& k : all) bytes += k.n;
     s->names = count;
     const uint32_t ns = count ? uint32_t(count * 5 / 3 + 2) : 0;  // the compiler's load factor (0.6)
     s->slots.assign(ns, Slot{0, kEmptySlot});
     s->blob.resize(bytes);
-    size_t at = 0;
-    auto put = [&](uint64_t h, const uint8_t* p, size_t n) {
-      uint32_t i = slot_home(h, bits, ns);
-      while (s->slots[i].off != kEmptySlot) if (++i == ns) i = 0;
-      s->slots[i] = Slot{uint32_t(h), uint32_t(at)};
-      std::memcpy(s->blob.data() + at, p, n);
-      at += n;
-    };
+    s->kids.assign(ns, 0);
+    std::vector<const uint64_t*> lists(ns, nullptr);
+    size_t at = 0, nkids = 0;
     // Hash order, as the compiler inserts (same probe sequences).
-    std::vector<std::pair<uint64_t, std::pair<const uint8_t*, size_t>>> all;
-    all.reserve(count);
-    for (auto& [h, nd] : keep) all.push_back({h, {nd, node_size(nd)}});
-    for (auto& [h, b] : fresh) all.push_back({h, {b.data(), b.size()}});
-    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto& [h, p] : all) put(h, p.first, p.second);
-    const size_t old_mem = old.slots.size() * sizeof(Slot) + old.blob.capacity() + sizeof(Shard);
-    const size_t new_mem = s->slots.size() * sizeof(Slot) + s->blob.capacity() + sizeof(Shard);
+    std::sort(all.begin(), all.end(), [](const Put& a, const Put& b) { return a.hash < b.hash; });
+    for (const Put& k : all) {
+      uint32_t i = slot_home(k.hash, bits, ns);
+      while (s->slots[i].off != kEmptySlot) if (++i == ns) i = 0;
+      s->slots[i] = Slot{uint32_t(k.hash), uint32_t(at)};
+      std::memcpy(s->blob.data() + at, k.p, k.n);
+      at += k.n;
+      if (k.many) {
+        s->kids[i] = kManyKids;
+        s->many_kids.push_back(ManyKids{i, k.kids});
+      } else {
+        s->kids[i] = uint8_t(k.kids);
+        lists[i] = k.list;
+        nkids += k.kids;
+      }
+    }
+    std::sort(s->many_kids.begin(), s->many_kids.end(),
+              [](const ManyKids& a, const ManyKids& b) { return a.slot < b.slot; });
+    s->kid_hashes.reserve(nkids);
+    for (uint32_t i = 0; i < ns; ++i)
+      if (s->kids[i] != kManyKids && s->kids[i]) s->kid_hashes.insert(s->kid_hashes.end(), lists[i], lists[i] + s->kids[i]);
+    const size_t old_mem = shard_memory(old);
+    const size_t new_mem = shard_memory(*s);
     mem = mem - old_mem + new_mem;
     res_.new_shard_bytes += new_mem;
     ++res_.shards_rebuilt;

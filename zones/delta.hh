@@ -48,6 +48,9 @@ struct DeltaResult {
   size_t added = 0, removed = 0;   // records
   size_t shards_rebuilt = 0;       // across all touched zones
   size_t new_shard_bytes = 0;      // memory of those new shards (the extra memory of the result)
+  // Scans of a whole old zone: only when a cut or DNAME changes above a name
+  // with 255 or more children (kept without a children list); 0 otherwise.
+  size_t full_scans = 0;
   bool ok() const noexcept { return status == DeltaStatus::Ok; }
 };
 

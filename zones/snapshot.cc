@@ -6,6 +6,7 @@
 #include <bit>
 #include <stdexcept>
 #include <thread>
+#include <unordered_set>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -140,6 +141,11 @@ inline void put32(uint8_t* p, uint32_t x) { put16(p, uint16_t(x >> 16)); put16(p
 void put16(std::vector<uint8_t>& v, uint16_t x) { v.push_back(uint8_t(x >> 8)); v.push_back(uint8_t(x)); }
 void put32(std::vector<uint8_t>& v, uint32_t x) { put16(v, uint16_t(x >> 16)); put16(v, uint16_t(x)); }
 
+// A parent-child link for Shard::kids (children of the apex are only counted).
+struct KidEdge {
+  uint64_t parent, child;  // name hashes
+};
+
 // How far ahead the owner/RDATA bytes of grouped records are prefetched: the
 // arena is in file order, the walk in hash order, so each is a DRAM miss.
 constexpr size_t kPrefetch = 16;
@@ -174,9 +180,12 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
   std::vector<size_t> fine_bytes(kFine, 0);
   std::vector<uint32_t> fine_records(kFine, 0), fine_ents(kFine, 0);
   std::vector<SideName> ents, wild_parents, cuts;
+  std::vector<KidEdge> kid_edges;
+  size_t apex_kids = 0;
   size_t owners = 0;
   const uint8_t* cached_parent = nullptr;  // last parent known to exist (or be an ENT)
   size_t cached_len = 0;
+  uint64_t cached_hash = 0;
   for (size_t i = 0; i < n;) {
     if (i + kPrefetch < n) __builtin_prefetch(arena + E[i + kPrefetch].owner_off);
     const GroupEnt& f = E[i];
@@ -205,9 +214,10 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
       if (!(len == cached_len && std::memcmp(cached_parent, arena + off, len) == 0)) {
         cached_parent = arena + off;
         cached_len = len;
+        cached_hash = len == apex_len ? apex_hash : name_hash(arena + off, len);
         // Every missing ancestor down to the first existing one (the apex exists).
-        while (len >= apex_len) {
-          uint64_t h = name_hash(arena + off, len);
+        for (bool first = true; len >= apex_len; first = false) {
+          uint64_t h = first ? cached_hash : name_hash(arena + off, len);
           if (g.find(d, arena + off, len, h) != SIZE_MAX) break;
           ents.push_back(SideName{h, off, uint8_t(len)});
           if (len == apex_len) break;
@@ -216,10 +226,28 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
           len -= 1u + ll;
         }
       }
+      if (cached_len == apex_len) ++apex_kids;
+      else kid_edges.push_back(KidEdge{cached_hash, f.hash});
     }
     i = j;
   }
   sort_unique(ents, arena);
+  for (const SideName& e : ents) {
+    const uint32_t off = e.off + 1u + arena[e.off];
+    const size_t len = e.len - 1u - arena[e.off];
+    if (len == apex_len) ++apex_kids;
+    else kid_edges.push_back(KidEdge{name_hash(arena + off, len), e.hash});
+  }
+  // Links bucketed by the parent's finest shard (each shard sorts its own).
+  std::vector<uint32_t> kdir(kFine + 1, 0);
+  {
+    for (const KidEdge& k : kid_edges) ++kdir[(k.parent >> (64 - kMaxShardBits)) + 1];
+    for (size_t b = 0; b < kFine; ++b) kdir[b + 1] += kdir[b];
+    std::vector<uint32_t> pos(kdir.begin(), kdir.end() - 1);
+    std::vector<KidEdge> sorted(kid_edges.size());
+    for (const KidEdge& k : kid_edges) sorted[pos[k.parent >> (64 - kMaxShardBits)]++] = k;
+    kid_edges.swap(sorted);
+  }
   sort_unique(wild_parents, arena);
   sort_unique(cuts, arena);
   for (const SideName& e : ents) {
@@ -268,6 +296,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
   auto build_range = [&](size_t sh_from, size_t sh_to, size_t k, size_t ent_i, VersionId& version) {
     size_t released = 0;
     const size_t first_k = k;
+    std::vector<uint32_t> kid_start;  // per slot: first link in kid_edges
     for (size_t sh = sh_from; sh < sh_to; ++sh) {
       auto s = std::make_shared<Shard>();
       size_t count = 0, bytes = 0;
@@ -280,10 +309,31 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
       uint8_t* blob = s->blob.data();
       size_t at = 0;
       auto in_shard = [&](uint64_t h) { return (bits ? size_t(h >> (64 - bits)) : 0) == sh; };
+      // Children: this shard's links in (parent, child) order, merged with
+      // the nodes (inserted in hash order); lists laid out in slot order after.
+      KidEdge* kb = kid_edges.data() + kdir[sh * fold];
+      KidEdge* ke = kid_edges.data() + kdir[(sh + 1) * fold];
+      std::sort(kb, ke, [](const KidEdge& a, const KidEdge& b) {
+        return a.parent != b.parent ? a.parent < b.parent : a.child < b.child;
+      });
+      s->kids.assign(ns, 0);
+      kid_start.assign(ns, 0);
       auto insert_slot = [&](uint64_t h) {
         uint32_t i = slot_home(h, bits, ns);
         while (s->slots[i].off != kEmptySlot) if (++i == ns) i = 0;
         s->slots[i] = Slot{uint32_t(h), uint32_t(at)};
+        while (kb < ke && kb->parent < h) ++kb;  // only on a 64-bit hash collision
+        const KidEdge* first = kb;
+        while (kb < ke && kb->parent == h) ++kb;
+        const size_t c = size_t(kb - first);
+        if (c >= kManyKids) {
+          s->kids[i] = kManyKids;
+          s->many_kids.push_back(ManyKids{i, uint32_t(c)});
+        } else {
+          s->kids[i] = uint8_t(c);
+          kid_start[i] = uint32_t(first - kid_edges.data());
+        }
+        return i;
       };
       for (;;) {
         const bool own = k < n && in_shard(E[k].hash);
@@ -315,7 +365,11 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
           if (t == rrtype::DNAME) fl |= node_flag::Dname;
           if (t == rrtype::CNAME) fl |= node_flag::Cname;
         }
-        insert_slot(f.hash);
+        const uint32_t slot = insert_slot(f.hash);
+        if (is_apex) {
+          s->kids[slot] = kManyKids;
+          s->many_kids.push_back(ManyKids{slot, uint32_t(apex_kids)});
+        }
         NodeHdr hdr{fl, f.owner_len, nrrsets};
         std::memcpy(blob + at, &hdr, sizeof hdr);
         std::memcpy(blob + at + sizeof hdr, nm, f.owner_len);
@@ -341,6 +395,15 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
         at = align4(size_t(w - blob));
         k = j;
       }
+      std::sort(s->many_kids.begin(), s->many_kids.end(),
+                [](const ManyKids& a, const ManyKids& b) { return a.slot < b.slot; });
+      size_t nkids = 0;
+      for (uint32_t i = 0; i < ns; ++i)
+        if (s->kids[i] != kManyKids) nkids += s->kids[i];
+      s->kid_hashes.reserve(nkids);
+      for (uint32_t i = 0; i < ns; ++i)
+        if (s->kids[i] != kManyKids)
+          for (uint32_t c = 0; c < s->kids[i]; ++c) s->kid_hashes.push_back(kid_edges[kid_start[i] + c].child);
       release_consumed(E + first_k, (k - first_k) * sizeof(GroupEnt), released);
       done_shards[sh] = std::move(s);
     }
@@ -363,7 +426,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
   const GroupEnt* apex_soa = have_apex_soa ? &apex_soa_copy : nullptr;
   size_t mem = sizeof(Zone);
   for (const auto& s : done_shards) {
-    mem += s->slots.size() * sizeof(Slot) + s->blob.capacity() + sizeof(Shard);
+    mem += shard_memory(*s);
     zone->views.push_back(ShardView{s->slots.data(), s->blob.data(), uint32_t(s->slots.size())});
   }
   zone->shards = std::move(done_shards);
@@ -439,6 +502,26 @@ void zone_for_each_record(const Zone& z,
       w += dir[i].len;
     }
   }
+}
+
+size_t zoneset_memory_unique(std::span<const ZoneSet* const> sets) {
+  std::unordered_set<const void*> seen;
+  size_t total = 0;
+  for (const ZoneSet* zs : sets) {
+    if (!zs) continue;
+    for (const auto& z : zs->zones()) {
+      if (!seen.insert(z.get()).second) continue;
+      // The zone's own part (its memory minus its shards), then each shard not seen yet.
+      size_t own = z->memory;
+      for (const auto& sh : z->shards) {
+        const size_t m = shard_memory(*sh);
+        own -= std::min(own, m);
+        if (seen.insert(sh.get()).second) total += m;
+      }
+      total += own;
+    }
+  }
+  return total;
 }
 
 // ---- ZoneSet ----

@@ -62,4 +62,10 @@ class ZoneSet {
   std::unique_ptr<Index> index_;
 };
 
+// Memory held by several zone sets together (e.g. every version a node
+// keeps), counting once each zone and each shard that deltas share between
+// versions (zone_memory_bytes of each zone would count shared shards once per
+// version). Control thread.
+size_t zoneset_memory_unique(std::span<const ZoneSet* const> sets);
+
 }  // namespace edgedns::zones

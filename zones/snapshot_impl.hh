@@ -58,11 +58,55 @@ struct Slot {
 };
 constexpr uint32_t kEmptySlot = UINT32_MAX;
 
+// Children of each node, for deltas (issue 4): how many names (owners or
+// ENTs) lie directly below it and, for most nodes, their name hashes, so that
+// a delta that empties a name, or adds or removes a cut or DNAME, learns what
+// lies below without scanning the zone. Kept per shard beside the slots
+// (answer.cc never reads them) and copied on write with the shard.
+// A node with kManyKids in `kids` has its exact count in `many_kids` and no
+// list: the apex (its list would be the whole zone, recopied by every delta)
+// and nodes with 255 or more children; every other node's list is exact.
+constexpr uint8_t kManyKids = 255;
+struct ManyKids {
+  uint32_t slot;
+  uint32_t count;
+};
+
 struct Shard {
   std::vector<Slot> slots;
   std::vector<uint8_t> blob;  // 4-byte aligned nodes
   size_t names = 0;
+  std::vector<uint8_t> kids;         // per slot: children count, or kManyKids
+  std::vector<ManyKids> many_kids;   // sorted by slot
+  std::vector<uint64_t> kid_hashes;  // name hashes of the children of nodes with kids < kManyKids, in slot order
 };
+
+inline size_t shard_memory(const Shard& s) noexcept {
+  return sizeof(Shard) + s.slots.capacity() * sizeof(Slot) + s.blob.capacity() + s.kids.capacity() +
+         s.many_kids.capacity() * sizeof(ManyKids) + s.kid_hashes.capacity() * sizeof(uint64_t);
+}
+
+// Children of the node in `slot`: count, and their hashes (null when the
+// node is in many_kids). Control thread; O(slots of the shard).
+struct KidsOf {
+  uint32_t count = 0;
+  const uint64_t* list = nullptr;
+};
+inline KidsOf kids_of(const Shard& s, uint32_t slot) noexcept {
+  if (s.kids.empty()) return {};
+  if (s.kids[slot] == kManyKids) {
+    size_t lo = 0, hi = s.many_kids.size();
+    while (lo < hi) {
+      size_t mid = (lo + hi) / 2;
+      if (s.many_kids[mid].slot < slot) lo = mid + 1; else hi = mid;
+    }
+    return {lo < s.many_kids.size() && s.many_kids[lo].slot == slot ? s.many_kids[lo].count : 0, nullptr};
+  }
+  size_t at = 0;
+  for (uint32_t i = 0; i < slot; ++i)
+    if (s.kids[i] != kManyKids) at += s.kids[i];
+  return {s.kids[slot], s.kid_hashes.data() + at};
+}
 
 // A lookup-ready view of one shard (plain pointers: one indirection less on the hot path).
 struct ShardView {

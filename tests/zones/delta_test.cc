@@ -104,6 +104,37 @@ void expect_same_answers(const ZoneSet& got, const ZoneSet& want, const std::vec
       }
 }
 
+// Every node's children (Shard::kids) in `got` equal those of a scratch
+// compile: same count; same hashes wherever `got` keeps a list.
+void expect_same_kids(const Zone& got, const Zone& want) {
+  size_t nodes = 0;
+  for (size_t sh = 0; sh < want.shards.size(); ++sh) {
+    const Shard& ws = *want.shards[sh];
+    for (uint32_t i = 0; i < ws.slots.size(); ++i) {
+      if (ws.slots[i].off == kEmptySlot) continue;
+      ++nodes;
+      const uint8_t* wn = ws.blob.data() + ws.slots[i].off;
+      const std::string name = name_to_text(node_name(wn), wn[1]);
+      const uint64_t h = name_hash(node_name(wn), wn[1]);
+      const Shard& gs = *got.shards[got.shard_bits ? h >> (64 - got.shard_bits) : 0];
+      const uint8_t* gn = got.find(node_name(wn), wn[1], h);
+      ASSERT_NE(gn, nullptr) << name;
+      uint32_t gi = 0;
+      while (gs.slots[gi].off == kEmptySlot || gs.blob.data() + gs.slots[gi].off != gn) ++gi;
+      const KidsOf w = kids_of(ws, i), g = kids_of(gs, gi);
+      EXPECT_EQ(g.count, w.count) << name;
+      if (g.list && w.list && g.count == w.count) {
+        std::multiset<uint64_t> a(g.list, g.list + g.count), b(w.list, w.list + w.count);
+        EXPECT_EQ(a, b) << name;
+      }
+      if (name_equal(node_name(wn), wn[1], want.apex_lower, want.apex_len)) EXPECT_FALSE(g.list) << name;
+    }
+  }
+  size_t got_nodes = 0;
+  for (const auto& s : got.shards) got_nodes += s->names;
+  EXPECT_EQ(got_nodes, nodes);
+}
+
 struct Fixture {
   std::multiset<std::string> lines = split_lines(kBase);
   std::shared_ptr<const ZoneSet> set = compile_lines(lines);
@@ -122,8 +153,10 @@ struct Fixture {
     for (const auto& d : r.diagnostics) ADD_FAILURE() << d.to_string();
     ASSERT_TRUE(r.ok());
     ASSERT_TRUE(r.zones);
+    EXPECT_EQ(r.full_scans, 0u);  // every family here is small: children lists answer
     auto scratch = compile_lines(lines);
     ASSERT_TRUE(scratch);
+    expect_same_kids(*r.zones->zones()[0], *scratch->zones()[0]);
     EXPECT_EQ(zoneset_version(*r.zones), zoneset_version(*scratch));
     EXPECT_EQ(zoneset_label(*r.zones), zoneset_label(*scratch));
     EXPECT_EQ(zone_record_count(*r.zones->zones()[0]), zone_record_count(*scratch->zones()[0]));
@@ -326,4 +359,103 @@ TEST(Delta, LargeZoneRebuildsOnlyTouchedShards) {
   auto scratch = compile_lines(lines);
   EXPECT_EQ(zoneset_version(*r.zones), zoneset_version(*scratch));
   expect_same_answers(*r.zones, *scratch, {"n1.ex.", "h7.ex.", "h8.ex."});
+}
+
+TEST(Delta, LastNameBelowAnEntTakesTheEntWithIt) {
+  Fixture f;
+  f.add("a.b.two.ex. 60 IN A 192.0.2.1");  // b.two.ex. and two.ex. appear as ENTs
+  f.add("c.b.two.ex. 60 IN A 192.0.2.2");
+  f.apply_and_compare({"b.two.ex.", "two.ex."});
+  // One of two children goes: the ENTs stay (NODATA, not NXDOMAIN).
+  f.del("a.b.two.ex. 60 IN A 192.0.2.1");
+  f.apply_and_compare({"a.b.two.ex.", "b.two.ex.", "two.ex."});
+  const uint8_t* ent = nullptr;
+  {
+    Name n = Name::from_text("b.two.ex.");
+    ent = f.set->zones()[0]->find(n.data(), n.size(), name_hash(n.data(), n.size()));
+  }
+  ASSERT_NE(ent, nullptr);
+  EXPECT_TRUE(ent[0] & node_flag::Ent);
+  // The last one goes: both ENTs go (NXDOMAIN).
+  f.del("c.b.two.ex. 60 IN A 192.0.2.2");
+  f.apply_and_compare({"c.b.two.ex.", "b.two.ex.", "two.ex."});
+  Name n = Name::from_text("two.ex.");
+  EXPECT_EQ(f.set->zones()[0]->find(n.data(), n.size(), name_hash(n.data(), n.size())), nullptr);
+  // A name emptied while the delta adds a child under it: it stays as an ENT.
+  f.del("leaf.ex. 300 IN A 192.0.2.10");
+  f.add("x.leaf.ex. 60 IN A 192.0.2.3");
+  f.apply_and_compare({"leaf.ex.", "x.leaf.ex."});
+}
+
+TEST(Delta, NewCutOccludesExistingNamesWithoutAScan) {
+  Fixture f;
+  f.add("d.e.deep.ex. 60 IN TXT \"d\"");
+  f.add("f.deep.ex. 60 IN MX 1 mail.ex.");
+  f.add("ns.deep.ex. 60 IN A 192.0.2.4");
+  f.apply_and_compare();
+  // deep.ex. (an ENT) becomes a cut: everything below is glue or occluded.
+  f.add("deep.ex. 60 IN NS ns.deep.ex.");
+  f.apply_and_compare({"d.e.deep.ex.", "e.deep.ex.", "f.deep.ex.", "ns.deep.ex.", "x.deep.ex."});
+  // A DNAME over existing names is refused; once they are gone it is taken.
+  DeltaResult r = apply1(*f.set, Op::Add, "x.ent.ex. 60 IN DNAME t.example.");
+  EXPECT_TRUE(r.ok());  // x.ent.ex. has nothing below
+  std::vector<DeltaChange> cs{{Op::Add, "kids.ex. 60 IN DNAME t.example."}, {Op::Del, "a.kids.ex. 300 IN A 192.0.2.12"}};
+  r = apply_delta(*f.set, cs);
+  EXPECT_EQ(r.status, DeltaStatus::InvalidZone);  // b.q.kids.ex. is still there
+  EXPECT_EQ(r.full_scans, 0u);
+  f.del("a.kids.ex. 300 IN A 192.0.2.12");
+  f.del("b.q.kids.ex. 300 IN A 192.0.2.13");
+  f.add("kids.ex. 300 IN DNAME t.example.");
+  f.apply_and_compare({"kids.ex.", "x.kids.ex.", "q.kids.ex."});
+  // The cut goes: its names are authoritative again.
+  f.del("deep.ex. 60 IN NS ns.deep.ex.");
+  f.apply_and_compare({"d.e.deep.ex.", "f.deep.ex.", "ns.deep.ex."});
+}
+
+TEST(Delta, ManyChildrenKeepACountAndFallBackToOneScan) {
+  Fixture f;
+  // 300 children of big.ex.: more than a list keeps (kManyKids).
+  for (int i = 0; i < 300; ++i) f.add("c" + std::to_string(i) + ".big.ex. 60 IN A 192.0.2.5");
+  f.apply_and_compare({"big.ex."});
+  // Deleting most of them: the count follows, the ENT stays while one is left.
+  for (int i = 0; i < 299; ++i) f.del("c" + std::to_string(i) + ".big.ex. 60 IN A 192.0.2.5");
+  f.apply_and_compare({"big.ex.", "c0.big.ex."});
+  for (int i = 0; i < 60; ++i) f.add("d" + std::to_string(i) + ".big.ex. 60 IN A 192.0.2.6");
+  f.apply_and_compare({"big.ex."});
+  // A cut over a family kept as a count: correct, through one scan.
+  std::vector<DeltaChange> cs{{Op::Add, "big.ex. 60 IN NS ns.example.net."}};
+  DeltaResult r = apply_delta(*f.set, cs);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.full_scans, 1u);
+  f.lines.insert("big.ex. 60 IN NS ns.example.net.");
+  auto scratch = compile_lines(f.lines);
+  EXPECT_EQ(zoneset_text(*r.zones), zoneset_text(*scratch));
+  expect_same_answers(*r.zones, *scratch, {"big.ex.", "d1.big.ex.", "c299.big.ex."});
+  // The last children go: the count is exact again and the ENT disappears.
+  f.set = r.zones;
+  f.del("big.ex. 60 IN NS ns.example.net.");
+  f.del("c299.big.ex. 60 IN A 192.0.2.5");
+  for (int i = 0; i < 60; ++i) f.del("d" + std::to_string(i) + ".big.ex. 60 IN A 192.0.2.6");
+  f.apply_and_compare({"big.ex."});
+}
+
+TEST(Delta, SharedShardsAreCountedOnce) {
+  Fixture f;
+  std::multiset<std::string> lines = split_lines(kBase);
+  for (int i = 0; i < 20000; ++i) lines.insert("h" + std::to_string(i) + ".ex. 60 IN A 10.0.0.1");
+  auto base = compile_lines(lines);
+  ASSERT_TRUE(base);
+  DeltaResult r = apply1(*base, Op::Add, "n.ex. 60 IN A 192.0.2.1");
+  ASSERT_TRUE(r.ok());
+  const size_t mb = zone_memory_bytes(*base->zones()[0]), mr = zone_memory_bytes(*r.zones->zones()[0]);
+  const ZoneSet* one[] = {base.get()};
+  const ZoneSet* twice[] = {base.get(), base.get()};
+  const ZoneSet* both[] = {base.get(), r.zones.get()};
+  EXPECT_EQ(zoneset_memory_unique(one), mb);
+  EXPECT_EQ(zoneset_memory_unique(twice), mb);
+  const size_t u = zoneset_memory_unique(both);
+  // The base, the new shards, and the new zone's own part (shard pointers and views).
+  EXPECT_GE(u, mb + r.new_shard_bytes);
+  EXPECT_LE(u, mb + r.new_shard_bytes + 64 * 1024);
+  EXPECT_LT(u, mb + mr);
 }
