@@ -636,6 +636,7 @@ bool Controller::run_stage(size_t i, std::string& reason) {
     }
     std::vector<std::string> verdicts;
     bool waiting = false;
+    std::set<std::string> down;  // on_node_down: wait: nodes neither judged nor probed now
     Counters canary, control;
     size_t nodes_done = 0, lcores_done = 0;
     for (const auto& n : opt_.fleet.nodes) {
@@ -681,6 +682,7 @@ bool Controller::run_stage(size_t i, std::string& reason) {
       } catch (const NodeError& e) {
         if (fail_or_wait(e)) return false;
         waiting = true;
+        down.insert(n.name);
         verdicts.push_back("liveness: waiting for " + n.name + " (" + e.what() + ")");
       }
     }
@@ -698,7 +700,8 @@ bool Controller::run_stage(size_t i, std::string& reason) {
     size_t probe_ok = 0;
     for (const auto& t : st.targets) {
       const FleetNode* fn = opt_.fleet.find(t.node);
-      if (!fn || fn->probe.empty() || probes.empty()) continue;
+      // A node we wait for cannot answer; probing it would turn waiting into a rollback.
+      if (!fn || fn->probe.empty() || probes.empty() || down.count(t.node)) continue;
       for (const auto& p : probes)
         for (int k = 0; k < pol.health.probe_repeats; ++k) {
           std::string bad = check_probe(p, send_probe(fn->probe, p, pol.health.probe_timeout_s));
