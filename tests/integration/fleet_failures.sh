@@ -5,8 +5,10 @@
 #      rollback): the rollout stops and rolls back (exit 3); the node, started
 #      again with the same --state-dir and no --zone, serves the committed
 #      version (its last-known-good) although it served the new one when it died;
-#   2. the same with on_node_down: wait: the rollout waits for the node, which
-#      comes back on its last-known-good, and then completes (exit 0);
+#   2. the same with on_node_down: wait, the canary node killed while one of
+#      its lcores serves the new version: the rollout waits (its bake clock
+#      stops); the node comes back on its last-known-good, gets the new
+#      version again, and the rollout completes (exit 0);
 #   3. edgectl serve killed (kill -9) mid-rollout: every node keeps answering
 #      during the outage; after a restart the journal resumes the rollout,
 #      which commits everywhere, and no node holds, serves or has committed a
@@ -56,6 +58,9 @@ wait_for() {
 node_all_on() {
   node_status "$1" | jget 'all(l["version"] == "'"$2"'" for l in r["lcores"])' | grep -qx True
 }
+node_lcore_on() {  # N LCORE VERSION
+  node_status "$1" | jget '[l["version"] for l in r["lcores"] if l["id"] == '"$2"'] == ["'"$3"'"]' | grep -qx True
+}
 rollout_stage_is() {  # INDEX
   ctl_status | jget '(r["rollout"] or {}).get("stage", -1)' | grep -qx "$1"
 }
@@ -95,24 +100,30 @@ expect_eq "control plane still on v2" "$(ctl_status | jget 'r["committed"]')" "$
 case_end
 
 # ---------------------------------------------------------------- case 2
-case_begin "node killed mid-rollout, on_node_down: wait: the rollout waits, then commits"
+case_begin "canary node killed mid-rollout, on_node_down: wait: the rollout waits, then commits"
 zone 3 --www 192.0.2.84 >"$TMP/v3w.zone"
 start_push "$TMP/push3w.out" 3 --policy "$TMP/policy-wait.yaml" "$TMP/v3w.zone"
 wait_for 60 "stage 1 (one lcore of edge-1)" rollout_stage_is 0 || true
-log "kill -9 edge-2 (pid ${NODE_PID[2]})"
-stop_node 2 KILL
+V3W=$(ctl_status | jget '(r["rollout"] or {}).get("version", "")')
+wait_for 30 "edge-1 lcore 1 serving the new version" node_lcore_on 1 1 "$V3W" || true
+log "kill -9 edge-1 (pid ${NODE_PID[1]}) while its lcore 1 is the canary"
+stop_node 1 KILL
 sleep 3
-if kill -0 "$PUSH_PID" 2>/dev/null; then pass "the rollout waits while edge-2 is down"; else fail "the rollout ended while edge-2 was down"; fi
-stuck=$(ctl_status | jget '(r["rollout"] or {}).get("stage", -1)')
-expect_eq "it has not gone past stage 2 (the bake clock stops)" "$((stuck <= 1))" "1"
+if kill -0 "$PUSH_PID" 2>/dev/null; then pass "the rollout waits while edge-1 is down"; else fail "the rollout ended while edge-1 was down"; fi
+expect_eq "it stays in stage 1 (the bake clock stops)" \
+  "$(ctl_status | jget '(r["rollout"] or {}).get("stage", -1)')" "0"
+expect_eq "edge-2 still on v2" "$(node_serials 2 8)" "2"
 expect_eq "edge-3 still on v2" "$(node_serials 3 8)" "2"
-start_node 2 || true
+start_node 1 || true  # back on its LKG (v2); the rollout publishes the canary lcore again
 set +e
 wait "$PUSH_PID"
 rc=$?
 set -e
-expect_eq "push exits 0 once edge-2 is back" "$rc" "0"
-V3W=$(result "$TMP/push3w.out" 'r["rollout"]["version"]' 2>/dev/null || echo "?")
+expect_eq "push exits 0 once edge-1 is back" "$rc" "0"
+grep -q "last-known-good: serving" "$TMP/n1/edgedns.${NODE_STARTS[1]}.log" &&
+  pass "edge-1 came back on its LKG" || fail "edge-1 did not start from its LKG"
+republished=$(grep '"ev":"publish"' "$TMP/push3w.out" | grep '"node":"edge-1"' | grep -c '"lcores":\[1\]' || true)
+expect_eq "the canary lcore was published again after the restart" "$((republished >= 2))" "1"
 for n in "${NODES[@]}"; do expect_eq "edge-$n answers serial 3" "$(node_serials "$n")" "3"; done
 expect_eq "control plane committed it" "$(ctl_status | jget 'r["committed"]')" "$V3W"
 [ "$rc" = 0 ] || sed 's/^/    | /' "$TMP/push3w.out" "$TMP/push3w.out.err" | tail -30
