@@ -1,0 +1,180 @@
+// prefetch_burst and the hints it leaves in Query: answers with hints must be
+// byte for byte the answers without them (every owner of the test zones, and
+// names below and beside them, for many types, in mixed case), and hints that
+// do not fit (another ZoneSet, a node of another name as after a slot tag
+// collision) must be ignored. Also ZoneSet::find with few zones (apex tails)
+// against many zones (hash table).
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "zones/answer.hh"
+#include "zones/name.hh"
+#include "zones/parser.hh"
+#include "zones/snapshot.hh"
+
+using namespace edgedns::zones;
+
+namespace {
+
+std::vector<std::shared_ptr<const Zone>> load(const std::vector<std::string>& files) {
+  std::vector<std::shared_ptr<const Zone>> zones;
+  for (const auto& f : files) {
+    LoadResult lr = load_zone_file(std::string(EDGEDNS_TEST_DATA) + "/" + f);
+    EXPECT_TRUE(lr.zone) << f;
+    if (lr.zone) zones.push_back(lr.zone);
+  }
+  return zones;
+}
+
+std::vector<uint8_t> query(const uint8_t* name, size_t len, uint16_t type, uint16_t id) {
+  std::vector<uint8_t> q(12, 0);
+  wr16(&q[0], id);
+  wr16(&q[4], 1);
+  wr16(&q[10], 1);
+  q.insert(q.end(), name, name + len);
+  uint8_t t[15] = {0, 0, 0, 1, 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
+  wr16(t, type);
+  q.insert(q.end(), t, t + sizeof t);
+  return q;
+}
+
+// Owners, their parents' unknown children, a child below each and mixed case.
+std::vector<std::vector<uint8_t>> corpus(const ZoneSet& zs) {
+  std::vector<std::string> names;
+  for (const auto& z : zs.zones())
+    zone_for_each_record(*z, [&](const uint8_t* o, size_t ol, uint16_t, uint16_t, uint32_t,
+                                 const uint8_t*, size_t) {
+      std::string n(reinterpret_cast<const char*>(o), ol);
+      if (names.empty() || names.back() != n) names.push_back(n);
+    });
+  std::vector<std::vector<uint8_t>> qs;
+  const uint16_t types[] = {rrtype::A, rrtype::AAAA, rrtype::NS, rrtype::MX, rrtype::CNAME,
+                            rrtype::SOA, rrtype::TXT, rrtype::DS, rrtype::ANY, rrtype::SRV};
+  uint16_t id = 0;
+  for (const auto& n : names) {
+    std::vector<std::string> variants{n, std::string("\x05nx-zz", 6) + n, std::string("\x03" "abc", 4) + n};
+    std::string upper = n;
+    for (char& c : upper) if (c >= 'a' && c <= 'z') c = char(c - 32);
+    variants.push_back(upper);
+    for (const auto& v : variants) {
+      if (v.size() > kMaxName) continue;
+      for (uint16_t t : types)
+        qs.push_back(query(reinterpret_cast<const uint8_t*>(v.data()), v.size(), t, id++));
+    }
+  }
+  return qs;
+}
+
+struct Out {
+  AnswerResult r;
+  std::vector<uint8_t> bytes;
+};
+
+Out answer_of(const ZoneSet& zs, const Query& q) {
+  Out o;
+  o.bytes.assign(1232, 0);
+  o.r = answer(zs, q, o.bytes, Transport::Udp);
+  o.bytes.resize(o.r.len);
+  return o;
+}
+
+void expect_same(const Out& a, const Out& b, size_t i) {
+  EXPECT_EQ(a.r.len, b.r.len) << "query " << i;
+  EXPECT_EQ(a.r.rcode, b.r.rcode) << "query " << i;
+  EXPECT_EQ(a.r.kind, b.r.kind) << "query " << i;
+  EXPECT_EQ(a.r.truncated, b.r.truncated) << "query " << i;
+  EXPECT_EQ(a.bytes, b.bytes) << "query " << i;
+}
+
+const std::vector<std::string> kFiles = {"engine/example.com.zone", "engine/example.net.zone",
+                                         "engine/sub.example.com.zone", "diff/diff.test.zone",
+                                         "diff/child.diff.test.zone", "diff/other.test.zone"};
+
+TEST(AnswerBurst, HintedAnswersEqualPlainAnswers) {
+  auto zs = ZoneSet::build(load(kFiles));
+  auto qs = corpus(*zs);
+  ASSERT_GT(qs.size(), 500u);
+  constexpr size_t kBurst = 32;
+  std::vector<Query> burst(kBurst);
+  size_t hinted_nodes = 0;
+  for (size_t base = 0; base < qs.size(); base += kBurst) {
+    const size_t n = std::min(kBurst, qs.size() - base);
+    for (size_t j = 0; j < n; ++j) parse_query(qs[base + j], burst[j]);
+    std::vector<Out> plain;
+    for (size_t j = 0; j < n; ++j) plain.push_back(answer_of(*zs, burst[j]));
+    prefetch_burst(*zs, burst.data(), n);
+    for (size_t j = 0; j < n; ++j) {
+      if (burst[j].hint_node_done && burst[j].hint_node) ++hinted_nodes;
+      expect_same(plain[j], answer_of(*zs, burst[j]), base + j);
+    }
+  }
+  EXPECT_GT(hinted_nodes, 100u);  // the hints were really used
+}
+
+TEST(AnswerBurst, HintsOfAnotherSetOrNameAreIgnored) {
+  auto zs = ZoneSet::build(load(kFiles));
+  auto other = ZoneSet::build(load(kFiles));  // same data, another set
+  auto qs = corpus(*zs);
+  std::vector<Query> burst(qs.size());
+  for (size_t i = 0; i < qs.size(); ++i) parse_query(qs[i], burst[i]);
+  std::vector<Out> plain;
+  for (const auto& q : burst) plain.push_back(answer_of(*zs, q));
+  // Hints made with another ZoneSet.
+  prefetch_burst(*other, burst.data(), burst.size());
+  for (size_t i = 0; i < burst.size(); ++i) expect_same(plain[i], answer_of(*zs, burst[i]), i);
+  // Hints of the right set pointing at the node of another name (what a
+  // 32-bit slot tag collision leaves): the name check must catch it.
+  prefetch_burst(*zs, burst.data(), burst.size());
+  const uint8_t* some_node = nullptr;
+  for (const auto& q : burst)
+    if (q.hint_node_done && q.hint_node) some_node = q.hint_node;
+  ASSERT_NE(some_node, nullptr);
+  for (size_t i = 0; i < burst.size(); ++i) {
+    Query q = burst[i];
+    if (!q.hint_node_done) continue;
+    q.hint_node = some_node;
+    expect_same(plain[i], answer_of(*zs, q), i);
+  }
+}
+
+TEST(AnswerBurst, FewAndManyZonesFindTheSameZone) {
+  auto few = load(kFiles);
+  ASSERT_LE(few.size(), 8u);
+  auto many = few;
+  // Enough extra zones to leave the apex-tail path for the hash table.
+  for (int i = 0; i < 8; ++i) {
+    std::string apex = "extra" + std::to_string(i) + ".example.com.";
+    ParseResult pr = parse_zone_text("$ORIGIN " + apex + "\n@ 3600 SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n",
+                                     "extra", {});
+    std::vector<Diagnostic> d;
+    check_zone(pr.zone, d);
+    many.push_back(compile_zone(std::move(pr.zone)));
+  }
+  auto zs_few = ZoneSet::build(few);
+  auto zs_many = ZoneSet::build(many);
+  for (const auto& text : {"example.com.", "www.example.com.", "a.b.sub.example.com.",
+                           "sub.example.com.", "example.net.", "x.diff.test.",
+                           "child.diff.test.", "z.child.diff.test.", "nowhere.org.", ".",
+                           "com.", "xexample.com.", "extra3.example.com."}) {
+    Name n = Name::from_text(text);
+    const Zone* a = zs_few->find(n.data(), n.size());
+    const Zone* b = zs_many->find(n.data(), n.size());
+    if (std::string(text) == "extra3.example.com.") {
+      ASSERT_NE(b, nullptr);
+      EXPECT_EQ(zone_apex(*b).to_text(), "extra3.example.com.");
+      continue;
+    }
+    EXPECT_EQ(a == nullptr, b == nullptr) << text;
+    if (a && b) EXPECT_EQ(zone_apex(*a).to_text(), zone_apex(*b).to_text()) << text;
+  }
+  // A label boundary matters: one 11-byte label whose bytes end like "diff.test." is not below it.
+  const uint8_t tricky[] = {11, 'x', 4, 'd', 'i', 'f', 'f', 4, 't', 'e', 's', 't', 0};
+  ASSERT_NE(zs_few->find(reinterpret_cast<const uint8_t*>("\4diff\4test"), 11), nullptr);
+  EXPECT_EQ(zs_few->find(tricky, sizeof tricky), nullptr);
+  EXPECT_EQ(zs_many->find(tricky, sizeof tricky), nullptr);
+}
+
+}  // namespace
