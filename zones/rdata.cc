@@ -384,6 +384,7 @@ bool parse_loc(Fields& f) {
     };
     if (!is_hemi(f.peek())) {
       t = tok(names[c]);
+      if (!t) return false;  // "LOC 5" ends after the degrees
       if (!parse_uint(t->text, 59, min)) return f.fail_value(names[c], "bad minutes", t->text);
       if (!is_hemi(f.peek())) {
         t = tok(names[c]);
