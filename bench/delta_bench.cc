@@ -6,9 +6,9 @@
 //   delta_bench [RECORDS=1000000] [DELTAS=200]
 //
 // Each delta: 50 new names (A) + 50 changed A records (del old + add new),
-// applied to the previous result as a node does. A second series deletes 50
-// names per delta (the path that scans the zone to settle empty
-// non-terminals). A measuring driver: prints numbers, asserts nothing on time.
+// applied to the previous result as a node does. Two more series delete names
+// (50 deletions + 50 new names, then 100 deletions per delta). A measuring
+// driver: prints numbers, asserts nothing on time.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -113,24 +113,45 @@ int main(int argc, char** argv) {
   std::printf("answer_query on existing names: %.0f ns before, %.0f ns after %d deltas (%+.1f%%)\n", ns_before,
               ns_after, deltas, 100.0 * (ns_after - ns_before) / ns_before);
 
-  // Series 2: 50 deleted names per delta (scan for empty non-terminals).
-  std::vector<double> ms2;
-  long next_del = 0;
-  for (int d = 0; d < std::min(deltas, 20); ++d) {
-    std::vector<DeltaChange> cs;
-    for (int k = 0; k < 50; ++k, ++next_del)
-      cs.push_back({DeltaChange::Op::Del, "new" + std::to_string(next_del) + ".bench.test. 3600 IN A 192.0.2." + std::to_string(k)});
-    auto a = Clock::now();
-    DeltaResult r = apply_delta(*set, cs);
-    auto b = Clock::now();
-    if (!r.ok()) {
-      for (const auto& x : r.diagnostics) std::fprintf(stderr, "%s\n", x.to_string().c_str());
-      return 1;
+  // Series 2 and 3: deltas that delete names (each settles whether the
+  // parent keeps children: the apex here, through its child count).
+  std::vector<bool> deleted(static_cast<size_t>(records), false);
+  auto pick_existing = [&]() {
+    for (;;) {
+      long i = long(rng() % uint64_t(records));
+      if (!deleted[size_t(i)]) {
+        deleted[size_t(i)] = true;
+        return i;
+      }
     }
-    ms2.push_back(std::chrono::duration<double, std::milli>(b - a).count());
-    set = r.zones;
-  }
-  std::printf("delta 50 deletions of names, %zu deltas: p50 %.2f ms  p99 %.2f ms\n", ms2.size(), pct(ms2, 0.5),
-              pct(ms2, 0.99));
+  };
+  auto series = [&](const char* what, int dels, int adds) -> bool {
+    std::vector<double> t;
+    size_t scans = 0;
+    for (int d = 0; d < deltas; ++d) {
+      std::vector<DeltaChange> cs;
+      for (int k = 0; k < dels; ++k) {
+        long i = pick_existing();
+        cs.push_back({DeltaChange::Op::Del, "h" + std::to_string(i) + ".bench.test. 3600 IN A " + a_rdata(current[size_t(i)])});
+      }
+      for (int k = 0; k < adds; ++k, ++next_new)
+        cs.push_back({DeltaChange::Op::Add, "new" + std::to_string(next_new) + ".bench.test. 3600 IN A 192.0.2." + std::to_string(k)});
+      auto a = Clock::now();
+      DeltaResult r = apply_delta(*set, cs);
+      auto b = Clock::now();
+      if (!r.ok()) {
+        for (const auto& x : r.diagnostics) std::fprintf(stderr, "%s\n", x.to_string().c_str());
+        return false;
+      }
+      t.push_back(std::chrono::duration<double, std::milli>(b - a).count());
+      scans += r.full_scans;
+      set = r.zones;
+    }
+    std::printf("delta %s, %d deltas: p50 %.2f ms  p99 %.2f ms  max %.2f ms (zone scans: %zu)\n", what, deltas,
+                pct(t, 0.5), pct(t, 0.99), pct(t, 1.0), scans);
+    return true;
+  };
+  if (!series("50 name deletions + 50 new names", 50, 50)) return 1;
+  if (!series("100 name deletions", 100, 0)) return 1;
   return 0;
 }

@@ -583,15 +583,16 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
   zone->apex_labels = z_.apex_labels;
   zone->version = version_;
   size_t mem = z_.memory;
-  // One node of a rebuilt shard: its bytes and its children.
+  // One node of a rebuilt shard: its bytes and its children (32 bytes: the
+  // sort below moves a shard's worth of them).
   struct Put {
     uint64_t hash;
     const uint8_t* p;
-    size_t n;
+    const uint64_t* list;  // `kids` hashes, or &kMany: a count only (kManyKids)
+    uint32_t n;
     uint32_t kids;
-    bool many;              // count only (kManyKids)
-    const uint64_t* list;   // `kids` hashes unless many
   };
+  static const uint64_t kMany = 0;
   for (auto& [sh, list] : by_shard) {
     const Shard& old = *z_.shards[sh];
     std::vector<Put> all;
@@ -600,8 +601,9 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
     size_t kat = 0, mi = 0;
     for (uint32_t j = 0; j < old.slots.size(); ++j) {
       const uint8_t kc = old.kids.empty() ? 0 : old.kids[j];
-      Put k{0, nullptr, 0, kc, kc == kManyKids, nullptr};
-      if (k.many) {
+      Put k{0, nullptr, nullptr, 0, kc};
+      if (kc == kManyKids) {
+        k.list = &kMany;
         while (mi < old.many_kids.size() && old.many_kids[mi].slot < j) ++mi;
         k.kids = mi < old.many_kids.size() && old.many_kids[mi].slot == j ? old.many_kids[mi].count : 0;
       } else {
@@ -616,7 +618,7 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
       if (replaced) continue;
       k.hash = name_hash(node_name(nd), nd[1]);
       k.p = nd;
-      k.n = node_size(nd);
+      k.n = uint32_t(node_size(nd));
       all.push_back(k);
     }
     // Edited nodes: new bytes, children = old ones -/+ the delta's.
@@ -636,9 +638,9 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
       }
       const KidsOf ok = old_kids(z_, e->hash, e->old);
       const long cnt = long(ok.count) + e->kid_delta;
-      Put k{e->hash, fresh.back().data(), fresh.back().size(), uint32_t(std::max(0L, cnt)), false, nullptr};
+      Put k{e->hash, fresh.back().data(), nullptr, uint32_t(fresh.back().size()), uint32_t(std::max(0L, cnt))};
       if (is_apex(e->name) || (cnt > 0 && ok.count > 0 && !ok.list) || cnt >= kManyKids) {
-        k.many = true;
+        k.list = &kMany;
       } else {
         std::vector<uint64_t>& v = fresh_kids.emplace_back();
         if (ok.list) v.assign(ok.list, ok.list + ok.count);
@@ -659,22 +661,23 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
     s->slots.assign(ns, Slot{0, kEmptySlot});
     s->blob.resize(bytes);
     s->kids.assign(ns, 0);
-    std::vector<const uint64_t*> lists(ns, nullptr);
+    std::unique_ptr<uint32_t[]> put_of(new uint32_t[ns]);  // slot -> index in `all` (read only where kids > 0)
     size_t at = 0, nkids = 0;
     // Hash order, as the compiler inserts (same probe sequences).
     std::sort(all.begin(), all.end(), [](const Put& a, const Put& b) { return a.hash < b.hash; });
-    for (const Put& k : all) {
+    for (uint32_t x = 0; x < all.size(); ++x) {
+      const Put& k = all[x];
       uint32_t i = slot_home(k.hash, bits, ns);
       while (s->slots[i].off != kEmptySlot) if (++i == ns) i = 0;
       s->slots[i] = Slot{uint32_t(k.hash), uint32_t(at)};
       std::memcpy(s->blob.data() + at, k.p, k.n);
       at += k.n;
-      if (k.many) {
+      if (k.list == &kMany) {
         s->kids[i] = kManyKids;
         s->many_kids.push_back(ManyKids{i, k.kids});
       } else {
         s->kids[i] = uint8_t(k.kids);
-        lists[i] = k.list;
+        put_of[i] = x;
         nkids += k.kids;
       }
     }
@@ -682,7 +685,8 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
               [](const ManyKids& a, const ManyKids& b) { return a.slot < b.slot; });
     s->kid_hashes.reserve(nkids);
     for (uint32_t i = 0; i < ns; ++i)
-      if (s->kids[i] != kManyKids && s->kids[i]) s->kid_hashes.insert(s->kid_hashes.end(), lists[i], lists[i] + s->kids[i]);
+      if (s->kids[i] != kManyKids && s->kids[i])
+        s->kid_hashes.insert(s->kid_hashes.end(), all[put_of[i]].list, all[put_of[i]].list + s->kids[i]);
     const size_t old_mem = shard_memory(old);
     const size_t new_mem = shard_memory(*s);
     mem = mem - old_mem + new_mem;
