@@ -495,8 +495,9 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
     if (!e.data_changed || !e.old) continue;
     const bool old_cut = e.old[0] & (node_flag::Cut | node_flag::Dname);
     const bool new_cut = !e.recs.empty() && is_cut_new(u8(key), key.size());
+    if (old_cut == new_cut) continue;
     const KidsOf k = old_kids(z_, e.hash, e.old);
-    if (old_cut != new_cut && k.count > 0 && long(k.count) + e.kid_delta > 0) cut_changed.push_back(key);
+    if (k.count > 0 && long(k.count) + e.kid_delta > 0) cut_changed.push_back(key);
   }
   std::vector<std::string> extra;
   for (const std::string& c : cut_changed) old_descendants(u8(c), c.size(), extra);
