@@ -27,6 +27,11 @@ struct CliValues {
   std::string control, state_dir, config_file;
   bool idle_sleep = false;
   unsigned idle_max = 0;
+  bool no_exception = false, no_tcp = false;
+  std::string exception_iface;
+  uint64_t exception_rate = 0;
+  unsigned tcp_workers = 0, tcp_max_conns = 0, tcp_max_per_client = 0, tcp_idle_ms = 0,
+           tcp_max_queries = 0;
 };
 
 void build_app(CLI::App& app, CliValues& v) {
@@ -43,6 +48,29 @@ void build_app(CLI::App& app, CliValues& v) {
                "sleep with growing pauses (1us doubling up to --idle-sleep-max-us) while RX is empty");
   app.add_option("--idle-sleep-max-us", v.idle_max, "ceiling of the idle backoff (default 1000)")
       ->check(CLI::Range(1u, 1000000u));
+  app.add_flag("--no-exception-path", v.no_exception,
+               "do not hand non-DNS traffic to the kernel (no tap; such frames are dropped)");
+  app.add_option("--exception-iface", v.exception_iface,
+                 "name prefix of the exception taps, + port index (default dnsx: dnsx0, ...)")
+      ->check([](const std::string& s) {
+        return s.empty() || s.size() > 12 ? std::string("1 to 12 characters") : std::string();
+      });
+  app.add_option("--exception-rate", v.exception_rate,
+                 "frames per second one lcore may hand to the kernel (default 0: no limit)");
+  app.add_flag("--no-tcp", v.no_tcp, "do not serve DNS over TCP");
+  app.add_option("--tcp-workers", v.tcp_workers, "TCP server threads (default 2)")
+      ->check(CLI::Range(1u, 64u));
+  app.add_option("--tcp-max-connections", v.tcp_max_conns,
+                 "open TCP connections at most, all clients (default 1024)")
+      ->check(CLI::Range(1u, 1000000u));
+  app.add_option("--tcp-max-per-client", v.tcp_max_per_client,
+                 "open TCP connections per client address at most (default 64)")
+      ->check(CLI::Range(1u, 1000000u));
+  app.add_option("--tcp-idle-timeout-ms", v.tcp_idle_ms,
+                 "close a TCP connection quiet this long (default 10000)")
+      ->check(CLI::Range(1u, 3600000u));
+  app.add_option("--tcp-max-queries", v.tcp_max_queries,
+                 "close a TCP connection after this many queries (default 0: no limit)");
   app.add_option("--config", v.config_file, "YAML file with the same keys; the command line wins")
       ->check(CLI::ExistingFile);
 }
@@ -91,7 +119,10 @@ Config load_yaml_config(const std::string& path) {
   }
   if (!root.IsMap()) throw ConfigError(path + ": top level must be a mapping");
   static const char* const kKeys[] = {"listen", "zone", "zones", "control", "state-dir",
-                                      "idle-sleep", "idle-sleep-max-us"};
+                                      "idle-sleep", "idle-sleep-max-us", "exception-path",
+                                      "exception-iface", "exception-rate", "tcp", "tcp-workers",
+                                      "tcp-max-connections", "tcp-max-per-client",
+                                      "tcp-idle-timeout-ms", "tcp-max-queries"};
   Config c;
   try {
     for (const auto& kvp : root) {
@@ -107,6 +138,21 @@ Config load_yaml_config(const std::string& path) {
     if (root["state-dir"]) c.state_dir = root["state-dir"].as<std::string>();
     if (root["idle-sleep"]) c.idle_sleep = root["idle-sleep"].as<bool>();
     if (root["idle-sleep-max-us"]) c.idle_sleep_max_us = root["idle-sleep-max-us"].as<unsigned>();
+    if (root["exception-path"]) c.exception_path = root["exception-path"].as<bool>();
+    if (root["exception-iface"]) c.exception_iface = root["exception-iface"].as<std::string>();
+    if (root["exception-rate"]) c.exception_rate = root["exception-rate"].as<uint64_t>();
+    if (root["tcp"]) c.tcp = root["tcp"].as<bool>();
+    if (root["tcp-workers"]) c.tcp_workers = root["tcp-workers"].as<unsigned>();
+    if (root["tcp-max-connections"]) c.tcp_max_connections = root["tcp-max-connections"].as<unsigned>();
+    if (root["tcp-max-per-client"]) c.tcp_max_per_client = root["tcp-max-per-client"].as<unsigned>();
+    if (root["tcp-idle-timeout-ms"]) c.tcp_idle_timeout_ms = root["tcp-idle-timeout-ms"].as<unsigned>();
+    if (root["tcp-max-queries"]) c.tcp_max_queries = root["tcp-max-queries"].as<unsigned>();
+    if (c.exception_iface.empty() || c.exception_iface.size() > 12)
+      throw ConfigError("exception-iface: 1 to 12 characters");
+    if (c.tcp_workers == 0 || c.tcp_max_connections == 0 || c.tcp_max_per_client == 0 ||
+        c.tcp_idle_timeout_ms == 0)
+      throw ConfigError("tcp-workers, tcp-max-connections, tcp-max-per-client and "
+                        "tcp-idle-timeout-ms must be at least 1");
   } catch (const YAML::Exception& e) {
     throw ConfigError(path + ": " + e.what());
   } catch (const ConfigError& e) {
@@ -142,6 +188,15 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--state-dir")) c.state_dir = v.state_dir;
   if (app.count("--idle-sleep")) c.idle_sleep = v.idle_sleep;
   if (app.count("--idle-sleep-max-us")) c.idle_sleep_max_us = v.idle_max;
+  if (v.no_exception) c.exception_path = false;
+  if (app.count("--exception-iface")) c.exception_iface = v.exception_iface;
+  if (app.count("--exception-rate")) c.exception_rate = v.exception_rate;
+  if (v.no_tcp) c.tcp = false;
+  if (app.count("--tcp-workers")) c.tcp_workers = v.tcp_workers;
+  if (app.count("--tcp-max-connections")) c.tcp_max_connections = v.tcp_max_conns;
+  if (app.count("--tcp-max-per-client")) c.tcp_max_per_client = v.tcp_max_per_client;
+  if (app.count("--tcp-idle-timeout-ms")) c.tcp_idle_timeout_ms = v.tcp_idle_ms;
+  if (app.count("--tcp-max-queries")) c.tcp_max_queries = v.tcp_max_queries;
   out.cfg = std::move(c);
   return out;
 }

@@ -4,6 +4,7 @@
 // message naming the option, file or address at fault.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -29,6 +30,17 @@ struct Config {
   bool idle_sleep = false;
   unsigned idle_sleep_max_us = 1000; // backoff ceiling: 1 ms keeps a burst's wait below a timeout
   std::string config_file;
+  // Kernel exception path (dataplane/exception.hh) and DNS over TCP
+  // (dataplane/tcp_server.hh); defaults there.
+  bool exception_path = true;
+  std::string exception_iface = "dnsx";  // tap name prefix, + port index
+  uint64_t exception_rate = 0;           // per-lcore frames/s to the kernel, 0 = unlimited
+  bool tcp = true;
+  unsigned tcp_workers = 2;
+  unsigned tcp_max_connections = 1024;
+  unsigned tcp_max_per_client = 64;
+  unsigned tcp_idle_timeout_ms = 10000;
+  unsigned tcp_max_queries = 0;
 };
 
 struct ParsedArgs {
@@ -41,7 +53,10 @@ struct ParsedArgs {
 ParsedArgs parse_args(int argc, const char* const* argv);
 
 // The YAML keys: listen (string or list), zone (string or list; NAME=FILE
-// allowed), control, state-dir, idle-sleep (bool), idle-sleep-max-us.
+// allowed), control, state-dir, idle-sleep (bool), idle-sleep-max-us,
+// exception-path (bool), exception-iface, exception-rate, tcp (bool),
+// tcp-workers, tcp-max-connections, tcp-max-per-client, tcp-idle-timeout-ms,
+// tcp-max-queries.
 Config load_yaml_config(const std::string& path);
 
 // "NAME=FILE" or "FILE".

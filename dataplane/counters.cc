@@ -15,7 +15,7 @@ constexpr const char* kDropNames[] = {
     "drop_protocol",   "drop_non_dns_port", "drop_icmp_other", "drop_bad_source"};
 constexpr const char* kLateNames[] = {
     "drop_dns_unparsable", "drop_engine", "drop_no_zones", "drop_multiseg", "drop_too_small",
-    "drop_tx_full"};
+    "drop_tx_full", "drop_exception_full", "drop_exception_rate"};
 static_assert(std::size(kDropNames) == size_t(DropReason::kCount), "a name per DropReason");
 static_assert(std::size(kLateNames) == size_t(LateDrop::kCount), "a name per LateDrop");
 
@@ -44,6 +44,8 @@ std::string format_counters(unsigned lcore, const LcoreCounters& c) {
   for (size_t i = 0; i < size_t(DropReason::kCount); ++i) kv(s, kDropNames[i], c.drop[i].get());
   for (size_t i = 0; i < size_t(LateDrop::kCount); ++i) kv(s, kLateNames[i], c.late_drop[i].get());
   kv(s, "idle_sleeps", c.idle_sleeps.get());
+  kv(s, "to_kernel", c.to_kernel.get());
+  kv(s, "from_kernel", c.from_kernel.get());
   return s;
 }
 

@@ -33,6 +33,8 @@ enum class LateDrop : uint8_t {
   MultiSegment,   // chained mbuf: never produced by our ports at MTU 1500
   TooSmall,       // mbuf has no room for the reply (ND advert longer than the NS)
   TxFull,         // tx_burst did not take it
+  ExceptionFull,  // for the kernel, but the lcore's exception ring was full
+  ExceptionRate,  // for the kernel, over the lcore's exception-rate budget
   kCount,
 };
 
@@ -45,6 +47,8 @@ struct alignas(64) LcoreCounters {
   Counter drop[size_t(DropReason::kCount)];
   Counter late_drop[size_t(LateDrop::kCount)];
   Counter idle_sleeps;
+  Counter to_kernel;            // frames handed to the exception path (see exception.hh)
+  Counter from_kernel;          // kernel frames this lcore sent out (worker slot 0 only)
 
   uint64_t answers() const noexcept {
     uint64_t s = 0;

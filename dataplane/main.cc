@@ -25,7 +25,9 @@
 #include "dataplane/lkg_store.hh"
 #include "dataplane/registry.hh"
 #include "dataplane/counters.hh"
+#include "dataplane/exception.hh"
 #include "dataplane/port.hh"
+#include "dataplane/tcp_server.hh"
 #include "dataplane/worker.hh"
 #include "dataplane/zone_publisher.hh"
 #include "zones/snapshot.hh"
@@ -39,6 +41,9 @@ constexpr unsigned kLinkWaitMs = 9000;   // l3fwd's 9 s: slow NICs renegotiate f
 constexpr long kHousekeepingTickMs = 100;  // signal wait granularity; nothing else is timed
 
 std::atomic<bool> g_stop{false};
+// Read by print_counters (housekeeping); set before the lcores start, reset after they stop.
+const ExceptionPath* g_exc = nullptr;
+const TcpServer* g_tcp = nullptr;
 
 std::shared_ptr<const zones::ZoneSet> load_zones(const Config& cfg) {
   std::vector<std::shared_ptr<const zones::Zone>> zs;
@@ -57,13 +62,21 @@ std::shared_ptr<const zones::ZoneSet> load_zones(const Config& cfg) {
 }
 
 void print_counters(const std::vector<LcoreState*>& states) {
-  uint64_t rx = 0, tx = 0, answers = 0;
+  uint64_t rx = 0, tx = 0, answers = 0, queries = 0, truncated = 0;
   for (const LcoreState* s : states) {
     std::printf("%s\n", format_counters(s->lcore_id, s->counters).c_str());
     rx += s->counters.rx.get();
     tx += s->counters.tx.get();
     answers += s->counters.answers();
+    queries += s->counters.queries.get();
+    truncated += s->counters.truncated.get();
   }
+  // Per transport: UDP is the lcores' (above), TCP the TCP server's.
+  std::printf("counters udp queries=%llu answers=%llu truncated=%llu\n",
+              (unsigned long long)queries, (unsigned long long)answers,
+              (unsigned long long)truncated);
+  if (g_tcp) std::printf("%s\n", g_tcp->format_counters().c_str());
+  if (g_exc) std::printf("%s\n", g_exc->format_counters().c_str());
   std::printf("counters total rx=%llu tx=%llu answers=%llu\n", (unsigned long long)rx,
               (unsigned long long)tx, (unsigned long long)answers);
   std::fflush(stdout);
@@ -221,6 +234,8 @@ int run(int argc, char** argv) {
   std::unique_ptr<ZonePublisher> publisher;
   std::unique_ptr<VersionRegistry> registry;
   std::unique_ptr<ControlAgent> agent;
+  std::unique_ptr<ExceptionPath> exc;
+  std::unique_ptr<TcpServer> tcp;
   rte_mempool* pool = nullptr;
   try {
     if (n_ports == 0)
@@ -228,12 +243,21 @@ int run(int argc, char** argv) {
     if (n_ports > kMaxPorts)
       throw std::runtime_error(std::to_string(n_ports) + " ports, at most " +
                                std::to_string(kMaxPorts) + " supported");
-    unsigned n_mbufs = mbuf_count(n_ports, n_workers);
+    unsigned n_mbufs = mbuf_count(
+        n_ports, n_workers, cfg.exception_path ? ExceptionPath::extra_mbufs(n_ports, n_workers) : 0);
     pool = create_pool(n_mbufs, int(rte_socket_id()));
     std::printf("edgedns: %u worker lcore(s), %u port(s), %u mbufs\n", n_workers, n_ports, n_mbufs);
     uint16_t pid;
-    RTE_ETH_FOREACH_DEV(pid) ports.push_back(setup_port(pid, uint16_t(n_workers), pool, addrs));
+    RTE_ETH_FOREACH_DEV(pid)
+      ports.push_back(setup_port(pid, uint16_t(n_workers), pool, addrs, cfg.exception_path));
     wait_links(ports.data(), unsigned(ports.size()), kLinkWaitMs);
+    // After the ports are listed: the taps are ports too, but not served ones.
+    if (cfg.exception_path) {
+      ExceptionConfig ec;
+      ec.iface_prefix = cfg.exception_iface;
+      ec.rate = cfg.exception_rate;
+      exc = std::make_unique<ExceptionPath>(ports, n_workers, pool, addrs, ec);
+    }
 
     publisher = std::make_unique<ZonePublisher>(n_workers);
 
@@ -258,6 +282,13 @@ int run(int argc, char** argv) {
         pc.offload = ports[p].offload;
         pc.addrs = addrs;
         pc.addrs.mac = ports[p].mac;
+        if (exc && w == 0) pc.from_kernel = exc->from_kernel(p);
+      }
+      if (exc) {
+        st->to_kernel = exc->to_kernel(w);
+        st->exc_bucket.rate = cfg.exception_rate;
+        st->exc_bucket.tsc_hz = rte_get_tsc_hz();
+        st->exc_bucket.last_tsc = rte_rdtsc();
       }
       states.push_back(st);
       init_tx_buffers(*st, socket);
@@ -276,6 +307,39 @@ int run(int argc, char** argv) {
     std::printf("edgedns: version %s (%s) served and committed%s\n", v0->hex.c_str(),
                 v0->label.c_str(), from_lkg ? " (from the last-known-good)" : "");
 
+    // Helper threads (agent, exception path, TCP) run off the worker CPUs
+    // when other CPUs exist (a busy-polling lcore and a zone compile or a
+    // tap write must not share one).
+    cpu_set_t helper_cpus = start_cpus;
+    for (unsigned lc : worker_lcores) {
+      rte_cpuset_t wc = rte_lcore_cpuset(lc);
+      for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &wc)) CPU_CLR(c, &helper_cpus);
+    }
+    if (CPU_COUNT(&helper_cpus) == 0) helper_cpus = start_cpus;
+    auto helper_init = [helper_cpus] {
+      pthread_setaffinity_np(pthread_self(), sizeof helper_cpus, &helper_cpus);
+    };
+
+    if (exc) {
+      exc->start(helper_init);
+      g_exc = exc.get();
+    }
+    if (cfg.tcp) {
+      TcpConfig tc;
+      tc.threads = cfg.tcp_workers;
+      tc.max_connections = cfg.tcp_max_connections;
+      tc.max_per_client = cfg.tcp_max_per_client;
+      tc.idle_timeout_ms = cfg.tcp_idle_timeout_ms;
+      tc.max_queries = cfg.tcp_max_queries;
+      // Slot 0: TCP answers from the first worker lcore's version (tcp_server.hh).
+      tcp = std::make_unique<TcpServer>(*publisher, 0, addrs, tc);
+      tcp->start(helper_init);
+      g_tcp = tcp.get();
+      std::printf("edgedns: DNS over TCP on port 53 of the service addresses (%u threads)%s\n",
+                  tc.threads, exc ? "" : "; no exception path: TCP must reach this host another way");
+    }
+
     if (!cfg.control.empty()) {
       AgentHooks hooks;
       if (!cfg.state_dir.empty())
@@ -290,18 +354,7 @@ int run(int argc, char** argv) {
         }
         return true;
       };
-      // Off the worker CPUs when other CPUs exist (a busy-polling lcore and
-      // a zone compile must not share one).
-      cpu_set_t agent_cpus = start_cpus;
-      for (unsigned lc : worker_lcores) {
-        rte_cpuset_t wc = rte_lcore_cpuset(lc);
-        for (int c = 0; c < CPU_SETSIZE; ++c)
-          if (CPU_ISSET(c, &wc)) CPU_CLR(c, &agent_cpus);
-      }
-      if (CPU_COUNT(&agent_cpus) == 0) agent_cpus = start_cpus;
-      hooks.thread_init = [agent_cpus] {
-        pthread_setaffinity_np(pthread_self(), sizeof agent_cpus, &agent_cpus);
-      };
+      hooks.thread_init = helper_init;
       agent = std::make_unique<ControlAgent>(*registry, std::move(hooks));
       agent->start(cfg.control);
       std::printf("edgedns: control socket %s\n", cfg.control.c_str());
@@ -342,6 +395,10 @@ int run(int argc, char** argv) {
   // Teardown in reverse: lcores are stopped; agent, ports, publisher, state, pool, EAL.
   if (agent) agent->stop();
   agent.reset();
+  g_tcp = nullptr;
+  tcp.reset();  // before the publisher: its threads are RCU readers
+  g_exc = nullptr;
+  exc.reset();  // stops its thread, frees what the rings hold, removes the taps
   for (const PortInfo& p : ports) stop_port(p.id);
   registry.reset();
   publisher.reset();

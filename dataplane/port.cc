@@ -39,13 +39,18 @@ std::string rss_names(uint64_t hf) {
 // The NIC's multicast filter must pass the solicited-node groups of our IPv6
 // addresses or neighbour solicitations never arrive. Program them exactly
 // when the port can; otherwise take all multicast; promiscuous as last resort.
-void open_multicast(uint16_t port, const NodeAddrs& addrs) {
-  if (addrs.n6 == 0) return;
+void open_multicast(uint16_t port, const NodeAddrs& addrs, const rte_ether_addr& mac,
+                    bool kernel_too) {
+  if (addrs.n6 == 0 && !kernel_too) return;
   std::vector<rte_ether_addr> mc(addrs.n6);
   for (size_t i = 0; i < addrs.n6; ++i) {
     uint8_t* b = mc[i].addr_bytes;
     b[0] = 0x33; b[1] = 0x33; b[2] = 0xff;
     b[3] = addrs.v6[i][13]; b[4] = addrs.v6[i][14]; b[5] = addrs.v6[i][15];
+  }
+  if (kernel_too) {
+    mc.push_back({{0x33, 0x33, 0, 0, 0, 1}});  // all-nodes (RA, the kernel's own ND)
+    mc.push_back({{0x33, 0x33, 0xff, mac.addr_bytes[3], mac.addr_bytes[4], mac.addr_bytes[5]}});
   }
   if (rte_eth_dev_set_mc_addr_list(port, mc.data(), uint32_t(mc.size())) == 0) return;
   if (rte_eth_allmulticast_enable(port) == 0 && rte_eth_allmulticast_get(port) == 1) {
@@ -64,11 +69,11 @@ void open_multicast(uint16_t port, const NodeAddrs& addrs) {
 
 }  // namespace
 
-unsigned mbuf_count(unsigned n_ports, unsigned n_workers) {
+unsigned mbuf_count(unsigned n_ports, unsigned n_workers, unsigned extra) {
   constexpr unsigned kSlack = 2048;  // PMD staging: AF_XDP keeps its fill ring topped up
   unsigned n = n_ports * n_workers * (kRxDesc + kTxDesc) +
                n_workers * (kBurst /* rx array */ + n_ports * kBurst /* tx buffers */ + kPoolCache) +
-               kSlack;
+               kSlack + extra;
   unsigned p = 1;
   while (p - 1 < n) p <<= 1;
   return p - 1;
@@ -83,7 +88,8 @@ rte_mempool* create_pool(unsigned n_mbufs, int socket) {
   return mp;
 }
 
-PortInfo setup_port(uint16_t port, uint16_t n_queues, rte_mempool* pool, const NodeAddrs& addrs) {
+PortInfo setup_port(uint16_t port, uint16_t n_queues, rte_mempool* pool, const NodeAddrs& addrs,
+                    bool kernel_too) {
   PortInfo info;
   info.id = port;
   info.name = port_name(port);
@@ -147,7 +153,7 @@ PortInfo setup_port(uint16_t port, uint16_t n_queues, rte_mempool* pool, const N
   std::copy(mac.addr_bytes, mac.addr_bytes + 6, info.mac.begin());
   uint16_t mtu = 0;
   if (rte_eth_dev_get_mtu(port, &mtu) == 0 && mtu >= 576) info.mtu = mtu;
-  open_multicast(port, addrs);
+  open_multicast(port, addrs, mac, kernel_too);
   std::printf(
       "edgedns: %s: %u RX/TX queues of %u/%u descriptors, MAC %02x:%02x:%02x:%02x:%02x:%02x, "
       "MTU %u, checksum offload ip4=%s udp=%s\n",

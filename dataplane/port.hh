@@ -24,7 +24,8 @@ constexpr unsigned kPoolCache = 256;  // per-lcore cache, > 2 bursts so RX refil
 // and each lcore cache may park kPoolCache; plus slack for the PMDs' own
 // staging (AF_XDP fill ring refills). Rounded up to 2^n - 1, the size the
 // mempool ring uses best.
-unsigned mbuf_count(unsigned n_ports, unsigned n_workers);
+// `extra`: mbufs other users of the pool may hold (the exception path).
+unsigned mbuf_count(unsigned n_ports, unsigned n_workers, unsigned extra = 0);
 
 rte_mempool* create_pool(unsigned n_mbufs, int socket);
 
@@ -36,8 +37,12 @@ struct PortInfo {
   CsumOffload offload;
 };
 
-// Configures and starts `port` with `n_queues` RX and TX queues.
-PortInfo setup_port(uint16_t port, uint16_t n_queues, rte_mempool* pool, const NodeAddrs& addrs);
+// Configures and starts `port` with `n_queues` RX and TX queues. With
+// `kernel_too` (exception path on) the multicast filter also passes what the
+// kernel's side needs: the all-nodes group and the solicited-node group of its
+// link-local address (EUI-64 from the port's MAC, which the tap shares).
+PortInfo setup_port(uint16_t port, uint16_t n_queues, rte_mempool* pool, const NodeAddrs& addrs,
+                    bool kernel_too = false);
 
 // Waits up to `timeout_ms` for every started port's link; logs each state.
 void wait_links(const PortInfo* ports, unsigned n, unsigned timeout_ms);

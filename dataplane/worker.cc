@@ -34,13 +34,27 @@ inline size_t frame_cap(const rte_mbuf* m, const Classified& c, uint16_t mtu) no
   return room < wire ? room : wire;
 }
 
+// Hands st.exc[0, n) to the exception thread: within the lcore's rate
+// budget and what the ring takes; the rest is dropped and counted. Never waits.
+void hand_to_kernel(LcoreState& st, uint16_t n) noexcept {
+  LcoreCounters& k = st.counters;
+  uint32_t allowed = st.exc_bucket.take(n, st.exc_bucket.rate ? rte_rdtsc() : 0);
+  unsigned q = allowed ? rte_ring_sp_enqueue_burst(st.to_kernel, reinterpret_cast<void**>(st.exc),
+                                                   allowed, nullptr)
+                       : 0;
+  k.to_kernel.add(q);
+  if (allowed < n) k.late_drop[size_t(LateDrop::ExceptionRate)].add(n - allowed);
+  if (q < allowed) k.late_drop[size_t(LateDrop::ExceptionFull)].add(allowed - q);
+  if (q < n) rte_pktmbuf_free_bulk(st.exc + q, n - q);
+}
+
 }  // namespace
 
 uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* zs,
                        rte_mbuf** pkts, uint16_t nb, rte_mbuf** out) noexcept {
   LcoreCounters& k = st.counters;
   VersionCounters& vc = st.vcounters[st.vslot];
-  uint16_t n_out = 0, n_dns = 0;
+  uint16_t n_out = 0, n_dns = 0, n_exc = 0;
   for (unsigned i = 0; i < kPrefetchAhead && i < nb; ++i)
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
 
@@ -95,12 +109,17 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
         send_after(m, echo_reply(f, len, c, pc.addrs), out, n_out);
         break;
       case Kind::Drop:
+        if (st.to_kernel && wants_kernel(f, len, c, pc.addrs.mac)) {
+          st.exc[n_exc++] = m;  // the host's, not ours: the kernel decides
+          break;
+        }
         k.drop[size_t(c.reason)].add();
         if (c.reason == DropReason::Malformed) vc.malformed.add();
         rte_pktmbuf_free(m);
         break;
     }
   }
+  if (n_exc) hand_to_kernel(st, n_exc);
   if (n_dns == 0) return n_out;
   k.queries.add(n_dns);
   vc.queries.add(n_dns);
@@ -210,6 +229,19 @@ int worker_main(void* arg) {
       uint16_t n = process_burst(st, pc, zs, pkts, nb, out);
       uint64_t sent = 0;
       for (uint16_t i = 0; i < n; ++i) sent += rte_eth_tx_buffer(pc.port, pc.queue, pc.txb, out[i]);
+      if (sent) k.tx.add(sent);
+    }
+    // What the kernel sends through the ports (exception path, slot 0 only).
+    for (unsigned p = 0; p < st.n_ports; ++p) {
+      PortCtx& pc = st.ports[p];
+      if (!pc.from_kernel) continue;
+      unsigned nk = rte_ring_sc_dequeue_burst(pc.from_kernel, reinterpret_cast<void**>(out), kBurst,
+                                              nullptr);
+      if (nk == 0) continue;
+      got += nk;
+      k.from_kernel.add(nk);
+      uint64_t sent = 0;
+      for (unsigned i = 0; i < nk; ++i) sent += rte_eth_tx_buffer(pc.port, pc.queue, pc.txb, out[i]);
       if (sent) k.tx.add(sent);
     }
     uint64_t now = rte_rdtsc();

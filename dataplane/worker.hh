@@ -16,6 +16,7 @@
 #include <rte_mbuf.h>
 
 #include "dataplane/counters.hh"
+#include "dataplane/exception.hh"
 #include "dataplane/packet.hh"
 #include "dataplane/port.hh"
 #include "zones/answer.hh"
@@ -39,6 +40,9 @@ struct PortCtx {
   CsumOffload offload;
   NodeAddrs addrs;                       // service addresses + this port's MAC
   rte_eth_dev_tx_buffer* txb = nullptr;  // kBurst deep, lcore-local
+  // Kernel frames to send on this port (exception path; set on worker slot 0
+  // only, null otherwise): this lcore is the ring's only consumer.
+  rte_ring* from_kernel = nullptr;
 };
 
 struct alignas(RTE_CACHE_LINE_SIZE) LcoreState {
@@ -58,10 +62,14 @@ struct alignas(RTE_CACHE_LINE_SIZE) LcoreState {
   // TSC of this lcore's last quiescent state; health reads it (relaxed).
   std::atomic<uint64_t> last_qs_tsc{0};
   VersionCounters vcounters[kVersionSlots];
+  // Exception path (null: off): this lcore is the ring's only producer.
+  rte_ring* to_kernel = nullptr;
+  ExcBucket exc_bucket;
   // Burst scratch, preallocated here instead of on the stack (a Query is ~530 bytes).
   alignas(RTE_CACHE_LINE_SIZE) zones::Query queries[kBurst];
   Classified cls[kBurst];
   rte_mbuf* dns[kBurst];
+  rte_mbuf* exc[kBurst];
 };
 
 // Handles one RX burst: answers what is ours in place and stores the replies
