@@ -28,7 +28,6 @@ constexpr int kListenBacklog = 1024;      // absorbs an accept burst between two
 constexpr size_t kInitialIn = 4096;       // ~100 pipelined typical queries without a resize
 constexpr size_t kMaxMessage = 65535;     // RFC 1035 §4.2.2: 2-byte length
 constexpr size_t kMaxOutBacklog = 256 * 1024;  // stop reading while a slow reader owes this much
-constexpr unsigned kEvictQuietMs = 1000;  // a connection quiet this long may be evicted at the limit
 constexpr int kEpollWaitMs = 100;         // idle sweep and stop-flag granularity
 constexpr int kEvents = 64;               // events per epoll_wait
 constexpr int kAcceptPerWake = 64;        // accepts per listener wake: others' events get a turn
@@ -146,7 +145,7 @@ struct TcpServer::Thread {
         std::memcpy(key.data(), &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, 16);
       if (srv.active_.load(std::memory_order_relaxed) >= srv.cfg_.max_connections) {
         Conn* old = lru_head;
-        if (old && now - old->last_ms >= kEvictQuietMs && old->out_off == old->out.size()) {
+        if (old && now - old->last_ms >= srv.cfg_.evict_quiet_ms && old->out_off == old->out.size()) {
           close_conn(old, &k.evicted);
         } else {
           k.refused_limit.add();

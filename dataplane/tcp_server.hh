@@ -17,7 +17,7 @@
 // connection (no bytes in either direction) is closed after idle_timeout_ms.
 // Global limit max_connections: at the limit a new connection first evicts
 // this thread's least recently active connection if that one has been quiet
-// for >= 1 s and owes no answer, else the new one is closed at once (counted,
+// for >= evict_quiet_ms (1 s) and owes no answer, else the new one is closed at once (counted,
 // the client retries elsewhere rather than hanging). Per client address at most
 // max_per_client connections; per connection at most max_queries queries
 // (0 = no limit), after which it is closed once its answers are written. A
@@ -49,6 +49,7 @@ struct TcpConfig {
   unsigned max_per_client = 64;      // per source address: one client cannot take them all
   unsigned idle_timeout_ms = 10000;  // Knot's tcp-idle-timeout default; RFC 7766 §6.2.3
   unsigned max_queries = 0;          // per connection, 0 = unlimited
+  unsigned evict_quiet_ms = 1000;    // at the limit, a connection quiet this long may be evicted
   uint16_t port = 53;
 };
 

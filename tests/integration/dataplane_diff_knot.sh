@@ -15,7 +15,8 @@
 #   command line wins), EDGEDNS (binary, default
 #   $EDGEDNS_BUILD_DIR/dataplane/edgedns). answer_batch comes from the same
 #   build dir: it is the whole-RRset reference for truncated UDP answers.
-#   --transport tcp is for when edgedns serves TCP; it does not yet.
+#   --transport tcp: edgedns's TCP server (on the kernel side of its exception
+#   tap, dnsx0) answers; the script gives that tap the route to the client.
 # Needs root. Traffic stays inside the namespaces it creates; everything is
 # removed on exit.
 set -euo pipefail
@@ -117,7 +118,15 @@ start_edgedns() {
     >"$TMP/$name.log" 2>&1 &
   PID=$!
   for _ in $(seq 150); do
-    grep -q "serving on" "$TMP/$name.log" && return 0
+    if grep -q "serving on" "$TMP/$name.log"; then
+      # The exception tap carries only the service addresses: the kernel
+      # side (TCP) needs the route to the client (docs/operations.md).
+      if ip netns exec "$SRV" ip link show dnsx0 >/dev/null 2>&1; then
+        ip netns exec "$SRV" ip route add "${CLI4%.*}.0/24" dev dnsx0
+        ip netns exec "$SRV" ip -6 route add "${CLI6%::*}::/64" dev dnsx0
+      fi
+      return 0
+    fi
     kill -0 "$PID" 2>/dev/null || break
     sleep 0.2
   done
