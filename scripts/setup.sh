@@ -17,6 +17,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev  # libFuzzer + ASan/UBSan: tests/fuzz (run by tests/integration/fuzz_brief.sh)
   # test hosts
   iproute2 ethtool iputils-ping netcat-openbsd procps
+  hping3  # bench/exception_flood.sh: the TCP SYN flood
 )
 
 missing=()
