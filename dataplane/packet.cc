@@ -57,6 +57,9 @@ Classified classify_ip4(const uint8_t* frame, size_t len, size_t l2, const NodeA
   size_t tot = rd16(ip + 2);
   if (ihl < kIp4Min || tot < ihl || l2 + tot > len) return drop(DropReason::Malformed);
   if (!me.has_v4(ip + 16)) return drop(DropReason::NotForUs);
+  // A header that fails its checksum may carry a corrupted source: an answer
+  // could go to a host that never asked (the kernel drops these too).
+  if (ip4_header_csum(ip, ihl) != 0) return drop(DropReason::Malformed);
   if (rd16(ip + 6) & 0x3fff) return drop(DropReason::Fragment);  // MF or a fragment offset
   // A reply to 0.0.0.0, multicast, class E or broadcast would go to many
   // hosts or none: such sources are forged or broken.

@@ -64,6 +64,9 @@ std::vector<uint8_t> udp_frame(bool v6, const std::vector<uint8_t>& dns, uint16_
     f.insert(f.end(), {0x08, 0x00, 0x45, 0, uint8_t((20 + ulen) >> 8), uint8_t(20 + ulen), 0, 1,
                        uint8_t(frag >> 8), uint8_t(frag), 64, ipproto::kUdp, 0, 0, 10, 53, 0, 2, 10,
                        53, 0, 53});
+    uint16_t cs = ip4_header_csum(&f[14], 20);  // classify drops a bad header checksum
+    f[24] = uint8_t(cs >> 8);
+    f[25] = uint8_t(cs);
   } else {
     f.insert(f.end(), {0x86, 0xdd, 0x60, 0, 0, 0, uint8_t(ulen >> 8), uint8_t(ulen), ipproto::kUdp, 64});
     uint8_t a[16];
