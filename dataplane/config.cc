@@ -32,6 +32,7 @@ struct CliValues {
   uint64_t exception_rate = 0;
   unsigned tcp_workers = 0, tcp_max_conns = 0, tcp_max_per_client = 0, tcp_idle_ms = 0,
            tcp_max_queries = 0;
+  uint32_t rrl_rate = 0, rrl_slip = 0;
 };
 
 void build_app(CLI::App& app, CliValues& v) {
@@ -71,6 +72,13 @@ void build_app(CLI::App& app, CliValues& v) {
       ->check(CLI::Range(1u, 3600000u));
   app.add_option("--tcp-max-queries", v.tcp_max_queries,
                  "close a TCP connection after this many queries (default 0: no limit)");
+  app.add_option("--rrl-rate", v.rrl_rate,
+                 "response rate limiting: UDP responses per second per client prefix (/24, /56) "
+                 "and response class, on each worker lcore (default 0: off)");
+  app.add_option("--rrl-slip", v.rrl_slip,
+                 "every Nth rate-limited response is sent truncated (TC=1) so that real clients "
+                 "retry over TCP; 0: drop them all (default 2)")
+      ->check(CLI::Range(0u, 100u));
   app.add_option("--config", v.config_file, "YAML file with the same keys; the command line wins")
       ->check(CLI::ExistingFile);
 }
@@ -122,7 +130,8 @@ Config load_yaml_config(const std::string& path) {
                                       "idle-sleep", "idle-sleep-max-us", "exception-path",
                                       "exception-iface", "exception-rate", "tcp", "tcp-workers",
                                       "tcp-max-connections", "tcp-max-per-client",
-                                      "tcp-idle-timeout-ms", "tcp-max-queries"};
+                                      "tcp-idle-timeout-ms", "tcp-max-queries", "rrl-rate",
+                                      "rrl-slip"};
   Config c;
   try {
     for (const auto& kvp : root) {
@@ -147,6 +156,9 @@ Config load_yaml_config(const std::string& path) {
     if (root["tcp-max-per-client"]) c.tcp_max_per_client = root["tcp-max-per-client"].as<unsigned>();
     if (root["tcp-idle-timeout-ms"]) c.tcp_idle_timeout_ms = root["tcp-idle-timeout-ms"].as<unsigned>();
     if (root["tcp-max-queries"]) c.tcp_max_queries = root["tcp-max-queries"].as<unsigned>();
+    if (root["rrl-rate"]) c.rrl_rate = root["rrl-rate"].as<uint32_t>();
+    if (root["rrl-slip"]) c.rrl_slip = root["rrl-slip"].as<uint32_t>();
+    if (c.rrl_slip > 100) throw ConfigError("rrl-slip: 0 to 100");
     if (c.exception_iface.empty() || c.exception_iface.size() > 12)
       throw ConfigError("exception-iface: 1 to 12 characters");
     if (c.tcp_workers == 0 || c.tcp_max_connections == 0 || c.tcp_max_per_client == 0 ||
@@ -197,6 +209,8 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--tcp-max-per-client")) c.tcp_max_per_client = v.tcp_max_per_client;
   if (app.count("--tcp-idle-timeout-ms")) c.tcp_idle_timeout_ms = v.tcp_idle_ms;
   if (app.count("--tcp-max-queries")) c.tcp_max_queries = v.tcp_max_queries;
+  if (app.count("--rrl-rate")) c.rrl_rate = v.rrl_rate;
+  if (app.count("--rrl-slip")) c.rrl_slip = v.rrl_slip;
   out.cfg = std::move(c);
   return out;
 }

@@ -41,6 +41,10 @@ struct Config {
   unsigned tcp_max_per_client = 64;
   unsigned tcp_idle_timeout_ms = 10000;
   unsigned tcp_max_queries = 0;
+  // Response rate limiting (dataplane/rrl.hh): responses/s per prefix and
+  // class on each lcore, 0 = off; every rrl_slip-th limited one is sent truncated.
+  uint32_t rrl_rate = 0;
+  uint32_t rrl_slip = 2;
 };
 
 struct ParsedArgs {
@@ -56,7 +60,7 @@ ParsedArgs parse_args(int argc, const char* const* argv);
 // allowed), control, state-dir, idle-sleep (bool), idle-sleep-max-us,
 // exception-path (bool), exception-iface, exception-rate, tcp (bool),
 // tcp-workers, tcp-max-connections, tcp-max-per-client, tcp-idle-timeout-ms,
-// tcp-max-queries.
+// tcp-max-queries, rrl-rate, rrl-slip.
 Config load_yaml_config(const std::string& path);
 
 // "NAME=FILE" or "FILE".

@@ -46,6 +46,8 @@ std::string format_counters(unsigned lcore, const LcoreCounters& c) {
   kv(s, "idle_sleeps", c.idle_sleeps.get());
   kv(s, "to_kernel", c.to_kernel.get());
   kv(s, "from_kernel", c.from_kernel.get());
+  kv(s, "rrl_limited", c.rrl_limited.get());
+  kv(s, "rrl_slipped", c.rrl_slipped.get());
   return s;
 }
 

@@ -49,6 +49,8 @@ struct alignas(64) LcoreCounters {
   Counter idle_sleeps;
   Counter to_kernel;            // frames handed to the exception path (see exception.hh)
   Counter from_kernel;          // kernel frames this lcore sent out (worker slot 0 only)
+  Counter rrl_limited;          // responses over the RRL rate (dropped or slipped; dataplane/rrl.hh)
+  Counter rrl_slipped;          // of those, sent truncated (TC=1) instead
 
   uint64_t answers() const noexcept {
     uint64_t s = 0;

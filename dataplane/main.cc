@@ -247,6 +247,9 @@ int run(int argc, char** argv) {
         n_ports, n_workers, cfg.exception_path ? ExceptionPath::extra_mbufs(n_ports, n_workers) : 0);
     pool = create_pool(n_mbufs, int(rte_socket_id()));
     std::printf("edgedns: %u worker lcore(s), %u port(s), %u mbufs\n", n_workers, n_ports, n_mbufs);
+    if (cfg.rrl_rate)
+      std::printf("edgedns: response rate limiting: %u responses/s per prefix and class per lcore, "
+                  "slip %u\n", cfg.rrl_rate, cfg.rrl_slip);
     uint16_t pid;
     RTE_ETH_FOREACH_DEV(pid)
       ports.push_back(setup_port(pid, uint16_t(n_workers), pool, addrs, cfg.exception_path));
@@ -290,6 +293,7 @@ int run(int argc, char** argv) {
         st->exc_bucket.tsc_hz = rte_get_tsc_hz();
         st->exc_bucket.last_tsc = rte_rdtsc();
       }
+      st->rrl.configure({cfg.rrl_rate, cfg.rrl_slip}, rte_get_tsc_hz());
       states.push_back(st);
       init_tx_buffers(*st, socket);
     }

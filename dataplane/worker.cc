@@ -48,6 +48,17 @@ void hand_to_kernel(LcoreState& st, uint16_t n) noexcept {
   if (q < n) rte_pktmbuf_free_bulk(st.exc + q, n - q);
 }
 
+// The RRL bucket family of a response (dataplane/rrl.hh): NODATA shares the
+// answer class (the four classes; Knot keeps it apart as "empty").
+inline RrlClass rrl_class(zones::AnswerKind k) noexcept {
+  switch (k) {
+    case zones::AnswerKind::NxDomain: return RrlClass::NxDomain;
+    case zones::AnswerKind::Referral: return RrlClass::Referral;
+    case zones::AnswerKind::Error: return RrlClass::Error;
+    default: return RrlClass::Answer;
+  }
+}
+
 }  // namespace
 
 uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* zs,
@@ -134,6 +145,7 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
   zones::prefetch_burst(*zs, st.queries, n_dns);
 
   // Pass 3: answer in place and rewrite the headers around the answer.
+  const uint64_t rrl_now = st.rrl.enabled() ? rte_rdtsc() : 0;  // one clock read per burst
   for (uint16_t j = 0; j < n_dns; ++j) {
     rte_mbuf* m = st.dns[j];
     const Classified& c = st.cls[j];
@@ -147,6 +159,21 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
       vc.dropped.add();
       rte_pktmbuf_free(m);
       continue;
+    }
+    if (st.rrl.enabled()) {
+      const uint8_t* ip = f + c.l2_len;
+      const bool v6 = c.kind == Kind::Dns6;
+      RrlAction a = st.rrl.check(v6 ? ip + 8 : ip + 12, v6, rrl_class(r.kind), rrl_now);
+      if (a != RrlAction::Send) {
+        k.rrl_limited.add();
+        if (a == RrlAction::Drop) {
+          rte_pktmbuf_free(m);
+          continue;
+        }
+        k.rrl_slipped.add();
+        r.len = uint16_t(rrl_slip_reply(f + c.payload_off, r.len, st.queries[j].qname_len));
+        r.truncated = true;
+      }
     }
     k.rcode[r.rcode & 0x0f].add();
     vc.rcode[(r.rcode & 0x0f) < kVersionRcodes - 1 ? (r.rcode & 0x0f) : kVersionRcodes - 1].add();

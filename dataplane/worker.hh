@@ -19,6 +19,7 @@
 #include "dataplane/exception.hh"
 #include "dataplane/packet.hh"
 #include "dataplane/port.hh"
+#include "dataplane/rrl.hh"
 #include "zones/answer.hh"
 
 namespace edgedns::zones {
@@ -65,6 +66,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) LcoreState {
   // Exception path (null: off): this lcore is the ring's only producer.
   rte_ring* to_kernel = nullptr;
   ExcBucket exc_bucket;
+  // Response rate limiting of this lcore's UDP answers (off unless configured).
+  Rrl rrl;
   // Burst scratch, preallocated here instead of on the stack (a Query is ~530 bytes).
   alignas(RTE_CACHE_LINE_SIZE) zones::Query queries[kBurst];
   Classified cls[kBurst];
