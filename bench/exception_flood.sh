@@ -94,7 +94,7 @@ for ns_if in "$SRV:$VS" "$CLI:$VC"; do
   ip netns exec "$ns" ip link set "$ifc" up
 done
 ip netns exec "$CLI" ethtool -K "$VC" gro on >/dev/null 2>&1 || true
-ip netns exec "$SRV" sysctl -qw "net.ipv6.conf.$VS.disable_ipv6=1"
+kernel_ignores_port "$SRV" "$VS"  # the port is edgedns's alone (scripts/lib.sh)
 ip netns exec "$SRV" ip link set "$VS" xdp off 2>/dev/null || true
 ip netns exec "$CLI" ip addr add "$CLI4/24" dev "$VC"
 SRV_MAC=$(ip netns exec "$SRV" cat "/sys/class/net/$VS/address")

@@ -36,3 +36,18 @@ bounded() {
   shift
   timeout --kill-after=10 "$secs" "$@"
 }
+
+# kernel_ignores_port NETNS IFACE: the interface is a DPDK port of edgedns
+# (net_af_packet or net_af_xdp on a veth). AF_PACKET hands every frame to the
+# kernel's stack as well as to the PMD; once edgedns's exception tap holds the
+# service addresses, that stack would answer the same queries itself (ICMP
+# port-unreachable, TCP resets, ARP). This kernel has no tc classifier
+# actions, so the stack is told to ignore the interface: no IPv6 on it,
+# strict reverse-path filtering (the route back to any client is the tap's
+# or none, never this interface, so every IPv4 packet arriving here is
+# dropped after the packet socket took its copy), and no ARP answers.
+kernel_ignores_port() {
+  local ns=$1 ifc=$2
+  ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$ifc.disable_ipv6=1" \
+    "net.ipv4.conf.$ifc.rp_filter=1" "net.ipv4.conf.$ifc.arp_ignore=8"
+}

@@ -99,6 +99,10 @@ setup_net() {
   # AF_XDP transmit into a veth needs the peer's NAPI: GRO on turns it on.
   ip netns exec "$CLI" ethtool -K "$VC" gro on >/dev/null 2>&1 || true
   ip netns exec "$SRV" sysctl -qw "net.ipv6.conf.$VS.disable_ipv6=1"
+  # The port is edgedns's alone: with AF_PACKET the kernel would also take
+  # every frame and, now that the exception tap holds the service addresses,
+  # answer UDP/53 with port-unreachable (docs/operations.md).
+  kernel_ignores_port "$SRV" "$VS"
   ip netns exec "$SRV" ip link set "$VS" xdp off 2>/dev/null || true
   ip netns exec "$SRV" ip link set "$VS" up
   ip netns exec "$CLI" ip link set lo up   # knotd listens on the client's loopback

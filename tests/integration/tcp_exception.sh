@@ -97,7 +97,7 @@ setup_net() {
   ip netns exec "$SRV" ethtool -K "$VS" tx off rx off >/dev/null
   ip netns exec "$CLI" ethtool -K "$VC" tx off rx off >/dev/null
   ip netns exec "$CLI" ethtool -K "$VC" gro on >/dev/null 2>&1 || true
-  ip netns exec "$SRV" sysctl -qw "net.ipv6.conf.$VS.disable_ipv6=1"
+  kernel_ignores_port "$SRV" "$VS"  # the port is edgedns's alone (scripts/lib.sh)
   ip netns exec "$SRV" ip link set "$VS" xdp off 2>/dev/null || true
   ip netns exec "$SRV" ip link set "$VS" up
   ip netns exec "$SRV" ip link set lo up
