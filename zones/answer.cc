@@ -53,12 +53,19 @@ inline void copy_short(uint8_t* d, const uint8_t* s, size_t n) noexcept {
 }
 
 // Skips one (possibly compressed) name in a received message; returns the
-// offset after it or 0 when malformed.
+// offset after it or 0 when malformed. The pointer is not followed, but it
+// must point backwards, past the header (RFC 1035 §4.1.4 compresses against
+// an earlier occurrence): one to itself, forward or past the end is FORMERR,
+// as Knot answers.
 size_t skip_name(const uint8_t* p, size_t len, size_t off) noexcept {
   for (int guard = 0; guard < 128 && off < len; ++guard) {
     uint8_t l = p[off];
     if (l == 0) return off + 1;
-    if ((l & 0xc0) == 0xc0) return off + 2 <= len ? off + 2 : 0;
+    if ((l & 0xc0) == 0xc0) {
+      if (off + 2 > len) return 0;
+      size_t target = size_t(l & 0x3f) << 8 | p[off + 1];
+      return target >= kHeaderSize && target < off ? off + 2 : 0;
+    }
     if (l > kMaxLabel) return 0;
     off += size_t(l) + 1;
   }

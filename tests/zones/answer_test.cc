@@ -350,6 +350,27 @@ TEST_F(AnswerTest, MalformedQueries) {
   EXPECT_EQ((m.flags >> 11) & 0xf, 5);
 }
 
+TEST_F(AnswerTest, RecordOwnerPointerMustPointBackwards) {
+  // An additional A record whose owner is a compression pointer: to the
+  // question (legal), to itself, forward, past the end (FORMERR, as Knot).
+  auto q = make_query("www.example.com.", rrtype::A);
+  q[11] = 1;
+  const size_t at = q.size();  // offset of the record's owner
+  const uint8_t rr[] = {0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4};
+  auto with_ptr = [&](uint16_t target) {
+    auto m = q;
+    m.push_back(uint8_t(0xc0 | target >> 8));
+    m.push_back(uint8_t(target));
+    m.insert(m.end(), rr, rr + sizeof rr);
+    return m;
+  };
+  EXPECT_EQ(ask(with_ptr(12)).rcode, rcode::NOERROR);
+  EXPECT_EQ(ask(with_ptr(uint16_t(at))).rcode, rcode::FORMERR);
+  EXPECT_EQ(ask(with_ptr(uint16_t(at + 4))).rcode, rcode::FORMERR);
+  EXPECT_EQ(ask(with_ptr(0x3ff)).rcode, rcode::FORMERR);
+  EXPECT_EQ(ask(with_ptr(2)).rcode, rcode::FORMERR);  // into the header
+}
+
 TEST_F(AnswerTest, Truncation) {
   AnswerResult r;
   Msg m = ask(make_query("big.example.com.", rrtype::TXT), Transport::Udp, 65535, &r);

@@ -172,17 +172,15 @@ def main():
          lambda p, i: d4(p, header(i) + b"\x03www\xc3\xff" + struct.pack("!HH", 1, 1)))
     case("question pointer two-step loop", "FORMERR",
          lambda p, i: d4(p, header(i) + b"\x01a\xc0\x0c" + struct.pack("!HH", 1, 1)))
-    # Pointers in a record after the question (an additional record's owner).
-    # The engine reads only the question and the OPT; other records are
-    # skipped by their lengths and a pointer there is never followed, so it
-    # cannot loop or read outside the message: the query is answered. (Knot
-    # answers FORMERR; see docs/operations.md "Malformed input".)
+    # Pointers in a record after the question (an additional record's owner):
+    # never followed, but one that does not point backwards (to itself,
+    # forward, past the end) makes the message malformed: FORMERR, as Knot.
     rr_a = struct.pack("!HHIH", 1, 1, 60, 4) + b"\x01\x02\x03\x04"
-    case("additional owner pointer loop", "NOERROR",
+    case("additional owner pointer loop", "FORMERR",
          lambda p, i: d4(p, header(i, ar=1) + question() + b"\xc0\x22" + rr_a))
-    case("additional owner pointer forward", "NOERROR",
+    case("additional owner pointer forward", "FORMERR",
          lambda p, i: d4(p, header(i, ar=1) + question() + b"\xc0\x30" + rr_a))
-    case("additional owner pointer past the end", "NOERROR",
+    case("additional owner pointer past the end", "FORMERR",
          lambda p, i: d4(p, header(i, ar=1) + question() + b"\xc3\xff" + rr_a))
     case("additional owner pointer to the question (legal)", "NOERROR",
          lambda p, i: d4(p, header(i, ar=1) + question() + b"\xc0\x0c" + rr_a))
