@@ -411,6 +411,29 @@ uint8_t node_flags(const uint8_t* node) noexcept { return node[0]; }
 // The name at the start of the RDATA of the first RR of a block.
 const uint8_t* rr_rdata(const uint8_t* rr) noexcept { return rr + 12; }
 
+// The negative answer's SOA from the zone's compressed template (Zone::neg_soa_c):
+// the question's name is in the zone, so its tail at 12 + qname_len - apex_len
+// is the apex, the target of the owner and of both SOA names. Bytes written,
+// or 0 when there is no template or it does not fit in `room`.
+inline size_t put_neg_soa(uint8_t* at, size_t room, const Zone& z, size_t qname_len) noexcept {
+  const size_t n = z.neg_soa_c.size();
+  if (n == 0 || n > room || qname_len < z.apex_len) return 0;
+  copy_short(at, z.neg_soa_c.data(), n);
+  const uint16_t ptr = uint16_t(0xc000 | (kHeaderSize + qname_len - z.apex_len));
+  wr16(at, ptr);
+  wr16(at + z.neg_soa_ptr[0], ptr);
+  wr16(at + z.neg_soa_ptr[1], ptr);
+  return n;
+}
+
+// Length of the labels of `n` above `apex`, or -1 when `n` is not at or below it.
+int above_apex(const uint8_t* n, size_t len, const uint8_t* apex, size_t al) noexcept {
+  if (len < al || !name_equal(n + (len - al), al, apex, al)) return -1;
+  size_t i = 0;
+  while (i < len - al) i += size_t(n[i]) + 1;
+  return i == len - al ? int(i) : -1;
+}
+
 struct Resolver {
   Resolver(const Zone* zone, const Query& query, Writer& writer) noexcept : z(zone), q(query), w(writer) {}
   const Zone* z;
@@ -505,80 +528,21 @@ struct Resolver {
 
   // NXDOMAIN/NODATA. An SOA that does not fit is left out without TC, as
   // Knot does: the answer section is complete, the SOA only allows negative
-  // caching (RFC 2308 §5).
+  // caching (RFC 2308 §5). It is the last record of the answer.
   void negative(uint8_t rc, AnswerKind k) noexcept {
     rcode = rc;
     kind = k;
     if (z->neg_soa.empty()) return;
-    // The question's name is in the zone, so its tail is the apex and the
-    // first table entry with the apex's labels (what find() would return).
+    if (size_t n = w.pos < w.limit ? put_neg_soa(w.buf + w.pos, w.limit - w.pos, *z, q.qname_len) : 0) {
+      w.pos += n;
+      w.count[1]++;
+      return;
+    }
     const int apex_ptr = z->apex_len > 1 && q.qname_len >= z->apex_len
                              ? int(kHeaderSize + q.qname_len - z->apex_len)
                              : w.find(z->apex_lower, z->apex_len);
-    if (put_soa_in_zone(apex_ptr)) return;
     put_rrset(w, 1, z->neg_soa.data(), uint32_t(z->neg_soa.size()), 1, rrtype::SOA, z->apex_lower,
               z->apex_len, apex_ptr);
-  }
-
-  // Length of the labels of `n` above the apex, or -1 when `n` is not in the zone.
-  int above_apex(const uint8_t* n, size_t len) const noexcept {
-    const size_t al = z->apex_len;
-    if (len < al) return -1;
-    const uint8_t* tail = n + (len - al);
-    // Zone data is usually lower-case already: the exact compare settles it.
-    if (std::memcmp(tail, z->apex_lower, al) != 0 && !name_equal(tail, al, z->apex_lower, al))
-      return -1;
-    size_t i = 0;
-    while (i < len - al) i += size_t(n[i]) + 1;
-    return i == len - al ? int(i) : -1;
-  }
-
-  // The negative answer's SOA when the apex is already in the message and
-  // both SOA names are in the zone (the usual zone): each is written as its
-  // labels above the apex and a pointer to the apex, with no search of the
-  // compression table. Only a longer shared suffix (say MNAME equal to the
-  // name asked) would have compressed better; the records are the same.
-  // False: nothing written, the general writer decides.
-  bool put_soa_in_zone(int apex_ptr) noexcept {
-    if (apex_ptr < 0 || z->apex_len <= 1) return false;
-    const uint8_t* blk = z->neg_soa.data();
-    const size_t rdlen = rd16(blk + 10);
-    const uint8_t* rd = blk + 12;
-    const size_t l1 = name_wire_length(rd, rdlen);
-    const size_t l2 = l1 ? name_wire_length(rd + l1, rdlen - l1) : 0;
-    if (l2 == 0 || l1 + l2 + 20 != rdlen) return false;
-    const int p1 = above_apex(rd, l1);
-    const int p2 = p1 < 0 ? -1 : above_apex(rd + l1, l2);
-    if (p2 < 0) return false;
-    const size_t nrd = size_t(p1) + 2 + size_t(p2) + 2 + 20;
-    if (w.pos + 12 + nrd > w.limit) return false;
-    uint8_t* o = w.buf + w.pos;
-    const uint16_t ptr = uint16_t(0xc000 | apex_ptr);
-    wr16(o, ptr);
-    std::memcpy(o + 2, blk + 2, 8);  // type, class, ttl
-    wr16(o + 10, uint16_t(nrd));
-    size_t at = w.pos + 12;
-    const size_t mname_at = at;
-    copy_short(w.buf + at, rd, size_t(p1));
-    at += size_t(p1);
-    wr16(w.buf + at, ptr);
-    at += 2;
-    const size_t rname_at = at;
-    copy_short(w.buf + at, rd + l1, size_t(p2));
-    at += size_t(p2);
-    wr16(w.buf + at, ptr);
-    at += 2;
-    std::memcpy(w.buf + at, rd + l1 + l2, 20);
-    at += 20;
-    // The new labels become pointer targets, as the general writer makes them.
-    const int alabels = z->apex_labels;
-    int k = name_label_count(rd, size_t(p1)) + alabels;  // the labels above the apex, then the apex's
-    for (size_t i = 0; i < size_t(p1); i += size_t(rd[i]) + 1) w.remember(mname_at + i, k--);
-    k = name_label_count(rd + l1, size_t(p2)) + alabels;
-    for (size_t i = 0; i < size_t(p2); i += size_t(rd[l1 + i]) + 1) w.remember(rname_at + i, k--);
-    w.pos = at;
-    w.count[1]++;
-    return true;
   }
 
   void referral(const uint8_t* cut) noexcept {
@@ -882,8 +846,7 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   const uint8_t* node = nullptr;
   if (hinted && q.hint_node_done) {
     node = q.hint_node;  // null: no slot carried the name's tag
-    if (node && (node[1] != q.qname_len ||
-                 std::memcmp(node_name(node), q.qname_lower, q.qname_len) != 0))
+    if (node && (node[1] != q.qname_len || !bytes_equal(node_name(node), q.qname_lower, q.qname_len)))
       node = z->find(q.qname_lower, q.qname_len, q.hash);  // a tag collision
   } else {
     node = z->find(q.qname_lower, q.qname_len, q.hash);
@@ -892,16 +855,40 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   // names in its RDATA (A, AAAA, TXT...): one memcpy of the pre-encoded RRset
   // (owner C0 0C), no compression table, no additional section. It writes
   // what the general path below would.
+  // Likewise the two common negative answers, written as the general path's
+  // negative() would: NODATA at such a name, and NXDOMAIN for a name one
+  // label below an apex that has no wildcard child and no DNAME. The SOA
+  // comes from the zone's compressed template; no SOA when it does not fit.
+  const size_t room = limit - (q.has_edns ? kOptSize : 0);
   if (node && q.qtype != rrtype::ANY &&
       !(node_flags(node) & (node_flag::Below | node_flag::Cut | node_flag::Cname))) {
     const RRsetRef r = node_rrset(node, q.qtype);
-    if (r && rdata_name_info(r.type).count == 0 &&
-        pos + r.len + (q.has_edns ? kOptSize : 0) <= limit) {
+    if (r && rdata_name_info(r.type).count == 0 && pos + r.len <= room) {
       copy_short(b + pos, r.block, r.len);
       pos += r.len;
       wr16(b + 6, r.count);
       flags |= hflag::AA;
       return finish(rcode::NOERROR, AnswerKind::Answer, true, 0);
+    }
+    if (!r && !z->neg_soa_c.empty()) {
+      if (size_t n = pos < room ? put_neg_soa(b + pos, room - pos, *z, q.qname_len) : 0) {
+        pos += n;
+        wr16(b + 8, 1);
+      }
+      flags |= hflag::AA;
+      return finish(rcode::NOERROR, AnswerKind::NoData, true, 0);
+    }
+  } else if (!node && z->apex_node && !z->neg_soa_c.empty() &&
+             !(node_flags(z->apex_node) & (node_flag::WildChild | node_flag::Dname))) {
+    const size_t up = size_t(q.qname_lower[0]) + 1;
+    if (q.qname_len - up == z->apex_len &&
+        bytes_equal(q.qname_lower + up, z->apex_lower, z->apex_len)) {
+      if (size_t n = pos < room ? put_neg_soa(b + pos, room - pos, *z, q.qname_len) : 0) {
+        pos += n;
+        wr16(b + 8, 1);
+      }
+      flags |= hflag::AA;
+      return finish(rcode::NXDOMAIN, AnswerKind::NxDomain, true, 0);
     }
   }
 
@@ -930,6 +917,35 @@ AnswerResult answer_query(const ZoneSet& zs, std::span<const uint8_t> packet,
   Query q;
   parse_query(packet, q);
   return answer(zs, q, out, t, cfg);
+}
+
+void prepare_answers(Zone& z) {
+  z.neg_soa_c.clear();
+  z.neg_soa_ptr[0] = z.neg_soa_ptr[1] = 0;
+  // A root apex has no labels to point at: the general writer handles it.
+  if (z.neg_soa.size() < 12 || z.apex_len <= 1) return;
+  const uint8_t* blk = z.neg_soa.data();
+  const size_t rdlen = rd16(blk + 10);
+  if (z.neg_soa.size() != 12 + rdlen) return;
+  const uint8_t* rd = blk + 12;
+  const size_t l1 = name_wire_length(rd, rdlen);
+  const size_t l2 = l1 ? name_wire_length(rd + l1, rdlen - l1) : 0;
+  if (l2 == 0 || l1 + l2 + 20 != rdlen) return;
+  const int p1 = above_apex(rd, l1, z.apex_lower, z.apex_len);
+  const int p2 = p1 < 0 ? -1 : above_apex(rd + l1, l2, z.apex_lower, z.apex_len);
+  if (p2 < 0) return;
+  const size_t nrd = size_t(p1) + 2 + size_t(p2) + 2 + 20;
+  std::vector<uint8_t>& t = z.neg_soa_c;
+  t.assign(blk, blk + 10);  // owner pointer (patched), type, class, TTL
+  t.push_back(uint8_t(nrd >> 8));
+  t.push_back(uint8_t(nrd));
+  t.insert(t.end(), rd, rd + p1);
+  z.neg_soa_ptr[0] = uint16_t(t.size());
+  t.insert(t.end(), {0, 0});
+  t.insert(t.end(), rd + l1, rd + l1 + p2);
+  z.neg_soa_ptr[1] = uint16_t(t.size());
+  t.insert(t.end(), {0, 0});
+  t.insert(t.end(), rd + l1 + l2, rd + rdlen);  // serial .. minimum
 }
 
 }  // namespace edgedns::zones

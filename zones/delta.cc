@@ -722,6 +722,7 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
     }
   }
   zone->memory = mem - z_.neg_soa.size() + zone->neg_soa.size();
+  prepare_answers(*zone);
   return zone;
 }
 

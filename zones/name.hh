@@ -29,6 +29,25 @@ size_t name_wire_length(const uint8_t* p, size_t avail) noexcept;
 void name_to_lower(uint8_t* p, size_t len) noexcept;
 inline uint8_t lower_ascii(uint8_t c) noexcept { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
+// Byte equality of two short buffers (names: at most 255 bytes), inline:
+// the libc memcmp call, its length dispatch and its early-exit byte
+// search cost more than a name compare itself on the answer path. Reads only
+// [0, n) of each; overlapping 8-byte words cover the tail.
+inline bool bytes_equal(const uint8_t* a, const uint8_t* b, size_t n) noexcept {
+  auto ld8 = [](const uint8_t* p) { uint64_t v; __builtin_memcpy(&v, p, 8); return v; };
+  auto ld4 = [](const uint8_t* p) { uint32_t v; __builtin_memcpy(&v, p, 4); return v; };
+  if (n >= 8) {
+    uint64_t d = 0;
+    size_t i = 0;
+    for (; i + 8 < n; i += 8) d |= ld8(a + i) ^ ld8(b + i);
+    return (d | (ld8(a + n - 8) ^ ld8(b + n - 8))) == 0;
+  }
+  if (n >= 4) return ((ld4(a) ^ ld4(b)) | (ld4(a + n - 4) ^ ld4(b + n - 4))) == 0;
+  bool eq = true;
+  for (size_t i = 0; i < n; ++i) eq &= a[i] == b[i];
+  return eq;
+}
+
 // Case-insensitive equality of two wire names.
 bool name_equal(const uint8_t* a, size_t alen, const uint8_t* b, size_t blen) noexcept;
 // True when `name` equals or is below `parent` (case-insensitive).

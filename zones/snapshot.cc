@@ -451,6 +451,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
   g = Grouping{};
   { std::vector<uint8_t> drop; drop.swap(d.arena); }
   zone->apex_node = zone->find(zone->apex_lower, zone->apex_len, apex_hash);
+  prepare_answers(*zone);
   return zone;
 }
 

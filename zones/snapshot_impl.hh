@@ -147,6 +147,13 @@ class Zone {
   // The apex SOA pre-encoded for negative answers: TTL = min(SOA TTL, MINIMUM)
   // (RFC 2308 §3), owner field C0 0C to be patched.
   std::vector<uint8_t> neg_soa;
+  // neg_soa as a negative answer writes it when both SOA names are in the
+  // zone (the usual case): MNAME and RNAME as their labels above the apex and
+  // a pointer to the apex. The owner (at 0) and those two pointers (at
+  // neg_soa_ptr[]) are patched per answer with the apex's offset in the
+  // question. Empty otherwise. Made by prepare_answers().
+  std::vector<uint8_t> neg_soa_c;
+  uint16_t neg_soa_ptr[2] = {0, 0};
   uint8_t apex_lower[kMaxName];
   uint8_t apex_len = 0;
   uint8_t apex_labels = 0;
@@ -165,7 +172,7 @@ class Zone {
       if (sl.off == kEmptySlot) return nullptr;
       if (sl.tag == tag) {
         const uint8_t* n = s.blob + sl.off;
-        if (n[1] == len && std::memcmp(n + sizeof(NodeHdr), lower, len) == 0) return n;
+        if (n[1] == len && bytes_equal(n + sizeof(NodeHdr), lower, len)) return n;
       }
       if (++i == s.nslots) i = 0;
     }
@@ -175,6 +182,11 @@ class Zone {
     return s.nslots ? s.slots + slot_home(hash, shard_bits, s.nslots) : nullptr;
   }
 };
+
+// Derives what the answer engine precomputes from a zone's data (answer.cc):
+// the compressed negative-answer SOA. Called by every builder of a Zone
+// (compile, delta) once its apex and neg_soa are final, before publication.
+void prepare_answers(Zone& z);
 
 // ---- record grouping shared by check.cc and snapshot.cc (control thread) ----
 
