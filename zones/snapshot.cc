@@ -580,7 +580,7 @@ const Zone* ZoneSet::find(const uint8_t* lower, size_t len) const noexcept {
     for (size_t k = 0; k < ix.nfew; ++k) {
       const Zone* z = ix.few[k];
       const size_t al = z->apex_len;
-      if (al > len || std::memcmp(lower + (len - al), z->apex_lower, al) != 0) continue;
+      if (al > len || !bytes_equal(lower + (len - al), z->apex_lower, al)) continue;
       size_t i = 0;  // the tail must start at a label
       while (i < len - al) i += size_t(lower[i]) + 1;
       if (i == len - al) return z;
@@ -601,7 +601,7 @@ const Zone* ZoneSet::find(const uint8_t* lower, size_t len) const noexcept {
     uint64_t h = name_hash(s, sl);
     for (size_t i = h & ix.mask; ix.slots[i].second; i = (i + 1) & ix.mask) {
       const Zone* z = ix.slots[i].second;
-      if (ix.slots[i].first == h && z->apex_len == sl && std::memcmp(z->apex_lower, s, sl) == 0)
+      if (ix.slots[i].first == h && z->apex_len == sl && bytes_equal(z->apex_lower, s, sl))
         return z;
     }
   }

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -118,6 +119,26 @@ TEST(Checksum, Rfc1071Example) {
   // Odd length pads with a zero byte.
   const uint8_t odd[] = {0x01};
   EXPECT_EQ(csum_fold(csum_add(0, odd, 1)), uint16_t(~0x0100));
+}
+
+TEST(Checksum, EqualsTheSixteenBitDefinitionAtEveryLengthAndAlignment) {
+  // RFC 1071's definition, one big-endian 16-bit word at a time with the
+  // carry folded back each step, against the word-at-a-time csum_add.
+  std::vector<uint8_t> buf(1600);
+  uint32_t x = 12345;
+  for (auto& b : buf) { x = x * 1103515245u + 12345u; b = uint8_t(x >> 16); }
+  std::fill(buf.begin() + 1000, buf.end(), 0xff);  // long runs of ones: many carries
+  for (size_t start : {0u, 1u, 3u, 990u}) {
+    for (size_t len = 0; len <= 600; ++len) {
+      const uint8_t* p = buf.data() + start;
+      uint32_t ref = 0x1234;  // a carried-in partial sum, as the pseudo-header gives
+      for (size_t i = 0; i < len; i += 2) {
+        ref += uint32_t(p[i]) << 8 | (i + 1 < len ? p[i + 1] : 0);
+        ref = (ref & 0xffff) + (ref >> 16);
+      }
+      ASSERT_EQ(csum_fold(csum_add(0x1234, p, len)), csum_fold(ref)) << "start " << start << " len " << len;
+    }
+  }
 }
 
 TEST(Classify, DnsOverIpv4AndIpv6) {
