@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 
 #include "zones/name.hh"
 #include "zones/rdata_text.hh"
@@ -777,6 +778,22 @@ void base64(const uint8_t* p, size_t n, std::string& out) {
 }
 void num(unsigned long long v, std::string& out) { out += std::to_string(v); }
 
+// The shape shared by SSHFP, TLSA, DS/CDS, DNSKEY/CDNSKEY and ZONEMD: fixed
+// unsigned fields of the given widths in octets (1, 2 or 4), each followed
+// by a blank, then the rest of the RDATA as one non-empty hex or base64 field.
+enum class Tail { Hex, Base64 };
+bool fields_then_tail(Reader& r, std::initializer_list<int> widths, Tail tail, std::string& out) {
+  for (int w : widths) {
+    num(w == 1 ? r.u8() : w == 2 ? r.u16() : r.u32(), out);
+    out += ' ';
+  }
+  if (!r.ok() || r.done()) return false;
+  if (tail == Tail::Hex) hex_upper(r.here(), r.left(), out);
+  else base64(r.here(), r.left(), out);
+  r.skip(r.left());
+  return true;
+}
+
 void type_bitmap_text(Reader& r, std::string& out) {
   int last = -1;
   while (r.ok() && !r.done()) {
@@ -980,34 +997,17 @@ bool decode_native(uint16_t type, const uint8_t* p, size_t n, std::string& out) 
       r.skip(r.left());
       break;
     }
-    case SSHFP:
-      num(r.u8(), out); out += ' ';
-      num(r.u8(), out); out += ' ';
-      if (!r.ok() || r.done()) return false;
-      hex_upper(r.here(), r.left(), out);
-      r.skip(r.left());
+    case SSHFP:  // algorithm, fingerprint type, fingerprint
+      if (!fields_then_tail(r, {1, 1}, Tail::Hex, out)) return false;
       break;
-    case TLSA:
-      for (int k = 0; k < 3; ++k) { num(r.u8(), out); out += ' '; }
-      if (!r.ok() || r.done()) return false;
-      hex_upper(r.here(), r.left(), out);
-      r.skip(r.left());
+    case TLSA:  // usage, selector, matching type, data
+      if (!fields_then_tail(r, {1, 1, 1}, Tail::Hex, out)) return false;
       break;
-    case DS: case CDS:
-      num(r.u16(), out); out += ' ';
-      num(r.u8(), out); out += ' ';
-      num(r.u8(), out); out += ' ';
-      if (!r.ok() || r.done()) return false;
-      hex_upper(r.here(), r.left(), out);
-      r.skip(r.left());
+    case DS: case CDS:  // key tag, algorithm, digest type, digest
+      if (!fields_then_tail(r, {2, 1, 1}, Tail::Hex, out)) return false;
       break;
-    case DNSKEY: case CDNSKEY:
-      num(r.u16(), out); out += ' ';
-      num(r.u8(), out); out += ' ';
-      num(r.u8(), out); out += ' ';
-      if (!r.ok() || r.done()) return false;
-      base64(r.here(), r.left(), out);
-      r.skip(r.left());
+    case DNSKEY: case CDNSKEY:  // flags, protocol, algorithm, public key
+      if (!fields_then_tail(r, {2, 1, 1}, Tail::Base64, out)) return false;
       break;
     case RRSIG:
       out += rrtype_to_text(uint16_t(r.u16())); out += ' ';
@@ -1053,13 +1053,8 @@ bool decode_native(uint16_t type, const uint8_t* p, size_t n, std::string& out) 
       type_bitmap_text(r, out);
       break;
     }
-    case ZONEMD:
-      num(r.u32(), out); out += ' ';
-      num(r.u8(), out); out += ' ';
-      num(r.u8(), out); out += ' ';
-      if (!r.ok() || r.done()) return false;
-      hex_upper(r.here(), r.left(), out);
-      r.skip(r.left());
+    case ZONEMD:  // serial, scheme, hash algorithm, digest
+      if (!fields_then_tail(r, {4, 1, 1}, Tail::Hex, out)) return false;
       break;
     case LOC:
       if (!loc_text(r, out)) return false;
