@@ -146,7 +146,8 @@ unsigned ExceptionPath::extra_mbufs(unsigned n_ports, unsigned n_workers) {
 
 ExceptionPath::ExceptionPath(const std::vector<PortInfo>& ports, unsigned n_workers,
                              rte_mempool* pool, const NodeAddrs& addrs,
-                             const ExceptionConfig& cfg) {
+                             const ExceptionConfig& cfg)
+    : pool_(pool) {
   try {
     for (unsigned w = 0; w < n_workers; ++w) {
       std::string rn = "edgedns_exc_w" + std::to_string(w);
@@ -316,7 +317,10 @@ std::string ExceptionPath::format_counters() const {
                 (unsigned long long)k.to_tap.get(), (unsigned long long)k.to_tap_failed.get(),
                 (unsigned long long)k.from_tap.get(), (unsigned long long)k.from_ring_full.get(),
                 (unsigned long long)k.vlan_failed.get());
-  return b;
+  std::string out = b;
+  // Free mbufs of the shared pool: a figure that only falls over time is a leak.
+  out += " pool_free=" + std::to_string(rte_mempool_avail_count(pool_));
+  return out;
 }
 
 }  // namespace edgedns::dp

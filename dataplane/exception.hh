@@ -121,6 +121,7 @@ class ExceptionPath {
   void cleanup() noexcept;
   int tap_of(uint16_t port) const noexcept;
 
+  rte_mempool* pool_ = nullptr;
   std::vector<Tap> taps_;
   std::vector<rte_ring*> to_kernel_;
   ExceptionCounters counters_;

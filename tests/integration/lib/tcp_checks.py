@@ -11,6 +11,10 @@
                                     server (EOF), and one that got an answer too.
   tcp_checks.py malformed SERVER    a QR=1 message ends its connection after the
                                     answers to the queries before it.
+  tcp_checks.py many SERVER N       N connections one after another, one query each
+                                    (each costs the kernel ~4 frames out through the
+                                    port); all must be answered. Stops after 5 failures
+                                    in a row.
 
 The zone is tests/integration/tcp_exception.sh's: qN.example.test A 198.51.100.N.
 Prints one line per finding; exit 0 when all is as expected.
@@ -144,6 +148,28 @@ def malformed(server):
     return first and closed
 
 
+def many(server, n):
+    ok = fails = 0
+    for i in range(n):
+        try:
+            s = connect(server, timeout=3.0)
+            s.sendall(frame(query(i % 200, i % 65536)))
+            m = read_msg(s)
+            s.close()
+        except (OSError, socket.timeout):
+            m = None
+        if m is not None and m.id == i % 65536 and check_answer(m, i % 200):
+            ok += 1
+            fails = 0
+        else:
+            fails += 1
+            if fails == 5:
+                print("many: 5 failures in a row after %d answered; stopped at %d" % (ok, i + 1))
+                break
+    print("many: %d of %d connections answered" % (ok, n))
+    return ok == n
+
+
 def main():
     cmd, server = sys.argv[1], sys.argv[2]
     if cmd == "pipeline":
@@ -154,6 +180,8 @@ def main():
         ok = idle(server)
     elif cmd == "malformed":
         ok = malformed(server)
+    elif cmd == "many":
+        ok = many(server, int(sys.argv[3]))
     else:
         print("usage: see the module text")
         return 2
