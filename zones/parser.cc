@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <thread>
 
 #include "zones/rdata.hh"
 #include "zones/rdata_text.hh"
@@ -27,17 +30,24 @@ constexpr size_t kMaxErrors = 100;
 constexpr size_t kMaxFiles = 256;
 
 // ---------------------------------------------------------------------------
-// Input: either caller-owned text, or a file read in chunks into a buffer
-// that only grows when one entry is larger than the buffer.
+// Input: either caller-owned text, or a file read in chunks (pread, so that
+// two threads can read one descriptor at different offsets) into a buffer
+// that only grows when one entry is larger than the buffer. Either may start
+// at an offset and stop at a limit (the split point of a two-thread parse):
+// at the limit there is no more data but no end of file either, so an entry
+// that runs over the limit shows as NeedMore with at_limit().
 // ---------------------------------------------------------------------------
 class Input {
  public:
-  explicit Input(std::string_view text) : data_(text.data()), end_(text.size()), eof_(true) {}
-  explicit Input(int fd) : fd_(fd), own_(new char[kChunk]), cap_(kChunk) {
+  Input(std::string_view text, size_t start)
+      : text_(text), data_(text.data() + start), end_(text.size() - start), base_(start), eof_(true) {}
+  // `seekable`: read with pread from `start` (else read(2) from where the
+  // descriptor is, for pipes; then `start` must be 0 and no limit is set).
+  Input(int fd, uint64_t start, bool seekable = true)
+      : base_(start), fd_(fd), seekable_(seekable), own_(new char[kChunk]), cap_(kChunk), off_(start) {
     data_ = own_.get();
     read_more();
   }
-  ~Input() { if (fd_ >= 0) ::close(fd_); }
   Input(const Input&) = delete;
   Input& operator=(const Input&) = delete;
 
@@ -45,10 +55,41 @@ class Input {
   size_t end() const noexcept { return end_; }
   bool eof() const noexcept { return eof_; }
   int read_error() const noexcept { return errno_; }
+  // Offset (in the file or text) of data()[0].
+  uint64_t base() const noexcept { return base_; }
+  bool at_limit() const noexcept { return !eof_ && base_ + end_ >= limit_; }
 
-  // Drops everything before `keep_from` and reads more. Returns the amount
-  // the kept bytes moved down by (callers rebase their offsets).
-  size_t refill(size_t keep_from) {
+  // Makes `limit` the end of the input until lift_limit(). Bytes already
+  // buffered beyond it are dropped (and read again after lift_limit).
+  void set_limit(uint64_t limit) {
+    limit_ = limit;
+    if (base_ + end_ > limit) {
+      end_ = size_t(limit - base_);
+      off_ = limit;
+    }
+    if (own_) eof_ = false;
+    else eof_ = base_ + end_ >= text_.size();
+  }
+  void lift_limit() {
+    limit_ = UINT64_MAX;
+    if (own_) {
+      if (!errno_) eof_ = false;
+      read_more();
+    } else {
+      end_ = size_t(text_.size() - base_);
+      eof_ = true;
+    }
+  }
+
+  // Drops everything before `keep_from` and reads more (callers rebase their
+  // offsets: position keep_from becomes 0).
+  void refill(size_t keep_from) {
+    if (!own_) {  // text: nothing to read, only move the window
+      data_ += keep_from;
+      end_ -= keep_from;
+      base_ += keep_from;
+      return;
+    }
     size_t keep = end_ - keep_from;
     if (keep_from == 0 && keep == cap_) {
       // One entry fills the whole buffer: grow it.
@@ -61,14 +102,20 @@ class Input {
     }
     data_ = own_.get();
     end_ = keep;
+    base_ += keep_from;
     read_more();
-    return keep_from;
   }
 
  private:
   void read_more() {
-    while (end_ < cap_) {
-      ssize_t n = ::read(fd_, own_.get() + end_, cap_ - end_);
+    while (end_ < cap_ && !eof_) {
+      size_t want = cap_ - end_;
+      if (limit_ != UINT64_MAX) {
+        if (off_ >= limit_) return;
+        want = size_t(std::min<uint64_t>(want, limit_ - off_));
+      }
+      ssize_t n = seekable_ ? ::pread(fd_, own_.get() + end_, want, off_t(off_))
+                            : ::read(fd_, own_.get() + end_, want);
       if (n < 0) {
         if (errno == EINTR) continue;
         errno_ = errno;
@@ -77,16 +124,22 @@ class Input {
       }
       if (n == 0) { eof_ = true; return; }
       end_ += size_t(n);
+      off_ += uint64_t(n);
     }
   }
 
+  std::string_view text_;
   const char* data_ = nullptr;
   size_t end_ = 0;
+  uint64_t base_ = 0;
   bool eof_ = false;
   int fd_ = -1;
+  bool seekable_ = true;
   int errno_ = 0;
   std::unique_ptr<char[]> own_;
   size_t cap_ = 0;
+  uint64_t off_ = 0;  // next file offset to read
+  uint64_t limit_ = UINT64_MAX;
 };
 
 // One logical entry (a record or a directive): the tokens of one line, or of
@@ -239,6 +292,49 @@ struct State {
   bool last_ttl_known = false;
   uint32_t default_ttl = 0;     // $TTL
   bool default_ttl_known = false;
+  // Second half of a two-thread parse: the state above is a guess (the one
+  // after the head of the file); these say which guessed values it read
+  // before setting its own, so that the guess can be checked afterwards
+  // against the state the first half really ends with.
+  bool speculative = false;
+  bool owner_local = false;     // an owner was set in this half
+  bool ttl_local = false;       // a record (hence last_ttl) was added in this half
+  bool read_owner = false;      // inherited the guessed owner
+  bool read_last_ttl = false;   // read the guessed last_ttl / last_ttl_known / warning flag
+};
+
+// Where a file or a text is being read: the input and the position in it.
+struct Cursor {
+  Input& in;
+  size_t pos = 0;      // into in.data()
+  uint32_t line = 1;
+  uint64_t offset() const noexcept { return in.base() + pos; }
+};
+
+enum class RunEnd { Eof, Stopped, Boundary, Limit, Cancelled };
+
+// The main file's bytes, for the two-thread parse: text, or a file by descriptor.
+struct Source {
+  std::string_view text;
+  int fd = -1;
+  uint64_t size = 0;
+  Input open(uint64_t start) const { return fd >= 0 ? Input(fd, start) : Input(text, size_t(start)); }
+  // Up to `n` bytes at `off` (fewer at the end).
+  std::string read(uint64_t off, size_t n) const {
+    if (off >= size) return {};
+    n = size_t(std::min<uint64_t>(n, size - off));
+    if (fd < 0) return std::string(text.substr(size_t(off), n));
+    std::string b(n, '\0');
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::pread(fd, b.data() + got, n - got, off_t(off + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      got += size_t(r);
+    }
+    b.resize(got);
+    return b;
+  }
 };
 
 class Parser {
@@ -268,10 +364,12 @@ class Parser {
     z_.reserve(z_.records.size() + bytes / 20 + 16, z_.arena.size() + bytes + bytes / 2 + 256);
   }
 
-  void run(Input& in, uint8_t file, State& st, int depth, const std::string& dir);
-  void run_text(std::string_view text, uint8_t file, State& st, int depth, const std::string& dir) {
-    Input in(text);
-    run(in, file, st, depth, dir);
+  // Parses a whole file or text (the main one: two threads when it is large).
+  void run_main(const Source& src, uint8_t file, State& st, const std::string& dir);
+  void run(Input& in, uint8_t file, State& st, int depth, const std::string& dir) {
+    Cursor c{in};
+    run_until(c, file, st, depth, dir, UINT64_MAX);
+    if (in.read_error()) error(file, c.line, std::string("read error: ") + std::strerror(in.read_error()));
   }
   bool run_file(const std::string& path, uint8_t file, State& st, int depth, uint32_t from_line,
                 uint8_t from_file);
@@ -308,12 +406,19 @@ class Parser {
     z_.origin = Name::from_wire(o, n).lower();
     zone_origin_set_ = true;
   }
+  // Parses entries until the end of the input, or until the first entry
+  // boundary at or after `boundary` (an offset in the input).
+  RunEnd run_until(Cursor& c, uint8_t file, State& st, int depth, const std::string& dir, uint64_t boundary);
   void entry(uint8_t file, State& st, int depth, const std::string& dir);
   void directive(uint8_t file, State& st, int depth, const std::string& dir);
   void generate(uint8_t file, State& st);
   void record(uint8_t file, uint32_t line, State& st, std::span<const RdataToken> toks, bool blank_owner);
   bool add_record(uint8_t file, uint32_t line, State& st, const uint8_t* owner, size_t owner_len,
                   uint16_t type, bool have_ttl, uint32_t ttl, std::span<const RdataToken> rd);
+  // The second half of a two-thread parse (see run_main); run on its own thread.
+  void run_second_half(const Source& src, uint64_t split, uint8_t file, State& st);
+  bool merge_second_half(Parser& p2, const State& guess, bool guess_warned, State& st, const State& st2,
+                         uint32_t line_at_split);
 
   const ParseOptions& opts_;
   ParseResult& res_;
@@ -323,31 +428,153 @@ class Parser {
   size_t errors_ = 0;
   bool warned_default_ttl_ = false;
   bool warned_max_records_ = false;
+  // Second half only: $INCLUDE seen (the half gives up: file indices and
+  // include loops need the first half), or told to stop.
+  bool gave_up_ = false;
+  const std::atomic<bool>* cancel_ = nullptr;
   std::vector<uint8_t> rdata_;
   Entry entry_;
 };
 
-void Parser::run(Input& in, uint8_t file, State& st, int depth, const std::string& dir) {
-  size_t pos = 0;
-  uint32_t line = 1;
+RunEnd Parser::run_until(Cursor& c, uint8_t file, State& st, int depth, const std::string& dir,
+                         uint64_t boundary) {
+  Input& in = c.in;
   for (;;) {
-    if (stopped_) return;
-    size_t start = pos;
-    uint32_t start_line = line;
-    Scan s = scan_entry(in.data(), in.end(), in.eof(), pos, line, entry_);
+    if (stopped_ || gave_up_) return RunEnd::Stopped;
+    if (cancel_ && cancel_->load(std::memory_order_relaxed)) return RunEnd::Cancelled;
+    if (c.offset() >= boundary) return RunEnd::Boundary;
+    size_t start = c.pos;
+    uint32_t start_line = c.line;
+    Scan s = scan_entry(in.data(), in.end(), in.eof(), c.pos, c.line, entry_);
     if (s == Scan::NeedMore) {
+      if (in.at_limit()) return RunEnd::Limit;  // nothing consumed: the entry runs over the limit
       in.refill(start);
-      pos = 0;
-      line = start_line;
+      c.pos = 0;
+      c.line = start_line;
       continue;
     }
-    if (s == Scan::Eof) break;
+    if (s == Scan::Eof) return RunEnd::Eof;
     for (const auto& e : entry_.errors) error(file, e.line, e.msg);
     if (!entry_.errors.empty()) continue;
     if (entry_.toks.empty()) continue;
     entry(file, st, depth, dir);
   }
-  if (in.read_error()) error(file, line, std::string("read error: ") + std::strerror(in.read_error()));
+}
+
+// Two threads for a large main file. The first thread parses a head (a
+// little of the file: it sets the origin and the $TTL in any usual zone),
+// picks a split point near the middle at the start of a line that names its
+// owner, and starts the second thread there with a copy of its state as a
+// guess of the state at the split. It then parses up to the split. The
+// second half's records and diagnostics are appended when the split turns out
+// to be an entry boundary (no parenthesis or quote open across it) and every
+// guessed value the second half read equals the real one (origin, $TTL,
+// and, if the second half read them before setting its own, the previous
+// owner and TTL); else the first thread parses the second half itself, as a
+// one-thread parse would. Either way the result is the same, diagnostics
+// included, as that of one thread.
+void Parser::run_main(const Source& src, uint8_t file, State& st, const std::string& dir) {
+  Input in = src.open(0);
+  Cursor c{in};
+  const bool two = src.size >= std::max<size_t>(opts_.parallel_min_bytes, 2) &&
+                   opts_.parallel_min_bytes != SIZE_MAX;
+  RunEnd end = RunEnd::Eof;
+  if (two) {
+    const uint64_t head = std::min<uint64_t>(64 << 10, src.size / 8);
+    end = run_until(c, file, st, 0, dir, head);
+  }
+  uint64_t split = 0;
+  if (end == RunEnd::Boundary && zone_origin_set_ && st.olen && !stopped_) {
+    // The first line at or after the middle that starts with an owner name
+    // (not a blank, comment, directive or closing parenthesis): any line
+    // would do, this one makes a wrong guess less likely.
+    const uint64_t mid = std::max<uint64_t>(src.size / 2, c.offset());
+    constexpr size_t kWindow = 64 << 10;
+    std::string w = src.read(mid > 0 ? mid - 1 : 0, kWindow);
+    for (size_t i = 0; i + 1 < w.size(); ++i) {
+      if (w[i] != '\n') continue;
+      const char x = w[i + 1];
+      if (x == ' ' || x == '\t' || x == '\r' || x == '\n' || x == ';' || x == '$' || x == ')' || x == '(') continue;
+      split = (mid > 0 ? mid - 1 : 0) + i + 1;
+      break;
+    }
+    if (split <= c.offset()) split = 0;
+  }
+  if (split == 0) {
+    if (end != RunEnd::Stopped) run_until(c, file, st, 0, dir, UINT64_MAX);
+    if (in.read_error()) error(file, c.line, std::string("read error: ") + std::strerror(in.read_error()));
+    return;
+  }
+
+  const State guess = st;
+  const bool guess_warned = warned_default_ttl_;
+  ParseResult res2;
+  res2.zone.files = z_.files;
+  Parser p2(opts_, res2);
+  p2.zone_origin_set_ = true;
+  p2.warned_default_ttl_ = warned_default_ttl_;
+  std::atomic<bool> cancel{false};
+  p2.cancel_ = &cancel;
+  State st2 = guess;
+  st2.speculative = true;
+  st2.owner_local = st2.ttl_local = st2.read_owner = st2.read_last_ttl = false;
+  std::thread t([&] { p2.run_second_half(src, split, file, st2); });
+
+  in.set_limit(split);
+  end = run_until(c, file, st, 0, dir, split);
+  bool merged = false;
+  if (end == RunEnd::Boundary && c.offset() == split && !stopped_) {
+    t.join();
+    merged = merge_second_half(p2, guess, guess_warned, st, st2, c.line);
+  } else {
+    cancel.store(true, std::memory_order_relaxed);
+    t.join();
+  }
+  if (!merged && !stopped_) {
+    // One thread from here: the split was inside an entry, or the guess was wrong.
+    in.lift_limit();
+    run_until(c, file, st, 0, dir, UINT64_MAX);
+    if (in.read_error()) error(file, c.line, std::string("read error: ") + std::strerror(in.read_error()));
+  }
+}
+
+void Parser::run_second_half(const Source& src, uint64_t split, uint8_t file, State& st) {
+  reserve_for(size_t(src.size - split));
+  Input in = src.open(split);
+  Cursor c{in};
+  RunEnd end = run_until(c, file, st, 0, "", UINT64_MAX);
+  if (end == RunEnd::Eof && in.read_error())
+    error(file, c.line, std::string("read error: ") + std::strerror(in.read_error()));
+}
+
+bool Parser::merge_second_half(Parser& p2, const State& guess, bool guess_warned, State& st,
+                               const State& st2, uint32_t line_at_split) {
+  if (p2.gave_up_ || p2.stopped_) return false;
+  if (st.olen != guess.olen || std::memcmp(st.origin, guess.origin, st.olen) != 0) return false;
+  if (st.default_ttl_known != guess.default_ttl_known ||
+      (st.default_ttl_known && st.default_ttl != guess.default_ttl))
+    return false;
+  if (st2.read_owner && (st.owner_len != guess.owner_len || st.owner_bad != guess.owner_bad ||
+                         std::memcmp(st.owner, guess.owner, st.owner_len) != 0))
+    return false;
+  if (st2.read_last_ttl && (st.last_ttl_known != guess.last_ttl_known || st.last_ttl != guess.last_ttl ||
+                            warned_default_ttl_ != guess_warned))
+    return false;
+  // One thread would have stopped somewhere in the second half.
+  if (errors_ + p2.errors_ > kMaxErrors) return false;
+  if (z_.records.size() + p2.z_.records.size() > opts_.max_records) return false;
+  const uint32_t delta = line_at_split - 1;  // the second half counted lines from 1
+  for (auto& d : p2.res_.diagnostics) {
+    if (d.line) d.line += delta;
+    res_.diagnostics.push_back(std::move(d));
+  }
+  errors_ += p2.errors_;
+  warned_default_ttl_ = warned_default_ttl_ || p2.warned_default_ttl_;
+  z_.append(std::move(p2.z_), delta);
+  res_.threads = 2;
+  st = st2;
+  st.speculative = st.owner_local = st.ttl_local = st.read_owner = st.read_last_ttl = false;
+  return true;
 }
 
 bool Parser::run_file(const std::string& path, uint8_t file, State& st, int depth, uint32_t from_line,
@@ -358,7 +585,8 @@ bool Parser::run_file(const std::string& path, uint8_t file, State& st, int dept
     return false;
   }
   struct stat sb;
-  if (::fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) reserve_for(size_t(sb.st_size));
+  const bool regular = ::fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+  if (regular) reserve_for(size_t(sb.st_size));
   char real[PATH_MAX];
   std::string rp = ::realpath(path.c_str(), real) ? std::string(real) : path;
   for (const auto& p : include_stack)
@@ -371,8 +599,16 @@ bool Parser::run_file(const std::string& path, uint8_t file, State& st, int dept
   std::string d;
   size_t slash = path.rfind('/');
   if (slash != std::string::npos) d = path.substr(0, slash + 1);
-  Input in(fd);
-  run(in, file, st, depth, d);
+  if (depth == 0 && regular) {
+    Source src;
+    src.fd = fd;
+    src.size = uint64_t(sb.st_size);
+    run_main(src, file, st, d);
+  } else {
+    Input in(fd, 0, regular);
+    run(in, file, st, depth, d);
+  }
+  ::close(fd);
   include_stack.pop_back();
   return true;
 }
@@ -410,6 +646,11 @@ void Parser::directive(uint8_t file, State& st, int depth, const std::string& di
     return;
   }
   if (iequal(d, "$INCLUDE")) {
+    if (st.speculative) {
+      // File indices and include loops are the first half's business.
+      gave_up_ = true;
+      return;
+    }
     if (t.size() < 2 || t.size() > 3) return error(file, line, "$INCLUDE needs a file name and an optional origin");
     if (depth + 1 > opts_.max_include_depth)
       return error(file, line, "$INCLUDE nested deeper than " + std::to_string(opts_.max_include_depth));
@@ -581,6 +822,7 @@ void Parser::generate(uint8_t file, State& st) {
     std::memcpy(st.owner, owner, n);
     st.owner_len = n;
     st.owner_bad = false;
+    st.owner_local = true;
     if (!add_record(file, line, st, owner, n, *type, have_ttl, ttl, sub.toks)) return;
   }
 }
@@ -594,6 +836,7 @@ void Parser::record(uint8_t file, uint32_t line, State& st, std::span<const Rdat
     // With no origin yet, an absolute SOA owner becomes the origin (below);
     // parse it without one so that the name itself decides.
     n = name_from_text(t[0].text, st.olen ? st.origin : nullptr, st.olen, st.owner, &err);
+    st.owner_local = true;
     if (n == 0) {
       st.owner_len = 0;
       st.owner_bad = true;
@@ -604,6 +847,7 @@ void Parser::record(uint8_t file, uint32_t line, State& st, std::span<const Rdat
     st.owner_bad = false;
     i = 1;
   } else {
+    if (st.speculative && !st.owner_local) st.read_owner = true;
     if (st.owner_bad) return;
     if (st.owner_len == 0) return error(file, line, "no owner name and no previous owner to inherit");
   }
@@ -655,6 +899,7 @@ bool Parser::add_record(uint8_t file, uint32_t line, State& st, const uint8_t* o
   // other record without a TTL; we use ParseOptions::default_ttl with a
   // warning instead, so that a fragment still loads for tests.
   if (!have_ttl) {
+    if (!st.default_ttl_known && st.speculative && !st.ttl_local) st.read_last_ttl = true;
     if (st.default_ttl_known) {
       ttl = st.default_ttl;
     } else if (st.last_ttl_known) {
@@ -674,6 +919,7 @@ bool Parser::add_record(uint8_t file, uint32_t line, State& st, const uint8_t* o
   }
   st.last_ttl = ttl;
   st.last_ttl_known = true;
+  st.ttl_local = true;
   if (z_.records.size() >= opts_.max_records) {
     if (!warned_max_records_) {
       error(file, line, "more than " + std::to_string(opts_.max_records) + " records");
@@ -708,7 +954,10 @@ ParseResult parse_zone_text(std::string_view text, const std::string& name, cons
   p.set_origin_from_options(st);
   if (!res.has_errors()) {
     p.reserve_for(text.size());
-    p.run_text(text, idx, st, 0, "");
+    Source src;
+    src.text = text;
+    src.size = text.size();
+    p.run_main(src, idx, st, "");
     p.finish();
   }
   return res;

@@ -18,11 +18,18 @@ struct ParseOptions {
   uint32_t default_ttl = 3600; // used when neither $TTL nor a previous TTL applies (warning)
   int max_include_depth = 16;  // $INCLUDE loops are errors, not stack overflows
   size_t max_records = 50'000'000; // size cap so that a runaway $GENERATE cannot eat the node
+  // A main file (or text) at least this large is parsed by two threads, split
+  // near its middle; SIZE_MAX: always one. The result, diagnostics included,
+  // is the same either way (tests lower it to run the two-thread path).
+  size_t parallel_min_bytes = size_t(4) << 20;
 };
 
 struct ParseResult {
   ZoneData zone;
   std::vector<Diagnostic> diagnostics;
+  // 2 when the main file was parsed by two threads and the second thread's
+  // work was used (see ParseOptions::parallel_min_bytes); informative only.
+  unsigned threads = 1;
   bool has_errors() const noexcept {
     for (const auto& d : diagnostics) if (d.is_error()) return true;
     return false;

@@ -1,6 +1,9 @@
 #include "zones/zone_data.hh"
 
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <cstring>
 
@@ -66,6 +69,60 @@ Record& ZoneData::add(const uint8_t* own, size_t own_len, uint16_t type, uint16_
   r.line = line;
   records.push_back(r);
   return records.back();
+}
+
+namespace {
+// MADV_DONTNEED on the whole pages inside [p, p + bytes): the bytes are
+// never read again, and the buffer is freed right after.
+void drop_pages(const void* p, size_t bytes) noexcept {
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t b = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t from = (b + page - 1) & ~(page - 1);
+  const uintptr_t to = (b + bytes) & ~(page - 1);
+  if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+}
+}  // namespace
+
+void ZoneData::append(ZoneData&& more, uint32_t line_delta) {
+  constexpr size_t kStep = size_t(4) << 20;  // bytes copied between two releases
+  const size_t base = arena.size();
+  const uint8_t* src = more.arena.data();
+  const size_t alen = more.arena.size();
+  if (arena.capacity() < base + alen) arena.reserve(base + alen);
+  for (size_t i = 0; i < alen; i += kStep) {
+    const size_t n = std::min(kStep, alen - i);
+    arena.insert(arena.end(), src + i, src + i + n);
+    drop_pages(src + i, n);
+  }
+  // The first owner of `more` may continue the last owner here: share its
+  // bytes, as one parse would have.
+  uint32_t shared_from = UINT32_MAX, shared_to = 0;
+  if (!records.empty() && !more.records.empty()) {
+    const Record& last = records.back();
+    const Record& first = more.records.front();
+    if (last.owner_len == first.owner_len &&
+        std::memcmp(arena.data() + last.owner_off, arena.data() + base + first.owner_off, first.owner_len) == 0) {
+      shared_from = first.owner_off;
+      shared_to = last.owner_off;
+    }
+  }
+  const Record* rs = more.records.data();
+  const size_t nr = more.records.size();
+  if (records.capacity() < records.size() + nr) records.reserve(records.size() + nr);
+  const size_t step = kStep / sizeof(Record);
+  for (size_t i = 0; i < nr; i += step) {
+    const size_t n = std::min(step, nr - i);
+    for (size_t k = i; k < i + n; ++k) {
+      Record r = rs[k];
+      r.owner_off = r.owner_off == shared_from ? shared_to : uint32_t(r.owner_off + base);
+      r.rdata_off = uint32_t(r.rdata_off + base);
+      r.line += line_delta;
+      records.push_back(r);
+    }
+    drop_pages(rs + i, n * sizeof(Record));
+  }
+  { std::vector<uint8_t> drop; drop.swap(more.arena); }
+  { std::vector<Record> drop; drop.swap(more.records); }
 }
 
 }  // namespace edgedns::zones

@@ -57,6 +57,12 @@ class ZoneData {
   // are shared. `owner` must already be lower-cased.
   Record& add(const uint8_t* owner, size_t owner_len, uint16_t type, uint16_t rclass,
               uint32_t ttl, const uint8_t* rdata, size_t rdata_len, uint8_t file, uint32_t line);
+
+  // Appends the records of `more` (parsed from the rest of the same file,
+  // with line numbers `line_delta` too small), in order, and empties it. Its
+  // buffers are handed back to the kernel as they are copied, so that peak
+  // RSS grows by a few MiB, not by the size of `more`.
+  void append(ZoneData&& more, uint32_t line_delta);
 };
 
 // Asks for transparent huge pages on the whole 2 MiB pages inside

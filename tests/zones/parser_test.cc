@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -430,6 +432,218 @@ TEST(ParserFile, EntriesStraddlingReadChunksParseWhole) {
     owner += std::to_string(i);
     owner += ".big.example.";
     EXPECT_EQ(r.zone.owner_name(t).to_text(), owner);
+  }
+}
+
+
+// ---- two-thread parse (ParseOptions::parallel_min_bytes) ----------------------------
+
+// Every field of every record, lines and file indices included, then the diagnostics.
+std::string full_dump(const ParseResult& r) {
+  std::string s;
+  const std::vector<std::string> text = dump(r.zone);
+  for (size_t i = 0; i < r.zone.records.size(); ++i) {
+    const Record& x = r.zone.records[i];
+    s += std::to_string(x.file) + ':' + std::to_string(x.line) + ' ' + text[i] + '\n';
+  }
+  s += "origin " + r.zone.origin.to_text() + "\n";
+  return s + diags(r);
+}
+
+struct Both {
+  ParseResult one, two;
+};
+Both parse_both(std::string_view text, const std::string& origin = "") {
+  ParseOptions o;
+  o.origin = origin;
+  o.parallel_min_bytes = SIZE_MAX;
+  Both b{parse_zone_text(text, "t.zone", o), {}};
+  o.parallel_min_bytes = 1;
+  b.two = parse_zone_text(text, "t.zone", o);
+  return b;
+}
+
+// A zone with everything that makes a split unsafe or state-dependent:
+// multi-line parentheses (one whose continuation starts in column 0),
+// quoted strings with parentheses and semicolons, owners inherited by
+// blank-led lines, $ORIGIN and $TTL changes, $GENERATE, records without a
+// TTL, and (with `errors`) bad records spread over the file.
+std::string tricky_zone(bool errors) {
+  std::string z = "$ORIGIN split.example.\n$TTL 300\n@ SOA ns hm (\n  1 2 3\n  4 5 )\n  NS ns\nns A 192.0.2.1\n";
+  for (int i = 0; i < 40; ++i) {
+    const std::string n = std::to_string(i);
+    z += "a" + n + " A 10.0.0." + n + "\n";
+    z += "  AAAA 2001:db8::" + n + "\n";
+    z += "t" + n + " TXT ( \"x ( y\" ; c\n\"z ; ) w\"\n  \"v\" )\n";
+    z += "m" + n + " MX ( 10\nmail" + n + " )\n";
+    // Changes that are undone a little later: a split after the undo can
+    // use the head's guess, one in between cannot.
+    if (i % 10 == 3) z += "$ORIGIN sub" + n + ".split.example.\n";
+    if (i % 10 == 5) z += "$ORIGIN split.example.\n";
+    if (i % 10 == 6) z += "$TTL " + std::to_string(100 + i) + "\n";
+    if (i % 10 == 7) z += "$TTL 300\n";
+    if (i % 10 == 9) z += "$GENERATE 1-3 g" + n + "-$ A 10.1." + n + ".$\n";
+    if (i % 13 == 5) z += "n" + n + " 77 A 10.2.0." + n + "\n" + "  A 10.2.1." + n + "\n";
+    if (errors && i % 9 == 4) z += "bad" + n + " A 300.1.1.1\n";
+    if (errors && i == 37) z += "u" + n + " TXT ( \"never closed\"\n";
+  }
+  return z;
+}
+
+// Moves the middle of the text over every byte of `body` (by trailing
+// comment padding) and checks that two threads give what one gives.
+void sweep(const std::string& body, const std::string& origin, int& merged, int& fell_back) {
+  for (size_t pad = 0; pad <= body.size(); pad += 5) {
+    std::string text = body + ";" + std::string(pad, 'p') + "\n";
+    Both b = parse_both(text, origin);
+    ASSERT_EQ(b.one.threads, 1u);
+    ASSERT_EQ(full_dump(b.one), full_dump(b.two)) << "padding " << pad;
+    (b.two.threads == 2 ? merged : fell_back)++;
+  }
+}
+
+TEST(ParserSplit, SameResultWhereverTheSplitFalls) {
+  int merged = 0, fell_back = 0;
+  sweep(tricky_zone(false), "", merged, fell_back);
+  // Both outcomes occur: splits between entries with the right guess, and
+  // splits inside parentheses or after a mid-file $ORIGIN/$TTL change.
+  EXPECT_GT(merged, 10);
+  EXPECT_GT(fell_back, 10);
+}
+
+TEST(ParserSplit, ErrorsInEitherHalfKeepTheirLines) {
+  int merged = 0, fell_back = 0;
+  sweep(tricky_zone(true), "", merged, fell_back);
+  EXPECT_GT(merged, 10);
+  EXPECT_GT(fell_back, 0);
+}
+
+TEST(ParserSplit, SecondHalfErrorLineAndOrigin) {
+  // Split lands between the two halves' records; the error in the second
+  // half is reported with its line in the whole file.
+  std::string z = "$ORIGIN e.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n";
+  for (int i = 0; i < 400; ++i) z += "h" + std::to_string(i) + " A 10.0.0.1\n";
+  z += "$ORIGIN other.e.example.\n$TTL 90\n";  // after the middle: the second half applies it
+  for (int i = 0; i < 200; ++i) z += "k" + std::to_string(i) + " A 10.0.0.2\n";
+  z += "oops A 1.2.3\n";
+  const uint32_t oops_line = 4 + 400 + 2 + 200 + 1;
+  Both b = parse_both(z);
+  EXPECT_EQ(b.two.threads, 2u);
+  EXPECT_EQ(full_dump(b.one), full_dump(b.two));
+  ASSERT_EQ(b.two.diagnostics.size(), 1u) << diags(b.two);
+  EXPECT_EQ(b.two.diagnostics[0].line, oops_line);
+  const Record& last = b.two.zone.records.back();
+  EXPECT_EQ(b.two.zone.owner_name(last).to_text(), "k199.other.e.example.");
+  EXPECT_EQ(last.ttl, 90u);
+  EXPECT_EQ(last.line, oops_line - 1);
+}
+
+TEST(ParserSplit, OriginChangedBeforeTheSplitIsNotGuessed) {
+  // The second half starts with the head's origin as its guess; the real
+  // origin at the split differs, so the first thread parses on alone.
+  std::string z = "$ORIGIN e.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n";
+  for (int i = 0; i < 100; ++i) z += "h" + std::to_string(i) + " A 10.0.0.1\n";
+  z += "$ORIGIN x.e.example.\n$TTL 99\n";
+  for (int i = 0; i < 300; ++i) z += "k" + std::to_string(i) + " A 10.0.0.2\n";
+  Both b = parse_both(z);
+  EXPECT_EQ(b.two.threads, 1u);
+  EXPECT_EQ(full_dump(b.one), full_dump(b.two));
+  EXPECT_EQ(b.two.zone.owner_name(b.two.zone.records.back()).to_text(), "k299.x.e.example.");
+  EXPECT_EQ(b.two.zone.records.back().ttl, 99u);
+}
+
+TEST(ParserSplit, TooManyErrorsAcrossTheHalves) {
+  // 60 bad records in each half: one thread stops at the 101st error.
+  std::string z = "$ORIGIN e.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n";
+  for (int i = 0; i < 120; ++i) z += "b" + std::to_string(i) + " A 10.0.0\n";
+  Both b = parse_both(z);
+  EXPECT_EQ(full_dump(b.one), full_dump(b.two));
+  EXPECT_EQ(b.two.diagnostics.back().message, "too many errors, giving up");
+}
+
+TEST(ParserSplit, MaxRecordsAcrossTheHalves) {
+  std::string z = "$ORIGIN e.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n";
+  for (int i = 0; i < 300; ++i) z += "h" + std::to_string(i) + " A 10.0.0.1\n";
+  for (size_t cap : {100u, 200u, 302u, 303u}) {
+    ParseOptions o;
+    o.max_records = cap;
+    o.parallel_min_bytes = SIZE_MAX;
+    ParseResult one = parse_zone_text(z, "t.zone", o);
+    o.parallel_min_bytes = 1;
+    ParseResult two = parse_zone_text(z, "t.zone", o);
+    EXPECT_EQ(full_dump(one), full_dump(two)) << cap;
+  }
+}
+
+TEST(ParserSplit, NoTtlAnywhereInheritsAcrossTheSplit) {
+  // No $TTL: records without a TTL take the previous record's, across the split.
+  std::string z = "e.example. 500 SOA ns.e.example. hm.e.example. 1 2 3 4 5\n e.example. NS ns.e.example.\n";
+  for (int i = 0; i < 200; ++i) z += "h" + std::to_string(i) + ".e.example. " + (i % 50 == 0 ? "7" + std::to_string(i) + " " : "") + "A 10.0.0.1\n";
+  Both b = parse_both(z);
+  EXPECT_EQ(full_dump(b.one), full_dump(b.two));
+}
+
+class ParserSplitFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("edgedns-split-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    std::string p = (dir_ / name).string();
+    std::ofstream(p, std::ios::binary) << text;
+    return p;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ParserSplitFile, IncludeInEitherHalf) {
+  write("inc.zone", "i1 A 10.9.9.1\n  A 10.9.9.2\nbad A 1\n");
+  for (int where : {30, 170}) {  // before the middle, after it
+    std::string z = "$ORIGIN f.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n";
+    for (int i = 0; i < 200; ++i) {
+      z += "h" + std::to_string(i) + " A 10.0.0.1\n";
+      if (i == where) z += "$INCLUDE inc.zone sub.f.example.\n";
+    }
+    z += "last A 1.2.3.4.5\n";
+    std::string path = write("main.zone", z);
+    ParseOptions o;
+    o.parallel_min_bytes = SIZE_MAX;
+    ParseResult one = parse_zone_file(path, o);
+    o.parallel_min_bytes = 1;
+    ParseResult two = parse_zone_file(path, o);
+    EXPECT_EQ(full_dump(one), full_dump(two)) << where;
+    EXPECT_EQ(two.threads, where < 100 ? 2u : 1u) << where;  // an include in the second half: one thread
+    ASSERT_EQ(two.zone.files.size(), 2u);
+    EXPECT_EQ(std::count_if(two.diagnostics.begin(), two.diagnostics.end(),
+                            [](const Diagnostic& d) { return d.is_error(); }),
+              2);
+  }
+}
+
+TEST_F(ParserSplitFile, LargeFileSplitsByDefault) {
+  // Above the default threshold (4 MiB) a file is split without being asked to.
+  std::string z = "$ORIGIN g.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n";
+  z.reserve(5 << 20);
+  int i = 0;
+  while (z.size() < (size_t(5) << 20)) z += "host" + std::to_string(i++) + " A 10.0.0.1\n";
+  std::string path = write("big.zone", z);
+  ParseResult two = parse_zone_file(path);
+  ParseOptions o;
+  o.parallel_min_bytes = SIZE_MAX;
+  ParseResult one = parse_zone_file(path, o);
+  EXPECT_EQ(two.threads, 2u);
+  ASSERT_FALSE(two.has_errors()) << diags(two);
+  ASSERT_EQ(two.zone.records.size(), size_t(i) + 2);
+  ASSERT_EQ(one.zone.records.size(), two.zone.records.size());
+  for (size_t k = 0; k < one.zone.records.size(); ++k) {
+    const Record& a = one.zone.records[k];
+    const Record& b = two.zone.records[k];
+    ASSERT_EQ(a.line, b.line);
+    ASSERT_EQ(a.ttl, b.ttl);
+    ASSERT_TRUE(one.zone.owner_name(a) == two.zone.owner_name(b)) << k;
+    ASSERT_EQ(0, std::memcmp(one.zone.rdata(a), two.zone.rdata(b), a.rdata_len));
   }
 }
 
