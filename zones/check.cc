@@ -62,16 +62,18 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
   const Record* first_soa = nullptr;
   uint32_t last_off = UINT32_MAX;
   bool last_in = true;
+  bool at_apex = false;
   for (const Record& r : recs) {
+    // Per owner, not per record: consecutive records of one owner share its bytes.
     if (r.owner_off != last_off) {
       last_off = r.owner_off;
       const uint8_t* o = z.owner(r);
       if (name_wire_length(o, r.owner_len) != r.owner_len)
         c.error(0, &r, "owner name breaks the label (63) or name (255) length limit");
       last_in = name_is_below_or_equal(o, r.owner_len, apex, apex_len);
+      at_apex = name_equal(o, r.owner_len, apex, apex_len);
     }
     if (!last_in) c.error(1, &r, "record " + c.owner_text(r) + " is outside zone " + apex_text);
-    const bool at_apex = name_equal(z.owner(r), r.owner_len, apex, apex_len);
     if (r.type == rrtype::SOA) {
       if (!at_apex) {
         c.error(2, &r, "SOA record at " + c.owner_text(r) + " is not at the zone apex " + apex_text);

@@ -27,6 +27,23 @@ void release_consumed(const void* base, size_t upto, size_t& done) noexcept {
   done = upto;
 }
 
+namespace {
+// Below this many records a second thread costs more than it saves.
+constexpr size_t kThreadedGroup = 200'000;
+
+// Runs fn(0) on a new thread and fn(1) on this one (both when `two`), else fn(0) alone.
+template <class F>
+void on_two_threads(bool two, F&& fn) {
+  if (!two) {
+    fn(0);
+    return;
+  }
+  std::thread t([&] { fn(0); });
+  fn(1);
+  t.join();
+}
+}  // namespace
+
 Grouping group_records(const ZoneData& z) {
   Grouping g;
   const size_t n = z.records.size();
@@ -40,14 +57,21 @@ Grouping group_records(const ZoneData& z) {
   if (n == 0) return g;
   const Record* recs = z.records.data();
   const uint8_t* arena = z.arena.data();
+  // A large zone is grouped by two threads: each counts and scatters one
+  // half of the records (the first half's entries go first in every bucket,
+  // so buckets hold file order exactly as with one thread), then each sorts
+  // half of the buckets.
+  const bool two = n >= kThreadedGroup;
+  const size_t parts = two ? 2 : 1;
+  const size_t cut[3] = {0, two ? n / 2 : n, n};
   // The owner hash is computed once per run of equal owners (the parser
   // shares the owner bytes of consecutive records), twice in all: cheaper
   // than an 8-byte-per-record array of hashes kept between the passes.
-  auto each = [&](auto&& fn) {
+  auto each = [&](size_t from, size_t to, auto&& fn) {
     uint32_t last_off = UINT32_MAX;
     uint8_t last_len = 0;
     uint64_t h = 0;
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = from; i < to; ++i) {
       const Record& r = recs[i];
       if (r.owner_off != last_off || r.owner_len != last_len) {
         last_off = r.owner_off;
@@ -57,19 +81,27 @@ Grouping group_records(const ZoneData& z) {
       fn(i, r, h);
     }
   };
+  std::vector<uint32_t> count[2];
+  on_two_threads(two, [&](size_t t) {
+    count[t].assign(nb, 0);
+    uint32_t* c = count[t].data();
+    each(cut[t], cut[t + 1], [&](size_t, const Record&, uint64_t h) { ++c[h >> (64 - bits)]; });
+  });
   uint32_t* dir = g.dir.data();
-  each([&](size_t, const Record&, uint64_t h) { ++dir[(h >> (64 - bits)) + 1]; });
-  for (size_t b = 0; b < nb; ++b) dir[b + 1] += dir[b];
-  std::vector<uint32_t> pos(g.dir.begin(), g.dir.end() - 1);
+  std::vector<uint32_t> pos[2];
+  for (size_t t = 0; t < parts; ++t) pos[t].resize(nb);
+  for (size_t b = 0; b < nb; ++b) {
+    uint32_t at = dir[b];
+    for (size_t t = 0; t < parts; ++t) {
+      pos[t][b] = at;
+      at += count[t][b];
+    }
+    dir[b + 1] = at;
+  }
+  for (auto& c : count) { c.clear(); c.shrink_to_fit(); }
   g.ents.reset(new GroupEnt[n]);
   GroupEnt* E = g.ents.get();
   advise_huge_pages(E, n * sizeof(GroupEnt));  // filled at random positions by the scatter below
-  each([&](size_t i, const Record& r, uint64_t h) {
-    E[pos[h >> (64 - bits)]++] = GroupEnt{h, uint32_t(i), r.owner_off, r.rdata_off, r.ttl,
-                                          r.rdata_len, r.type, r.rclass, r.owner_len, 0};
-  });
-  pos.clear();
-  pos.shrink_to_fit();
   auto less = [arena](const GroupEnt& p, const GroupEnt& q) {
     if (p.hash != q.hash) return p.hash < q.hash;
     if (p.owner_len != q.owner_len) return p.owner_len < q.owner_len;
@@ -84,22 +116,32 @@ Grouping group_records(const ZoneData& z) {
     if (p.rdata_len != q.rdata_len) return p.rdata_len < q.rdata_len;
     return p.idx < q.idx;
   };
-  for (size_t b = 0; b < nb; ++b) {
-    GroupEnt* lo = E + dir[b];
-    GroupEnt* hi = E + dir[b + 1];
-    if (hi - lo < 2) continue;
-    if (hi - lo <= 24) {
-      // Insertion sort: buckets are tiny and already in file order.
-      for (GroupEnt* p = lo + 1; p < hi; ++p) {
-        GroupEnt v = *p;
-        GroupEnt* q = p;
-        while (q > lo && less(v, q[-1])) { *q = q[-1]; --q; }
-        *q = v;
+  auto sort_buckets = [&](size_t from, size_t to) {
+    for (size_t b = from; b < to; ++b) {
+      GroupEnt* lo = E + dir[b];
+      GroupEnt* hi = E + dir[b + 1];
+      if (hi - lo < 2) continue;
+      if (hi - lo <= 24) {
+        // Insertion sort: buckets are tiny and already in file order.
+        for (GroupEnt* p = lo + 1; p < hi; ++p) {
+          GroupEnt v = *p;
+          GroupEnt* q = p;
+          while (q > lo && less(v, q[-1])) { *q = q[-1]; --q; }
+          *q = v;
+        }
+      } else {
+        std::sort(lo, hi, less);
       }
-    } else {
-      std::sort(lo, hi, less);
     }
-  }
+  };
+  on_two_threads(two, [&](size_t t) {
+    uint32_t* p = pos[t].data();
+    each(cut[t], cut[t + 1], [&](size_t i, const Record& r, uint64_t h) {
+      E[p[h >> (64 - bits)]++] = GroupEnt{h, uint32_t(i), r.owner_off, r.rdata_off, r.ttl,
+                                          r.rdata_len, r.type, r.rclass, r.owner_len, 0};
+    });
+  });
+  on_two_threads(two, [&](size_t t) { sort_buckets(t * nb / parts, (t + 1) * nb / parts); });
   return g;
 }
 

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "zones/snapshot_impl.hh"
 
 using namespace edgedns::zones;
@@ -94,4 +97,70 @@ TEST(Load, ErrorsMeanNoZone) {
   LoadResult lr = load_zone_file(path);
   EXPECT_FALSE(lr.zone);
   ASSERT_FALSE(lr.diagnostics.empty());
+}
+
+// A zone large enough to be grouped by two threads (>= 200k records), with
+// the records of some owners and RRsets spread over both halves of the file,
+// duplicates and differing TTLs among them: the grouping is the order
+// (hash, owner, type, rdata, file position) with every record exactly once,
+// and the checks find each duplicate and TTL difference on its own line.
+TEST(Grouping, TwoThreadsKeepTheOrderAndEveryRecord) {
+  std::string text = "$ORIGIN big.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
+  const int kHosts = 110000;
+  uint32_t line = 5;
+  std::vector<uint32_t> dup_lines;
+  for (int half = 0; half < 2; ++half)
+    for (int i = 0; i < kHosts; ++i) {
+      // The second half adds a second address (TTL 70) to each host's RRset.
+      const std::string rr = "h" + std::to_string(i) + (half ? " 70 A 10.1." : " A 10.0.") +
+                             std::to_string(i >> 8 & 255) + "." + std::to_string(i & 255) + "\n";
+      text += rr;
+      ++line;
+      if (i % 20000 == 7) {
+        text += rr;  // a duplicate of the line above
+        dup_lines.push_back(++line);
+      }
+    }
+  ParseResult pr = parse_zone_text(text, "big.zone");
+  ASSERT_FALSE(pr.has_errors());
+  const size_t n = pr.zone.records.size();
+  ASSERT_GE(n, 200000u);
+  Grouping g = group_records(pr.zone);
+  ASSERT_EQ(g.size, n);
+  std::vector<uint8_t> seen(n, 0);
+  const uint8_t* arena = pr.zone.arena.data();
+  for (size_t k = 0; k < n; ++k) {
+    const GroupEnt& e = g.ents[k];
+    ASSERT_LT(e.idx, n);
+    ASSERT_FALSE(seen[e.idx]) << k;
+    seen[e.idx] = 1;
+    const Record& r = pr.zone.records[e.idx];
+    ASSERT_EQ(e.hash, name_hash(arena + r.owner_off, r.owner_len));
+    ASSERT_EQ(e.type, r.type);
+    ASSERT_EQ(size_t(e.hash >> (64 - g.dir_bits)) < (size_t(1) << g.dir_bits), true);
+    ASSERT_GE(k, g.dir[e.hash >> (64 - g.dir_bits)]);
+    ASSERT_LT(k, g.dir[(e.hash >> (64 - g.dir_bits)) + 1]);
+    if (k == 0) continue;
+    const GroupEnt& p = g.ents[k - 1];
+    ASSERT_LE(p.hash, e.hash) << k;
+    if (p.hash == e.hash && same_owner(pr.zone, p, e) && p.type == e.type && p.rdata_len == e.rdata_len &&
+        std::memcmp(arena + p.rdata_off, arena + e.rdata_off, e.rdata_len) == 0)
+      ASSERT_LT(p.idx, e.idx) << "equal records keep file order";
+  }
+  std::vector<Diagnostic> diags;
+  check_zone(pr.zone, diags);
+  size_t dups = 0, ttls = 0;
+  for (const auto& d : diags) {
+    ASSERT_FALSE(d.is_error()) << d.to_string();
+    if (d.message.find("duplicate record") != std::string::npos) {
+      ++dups;
+      // The duplicate is the second line of its pair, in either half.
+      EXPECT_NE(std::find(dup_lines.begin(), dup_lines.end(), d.line), dup_lines.end()) << d.to_string();
+    }
+    if (d.message.find("TTL 70 differs from 60") != std::string::npos) ++ttls;
+  }
+  EXPECT_EQ(dups, dup_lines.size());
+  EXPECT_EQ(dups, 12u);
+  EXPECT_EQ(ttls, 1000u);  // one per RRset, capped at 1000 reports per rule
+  EXPECT_EQ(pr.zone.records.size(), n - 12);
 }
