@@ -217,62 +217,103 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
 
   // 1. One pass over the owners (hash order): counts and bytes per finest
   //    shard, empty non-terminals, wildcard parents, cuts and DNAMEs.
+  //    A large zone runs it on two threads, each over half of the
+  //    grouping (split between two owners), and adds up their findings.
   constexpr size_t kFine = size_t(1) << kMaxShardBits;
-  std::vector<uint32_t> fine_names(kFine, 0);
-  std::vector<size_t> fine_bytes(kFine, 0);
-  std::vector<uint32_t> fine_records(kFine, 0), fine_ents(kFine, 0);
-  std::vector<SideName> ents, wild_parents, cuts;
-  std::vector<KidEdge> kid_edges;
-  size_t apex_kids = 0;
-  size_t owners = 0;
-  const uint8_t* cached_parent = nullptr;  // last parent known to exist (or be an ENT)
-  size_t cached_len = 0;
-  uint64_t cached_hash = 0;
-  for (size_t i = 0; i < n;) {
-    if (i + kPrefetch < n) __builtin_prefetch(arena + E[i + kPrefetch].owner_off);
-    const GroupEnt& f = E[i];
-    const uint8_t* o = arena + f.owner_off;
-    size_t j = i + 1;
-    size_t bytes = align4(sizeof(NodeHdr) + f.owner_len);
-    bool cut = false;
-    const bool is_apex = f.hash == apex_hash && name_equal(o, f.owner_len, apex, apex_len);
-    for (size_t k = i; k < n && (k == i || same_owner(d, f, E[k])); ++k) {
-      if (k == i || E[k].type != E[k - 1].type) bytes += sizeof(RRsetDir);
-      bytes += 12 + E[k].rdata_len;
-      if ((E[k].type == rrtype::NS && !is_apex) || E[k].type == rrtype::DNAME) cut = true;
-      j = k + 1;
-    }
-    ++owners;
-    const size_t fb = size_t(f.hash >> (64 - kMaxShardBits));
-    ++fine_names[fb];
-    fine_records[fb] += uint32_t(j - i);
-    fine_bytes[fb] += align4(bytes);
-    if (cut) cuts.push_back(SideName{f.hash, f.owner_off, f.owner_len});
-    if (!is_apex && name_is_below_or_equal(o, f.owner_len, apex, apex_len)) {
-      uint32_t off = f.owner_off + 1 + o[0];
-      size_t len = f.owner_len - 1 - o[0];
-      if (f.owner_len >= 2 && o[0] == 1 && o[1] == '*')
-        wild_parents.push_back(SideName{name_hash(arena + off, len), off, uint8_t(len)});
-      if (!(len == cached_len && std::memcmp(cached_parent, arena + off, len) == 0)) {
-        cached_parent = arena + off;
-        cached_len = len;
-        cached_hash = len == apex_len ? apex_hash : name_hash(arena + off, len);
-        // Every missing ancestor down to the first existing one (the apex exists).
-        for (bool first = true; len >= apex_len; first = false) {
-          uint64_t h = first ? cached_hash : name_hash(arena + off, len);
-          if (g.find(d, arena + off, len, h) != SIZE_MAX) break;
-          ents.push_back(SideName{h, off, uint8_t(len)});
-          if (len == apex_len) break;
-          const uint8_t ll = arena[off];
-          off += 1u + ll;
-          len -= 1u + ll;
-        }
+  struct Pass1 {
+    std::vector<uint32_t> fine_names, fine_records;
+    std::vector<size_t> fine_bytes;
+    std::vector<SideName> ents, wild_parents, cuts;
+    std::vector<KidEdge> kid_edges;
+    size_t apex_kids = 0;
+    size_t owners = 0;
+  };
+  auto pass1 = [&](size_t from, size_t to, Pass1& acc) {
+    acc.fine_names.assign(kFine, 0);
+    acc.fine_records.assign(kFine, 0);
+    acc.fine_bytes.assign(kFine, 0);
+    const uint8_t* cached_parent = nullptr;  // last parent known to exist (or be an ENT)
+    size_t cached_len = 0;
+    uint64_t cached_hash = 0;
+    for (size_t i = from; i < to;) {
+      if (i + kPrefetch < to) __builtin_prefetch(arena + E[i + kPrefetch].owner_off);
+      const GroupEnt& f = E[i];
+      const uint8_t* o = arena + f.owner_off;
+      size_t j = i + 1;
+      size_t bytes = align4(sizeof(NodeHdr) + f.owner_len);
+      bool cut = false;
+      const bool is_apex = f.hash == apex_hash && name_equal(o, f.owner_len, apex, apex_len);
+      for (size_t k = i; k < to && (k == i || same_owner(d, f, E[k])); ++k) {
+        if (k == i || E[k].type != E[k - 1].type) bytes += sizeof(RRsetDir);
+        bytes += 12 + E[k].rdata_len;
+        if ((E[k].type == rrtype::NS && !is_apex) || E[k].type == rrtype::DNAME) cut = true;
+        j = k + 1;
       }
-      if (cached_len == apex_len) ++apex_kids;
-      else kid_edges.push_back(KidEdge{cached_hash, f.hash});
+      ++acc.owners;
+      const size_t fb = size_t(f.hash >> (64 - kMaxShardBits));
+      ++acc.fine_names[fb];
+      acc.fine_records[fb] += uint32_t(j - i);
+      acc.fine_bytes[fb] += align4(bytes);
+      if (cut) acc.cuts.push_back(SideName{f.hash, f.owner_off, f.owner_len});
+      if (!is_apex && name_is_below_or_equal(o, f.owner_len, apex, apex_len)) {
+        uint32_t off = f.owner_off + 1 + o[0];
+        size_t len = f.owner_len - 1 - o[0];
+        if (f.owner_len >= 2 && o[0] == 1 && o[1] == '*')
+          acc.wild_parents.push_back(SideName{name_hash(arena + off, len), off, uint8_t(len)});
+        if (!(len == cached_len && std::memcmp(cached_parent, arena + off, len) == 0)) {
+          cached_parent = arena + off;
+          cached_len = len;
+          cached_hash = len == apex_len ? apex_hash : name_hash(arena + off, len);
+          // Every missing ancestor down to the first existing one (the apex
+          // exists). Both halves may find the same one: sort_unique below.
+          for (bool first = true; len >= apex_len; first = false) {
+            uint64_t h = first ? cached_hash : name_hash(arena + off, len);
+            if (g.find(d, arena + off, len, h) != SIZE_MAX) break;
+            acc.ents.push_back(SideName{h, off, uint8_t(len)});
+            if (len == apex_len) break;
+            const uint8_t ll = arena[off];
+            off += 1u + ll;
+            len -= 1u + ll;
+          }
+        }
+        if (cached_len == apex_len) ++acc.apex_kids;
+        else acc.kid_edges.push_back(KidEdge{cached_hash, f.hash});
+      }
+      i = j;
     }
-    i = j;
+  };
+  Pass1 acc[2];
+  if (n >= kThreadedBuild) {
+    size_t mid = n / 2;
+    while (mid < n && same_owner(d, E[mid - 1], E[mid])) ++mid;
+    std::thread t([&] { pass1(mid, n, acc[1]); });
+    pass1(0, mid, acc[0]);
+    t.join();
+    Pass1& a = acc[0];
+    Pass1& b = acc[1];
+    for (size_t fb = 0; fb < kFine; ++fb) {
+      a.fine_names[fb] += b.fine_names[fb];
+      a.fine_records[fb] += b.fine_records[fb];
+      a.fine_bytes[fb] += b.fine_bytes[fb];
+    }
+    a.ents.insert(a.ents.end(), b.ents.begin(), b.ents.end());
+    a.wild_parents.insert(a.wild_parents.end(), b.wild_parents.begin(), b.wild_parents.end());
+    a.cuts.insert(a.cuts.end(), b.cuts.begin(), b.cuts.end());
+    a.kid_edges.insert(a.kid_edges.end(), b.kid_edges.begin(), b.kid_edges.end());
+    a.apex_kids += b.apex_kids;
+    a.owners += b.owners;
+    b = Pass1{};
+  } else {
+    pass1(0, n, acc[0]);
   }
+  std::vector<uint32_t> fine_names = std::move(acc[0].fine_names);
+  std::vector<size_t> fine_bytes = std::move(acc[0].fine_bytes);
+  std::vector<uint32_t> fine_records = std::move(acc[0].fine_records), fine_ents(kFine, 0);
+  std::vector<SideName> ents = std::move(acc[0].ents), wild_parents = std::move(acc[0].wild_parents),
+                        cuts = std::move(acc[0].cuts);
+  std::vector<KidEdge> kid_edges = std::move(acc[0].kid_edges);
+  size_t apex_kids = acc[0].apex_kids;
+  const size_t owners = acc[0].owners;
   sort_unique(ents, arena);
   for (const SideName& e : ents) {
     const uint32_t off = e.off + 1u + arena[e.off];

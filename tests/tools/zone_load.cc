@@ -3,17 +3,19 @@
 // process's peak RSS. Used by bench/zone_load_vs_knot.sh; it is a measuring
 // driver, not a test (no assertion on time anywhere).
 //
-//   zone_load [--stages] [--one-thread] FILE...
+//   zone_load [--stages] [--one-thread] [--repeat N] FILE...
 // prints one line: "zone_load: zones=Z elapsed_ms=T peak_rss_kb=K"
 // With --stages the stages of load_zone_file run one by one and each is timed
 // (parse, check (grouping included), group (a second grouping, timed alone
 // and dropped), compile), printed with the zone's version id as
 // "zone_load: stages FILE parse_ms=..." on stderr before the summary line. --one-thread: parse with one thread
-// (ParseOptions::parallel_min_bytes = SIZE_MAX), for comparison.
+// (ParseOptions::parallel_min_bytes = SIZE_MAX), for comparison. --repeat N:
+// load each file N times (the last one counts; with --stages every run prints).
 // Exit 0 when every zone loaded, 1 otherwise (diagnostics on stderr).
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -64,14 +66,16 @@ LoadResult load_in_stages(const std::string& path, const ParseOptions& po) {
 int main(int argc, char** argv) {
   int first = 1;
   bool stages = false;
+  int repeat = 1;
   ParseOptions po;
   for (; first < argc && argv[first][0] == '-'; ++first) {
     if (std::strcmp(argv[first], "--stages") == 0) stages = true;
     else if (std::strcmp(argv[first], "--one-thread") == 0) po.parallel_min_bytes = SIZE_MAX;
+    else if (std::strcmp(argv[first], "--repeat") == 0 && first + 1 < argc) repeat = std::atoi(argv[++first]);
     else break;
   }
   if (argc <= first) {
-    std::cerr << "usage: zone_load [--stages] [--one-thread] FILE...\n";
+    std::cerr << "usage: zone_load [--stages] [--one-thread] [--repeat N] FILE...\n";
     return 2;
   }
   auto t0 = Clock::now();
@@ -79,6 +83,7 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::shared_ptr<const Zone>> zones;
     for (int i = first; i < argc; ++i) {
+      for (int k = 1; k < repeat; ++k) (void)(stages ? load_in_stages(argv[i], po) : load_zone_file(argv[i], po));
       LoadResult lr = stages ? load_in_stages(argv[i], po) : load_zone_file(argv[i], po);
       if (!lr.zone) {
         for (const auto& d : lr.diagnostics) std::cerr << d.to_string() << "\n";

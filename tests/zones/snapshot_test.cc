@@ -164,3 +164,57 @@ TEST(Grouping, TwoThreadsKeepTheOrderAndEveryRecord) {
   EXPECT_EQ(ttls, 1000u);  // one per RRset, capped at 1000 reports per rule
   EXPECT_EQ(pr.zone.records.size(), n - 12);
 }
+
+// The compiler's first pass runs on two threads for zones of 200k records or
+// more. Names with every kind of relation (ENT ancestors, wildcards, cuts and
+// glue, DNAMEs) compiled beside 210k filler records get the same nodes,
+// flags, RRset counts and children as when compiled alone (one thread).
+TEST(Compile, TwoThreadsFindTheSameStructure) {
+  std::string head = "$ORIGIN big.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
+  std::string special;
+  std::vector<std::string> names;
+  for (int i = 0; i < 300; ++i) {
+    const std::string n = std::to_string(i);
+    special += "a.b.c.ent" + n + " A 10.0.0.1\n*.wild" + n + " A 10.0.0.2\nwild" + n + " TXT \"w\"\n" +
+               "sub" + n + " NS ns.sub" + n + "\nns.sub" + n + " A 10.0.0.3\nx.sub" + n + " TXT \"occluded\"\n" +
+               "dn" + n + " DNAME target.example.\n";
+    for (const char* p : {"a.b.c.ent", "b.c.ent", "c.ent", "ent", "*.wild", "wild", "sub", "ns.sub", "x.sub", "dn"})
+      names.push_back(std::string(p) + n + ".big.example.");
+  }
+  std::string filler;
+  for (int i = 0; i < 210000; ++i) filler += "h" + std::to_string(i) + ".fill A 10.1.0.1\n";
+  auto compile = [](const std::string& text) {
+    ParseResult pr = parse_zone_text(text, "t.zone");
+    EXPECT_FALSE(pr.has_errors());
+    std::vector<Diagnostic> diags;
+    check_zone(pr.zone, diags);
+    for (const auto& d : diags) EXPECT_FALSE(d.is_error()) << d.to_string();
+    return compile_zone(std::move(pr.zone));
+  };
+  auto small = compile(head + special);
+  auto big = compile(head + special + filler);
+  ASSERT_TRUE(small && big);
+  ASSERT_GE(zone_record_count(*big), 200000u);
+  for (const std::string& text : names) {
+    Name nm = Name::from_text(text).lower();
+    const uint64_t h = name_hash(nm.data(), nm.size());
+    const uint8_t* a = small->find(nm.data(), nm.size(), h);
+    const uint8_t* b = big->find(nm.data(), nm.size(), h);
+    ASSERT_TRUE(a && b) << text;
+    EXPECT_EQ(a[0], b[0]) << text;  // flags
+    EXPECT_EQ(reinterpret_cast<const NodeHdr*>(a)->nrrsets, reinterpret_cast<const NodeHdr*>(b)->nrrsets) << text;
+    auto kids = [&](const Zone& z) {
+      const Shard& s = *z.shards[z.shard_bits ? h >> (64 - z.shard_bits) : 0];
+      for (uint32_t i = 0; i < s.slots.size(); ++i)
+        if (s.slots[i].off != kEmptySlot && s.blob.data() + s.slots[i].off == (&z == small.get() ? a : b))
+          return kids_of(s, i).count;
+      return uint32_t(UINT32_MAX);
+    };
+    EXPECT_EQ(kids(*small), kids(*big)) << text;
+  }
+  // The filler's parent is an ENT with every filler name as a child.
+  Name fill = Name::from_text("fill.big.example.").lower();
+  const uint8_t* f = big->find(fill.data(), fill.size(), name_hash(fill.data(), fill.size()));
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f[0] & node_flag::Ent);
+}
