@@ -70,8 +70,8 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
       const uint8_t* o = z.owner(r);
       if (name_wire_length(o, r.owner_len) != r.owner_len)
         c.error(0, &r, "owner name breaks the label (63) or name (255) length limit");
-      last_in = name_is_below_or_equal(o, r.owner_len, apex, apex_len);
-      at_apex = name_equal(o, r.owner_len, apex, apex_len);
+      last_in = lower_name_below_or_equal(o, r.owner_len, apex, apex_len);
+      at_apex = r.owner_len == apex_len && std::memcmp(o, apex, apex_len) == 0;
     }
     if (!last_in) c.error(1, &r, "record " + c.owner_text(r) + " is outside zone " + apex_text);
     if (r.type == rrtype::SOA) {
@@ -201,7 +201,7 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
       const Record& r = recs[E[i].idx];
       const uint8_t* o = z.owner(r);
       size_t len = r.owner_len;
-      if (!name_is_below_or_equal(o, len, apex, apex_len)) { i = j; continue; }
+      if (!lower_name_below_or_equal(o, len, apex, apex_len)) { i = j; continue; }
       size_t off = 0;
       const Record* cut = nullptr;
       const Record* dname = nullptr;

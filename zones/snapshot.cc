@@ -255,7 +255,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
       acc.fine_records[fb] += uint32_t(j - i);
       acc.fine_bytes[fb] += align4(bytes);
       if (cut) acc.cuts.push_back(SideName{f.hash, f.owner_off, f.owner_len});
-      if (!is_apex && name_is_below_or_equal(o, f.owner_len, apex, apex_len)) {
+      if (!is_apex && lower_name_below_or_equal(o, f.owner_len, apex, apex_len)) {
         uint32_t off = f.owner_off + 1 + o[0];
         size_t len = f.owner_len - 1 - o[0];
         if (f.owner_len >= 2 && o[0] == 1 && o[1] == '*')

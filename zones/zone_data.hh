@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,19 @@ class ZoneData {
   // RSS grows by a few MiB, not by the size of `more`.
   void append(ZoneData&& more, uint32_t line_delta);
 };
+
+// name_is_below_or_equal for two lower-cased wire names (a ZoneData owner,
+// a lower-cased apex): the tail is compared byte for byte, not folded per
+// byte (the checker and the compiler ask once per owner of a 1M-name zone).
+inline bool lower_name_below_or_equal(const uint8_t* n, size_t nlen, const uint8_t* p, size_t plen) noexcept {
+  if (plen > nlen) return false;
+  size_t i = 0;
+  while (nlen - i > plen) {
+    if (n[i] == 0) return false;
+    i += size_t(n[i]) + 1;
+  }
+  return nlen - i == plen && std::memcmp(n + i, p, plen) == 0;
+}
 
 // Asks for transparent huge pages on the whole 2 MiB pages inside
 // [p, p + bytes) (madvise MADV_HUGEPAGE; a no-op where unsupported). Only for

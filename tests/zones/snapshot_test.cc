@@ -112,8 +112,13 @@ TEST(Grouping, TwoThreadsKeepTheOrderAndEveryRecord) {
   for (int half = 0; half < 2; ++half)
     for (int i = 0; i < kHosts; ++i) {
       // The second half adds a second address (TTL 70) to each host's RRset.
-      const std::string rr = "h" + std::to_string(i) + (half ? " 70 A 10.1." : " A 10.0.") +
-                             std::to_string(i >> 8 & 255) + "." + std::to_string(i & 255) + "\n";
+      std::string rr = "h";  // appended: GCC 12 warns falsely (-Wrestrict) on "x" + std::string
+      rr += std::to_string(i);
+      rr += half ? " 70 A 10.1." : " A 10.0.";
+      rr += std::to_string(i >> 8 & 255);
+      rr += '.';
+      rr += std::to_string(i & 255);
+      rr += '\n';
       text += rr;
       ++line;
       if (i % 20000 == 7) {
@@ -144,8 +149,9 @@ TEST(Grouping, TwoThreadsKeepTheOrderAndEveryRecord) {
     const GroupEnt& p = g.ents[k - 1];
     ASSERT_LE(p.hash, e.hash) << k;
     if (p.hash == e.hash && same_owner(pr.zone, p, e) && p.type == e.type && p.rdata_len == e.rdata_len &&
-        std::memcmp(arena + p.rdata_off, arena + e.rdata_off, e.rdata_len) == 0)
+        std::memcmp(arena + p.rdata_off, arena + e.rdata_off, e.rdata_len) == 0) {
       ASSERT_LT(p.idx, e.idx) << "equal records keep file order";
+    }
   }
   std::vector<Diagnostic> diags;
   check_zone(pr.zone, diags);
