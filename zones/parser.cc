@@ -529,7 +529,13 @@ void Parser::run_main(const Source& src, uint8_t file, State& st, const std::str
   State st2 = guess;
   st2.speculative = true;
   st2.owner_local = st2.ttl_local = st2.read_owner = st2.read_last_ttl = false;
-  std::thread t([&] { p2.run_second_half(src, split, file, st2); });
+  std::thread t([&] {
+    try {
+      p2.run_second_half(src, split, file, st2);
+    } catch (...) {  // e.g. bad_alloc: the first thread parses the second half itself
+      p2.gave_up_ = true;
+    }
+  });
 
   in.set_limit(split);
   end = run_until(c, file, st, 0, dir, split);
