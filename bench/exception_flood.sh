@@ -108,18 +108,7 @@ awk -v n="$NAMES" 'BEGIN { srand(7); for (i = 0; i < 20000; i++) { k = int(rand(
   else if (r < 8) printf "host%d.bench.test. AAAA\n", k;
   else printf "nx%d.bench.test. A\n", k } }' >"$TMP/queries.txt"
 
-ip netns add "$SRV"
-ip netns add "$CLI"
-ip link add "$VS" type veth peer name "$VC"
-ip link set "$VS" netns "$SRV"
-ip link set "$VC" netns "$CLI"
-for ns_if in "$SRV:$VS" "$CLI:$VC"; do
-  ns=${ns_if%%:*} ifc=${ns_if#*:}
-  ip netns exec "$ns" ethtool -K "$ifc" tx off rx off >/dev/null
-  ip netns exec "$ns" ip link set lo up
-  ip netns exec "$ns" ip link set "$ifc" up
-done
-ip netns exec "$CLI" ethtool -K "$VC" gro on >/dev/null 2>&1 || true
+testhost_pair "$SRV" "$CLI" "$VS" "$VC"  # scripts/lib.sh
 kernel_ignores_port "$SRV" "$VS"  # the port is edgedns's alone (scripts/lib.sh)
 ip netns exec "$SRV" ip link set "$VS" xdp off 2>/dev/null || true
 ip netns exec "$CLI" ip addr add "$CLI4/24" dev "$VC"

@@ -85,14 +85,7 @@ for n in "${NODES[@]}"; do
   q=1
   [ "$n" = 1 ] && q=2
   ip netns add "$(ns "$n")"
-  ip link add "efs$n$ID" numtxqueues $q numrxqueues $q type veth peer name "efc$n$ID" numtxqueues $q numrxqueues $q
-  ip link set "efs$n$ID" netns "$(ns "$n")"
-  ip link set "efc$n$ID" netns "$CLI"
-  ip netns exec "$(ns "$n")" ethtool -K "efs$n$ID" tx off rx off >/dev/null
-  ip netns exec "$CLI" ethtool -K "efc$n$ID" tx off rx off >/dev/null
-  ip netns exec "$(ns "$n")" sysctl -qw "net.ipv6.conf.efs$n$ID.disable_ipv6=1"
-  ip netns exec "$(ns "$n")" ip link set "efs$n$ID" up
-  ip netns exec "$CLI" ip link set "efc$n$ID" up
+  testhost_veth "$(ns "$n")" "efs$n$ID" "$CLI" "efc$n$ID" "$q"  # scripts/lib.sh
   ip netns exec "$CLI" ip addr add "10.58.$n.2/24" dev "efc$n$ID"
   note "edge-$n: $(addr "$n") on veth efs$n$ID ($q queue(s)), client side 10.58.$n.2"
 done

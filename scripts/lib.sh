@@ -51,3 +51,38 @@ kernel_ignores_port() {
   ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$ifc.disable_ipv6=1" \
     "net.ipv4.conf.$ifc.rp_filter=1" "net.ipv4.conf.$ifc.arp_ignore=8"
 }
+
+# testhost_veth SRV_NS SRV_IF CLI_NS CLI_IF [QUEUES]: the test host's wire. A
+# veth (QUEUES rx/tx queues each way, default 1) from SRV_IF in SRV_NS (the
+# port edgedns drives) to CLI_IF in CLI_NS (where the clients run); both
+# namespaces must exist (testhost_pair makes both). On both ends checksum
+# offloads are off (on a veth the kernel would leave UDP checksums to
+# "hardware" and DPDK's replies would reach clients with bad ones); GRO is on
+# at the client end (AF_XDP transmit into a veth needs the peer's NAPI);
+# IPv6 is off on the server end (the kernel's stack must not answer ND for
+# the port; see also kernel_ignores_port); both ends and both loopbacks are
+# up. Addresses are the caller's.
+testhost_veth() {
+  local sns=$1 sif=$2 cns=$3 cif=$4 q=${5:-1}
+  ip link add "$sif" numtxqueues "$q" numrxqueues "$q" type veth peer name "$cif" \
+    numtxqueues "$q" numrxqueues "$q" || return 1
+  ip link set "$sif" netns "$sns" || return 1
+  ip link set "$cif" netns "$cns" || return 1
+  ip netns exec "$sns" ethtool -K "$sif" tx off rx off >/dev/null
+  ip netns exec "$cns" ethtool -K "$cif" tx off rx off >/dev/null
+  ip netns exec "$cns" ethtool -K "$cif" gro on >/dev/null 2>&1 || true
+  ip netns exec "$sns" sysctl -qw "net.ipv6.conf.$sif.disable_ipv6=1"
+  ip netns exec "$sns" ip link set lo up
+  ip netns exec "$sns" ip link set "$sif" up
+  ip netns exec "$cns" ip link set lo up
+  ip netns exec "$cns" ip link set "$cif" up
+}
+
+# testhost_pair SRV_NS CLI_NS SRV_IF CLI_IF [QUEUES]: two fresh network
+# namespaces joined by testhost_veth. The caller removes them
+# (`ip netns del`) on exit.
+testhost_pair() {
+  ip netns add "$1" || return 1
+  ip netns add "$2" || return 1
+  testhost_veth "$1" "$3" "$2" "$4" "${5:-1}"
+}

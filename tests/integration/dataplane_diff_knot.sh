@@ -87,26 +87,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 setup_net() {
-  ip netns add "$SRV"
-  ip netns add "$CLI"
-  ip link add "$VS" type veth peer name "$VC"
-  ip link set "$VS" netns "$SRV"
-  ip link set "$VC" netns "$CLI"
-  # The kernel would leave UDP checksums to "hardware" that a userspace
-  # responder never sees (MACHINE-NOTES): both ends fill them in software.
-  ip netns exec "$SRV" ethtool -K "$VS" tx off rx off >/dev/null
-  ip netns exec "$CLI" ethtool -K "$VC" tx off rx off >/dev/null
-  # AF_XDP transmit into a veth needs the peer's NAPI: GRO on turns it on.
-  ip netns exec "$CLI" ethtool -K "$VC" gro on >/dev/null 2>&1 || true
-  ip netns exec "$SRV" sysctl -qw "net.ipv6.conf.$VS.disable_ipv6=1"
+  testhost_pair "$SRV" "$CLI" "$VS" "$VC"  # scripts/lib.sh; knotd listens on the client's loopback
   # The port is edgedns's alone: with AF_PACKET the kernel would also take
   # every frame and, now that the exception tap holds the service addresses,
   # answer UDP/53 with port-unreachable (docs/operations.md).
   kernel_ignores_port "$SRV" "$VS"
   ip netns exec "$SRV" ip link set "$VS" xdp off 2>/dev/null || true
-  ip netns exec "$SRV" ip link set "$VS" up
-  ip netns exec "$CLI" ip link set lo up   # knotd listens on the client's loopback
-  ip netns exec "$CLI" ip link set "$VC" up
   ip netns exec "$CLI" ip addr add "$CLI4/24" dev "$VC"
   ip netns exec "$CLI" ip -6 addr add "$CLI6/64" dev "$VC" nodad
 }

@@ -91,21 +91,7 @@ in_cli() { ip netns exec "$CLI" timeout "$STEP_TIMEOUT" "$@"; }
 # setup_veth QUEUES: two namespaces joined by a veth with QUEUES queue pairs.
 setup_veth() {
   local q=$1
-  ip netns add "$SRV"
-  ip netns add "$CLI"
-  ip link add "$VS" numtxqueues "$q" numrxqueues "$q" type veth peer name "$VC" \
-    numtxqueues "$q" numrxqueues "$q"
-  ip link set "$VS" netns "$SRV"
-  ip link set "$VC" netns "$CLI"
-  # Without this the kernel leaves UDP checksums to "hardware" that a
-  # userspace responder never sees (MACHINE-NOTES).
-  ip netns exec "$SRV" ethtool -K "$VS" tx off rx off >/dev/null
-  ip netns exec "$CLI" ethtool -K "$VC" tx off rx off >/dev/null
-  # AF_XDP transmit into a veth needs the peer's NAPI: GRO on turns it on.
-  ip netns exec "$CLI" ethtool -K "$VC" gro on >/dev/null 2>&1 || true
-  ip netns exec "$SRV" sysctl -qw "net.ipv6.conf.$VS.disable_ipv6=1"
-  ip netns exec "$SRV" ip link set "$VS" up
-  ip netns exec "$SRV" ip link set lo up
+  testhost_pair "$SRV" "$CLI" "$VS" "$VC" "$q"  # scripts/lib.sh
   client_addrs "$VC"
 }
 

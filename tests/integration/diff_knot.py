@@ -736,6 +736,13 @@ def main():
             knot_ans = [udp_exchange(knot.port, c.wire, c.qid,
                                      timeout=0.3 if c.tag in ("malformed:qr", "malformed:short") else 2.0)
                         for c in cases]
+            # Knot's answers are deterministic: one that went missing on a
+            # loaded machine (a dropped datagram, a starved knotd) is asked
+            # again, twice at most; the queries Knot drops by design stay dropped.
+            for _ in range(2):
+                for i, c in enumerate(cases):
+                    if knot_ans[i] is None and c.tag not in ("malformed:qr", "malformed:short"):
+                        knot_ans[i] = udp_exchange(knot.port, c.wire, c.qid, timeout=2.0)
         knot_rcodes = {}
         for c, a in zip(cases, knot_ans):
             k = "dropped" if a is None else dns.rcode.to_text(parse(a)[0].rcode()) if parse(a)[0] else "undecodable"

@@ -65,17 +65,7 @@ www     IN A   192.0.2.1
 EOF
 printf 'www.example.test A\n' >"$TMP/q.txt"
 
-ip netns add "$SRV"
-ip netns add "$CLI"
-ip link add "$VS" type veth peer name "$VC"
-ip link set "$VS" netns "$SRV"
-ip link set "$VC" netns "$CLI"
-ip netns exec "$SRV" ethtool -K "$VS" tx off rx off >/dev/null
-ip netns exec "$CLI" ethtool -K "$VC" tx off rx off >/dev/null
-ip netns exec "$SRV" sysctl -qw "net.ipv6.conf.$VS.disable_ipv6=1"
-ip netns exec "$SRV" ip link set "$VS" up
-ip netns exec "$CLI" ip link set lo up
-ip netns exec "$CLI" ip link set "$VC" up
+testhost_pair "$SRV" "$CLI" "$VS" "$VC"  # scripts/lib.sh
 ip netns exec "$CLI" ip addr add "$FLOOD4/24" dev "$VC"
 ip netns exec "$CLI" ip addr add "$OTHER4/24" dev "$VC"
 

@@ -91,20 +91,9 @@ in_cli() { ip netns exec "$CLI" timeout "$STEP_TIMEOUT" "$@"; }
 in_srv() { ip netns exec "$SRV" timeout "$STEP_TIMEOUT" "$@"; }
 
 setup_net() {
-  ip netns add "$SRV"
-  ip netns add "$CLI"
-  ip link add "$VS" type veth peer name "$VC"
-  ip link set "$VS" netns "$SRV"
-  ip link set "$VC" netns "$CLI"
-  ip netns exec "$SRV" ethtool -K "$VS" tx off rx off >/dev/null
-  ip netns exec "$CLI" ethtool -K "$VC" tx off rx off >/dev/null
-  ip netns exec "$CLI" ethtool -K "$VC" gro on >/dev/null 2>&1 || true
+  testhost_pair "$SRV" "$CLI" "$VS" "$VC"  # scripts/lib.sh
   kernel_ignores_port "$SRV" "$VS"  # the port is edgedns's alone (scripts/lib.sh)
   ip netns exec "$SRV" ip link set "$VS" xdp off 2>/dev/null || true
-  ip netns exec "$SRV" ip link set "$VS" up
-  ip netns exec "$SRV" ip link set lo up
-  ip netns exec "$CLI" ip link set lo up
-  ip netns exec "$CLI" ip link set "$VC" up
   ip netns exec "$CLI" ip addr add "$CLI4/24" dev "$VC"
   ip netns exec "$CLI" ip -6 addr add "$CLI6/64" dev "$VC" nodad
 }

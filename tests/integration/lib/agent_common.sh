@@ -51,19 +51,7 @@ agent_cleanup() {
 # setup_veth QUEUES
 setup_veth() {
   local q=$1
-  ip netns add "$SRV"
-  ip netns add "$CLI"
-  ip link add "$VS" numtxqueues "$q" numrxqueues "$q" type veth peer name "$VC" \
-    numtxqueues "$q" numrxqueues "$q"
-  ip link set "$VS" netns "$SRV"
-  ip link set "$VC" netns "$CLI"
-  ip netns exec "$SRV" ethtool -K "$VS" tx off rx off >/dev/null
-  ip netns exec "$CLI" ethtool -K "$VC" tx off rx off >/dev/null
-  ip netns exec "$SRV" sysctl -qw "net.ipv6.conf.$VS.disable_ipv6=1"
-  ip netns exec "$SRV" ip link set "$VS" up
-  ip netns exec "$SRV" ip link set lo up
-  ip netns exec "$CLI" ip link set lo up
-  ip netns exec "$CLI" ip link set "$VC" up
+  testhost_pair "$SRV" "$CLI" "$VS" "$VC" "$q"  # scripts/lib.sh
   ip netns exec "$CLI" ip addr add "$CLI4/24" dev "$VC"
 }
 

@@ -78,16 +78,7 @@ fleet_setup_net() {
   for n in "${NODES[@]}"; do
     ns=$(node_ns "$n") vs=$(node_if "$n") vc=$(cli_if "$n") q=$(node_queues "$n")
     ip netns add "$ns"
-    ip link add "$vs" numtxqueues "$q" numrxqueues "$q" type veth peer name "$vc" \
-      numtxqueues "$q" numrxqueues "$q"
-    ip link set "$vs" netns "$ns"
-    ip link set "$vc" netns "$CLI"
-    ip netns exec "$ns" ethtool -K "$vs" tx off rx off >/dev/null
-    ip netns exec "$CLI" ethtool -K "$vc" tx off rx off >/dev/null
-    ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$vs.disable_ipv6=1"
-    ip netns exec "$ns" ip link set lo up
-    ip netns exec "$ns" ip link set "$vs" up
-    ip netns exec "$CLI" ip link set "$vc" up
+    testhost_veth "$ns" "$vs" "$CLI" "$vc" "$q"  # scripts/lib.sh
     ip netns exec "$CLI" ip addr add "$(cli_addr "$n")/24" dev "$vc"
     mkdir -p "$TMP/n$n"
   done
