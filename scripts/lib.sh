@@ -58,7 +58,9 @@ kernel_ignores_port() {
 # namespaces must exist (testhost_pair makes both). On both ends checksum
 # offloads are off (on a veth the kernel would leave UDP checksums to
 # "hardware" and DPDK's replies would reach clients with bad ones); GRO is on
-# at the client end (AF_XDP transmit into a veth needs the peer's NAPI);
+# at the client end (AF_XDP transmit into a veth needs the peer's NAPI;
+# TESTHOST_CLIENT_GRO=off leaves it off, for a client with its own XDP
+# program such as kxdpgun, where GRO only slows the load generator);
 # IPv6 is off on the server end (the kernel's stack must not answer ND for
 # the port; see also kernel_ignores_port); both ends and both loopbacks are
 # up. Addresses are the caller's.
@@ -70,7 +72,8 @@ testhost_veth() {
   ip link set "$cif" netns "$cns" || return 1
   ip netns exec "$sns" ethtool -K "$sif" tx off rx off >/dev/null
   ip netns exec "$cns" ethtool -K "$cif" tx off rx off >/dev/null
-  ip netns exec "$cns" ethtool -K "$cif" gro on >/dev/null 2>&1 || true
+  [ "${TESTHOST_CLIENT_GRO:-on}" = off ] ||
+    ip netns exec "$cns" ethtool -K "$cif" gro on >/dev/null 2>&1 || true
   ip netns exec "$sns" sysctl -qw "net.ipv6.conf.$sif.disable_ipv6=1"
   ip netns exec "$sns" ip link set lo up
   ip netns exec "$sns" ip link set "$sif" up
