@@ -23,6 +23,7 @@
 #include "dataplane/packet.hh"
 #include "dataplane/port.hh"
 #include "dataplane/worker.hh"
+#include "tests/dataplane/frames.hh"
 #include "zones/answer.hh"
 #include "zones/check.hh"
 #include "zones/name.hh"
@@ -60,54 +61,9 @@ std::shared_ptr<const zones::ZoneSet> zone_set(size_t names) {
   return zs;
 }
 
-const Mac kOurMac = {0x02, 0, 0, 0, 0, 0x53};
-const Mac kPeerMac = {0x02, 0, 0, 0, 0, 0x02};
-
-NodeAddrs node_addrs() {
-  NodeAddrs a;
-  a.mac = kOurMac;
-  inet_pton(AF_INET, "10.53.0.53", &a.v4[0]);
-  a.n4 = 1;
-  inet_pton(AF_INET6, "fd53::53", a.v6[0].data());
-  a.n6 = 1;
-  return a;
-}
-
 // An Ethernet/IPv4-or-IPv6/UDP frame carrying a query with EDNS (as real resolvers send).
 std::vector<uint8_t> query_frame(const std::string& name, uint16_t type, bool v6, uint16_t id) {
-  std::vector<uint8_t> dns(12, 0);
-  zones::wr16(&dns[0], id);
-  zones::wr16(&dns[4], 1);
-  zones::wr16(&dns[10], 1);
-  zones::Name n = zones::Name::from_text(name);
-  dns.insert(dns.end(), n.data(), n.data() + n.size());
-  uint8_t tail[15] = {0, 0, 0, 1, 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
-  zones::wr16(tail, type);
-  dns.insert(dns.end(), tail, tail + sizeof tail);
-
-  std::vector<uint8_t> f;
-  f.reserve(128);  // one allocation (and no GCC 12 -Wstringop-overflow false positive)
-  f.insert(f.end(), kOurMac.begin(), kOurMac.end());
-  f.insert(f.end(), kPeerMac.begin(), kPeerMac.end());
-  size_t ulen = 8 + dns.size();
-  if (!v6) {
-    f.insert(f.end(), {0x08, 0x00, 0x45, 0, uint8_t((20 + ulen) >> 8), uint8_t(20 + ulen), 0, 0, 0,
-                       0, 64, ipproto::kUdp, 0, 0, 10, 53, 0, 2, 10, 53, 0, 53});
-    uint16_t cs = ip4_header_csum(&f[14], 20);  // classify drops a bad header checksum
-    f[24] = uint8_t(cs >> 8);
-    f[25] = uint8_t(cs);
-  } else {
-    f.insert(f.end(), {0x86, 0xdd, 0x60, 0, 0, 0, uint8_t(ulen >> 8), uint8_t(ulen), ipproto::kUdp, 64});
-    uint8_t a[16];
-    inet_pton(AF_INET6, "fd53::2", a);
-    f.insert(f.end(), a, a + 16);
-    inet_pton(AF_INET6, "fd53::53", a);
-    f.insert(f.end(), a, a + 16);
-  }
-  uint16_t sport = uint16_t(1024 + id);
-  f.insert(f.end(), {uint8_t(sport >> 8), uint8_t(sport), 0, 53, uint8_t(ulen >> 8), uint8_t(ulen), 0, 0});
-  f.insert(f.end(), dns.begin(), dns.end());
-  return f;
+  return test::udp_frame(v6, test::dns_query(name.c_str(), type, id, false, 1232), 0, uint16_t(1024 + id));
 }
 
 // The mix: 60% hits (A), 10% NODATA (AAAA of an A-only name), 10% NXDOMAIN,
@@ -140,7 +96,7 @@ struct Harness {
   rte_mbuf* out[kBurst];
 
   explicit Harness(size_t names) : frames(mixed_frames(names)) {
-    pc.addrs = node_addrs();
+    pc.addrs = test::node_addrs();
     st->n_ports = 1;
     st->ports[0] = pc;
   }

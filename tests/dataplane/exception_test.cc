@@ -8,24 +8,18 @@
 #include <cstring>
 #include <vector>
 
+#include "tests/dataplane/frames.hh"
+
 using namespace edgedns::dp;
 
 namespace {
 
-const Mac kOurs = {0x02, 0, 0, 0, 0, 0x53};
-const Mac kPeer = {0x02, 0, 0, 0, 0, 0x02};
+const Mac kOurs = test::kOurMac;
+const Mac kPeer = test::kPeerMac;
 const Mac kOther = {0x02, 0, 0, 0, 0, 0x99};
 const Mac kBcast = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
-NodeAddrs addrs() {
-  NodeAddrs a;
-  a.mac = kOurs;
-  inet_pton(AF_INET, "10.53.0.53", &a.v4[0]);
-  a.n4 = 1;
-  inet_pton(AF_INET6, "fd53::53", a.v6[0].data());
-  a.n6 = 1;
-  return a;
-}
+NodeAddrs addrs() { return test::node_addrs(); }
 
 uint16_t csum(const uint8_t* p, size_t n) {
   uint32_t s = 0;

@@ -8,22 +8,15 @@
 #include <cstring>
 #include <vector>
 
+#include "tests/dataplane/frames.hh"
+
 using namespace edgedns::dp;
 
 namespace {
 
-const Mac kOurMac = {0x02, 0, 0, 0, 0, 0x53};
-const Mac kPeerMac = {0x02, 0, 0, 0, 0, 0x02};
-
-NodeAddrs addrs() {
-  NodeAddrs a;
-  a.mac = kOurMac;
-  inet_pton(AF_INET, "10.53.0.53", &a.v4[0]);
-  a.n4 = 1;
-  inet_pton(AF_INET6, "fd53::53", a.v6[0].data());
-  a.n6 = 1;
-  return a;
-}
+using test::kOurMac;
+using test::kPeerMac;
+NodeAddrs addrs() { return test::node_addrs(); }
 
 void put16(std::vector<uint8_t>& f, uint16_t v) {
   f.push_back(uint8_t(v >> 8));

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dataplane/zone_publisher.hh"
+#include "tests/dataplane/frames.hh"
 #include "zones/check.hh"
 #include "zones/name.hh"
 #include "zones/parser.hh"
@@ -41,16 +42,7 @@ std::shared_ptr<const zones::ZoneSet> zone_set(const char* www) {
 }
 
 std::vector<uint8_t> query(const char* name, uint16_t type, uint16_t id, bool qr = false) {
-  std::vector<uint8_t> q(12, 0);
-  zones::wr16(&q[0], id);
-  if (qr) q[2] = 0x80;
-  zones::wr16(&q[4], 1);
-  zones::Name n = zones::Name::from_text(name);
-  q.insert(q.end(), n.data(), n.data() + n.size());
-  uint8_t t[4] = {0, 0, 0, 1};
-  zones::wr16(t, type);
-  q.insert(q.end(), t, t + 4);
-  return q;
+  return test::dns_query(name, type, id, qr);
 }
 
 std::vector<uint8_t> framed(const std::vector<uint8_t>& m) {

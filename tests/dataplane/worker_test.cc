@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/dataplane/frames.hh"
 #include "zones/check.hh"
 #include "zones/name.hh"
 #include "zones/parser.hh"
@@ -23,12 +24,11 @@
 
 using namespace edgedns;
 using namespace edgedns::dp;
+using namespace edgedns::dp::test;
 
 namespace {
 
 rte_mempool* g_pool = nullptr;
-const Mac kOurMac = {0x02, 0, 0, 0, 0, 0x53};
-const Mac kPeerMac = {0x02, 0, 0, 0, 0, 0x02};
 
 std::shared_ptr<const zones::ZoneSet> test_zones() {
   zones::ParseResult pr = zones::parse_zone_text(
@@ -39,45 +39,6 @@ std::shared_ptr<const zones::ZoneSet> test_zones() {
   std::vector<zones::Diagnostic> d;
   zones::check_zone(pr.zone, d);
   return zones::ZoneSet::build({zones::compile_zone(std::move(pr.zone))});
-}
-
-std::vector<uint8_t> dns_query(const char* name, uint16_t type, uint16_t id, bool qr = false) {
-  std::vector<uint8_t> q(12, 0);
-  zones::wr16(&q[0], id);
-  if (qr) q[2] = 0x80;
-  zones::wr16(&q[4], 1);
-  zones::Name n = zones::Name::from_text(name);
-  q.insert(q.end(), n.data(), n.data() + n.size());
-  uint8_t t[4] = {0, 0, 0, 1};
-  zones::wr16(t, type);
-  q.insert(q.end(), t, t + 4);
-  return q;
-}
-
-std::vector<uint8_t> udp_frame(bool v6, const std::vector<uint8_t>& dns, uint16_t frag = 0) {
-  std::vector<uint8_t> f;
-  f.reserve(128);  // one allocation (and no GCC 12 -Wstringop-overflow false positive)
-  f.insert(f.end(), kOurMac.begin(), kOurMac.end());
-  f.insert(f.end(), kPeerMac.begin(), kPeerMac.end());
-  size_t ulen = 8 + dns.size();
-  if (!v6) {
-    f.insert(f.end(), {0x08, 0x00, 0x45, 0, uint8_t((20 + ulen) >> 8), uint8_t(20 + ulen), 0, 1,
-                       uint8_t(frag >> 8), uint8_t(frag), 64, ipproto::kUdp, 0, 0, 10, 53, 0, 2, 10,
-                       53, 0, 53});
-    uint16_t cs = ip4_header_csum(&f[14], 20);  // classify drops a bad header checksum
-    f[24] = uint8_t(cs >> 8);
-    f[25] = uint8_t(cs);
-  } else {
-    f.insert(f.end(), {0x86, 0xdd, 0x60, 0, 0, 0, uint8_t(ulen >> 8), uint8_t(ulen), ipproto::kUdp, 64});
-    uint8_t a[16];
-    inet_pton(AF_INET6, "fd53::2", a);
-    f.insert(f.end(), a, a + 16);
-    inet_pton(AF_INET6, "fd53::53", a);
-    f.insert(f.end(), a, a + 16);
-  }
-  f.insert(f.end(), {0x9c, 0x40, 0, 53, uint8_t(ulen >> 8), uint8_t(ulen), 0, 0});
-  f.insert(f.end(), dns.begin(), dns.end());
-  return f;
 }
 
 std::vector<uint8_t> arp_request() {
@@ -102,11 +63,7 @@ struct Fixture {
   Fixture() {
     st->n_ports = 1;
     PortCtx& pc = st->ports[0];
-    pc.addrs.mac = kOurMac;
-    inet_pton(AF_INET, "10.53.0.53", &pc.addrs.v4[0]);
-    pc.addrs.n4 = 1;
-    inet_pton(AF_INET6, "fd53::53", pc.addrs.v6[0].data());
-    pc.addrs.n6 = 1;
+    pc.addrs = node_addrs();
   }
 };
 
