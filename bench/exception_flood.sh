@@ -121,8 +121,7 @@ setsid ip netns exec "$SRV" "$EDGEDNS" -l 0,1 --main-lcore 0 --no-huge -m 1024 -
   --file-prefix "exf$ID" --vdev="$VDEV_OPTS$VS$VDEV_TAIL" -- \
   --listen "$SRV4" --zone "$TMP/bench.zone" $EXTRA >"$TMP/edgedns.log" 2>&1 &
 PID=$!
-for _ in $(seq 150); do grep -q "serving on" "$TMP/edgedns.log" && break; sleep 0.2; done
-grep -q "serving on" "$TMP/edgedns.log" || { cat "$TMP/edgedns.log"; echo "edgedns did not start"; exit 1; }
+edgedns_up "$TMP/edgedns.log" "$PID" || { cat "$TMP/edgedns.log"; echo "edgedns did not start"; exit 1; }
 ip netns exec "$SRV" ip route add 10.57.0.0/24 dev dnsx0
 # The spoofed source resolves to the client's MAC without ARP (nobody would answer).
 ip netns exec "$SRV" ip neigh replace "$SPOOF4" lladdr "$CLI_MAC" dev dnsx0 nud permanent
@@ -164,14 +163,7 @@ if [ "$WIRE_PRIO" -gt 0 ]; then
 fi
 
 counters() {  # newest counter block, plus the port's statistics
-  local before
-  before=$(grep -c "^counters total" "$TMP/edgedns.log" || true)
-  kill -USR1 "$PID"
-  for _ in $(seq 50); do
-    [ "$(grep -c "^counters total" "$TMP/edgedns.log" || true)" -gt "$before" ] && break
-    sleep 0.1
-  done
-  tac "$TMP/edgedns.log" | awk '/^counters total/ {n++} n == 1 && /^counters/ {print} /^counters lcore=/ && n == 1 {exit}' | tac
+  edgedns_counters "$TMP/edgedns.log" "$PID"  # scripts/lib.sh
   echo "counters port $(port_stats)"
   echo "counters rig veth_drops=$(ip netns exec "$SRV" ethtool -S "$VS" | awk '/rx_queue_0_drops/ {print $2}')" \
     "syncookies=$(ip netns exec "$SRV" nstat -az TcpExtSyncookiesSent | awk '/SyncookiesSent/ {print $2}')" \

@@ -60,12 +60,7 @@ note "\$ edgedns -l 1 --no-huge -m 1024 --no-pci --vdev=$VDEV -- --listen $SRV4 
 ip netns exec "$SRV" "$EDGEDNS" -l 1 --no-huge -m 1024 --no-pci --file-prefix "edd$ID" \
   --vdev="$VDEV" -- --listen "$SRV4" --listen "$SRV6" "${zargs[@]}" --idle-sleep >"$LOG" 2>&1 &
 PID=$!
-for _ in $(seq 150); do
-  grep -q "serving on" "$LOG" && break
-  kill -0 "$PID" 2>/dev/null || { cat "$LOG"; die "edgedns exited"; }
-  sleep 0.2
-done
-grep -q "serving on" "$LOG" || { cat "$LOG"; die "edgedns did not start"; }
+edgedns_up "$LOG" "$PID" || { cat "$LOG"; die "edgedns did not start"; }
 grep "^edgedns:" "$LOG"
 
 # The zone's origin: its first $ORIGIN, else the file name (example.com.zone).

@@ -115,12 +115,8 @@ for n in "${NODES[@]}"; do
   PID[$n]=$!
 done
 for n in "${NODES[@]}"; do
-  for _ in $(seq 300); do
-    grep -q "serving on" "$TMP/n$n/edgedns.log" && [ -S "$TMP/n$n/control.sock" ] && break
-    kill -0 "${PID[$n]}" 2>/dev/null || { cat "$TMP/n$n/edgedns.log"; die "edge-$n exited"; }
-    sleep 0.2
-  done
-  grep -q "serving on" "$TMP/n$n/edgedns.log" || { cat "$TMP/n$n/edgedns.log"; die "edge-$n did not start"; }
+  edgedns_up "$TMP/n$n/edgedns.log" "${PID[$n]}" "$TMP/n$n/control.sock" ||
+    { cat "$TMP/n$n/edgedns.log"; die "edge-$n did not start"; }
   note "edge-$n: $(grep -E '^edgedns: version' "$TMP/n$n/edgedns.log")"
 done
 

@@ -89,3 +89,30 @@ testhost_pair() {
   ip netns add "$2" || return 1
   testhost_veth "$1" "$3" "$2" "$4" "${5:-1}"
 }
+
+# edgedns_up LOG PID [SOCK]: waits until edgedns PID says "serving on" in LOG
+# (and SOCK, when given, is its control socket): 0 then; 1 when PID exited
+# or after 60 s.
+edgedns_up() {
+  local log=$1 pid=$2 sock=${3:-}
+  for _ in $(seq 300); do
+    if grep -qs "serving on" "$log" && { [ -z "$sock" ] || [ -S "$sock" ]; }; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
+
+# edgedns_counters LOG PID: asks edgedns PID for its counters (SIGUSR1),
+# waits (5 s at most) for the new block in LOG and prints it: the per-lcore
+# lines, then the others, "counters total" last.
+edgedns_counters() {
+  local log=$1 pid=$2 before
+  before=$(grep -c "^counters total" "$log" || true)
+  kill -USR1 "$pid" 2>/dev/null || return 1
+  for _ in $(seq 50); do
+    [ "$(grep -c "^counters total" "$log" || true)" -gt "$before" ] && break
+    sleep 0.1
+  done
+  tac "$log" | awk '/^counters total/ { if (++n == 2) exit } n == 1 && /^counters/ { print }' | tac
+}

@@ -107,19 +107,15 @@ start_edgedns() {
     --vdev="$vdev" -- --listen "$SRV4" --listen "$SRV6" "${zargs[@]}" --idle-sleep \
     >"$TMP/$name.log" 2>&1 &
   PID=$!
-  for _ in $(seq 150); do
-    if grep -q "serving on" "$TMP/$name.log"; then
-      # The exception tap carries only the service addresses: the kernel
-      # side (TCP) needs the route to the client (docs/operations.md).
-      if ip netns exec "$SRV" ip link show dnsx0 >/dev/null 2>&1; then
-        ip netns exec "$SRV" ip route add "${CLI4%.*}.0/24" dev dnsx0
-        ip netns exec "$SRV" ip -6 route add "${CLI6%::*}::/64" dev dnsx0
-      fi
-      return 0
+  if edgedns_up "$TMP/$name.log" "$PID"; then  # scripts/lib.sh
+    # The exception tap carries only the service addresses: the kernel
+    # side (TCP) needs the route to the client (docs/operations.md).
+    if ip netns exec "$SRV" ip link show dnsx0 >/dev/null 2>&1; then
+      ip netns exec "$SRV" ip route add "${CLI4%.*}.0/24" dev dnsx0
+      ip netns exec "$SRV" ip -6 route add "${CLI6%::*}::/64" dev dnsx0
     fi
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.2
-  done
+    return 0
+  fi
   echo "FAIL: $name: edgedns did not start"
   sed 's/^/    | /' "$TMP/$name.log"
   return 1
@@ -143,9 +139,7 @@ run_variant() {
     --ours-netns "$CLI" --ours-server "$server" --transport "$TRANSPORT" \
     --ours-timeout 0.5 --ours-tries 2 --in-flight 8 </dev/null || rc=$?
   # edgedns's own view of the run.
-  kill -USR1 "$PID" 2>/dev/null || true
-  for _ in $(seq 50); do grep -q "^counters total" "$TMP/$name.log" && break; sleep 0.1; done
-  grep "^counters" "$TMP/$name.log" | tail -2 | sed 's/^/    /' || true
+  edgedns_counters "$TMP/$name.log" "$PID" | tail -2 | sed 's/^/    /' || true
   if ! kill -0 "$PID" 2>/dev/null; then
     echo "FAIL: $name: edgedns exited during the run"
     tail -30 "$TMP/$name.log" | sed 's/^/    | /'

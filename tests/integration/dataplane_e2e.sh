@@ -112,27 +112,14 @@ start_edgedns() {
     --listen "$SRV4" --listen "$SRV6" --zone "$TMP/example.zone" --idle-sleep \
     >"$TMP/$name.log" 2>&1 &
   PID=$!
-  for _ in $(seq 150); do
-    if grep -q "serving on" "$TMP/$name.log"; then return 0; fi
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.2
-  done
+  edgedns_up "$TMP/$name.log" "$PID" && return 0  # scripts/lib.sh
   fail "$name: edgedns did not start"
   sed 's/^/    | /' "$TMP/$name.log"
   return 1
 }
 
 # counters NAME: asks for counters (SIGUSR1) and prints the newest per-lcore lines.
-counters() {
-  local name=$1 before
-  before=$(grep -c "^counters total" "$TMP/$name.log" || true)
-  kill -USR1 "$PID"
-  for _ in $(seq 50); do
-    [ "$(grep -c "^counters total" "$TMP/$name.log" || true)" -gt "$before" ] && break
-    sleep 0.1
-  done
-  awk '/^counters lcore=/ {line[$2] = $0} END {for (k in line) print line[k]}' "$TMP/$name.log"
-}
+counters() { edgedns_counters "$TMP/$1.log" "$PID" | grep "^counters lcore="; }
 
 # counter LINE KEY: value of key=value in a counters line.
 counter() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<"$1"; }

@@ -77,26 +77,13 @@ start_edgedns() {
     --vdev="net_af_packet0,iface=$VS" -- \
     --listen "$SRV4" --zone "$TMP/example.zone" "$@" >"$LOG" 2>&1 &
   PID=$!
-  for _ in $(seq 150); do
-    grep -q "serving on" "$LOG" && return 0
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.2
-  done
+  edgedns_up "$LOG" "$PID" && return 0  # scripts/lib.sh
   sed 's/^/    | /' "$LOG"
   echo "FAIL: $name: edgedns did not start"
   exit 1
 }
 
-counters() {
-  local before
-  before=$(grep -c "^counters total" "$LOG" || true)
-  kill -USR1 "$PID"
-  for _ in $(seq 50); do
-    [ "$(grep -c "^counters total" "$LOG" || true)" -gt "$before" ] && break
-    sleep 0.1
-  done
-  grep "^counters lcore=" "$LOG" | tail -1
-}
+counters() { edgedns_counters "$LOG" "$PID" | grep "^counters lcore=" | tail -1; }  # scripts/lib.sh
 counter() { local v; v=$(sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<"$1"); echo "${v:-0}"; }
 field() { sed -n "s/.*\b$2=\([0-9]*\).*/\1/p" <<<"$1"; }
 

@@ -107,12 +107,7 @@ start_edgedns() {
     --vdev="$vdev" -- --listen "$SRV4" --listen "$SRV6" --zone "$TMP/example.zone" --idle-sleep \
     --tcp-max-per-client 4 --tcp-idle-timeout-ms 1000 >"$TMP/$name.log" 2>&1 &
   PID=$!
-  for _ in $(seq 150); do
-    grep -q "serving on" "$TMP/$name.log" && break
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.2
-  done
-  if ! grep -q "serving on" "$TMP/$name.log"; then
+  if ! edgedns_up "$TMP/$name.log" "$PID"; then  # scripts/lib.sh
     fail "$name: edgedns did not start"; sed 's/^/    | /' "$TMP/$name.log"; return 1
   fi
   ip netns exec "$SRV" ip route add 10.55.0.0/24 dev "$TAP"
@@ -121,17 +116,7 @@ start_edgedns() {
   ip netns exec "$SRV" ip -br addr show "$TAP" | sed 's/^/    kernel side: /'
 }
 
-counters() {
-  local name=$1 before
-  before=$(grep -c "^counters total" "$TMP/$name.log" || true)
-  kill -USR1 "$PID"
-  for _ in $(seq 50); do
-    [ "$(grep -c "^counters total" "$TMP/$name.log" || true)" -gt "$before" ] && break
-    sleep 0.1
-  done
-  # The newest block: everything from the last per-lcore line to the total.
-  tac "$TMP/$name.log" | awk '/^counters total/ {n++} n == 1 && /^counters/ {print} /^counters lcore=/ && n == 1 {exit}' | tac
-}
+counters() { edgedns_counters "$TMP/$1.log" "$PID"; }  # the newest block (scripts/lib.sh)
 counter() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<"$1" | head -1; }
 
 expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi; }

@@ -66,11 +66,7 @@ start_edgedns() {
     --file-prefix "eda$ID-$name" --vdev="$vdev" -- \
     --listen "$SRV4" --control "$SOCK" --idle-sleep "$@" >"$TMP/$name.log" 2>&1 &
   PID=$!
-  for _ in $(seq 300); do
-    if grep -q "serving on" "$TMP/$name.log" && [ -S "$SOCK" ]; then return 0; fi
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.2
-  done
+  edgedns_up "$TMP/$name.log" "$PID" "$SOCK" && return 0  # scripts/lib.sh
   fail "$name: edgedns did not start"
   sed 's/^/    | /' "$TMP/$name.log"
   return 1

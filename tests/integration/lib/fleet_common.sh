@@ -103,11 +103,7 @@ start_node() {
     --listen "$(node_addr "$n")" --control "$(node_sock "$n")" --state-dir "$(node_state "$n")" \
     --idle-sleep "$@" >"$logf" 2>&1 &
   NODE_PID[$n]=$!
-  for _ in $(seq 300); do
-    if grep -qs "serving on" "$logf" && [ -S "$(node_sock "$n")" ]; then return 0; fi
-    kill -0 "${NODE_PID[$n]}" 2>/dev/null || break
-    sleep 0.2
-  done
+  edgedns_up "$logf" "${NODE_PID[$n]}" "$(node_sock "$n")" && return 0  # scripts/lib.sh
   fail "node $n: edgedns did not start"
   sed 's/^/    | /' "$logf"
   return 1
