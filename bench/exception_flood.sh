@@ -98,15 +98,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The zone and the query mix of bench/dataplane_e2e.sh: 70% hits, 10% NODATA, 20% NXDOMAIN.
-{
-  printf '$ORIGIN bench.test.\n$TTL 3600\n@ SOA ns1 h 1 7200 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n'
-  awk -v n="$NAMES" 'BEGIN { for (i = 0; i < n; i++)
-    printf "host%d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256 }'
-} >"$TMP/bench.zone"
-awk -v n="$NAMES" 'BEGIN { srand(7); for (i = 0; i < 20000; i++) { k = int(rand() * n); r = i % 10;
-  if (r < 7) printf "host%d.bench.test. A\n", k;
-  else if (r < 8) printf "host%d.bench.test. AAAA\n", k;
-  else printf "nx%d.bench.test. A\n", k } }' >"$TMP/queries.txt"
+bench_zone_and_queries "$NAMES" "$TMP"  # scripts/lib.sh
 
 testhost_pair "$SRV" "$CLI" "$VS" "$VC"  # scripts/lib.sh
 kernel_ignores_port "$SRV" "$VS"  # the port is edgedns's alone (scripts/lib.sh)

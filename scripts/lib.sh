@@ -116,3 +116,20 @@ edgedns_counters() {
   done
   tac "$log" | awk '/^counters total/ { if (++n == 2) exit } n == 1 && /^counters/ { print }' | tac
 }
+
+# bench_zone_and_queries NAMES DIR: the benches' zone (bench.test. with
+# host0..host<NAMES-1> A records) in DIR/bench.zone and 20,000 queries in
+# DIR/queries.txt (dnsperf/kxdpgun format): 70% hits (A), 10% NODATA
+# (AAAA), 20% NXDOMAIN, names drawn with a fixed seed.
+bench_zone_and_queries() {
+  local names=$1 dir=$2
+  {
+    printf '$ORIGIN bench.test.\n$TTL 3600\n@ SOA ns1 h 1 7200 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n'
+    awk -v n="$names" 'BEGIN { for (i = 0; i < n; i++)
+      printf "host%d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256 }'
+  } >"$dir/bench.zone"
+  awk -v n="$names" 'BEGIN { srand(7); for (i = 0; i < 20000; i++) { k = int(rand() * n); r = i % 10;
+    if (r < 7) printf "host%d.bench.test. A\n", k;
+    else if (r < 8) printf "host%d.bench.test. AAAA\n", k;
+    else printf "nx%d.bench.test. A\n", k } }' >"$dir/queries.txt"
+}
