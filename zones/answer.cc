@@ -413,11 +413,14 @@ const uint8_t* rr_rdata(const uint8_t* rr) noexcept { return rr + 12; }
 
 // The negative answer's SOA from the zone's compressed template (Zone::neg_soa_c):
 // the question's name is in the zone, so its tail at 12 + qname_len - apex_len
-// is the apex, the target of the owner and of both SOA names. Bytes written,
-// or 0 when there is no template or it does not fit in `room`.
-inline size_t put_neg_soa(uint8_t* at, size_t room, const Zone& z, size_t qname_len) noexcept {
+// is the apex, the target of the owner and of both SOA names. Written at
+// buf + pos; bytes written, or 0 when there is no template or it does not
+// fit below `limit` (pos may already be past it).
+inline size_t put_neg_soa(uint8_t* buf, size_t pos, size_t limit, const Zone& z,
+                          size_t qname_len) noexcept {
   const size_t n = z.neg_soa_c.size();
-  if (n == 0 || n > room || qname_len < z.apex_len) return 0;
+  if (n == 0 || pos >= limit || n > limit - pos || qname_len < z.apex_len) return 0;
+  uint8_t* at = buf + pos;
   copy_short(at, z.neg_soa_c.data(), n);
   const uint16_t ptr = uint16_t(0xc000 | (kHeaderSize + qname_len - z.apex_len));
   wr16(at, ptr);
@@ -533,7 +536,7 @@ struct Resolver {
     rcode = rc;
     kind = k;
     if (z->neg_soa.empty()) return;
-    if (size_t n = w.pos < w.limit ? put_neg_soa(w.buf + w.pos, w.limit - w.pos, *z, q.qname_len) : 0) {
+    if (size_t n = put_neg_soa(w.buf, w.pos, w.limit, *z, q.qname_len)) {
       w.pos += n;
       w.count[1]++;
       return;
@@ -860,6 +863,14 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   // label below an apex that has no wildcard child and no DNAME. The SOA
   // comes from the zone's compressed template; no SOA when it does not fit.
   const size_t room = limit - (q.has_edns ? kOptSize : 0);
+  auto negative_answer = [&](uint8_t rc, AnswerKind kind) {
+    if (size_t n = put_neg_soa(b, pos, room, *z, q.qname_len)) {
+      pos += n;
+      wr16(b + 8, 1);
+    }
+    flags |= hflag::AA;
+    return finish(rc, kind, true, 0);
+  };
   if (node && q.qtype != rrtype::ANY &&
       !(node_flags(node) & (node_flag::Below | node_flag::Cut | node_flag::Cname))) {
     const RRsetRef r = node_rrset(node, q.qtype);
@@ -870,31 +881,18 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
       flags |= hflag::AA;
       return finish(rcode::NOERROR, AnswerKind::Answer, true, 0);
     }
-    if (!r && !z->neg_soa_c.empty()) {
-      if (size_t n = pos < room ? put_neg_soa(b + pos, room - pos, *z, q.qname_len) : 0) {
-        pos += n;
-        wr16(b + 8, 1);
-      }
-      flags |= hflag::AA;
-      return finish(rcode::NOERROR, AnswerKind::NoData, true, 0);
-    }
+    if (!r && !z->neg_soa_c.empty()) return negative_answer(rcode::NOERROR, AnswerKind::NoData);
   } else if (!node && z->apex_node && !z->neg_soa_c.empty() &&
              !(node_flags(z->apex_node) & (node_flag::WildChild | node_flag::Dname))) {
     const size_t up = size_t(q.qname_lower[0]) + 1;
     if (q.qname_len - up == z->apex_len &&
-        bytes_equal(q.qname_lower + up, z->apex_lower, z->apex_len)) {
-      if (size_t n = pos < room ? put_neg_soa(b + pos, room - pos, *z, q.qname_len) : 0) {
-        pos += n;
-        wr16(b + 8, 1);
-      }
-      flags |= hflag::AA;
-      return finish(rcode::NXDOMAIN, AnswerKind::NxDomain, true, 0);
-    }
+        bytes_equal(q.qname_lower + up, z->apex_lower, z->apex_len))
+      return negative_answer(rcode::NXDOMAIN, AnswerKind::NxDomain);
   }
 
   Writer w;  // default-initialized: the compression table is not zeroed per query
   w.buf = b;
-  w.limit = limit - (q.has_edns ? kOptSize : 0);
+  w.limit = room;
   w.pos = pos;
   {
     int k = name_label_count(q.qname, q.qname_len);
