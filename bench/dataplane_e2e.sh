@@ -45,12 +45,7 @@ cleanup() {
   rm -rf "$TMP"
 }
 stop_server() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$PID" 2>/dev/null || true
-  fi
-  wait "$PID" 2>/dev/null || true
+  stop_process "$PID"  # scripts/lib.sh
   PID=
   ip netns exec "$SRV" ip link set "$VS" xdp off 2>/dev/null || true
 }

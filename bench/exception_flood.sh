@@ -77,18 +77,9 @@ TMP=$(mktemp -d /tmp/exf.XXXXXX)
 PID=
 FPID=
 
-stop_pid() {
-  local p=$1
-  if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
-    kill -TERM "$p" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$p" 2>/dev/null || true
-  fi
-  wait "$p" 2>/dev/null || true
-}
 cleanup() {
-  stop_pid "$FPID"
-  stop_pid "$PID"
+  stop_process "$FPID"
+  stop_process "$PID"
   rm -rf /var/run/dpdk/exf"$ID"
   ip netns del "$SRV" 2>/dev/null || true
   ip netns del "$CLI" 2>/dev/null || true
@@ -206,7 +197,7 @@ run() {  # name round flood(0|1)
         '[ -w /proc/self/autogroup ] && echo -20 >/proc/self/autogroup; exec nice -n -20 "$@"' sh kxdpgun -t "$DURATION" \
         -Q "$QPS" -F 0 -I "$VC" -l "$CLI4" -R "$SRV_MAC" -i "$TMP/queries.txt" "$SRV4" 2>&1 || true)
   if [ -n "$fpid" ]; then
-    stop_pid "$fpid"
+    stop_process "$fpid"
     FPID=
     sleep 0.5  # what the flood left queued (tap, rings) is counted in this run
   fi

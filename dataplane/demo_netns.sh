@@ -18,13 +18,7 @@ if [ "${1:-}" = --pmd ]; then PMD=$2; shift 2; fi
 EDGEDNS=${EDGEDNS:-$EDGEDNS_BUILD_DIR/dataplane/edgedns}
 [ -x "$EDGEDNS" ] || die "$EDGEDNS not built (ninja -C $EDGEDNS_BUILD dataplane/edgedns)"
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
-ZONES=("$@")
-if ((${#ZONES[@]} == 0)); then
-  shopt -s nullglob
-  ZONES=("$EDGEDNS_ROOT"/zones/examples/*.zone)
-  shopt -u nullglob
-fi
-((${#ZONES[@]})) || die "no zone files"
+demo_zones "$@"  # ZONES (scripts/lib.sh)
 
 ID=$$
 SRV=edd-srv-$ID CLI=edd-cli-$ID VS=eds$ID VC=edc$ID
@@ -33,11 +27,7 @@ LOG=$(mktemp /tmp/edgedns-demo.XXXXXX.log)
 PID=
 
 cleanup() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID"
-    for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$PID" 2>/dev/null || true
-  fi
+  stop_process "$PID"  # scripts/lib.sh
   ip netns del "$SRV" 2>/dev/null || true
   ip netns del "$CLI" 2>/dev/null || true
   rm -rf /var/run/dpdk/edd"$ID" "$LOG"

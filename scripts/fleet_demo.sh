@@ -24,13 +24,7 @@ BAKE=${EDGEDNS_DEMO_BAKE:-2}
 [ -x "$EDGEDNS" ] || die "$EDGEDNS not built (ninja -C $EDGEDNS_BUILD dataplane/edgedns)"
 [ -x "$EDGECTL" ] || die "$EDGECTL not built (ninja -C $EDGEDNS_BUILD control/edgectl)"
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
-ZONES=("$@")
-if ((${#ZONES[@]} == 0)); then
-  shopt -s nullglob
-  ZONES=("$EDGEDNS_ROOT"/zones/examples/*.zone)
-  shopt -u nullglob
-fi
-((${#ZONES[@]})) || die "no zone files"
+demo_zones "$@"  # ZONES (scripts/lib.sh)
 
 ID=$$
 CLI=edf-cli-$ID
@@ -43,17 +37,10 @@ SERVE_PID=
 ns() { echo "edf-s$1-$ID"; }
 addr() { echo "10.58.$1.53"; }
 
-stop_pid() {
-  local p=$1
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p"
-  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-  kill -KILL "$p" 2>/dev/null || true
-}
 cleanup() {
-  stop_pid "$SERVE_PID"
+  stop_process "$SERVE_PID"
   local n
-  for n in "${NODES[@]}"; do stop_pid "${PID[$n]:-}"; done
+  for n in "${NODES[@]}"; do stop_process "${PID[$n]:-}"; done
   ip netns del "$CLI" 2>/dev/null || true
   for n in "${NODES[@]}"; do ip netns del "$(ns "$n")" 2>/dev/null || true; done
   rm -rf /var/run/dpdk/edf"$ID"-* "$TMP"

@@ -30,11 +30,37 @@ setup_and_build() {
   fi
 }
 
+# demo_zones [FILE...]: sets ZONES to the zone files given, else to the
+# bundled zones/examples/*.zone; dies when there are none.
+demo_zones() {
+  ZONES=("$@")
+  if ((${#ZONES[@]} == 0)); then
+    shopt -s nullglob
+    ZONES=("$EDGEDNS_ROOT"/zones/examples/*.zone)
+    shopt -u nullglob
+  fi
+  ((${#ZONES[@]})) || die "no zone files"
+}
+
 # Runs "$@" with a bound on wall time (seconds in $1), children included.
 bounded() {
   local secs=$1
   shift
   timeout --kill-after=10 "$secs" "$@"
+}
+
+# stop_process PID [SIGNAL]: SIGNAL (TERM) to PID, up to 10 s for it to exit,
+# then KILL; reaps it when it is the caller's child. Nothing when PID is
+# empty or already gone.
+stop_process() {
+  local p=$1 sig=${2:-TERM}
+  [ -n "$p" ] || return 0
+  if kill -0 "$p" 2>/dev/null; then
+    kill -"$sig" "$p" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$p" 2>/dev/null || true
+  fi
+  wait "$p" 2>/dev/null || true
 }
 
 # kernel_ignores_port NETNS IFACE: the interface is a DPDK port of edgedns

@@ -60,15 +60,7 @@ FAILED=()
 
 log() { echo "[$(date +%T)] $*"; }
 
-stop_edgedns() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  PID=
-}
+stop_edgedns() { stop_process "$PID"; PID=; }  # scripts/lib.sh
 
 teardown_net() {
   ip netns del "$SRV" 2>/dev/null || true

@@ -37,15 +37,7 @@ log() { echo "[$(date +%T)] $*"; }
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 pass() { echo "ok: $*"; }
 
-stop_edgedns() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  PID=
-}
+stop_edgedns() { stop_process "$PID"; PID=; }  # scripts/lib.sh
 
 # The EAL keeps a runtime directory per --file-prefix (--in-memory would
 # avoid it but does not go with --no-huge): remove ours.

@@ -47,19 +47,10 @@ log() { echo "[$(date +%T)] $*"; }
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 pass() { echo "ok: $*"; }
 
-stop_pid() {
-  local p=$1
-  if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
-    kill -TERM "$p" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  fi
-}
 
 teardown() {
-  stop_pid "$NCPID"; NCPID=
-  stop_pid "$PID"; PID=
+  stop_process "$NCPID"; NCPID=
+  stop_process "$PID"; PID=
   ip netns del "$SRV" 2>/dev/null || true
   ip netns del "$CLI" 2>/dev/null || true
   ip link del "$VS" 2>/dev/null || true
@@ -246,7 +237,7 @@ for v in "${variants[@]}"; do
     *) echo "unknown variant $v"; exit 2 ;;
   esac
   if start_edgedns "$v" "$vdev"; then checks "$v"; volume "$v"; fi
-  stop_pid "$PID"; PID=
+  stop_process "$PID"; PID=
   if ! grep -q "edgedns: SIGTERM, stopping" "$TMP/$v.log" 2>/dev/null; then fail "$v: no clean stop"; fi
   if [ "$FAILS" != "$before" ]; then
     echo "    --- edgedns log ($v) ---"

@@ -28,16 +28,7 @@ fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 pass() { echo "ok: $*"; }
 expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi; }
 
-stop_edgedns() {  # [SIGNAL]
-  local sig=${1:-TERM}
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -"$sig" "$PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  PID=
-}
+stop_edgedns() { stop_process "$PID" "${1:-TERM}"; PID=; }  # [SIGNAL] (scripts/lib.sh)
 
 agent_cleanup() {
   stop_edgedns

@@ -111,15 +111,9 @@ start_node() {
 
 # stop_node N [SIGNAL]
 stop_node() {
-  local n=$1 sig=${2:-TERM} pid=${NODE_PID[$1]:-}
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    {  # stderr: bash's own "Killed" job notice is noise here
-      kill -"$sig" "$pid" || true
-      for _ in $(seq 50); do kill -0 "$pid" || break; sleep 0.2; done
-      kill -KILL "$pid" || true
-      wait "$pid" || true
-    } 2>/dev/null
-  fi
+  local n=$1
+  # stderr: bash's own "Killed" job notice is noise here
+  { stop_process "${NODE_PID[$n]:-}" "${2:-TERM}"; } 2>/dev/null  # scripts/lib.sh
   NODE_PID[$n]=
 }
 
@@ -157,15 +151,7 @@ start_serve() {
 }
 
 stop_serve() {
-  local sig=${1:-TERM}
-  if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
-    {
-      kill -"$sig" "$SERVE_PID" || true
-      for _ in $(seq 50); do kill -0 "$SERVE_PID" || break; sleep 0.2; done
-      kill -KILL "$SERVE_PID" || true
-      wait "$SERVE_PID" || true
-    } 2>/dev/null
-  fi
+  { stop_process "$SERVE_PID" "${1:-TERM}"; } 2>/dev/null
   SERVE_PID=
 }
 
