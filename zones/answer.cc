@@ -4,9 +4,12 @@
 // the caller's buffer from the pre-encoded RRsets of the snapshot.
 #include "zones/answer.hh"
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "zones/name.hh"
 #include "zones/snapshot.hh"
@@ -779,6 +782,216 @@ size_t put_opt(uint8_t* p, const Query& q, const AnswerConfig& cfg, uint8_t ext_
   return kOptSize;
 }
 
+
+// ---- precomputed answers for cuts, CNAMEs and wildcard parents ----
+//
+// A referral, a one-hop CNAME and a wildcard answer cost a hit's price plus
+// little when the parts that depend only on the special node are prepared
+// with its shard (prepare_shard_answers): the referral's NS RRset and the
+// CNAME record exactly as the general path writes them for a question equal
+// to the node's name, and the name hashes of the glue, the CNAME target and
+// the "*" child. Whatever depends on other nodes (glue addresses, the
+// target's data) is looked up per answer, so a delta that changes only
+// those nodes leaves the templates valid. special_fast() falls back to the
+// general path (returns false) whenever its output could differ from it.
+
+// The special node's entry in its shard's table, and the table's bytes.
+struct AuxRef {
+  const AnswerAux* e = nullptr;
+  const uint8_t* base = nullptr;
+};
+
+AuxRef find_aux(const Zone& z, const uint8_t* node, uint64_t hash) noexcept {
+  const Shard& s = *z.shards[z.shard_bits ? hash >> (64 - z.shard_bits) : 0];
+  if (s.aux.empty()) return {};
+  const uint8_t* a = s.aux.data();
+  uint32_t n;
+  std::memcpy(&n, a, 4);
+  const auto* e = reinterpret_cast<const AnswerAux*>(a + 8);
+  const uint32_t off = uint32_t(node - s.blob.data());
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (e[mid].node_off < off) lo = mid + 1; else hi = mid;
+  }
+  if (lo == n || e[lo].node_off != off) return {};
+  return {e + lo, a};
+}
+
+// An RRset whose owner is a pointer to `ptr` (put_rrset with owner_ptr, no
+// names in RDATA): the pre-encoded block with each owner field replaced.
+inline void put_block_at(uint8_t* d, const RRsetRef& r, uint16_t ptr) noexcept {
+  copy_short(d, r.block, r.len);
+  size_t o = 0;
+  for (uint16_t k = 0; k < r.count; ++k) {
+    wr16(d + o, uint16_t(0xc000 | ptr));
+    o += 12 + size_t(rd16(r.block + o + 10));
+  }
+}
+
+struct FastOut {
+  size_t pos;
+  uint16_t an, ns, ar;
+  uint8_t rcode;
+  AnswerKind kind;
+  bool aa;
+};
+
+// The template of an AuxRef: its bytes written at `at`, with every
+// compression pointer moved by `shift` (the question is `shift` bytes longer
+// than the node's name; the template was made for the node's name).
+inline void put_template(uint8_t* at, const AuxRef& ax, size_t shift) noexcept {
+  const AnswerAux& a = *ax.e;
+  const uint8_t* d = ax.base + a.data;
+  copy_short(at, d, a.tmpl_len);
+  if (shift == 0) return;
+  for (uint8_t i = 0; i < a.npatch; ++i) {
+    const uint16_t p = rd16(d + a.tmpl_len + 2 * i);
+    wr16(at + p, uint16_t(rd16(at + p) + shift));
+  }
+}
+
+bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, uint64_t cut_hash, size_t below,
+                   int steps, uint8_t* b, size_t pos, size_t room, FastOut& o) noexcept {
+  const AuxRef ax = find_aux(z, cut, cut_hash);
+  if (!ax.e || ax.e->tmpl_len == 0) return false;
+  const AnswerAux& a = *ax.e;
+  const size_t shift = q.qname_len - cut[1];
+  if (size_t(steps) + size_t(name_label_count(node_name(cut), cut[1])) > a.max_qlabels) return false;
+  if (pos + a.tmpl_len > room || pos + a.tmpl_len > kMaxPtr) return false;
+  const auto* t = reinterpret_cast<const AuxTarget*>(ax.base + a.data + a.targets);
+  // A server name below the cut whose first label below it is the
+  // question's would compress against the question's own labels.
+  if (steps)
+    for (uint8_t i = 0; i < a.ntarget; ++i) {
+      if (t[i].sub == 0xff) continue;
+      const uint8_t* tl = ax.base + t[i].name_at + t[i].sub;
+      const uint8_t* ql = q.qname_lower + below;
+      if (tl[0] == ql[0] && std::memcmp(tl + 1, ql + 1, tl[0]) == 0) return false;
+    }
+  put_template(b + pos, ax, shift);
+  size_t p = pos + a.tmpl_len;
+  uint16_t ar = 0;
+  const uint8_t* done[32];
+  int ndone = 0;
+  for (uint8_t i = 0; i < a.ntarget; ++i) {
+    const uint8_t* n = z.find(ax.base + t[i].name_at, t[i].len, t[i].hash);
+    if (!n || t[i].msg_pos == 0) return false;  // a wildcard may cover it: the general path knows
+    bool dup = false;
+    for (int k = 0; k < ndone; ++k) dup |= done[k] == n;
+    if (dup) continue;
+    done[ndone++] = n;
+    const uint16_t ptr = uint16_t(t[i].msg_pos + shift);
+    for (uint16_t type : {rrtype::A, rrtype::AAAA}) {
+      const RRsetRef r = node_rrset(n, type);
+      if (!r) continue;
+      if (p + r.len > room) return false;
+      put_block_at(b + p, r, ptr);
+      p += r.len;
+      ar = uint16_t(ar + r.count);
+    }
+  }
+  o = FastOut{p, 0, a.count, ar, rcode::NOERROR, AnswerKind::Referral, false};
+  return true;
+}
+
+// NODATA or NXDOMAIN with the zone's SOA template after `pos`: only when the
+// template fits, as the general path's negative() writes it then.
+bool fast_negative(const Zone& z, const Query& q, uint8_t* b, size_t pos, size_t room, uint16_t an,
+                   uint8_t rc, AnswerKind kind, FastOut& o) noexcept {
+  if (z.neg_soa_c.empty()) return false;
+  const size_t n = put_neg_soa(b, pos, room, z, q.qname_len);
+  if (n == 0) return false;
+  o = FastOut{pos + n, an, 1, 0, rc, kind, true};
+  return true;
+}
+
+bool fast_cname(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b, size_t pos, size_t room,
+                FastOut& o) noexcept {
+  const AuxRef ax = find_aux(z, node, q.hash);
+  if (!ax.e || ax.e->tmpl_len == 0) return false;
+  const AnswerAux& a = *ax.e;
+  if (pos + a.tmpl_len > room) return false;
+  put_template(b + pos, ax, 0);  // the question is the node's name: no shift
+  const size_t p = pos + a.tmpl_len;
+  if (a.ntarget == 0) {  // the target is not in the zone: the answer ends
+    o = FastOut{p, 1, 0, 0, rcode::NOERROR, AnswerKind::Answer, true};
+    return true;
+  }
+  const auto* t = reinterpret_cast<const AuxTarget*>(ax.base + a.data + a.targets);
+  const uint8_t* n = z.find(ax.base + t->name_at, t->len, t->hash);
+  if (!n || (node_flags(n) & (node_flag::Below | node_flag::Cut | node_flag::Cname))) return false;
+  const RRsetRef r = node_rrset(n, q.qtype);
+  if (!r) return fast_negative(z, q, b, p, room, 1, rcode::NOERROR, AnswerKind::NoData, o);
+  if (rdata_name_info(r.type).count || t->msg_pos == 0 || p + r.len > room) return false;
+  put_block_at(b + p, r, t->msg_pos);
+  o = FastOut{p + r.len, uint16_t(1 + r.count), 0, 0, rcode::NOERROR, AnswerKind::Answer, true};
+  return true;
+}
+
+// Referrals, one-hop CNAMEs, wildcard answers and NXDOMAIN below the apex's
+// children, written as Resolver::run would write them; false: run() answers.
+// `node`: the question's node, or null.
+bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b, size_t pos, size_t room,
+                  FastOut& o) noexcept {
+  if (node) {
+    const uint8_t f = node_flags(node);
+    if (f & node_flag::Below) return false;
+    if (f & node_flag::Cut)
+      return q.qtype != rrtype::DS && fast_referral(z, q, node, q.hash, 0, 0, b, pos, room, o);
+    if (!(f & node_flag::Cname) || q.qtype == rrtype::CNAME || q.qtype == rrtype::RRSIG ||
+        q.qtype == rrtype::NSEC || q.qtype == rrtype::ANY)
+      return false;
+    return fast_cname(z, q, node, b, pos, room, o);
+  }
+  // Closest encloser, as run() finds it.
+  const uint8_t* ql = q.qname_lower;
+  const size_t len = q.qname_len;
+  size_t off = 0, below = 0;
+  int steps = 0;
+  const uint8_t* ce = nullptr;
+  uint64_t ch = 0;
+  while (ql[off] != 0) {
+    below = off;
+    off += size_t(ql[off]) + 1;
+    ++steps;
+    const size_t cl = len - off;
+    if (cl < z.apex_len) break;
+    if (cl == z.apex_len && z.apex_node && std::memcmp(ql + off, z.apex_lower, cl) == 0) {
+      ce = z.apex_node;
+      ch = z.apex_hash;
+      break;
+    }
+    ch = name_hash(ql + off, cl);
+    ce = z.find(ql + off, cl, ch);
+    if (ce) break;
+  }
+  if (!ce) return false;
+  const uint8_t f = node_flags(ce);
+  if (f & node_flag::Below) return false;
+  if ((f & node_flag::Cut) && !(f & node_flag::Apex))
+    return fast_referral(z, q, ce, ch, below, steps, b, pos, room, o);
+  if (f & node_flag::Dname) return false;
+  if (!(f & node_flag::WildChild))
+    return fast_negative(z, q, b, pos, room, 0, rcode::NXDOMAIN, AnswerKind::NxDomain, o);
+  // RFC 4592: the answer comes from "*.<closest encloser>", owner = the question.
+  const AuxRef ax = find_aux(z, ce, ch);
+  if (!ax.e || q.qtype == rrtype::ANY) return false;
+  uint8_t wc[kMaxName];
+  const size_t cl = ce[1];
+  wc[0] = 1;
+  wc[1] = '*';
+  copy_short(wc + 2, node_name(ce), cl);
+  const uint8_t* w = z.find(wc, cl + 2, ax.e->star_hash);
+  if (!w || (node_flags(w) & node_flag::Cname)) return false;
+  const RRsetRef r = node_rrset(w, q.qtype);
+  if (!r) return fast_negative(z, q, b, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, o);
+  if (rdata_name_info(r.type).count || pos + r.len > room) return false;
+  copy_short(b + pos, r.block, r.len);  // owners are C0 0C: the question
+  o = FastOut{pos + r.len, r.count, 0, 0, rcode::NOERROR, AnswerKind::Answer, true};
+  return true;
+}
+
 }  // namespace
 
 AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, Transport t,
@@ -890,6 +1103,15 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
       return negative_answer(rcode::NXDOMAIN, AnswerKind::NxDomain);
   }
 
+  if (FastOut fo; special_fast(*z, q, node, b, pos, room, fo)) {
+    pos = fo.pos;
+    wr16(b + 6, fo.an);
+    wr16(b + 8, fo.ns);
+    wr16(b + 10, fo.ar);
+    if (fo.aa) flags |= hflag::AA;
+    return finish(fo.rcode, fo.kind, true, 0);
+  }
+
   Writer w;  // default-initialized: the compression table is not zeroed per query
   w.buf = b;
   w.limit = room;
@@ -918,6 +1140,7 @@ AnswerResult answer_query(const ZoneSet& zs, std::span<const uint8_t> packet,
 }
 
 void prepare_answers(Zone& z) {
+  z.apex_hash = name_hash(z.apex_lower, z.apex_len);
   z.neg_soa_c.clear();
   z.neg_soa_ptr[0] = z.neg_soa_ptr[1] = 0;
   // A root apex has no labels to point at: the general writer handles it.
@@ -944,6 +1167,162 @@ void prepare_answers(Zone& z) {
   z.neg_soa_ptr[1] = uint16_t(t.size());
   t.insert(t.end(), {0, 0});
   t.insert(t.end(), rd + l1 + l2, rd + rdlen);  // serial .. minimum
+}
+
+namespace {
+
+// A message whose question is `name`, with the compression table answer()
+// starts from, for writing a template the way the general path would.
+struct Sim {
+  uint8_t buf[8192];
+  Writer w;
+  size_t start;
+  Sim(const uint8_t* name, size_t len) noexcept {
+    std::memset(buf, 0, kHeaderSize);
+    std::memcpy(buf + kHeaderSize, name, len);
+    std::memset(buf + kHeaderSize + len, 0, 4);
+    w.buf = buf;
+    w.limit = sizeof buf;
+    w.pos = start = kHeaderSize + len + 4;
+    int k = name_label_count(name, len);
+    for (size_t i = 0; i < len && name[i] != 0; i += size_t(name[i]) + 1) w.remember(kHeaderSize + i, k--);
+  }
+};
+
+// Offsets (from the template's start) of the compression pointers in the
+// owners and in the one RDATA name of each NS/CNAME record of a template.
+bool template_pointers(const uint8_t* t, size_t len, uint16_t count, std::vector<uint16_t>& out) {
+  auto walk = [&](size_t o, size_t end) -> size_t {
+    while (o < end) {
+      const uint8_t l = t[o];
+      if (l == 0) return o + 1;
+      if ((l & 0xc0) == 0xc0) { out.push_back(uint16_t(o)); return o + 2; }
+      o += size_t(l) + 1;
+    }
+    return SIZE_MAX;
+  };
+  size_t o = 0;
+  for (uint16_t i = 0; i < count; ++i) {
+    o = walk(o, len);
+    if (o == SIZE_MAX || o + 10 > len) return false;
+    const size_t rdlen = rd16(t + o + 8);
+    o += 10;
+    if (o + rdlen > len || walk(o, o + rdlen) == SIZE_MAX) return false;
+    o += rdlen;
+  }
+  return o == len;
+}
+
+}  // namespace
+
+void prepare_shard_answers(Shard& s, const uint8_t* apex, size_t apex_len) {
+  std::vector<uint32_t> offs;
+  for (const Slot& sl : s.slots) {
+    if (sl.off == kEmptySlot) continue;
+    if (s.blob[sl.off] & (node_flag::Cut | node_flag::Cname | node_flag::WildChild)) offs.push_back(sl.off);
+  }
+  s.aux.clear();
+  if (offs.empty()) { s.aux.shrink_to_fit(); return; }
+  std::sort(offs.begin(), offs.end());
+  std::vector<AnswerAux> ents;
+  std::vector<uint8_t> data;  // offsets relative to the data region, fixed up below
+  for (uint32_t off : offs) {
+    const uint8_t* nd = s.blob.data() + off;
+    const uint8_t f = nd[0];
+    const uint8_t* nm = node_name(nd);
+    const size_t nl = nd[1];
+    AnswerAux a{};
+    a.node_off = off;
+    if ((f & node_flag::WildChild) && nl + 2 <= kMaxName) {
+      uint8_t wc[kMaxName];
+      wc[0] = 1;
+      wc[1] = '*';
+      std::memcpy(wc + 2, nm, nl);
+      a.star_hash = name_hash(wc, nl + 2);
+    }
+    const bool cut = (f & node_flag::Cut) && !(f & node_flag::Apex);
+    const RRsetRef rs = node_rrset(nd, cut ? rrtype::NS : rrtype::CNAME);
+    if (f & node_flag::Below || !rs || (!cut && rs.count != 1)) {
+      ents.push_back(a);
+      continue;
+    }
+    // The record(s) as Resolver::referral / run() write them first.
+    auto sim = std::make_unique<Sim>(nm, nl);
+    Writer& w = sim->w;
+    const int nent0 = w.nent;
+    bool ok = put_rrset(w, cut ? 1 : 0, rs.block, rs.len, rs.count, rs.type, nm, nl,
+                        cut ? w.find(nm, nl) : int(kHeaderSize));
+    std::vector<AuxTarget> targets;
+    std::vector<std::vector<uint8_t>> names;
+    const uint8_t* p = rs.block;
+    for (uint16_t i = 0; ok && i < rs.count; ++i) {
+      const size_t rdlen = rd16(p + 10);
+      const size_t tl = name_wire_length(p + 12, rdlen);
+      if (tl) {
+        std::vector<uint8_t> low(p + 12, p + 12 + tl);
+        name_to_lower(low.data(), tl);
+        if (name_is_below_or_equal(low.data(), tl, apex, apex_len)) {
+          AuxTarget t{};
+          t.hash = name_hash(low.data(), tl);
+          t.len = uint8_t(tl);
+          const int at = w.find(p + 12, tl);
+          t.msg_pos = at > 0 ? uint16_t(at) : 0;
+          t.sub = 0xff;
+          if (cut && tl > nl && name_is_below_or_equal(low.data(), tl, nm, nl)) {
+            size_t o = 0;
+            while (o + 1 + low[o] < tl - nl) o += size_t(low[o]) + 1;
+            t.sub = uint8_t(o);
+          }
+          targets.push_back(t);
+          names.push_back(std::move(low));
+        }
+      }
+      p += 12 + rdlen;
+    }
+    const size_t tlen = w.pos - sim->start;
+    const int extra = w.nent - nent0;
+    std::vector<uint16_t> ptrs;
+    // Usable only when nothing overflowed the table or the message and the
+    // glue owners are all pointers (the general path writes them so then).
+    ok = ok && targets.size() <= 32 && w.nent < kMaxComprEntries && extra < kMaxComprEntries &&
+         tlen > 0 && tlen <= UINT16_MAX && template_pointers(sim->buf + sim->start, tlen, rs.count, ptrs) &&
+         ptrs.size() <= 255;
+    if (ok) {
+      a.data = uint32_t(data.size());
+      a.tmpl_len = uint16_t(tlen);
+      a.count = rs.count;
+      a.npatch = uint8_t(ptrs.size());
+      a.ntarget = uint8_t(targets.size());
+      a.max_qlabels = uint8_t(cut ? kMaxComprEntries - extra : 255);
+      data.insert(data.end(), sim->buf + sim->start, sim->buf + w.pos);
+      for (uint16_t x : ptrs) { data.push_back(uint8_t(x >> 8)); data.push_back(uint8_t(x)); }
+      while ((data.size() - a.data) % 8) data.push_back(0);
+      a.targets = uint16_t(data.size() - a.data);
+      const size_t tstart = data.size();
+      data.resize(tstart + targets.size() * sizeof(AuxTarget));
+      for (size_t i = 0; i < targets.size(); ++i) {
+        targets[i].name_at = uint32_t(data.size());  // relative for now
+        data.insert(data.end(), names[i].begin(), names[i].end());
+      }
+      while (data.size() % 8) data.push_back(0);
+      // name_at becomes absolute once the table's size is known (below).
+      std::memcpy(data.data() + tstart, targets.data(), targets.size() * sizeof(AuxTarget));
+    }
+    ents.push_back(a);
+  }
+  const size_t head = 8 + ents.size() * sizeof(AnswerAux);
+  for (AnswerAux& a : ents) {
+    if (a.tmpl_len == 0) continue;
+    auto* t = reinterpret_cast<AuxTarget*>(data.data() + a.data + a.targets);
+    for (uint8_t i = 0; i < a.ntarget; ++i) t[i].name_at += uint32_t(head);
+    a.data += uint32_t(head);
+  }
+  std::vector<uint8_t> out(head + data.size());
+  const uint32_t n = uint32_t(ents.size());
+  std::memcpy(out.data(), &n, 4);
+  std::memcpy(out.data() + 8, ents.data(), ents.size() * sizeof(AnswerAux));
+  if (!data.empty()) std::memcpy(out.data() + head, data.data(), data.size());
+  s.aux = std::move(out);
 }
 
 }  // namespace edgedns::zones

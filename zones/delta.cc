@@ -688,6 +688,7 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
     for (uint32_t i = 0; i < ns; ++i)
       if (s->kids[i] != kManyKids && s->kids[i])
         s->kid_hashes.insert(s->kid_hashes.end(), all[put_of[i]].list, all[put_of[i]].list + s->kids[i]);
+    prepare_shard_answers(*s, apex_w, apex_len);
     const size_t old_mem = shard_memory(old);
     const size_t new_mem = shard_memory(*s);
     mem = mem - old_mem + new_mem;

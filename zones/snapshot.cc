@@ -488,6 +488,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
         if (s->kids[i] != kManyKids)
           for (uint32_t c = 0; c < s->kids[i]; ++c) s->kid_hashes.push_back(kid_edges[kid_start[i] + c].child);
       release_consumed(E + first_k, (k - first_k) * sizeof(GroupEnt), released);
+      prepare_shard_answers(*s, apex, apex_len);
       done_shards[sh] = std::move(s);
     }
   };

@@ -79,11 +79,44 @@ struct Shard {
   std::vector<uint8_t> kids;         // per slot: children count, or kManyKids
   std::vector<ManyKids> many_kids;   // sorted by slot
   std::vector<uint64_t> kid_hashes;  // name hashes of the children of nodes with kids < kManyKids, in slot order
+  // What the answer engine precomputes for this shard's cut, CNAME and
+  // wildcard-parent nodes (answer.cc, prepare_shard_answers): a table of
+  // AnswerAux sorted by node offset, then their templates. Empty for a shard
+  // without such nodes, so ordinary nodes cost nothing. Derived only from the
+  // shard's own nodes, so a shard shared by a delta keeps a valid table.
+  std::vector<uint8_t> aux;
 };
+
+// One special node's precomputed answer parts (see answer.cc). `data` is the
+// offset in Shard::aux of its template (tmpl_len bytes), then npatch u16
+// offsets of the compression pointers in it, then (8-aligned) ntarget AuxTargets.
+struct AnswerAux {
+  uint32_t node_off;
+  uint32_t data;
+  uint64_t star_hash;   // name_hash of "*.<node name>" (WildChild nodes)
+  uint16_t tmpl_len;    // 0: no template (the general path answers)
+  uint16_t count;       // RRs in the template
+  uint16_t targets;     // offset of the AuxTargets from `data`
+  uint8_t npatch;
+  uint8_t ntarget;
+  uint8_t max_qlabels;  // the template holds for questions of at most this many labels
+  uint8_t pad[7];
+};
+static_assert(sizeof(AnswerAux) == 32);
+
+// A name whose records follow a template (referral glue, CNAME target).
+struct AuxTarget {
+  uint64_t hash;     // name_hash of the lower-case name
+  uint32_t name_at;  // lower-case wire name in Shard::aux
+  uint16_t msg_pos;  // its offset in the message when the question is the node's own name; 0: none
+  uint8_t len;
+  uint8_t sub;       // referral: offset of its label right below the cut, 0xff when not below it
+};
+static_assert(sizeof(AuxTarget) == 16);
 
 inline size_t shard_memory(const Shard& s) noexcept {
   return sizeof(Shard) + s.slots.capacity() * sizeof(Slot) + s.blob.capacity() + s.kids.capacity() +
-         s.many_kids.capacity() * sizeof(ManyKids) + s.kid_hashes.capacity() * sizeof(uint64_t);
+         s.many_kids.capacity() * sizeof(ManyKids) + s.kid_hashes.capacity() * sizeof(uint64_t) + s.aux.capacity();
 }
 
 // Children of the node in `slot`: count, and their hashes (null when the
@@ -154,6 +187,7 @@ class Zone {
   // question. Empty otherwise. Made by prepare_answers().
   std::vector<uint8_t> neg_soa_c;
   uint16_t neg_soa_ptr[2] = {0, 0};
+  uint64_t apex_hash = 0;  // name_hash(apex_lower), set by prepare_answers()
   uint8_t apex_lower[kMaxName];
   uint8_t apex_len = 0;
   uint8_t apex_labels = 0;
@@ -187,6 +221,9 @@ class Zone {
 // the compressed negative-answer SOA. Called by every builder of a Zone
 // (compile, delta) once its apex and neg_soa are final, before publication.
 void prepare_answers(Zone& z);
+// Fills Shard::aux from the shard's nodes (flags and blob final). Called by
+// every builder of a shard (compile, delta) before publication; any thread.
+void prepare_shard_answers(Shard& s, const uint8_t* apex, size_t apex_len);
 
 // ---- record grouping shared by check.cc and snapshot.cc (control thread) ----
 

@@ -459,3 +459,96 @@ TEST(Delta, SharedShardsAreCountedOnce) {
   EXPECT_LE(u, mb + r.new_shard_bytes + 64 * 1024);
   EXPECT_LT(u, mb + mr);
 }
+
+// The answer engine's templates for cuts and CNAMEs (Shard::aux) live in the
+// special node's shard and hold only what that node determines; glue and
+// CNAME targets are looked up per answer. A delta that changes only the glue
+// or the target rebuilds their shards, not the special node's: answers must
+// still follow the new data (and match a scratch compile).
+namespace {
+
+size_t shard_of(const Zone& z, const std::string& name) {
+  Name n = Name::from_text(name);
+  return z.shard_bits ? size_t(name_hash(n.data(), n.size()) >> (64 - z.shard_bits)) : 0;
+}
+
+// Whether the answer to (name, type) contains the 4 bytes of `addr`.
+bool answer_has(const ZoneSet& s, const std::string& name, uint16_t type, const std::vector<uint8_t>& addr,
+                AnswerKind* kind = nullptr) {
+  auto q = query(name, type, true);
+  uint8_t out[4096];
+  AnswerResult r = answer_query(s, q, out, Transport::Udp);
+  if (kind) *kind = r.kind;
+  return std::search(out, out + r.len, addr.begin(), addr.end()) != out + r.len;
+}
+
+}  // namespace
+
+TEST(Delta, TemplatesFollowGlueAndTargetsInOtherShards) {
+  Fixture f;
+  for (int i = 0; i < 4000; ++i)
+    f.lines.insert("h" + std::to_string(i) + ".ex. 60 IN A 10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250));
+  f.set = compile_lines(f.lines);
+  const Zone& z0 = *f.set->zones()[0];
+  ASSERT_GT(z0.shards.size(), 4u);
+  // A glue name and a CNAME target in another shard than their cut / CNAME.
+  int g = 0, t = 0;
+  while (shard_of(z0, "g" + std::to_string(g) + ".deleg.ex.") == shard_of(z0, "deleg.ex.")) ++g;
+  while (shard_of(z0, "t" + std::to_string(t) + ".ex.") == shard_of(z0, "c.ex.")) ++t;
+  const std::string glue = "g" + std::to_string(g) + ".deleg.ex.", target = "t" + std::to_string(t) + ".ex.";
+  f.add("deleg.ex. 300 IN NS " + glue);
+  f.add(glue + " 300 IN A 192.0.2.31");
+  f.add("c.ex. 300 IN CNAME " + target);
+  f.add(target + " 300 IN A 192.0.2.41");
+  f.apply_and_compare({"x.deleg.ex.", "c.ex."});
+  const std::vector<uint8_t> a31 = {192, 0, 2, 31}, a32 = {192, 0, 2, 32}, a41 = {192, 0, 2, 41},
+                             a42 = {192, 0, 2, 42}, a43 = {192, 0, 2, 43};
+  AnswerKind k;
+  EXPECT_TRUE(answer_has(*f.set, "x.deleg.ex.", rrtype::A, a31, &k));
+  EXPECT_EQ(k, AnswerKind::Referral);
+  EXPECT_TRUE(answer_has(*f.set, "c.ex.", rrtype::A, a41));
+
+  // New glue address, new target address: the cut's and the CNAME's shards are shared.
+  auto before = f.set;
+  f.del(glue + " 300 IN A 192.0.2.31");
+  f.add(glue + " 300 IN A 192.0.2.32");
+  f.del(target + " 300 IN A 192.0.2.41");
+  f.add(target + " 300 IN A 192.0.2.42");
+  f.apply_and_compare({"x.deleg.ex.", "c.ex."});
+  const Zone& z1 = *f.set->zones()[0];
+  EXPECT_EQ(z1.shards[shard_of(z1, "deleg.ex.")], before->zones()[0]->shards[shard_of(z1, "deleg.ex.")]);
+  EXPECT_EQ(z1.shards[shard_of(z1, "c.ex.")], before->zones()[0]->shards[shard_of(z1, "c.ex.")]);
+  EXPECT_TRUE(answer_has(*f.set, "x.deleg.ex.", rrtype::A, a32));
+  EXPECT_FALSE(answer_has(*f.set, "x.deleg.ex.", rrtype::A, a31));
+  EXPECT_TRUE(answer_has(*f.set, "c.ex.", rrtype::A, a42));
+  EXPECT_FALSE(answer_has(*f.set, "c.ex.", rrtype::A, a41));
+
+  // Glue gains an AAAA; the target loses its A (NODATA after the CNAME),
+  // then disappears (NXDOMAIN after it), then comes back as another CNAME.
+  f.add(glue + " 300 IN AAAA 2001:db8::31");
+  f.del(target + " 300 IN A 192.0.2.42");
+  f.add(target + " 300 IN TXT \"no address\"");
+  f.apply_and_compare({"x.deleg.ex.", "c.ex."});
+  EXPECT_FALSE(answer_has(*f.set, "c.ex.", rrtype::A, a42, &k));
+  EXPECT_EQ(k, AnswerKind::NoData);
+  f.del(target + " 300 IN TXT \"no address\"");
+  f.apply_and_compare({"x.deleg.ex.", "c.ex.", target});
+  f.add(target + " 300 IN CNAME www.ex.");
+  f.apply_and_compare({"c.ex.", target});
+
+  // The CNAME's own target and the cut's NS RRset change: their templates are rebuilt.
+  f.del("c.ex. 300 IN CNAME " + target);
+  f.add("c.ex. 300 IN CNAME h7.ex.");
+  f.add("h7.ex. 60 IN A 192.0.2.43");
+  f.add("deleg.ex. 300 IN NS ns1.ex.");
+  f.add("deleg.ex. 300 IN NS ns.elsewhere.example.");
+  f.apply_and_compare({"x.deleg.ex.", "y.x.deleg.ex.", "c.ex."});
+  EXPECT_TRUE(answer_has(*f.set, "c.ex.", rrtype::A, a43));
+  EXPECT_TRUE(answer_has(*f.set, "x.deleg.ex.", rrtype::A, {192, 0, 2, 53}));  // ns1.ex.'s address
+  f.del("deleg.ex. 300 IN NS " + glue);
+  f.del(glue + " 300 IN A 192.0.2.32");
+  f.del(glue + " 300 IN AAAA 2001:db8::31");
+  f.apply_and_compare({"x.deleg.ex.", "c.ex.", glue});
+  EXPECT_FALSE(answer_has(*f.set, "x.deleg.ex.", rrtype::A, a32, &k));
+  EXPECT_EQ(k, AnswerKind::Referral);
+}
