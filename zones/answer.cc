@@ -818,6 +818,23 @@ AuxRef find_aux(const Zone& z, const uint8_t* node, uint64_t hash) noexcept {
   return {e + lo, a};
 }
 
+// The node "*.<name>" (hash `h`), as Zone::find finds it, without building the name.
+const uint8_t* find_star(const Zone& z, const uint8_t* name, size_t len, uint64_t h) noexcept {
+  const ShardView& s = z.views[z.shard_bits ? h >> (64 - z.shard_bits) : 0];
+  if (s.nslots == 0) return nullptr;
+  const uint32_t tag = uint32_t(h);
+  for (uint32_t i = slot_home(h, z.shard_bits, s.nslots);;) {
+    const Slot& sl = s.slots[i];
+    if (sl.off == kEmptySlot) return nullptr;
+    if (sl.tag == tag) {
+      const uint8_t* n = s.blob + sl.off;
+      const uint8_t* nm = node_name(n);
+      if (n[1] == len + 2 && nm[0] == 1 && nm[1] == '*' && bytes_equal(nm + 2, name, len)) return n;
+    }
+    if (++i == s.nslots) i = 0;
+  }
+}
+
 // An RRset whose owner is a pointer to `ptr` (put_rrset with owner_ptr, no
 // names in RDATA): the pre-encoded block with each owner field replaced.
 inline void put_block_at(uint8_t* d, const RRsetRef& r, uint16_t ptr) noexcept {
@@ -859,7 +876,7 @@ bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, uint64_t c
   if (!ax.e || ax.e->tmpl_len == 0) return false;
   const AnswerAux& a = *ax.e;
   const size_t shift = q.qname_len - cut[1];
-  if (size_t(steps) + size_t(name_label_count(node_name(cut), cut[1])) > a.max_qlabels) return false;
+  if (steps > a.max_steps) return false;
   if (pos + a.tmpl_len > room || pos + a.tmpl_len > kMaxPtr) return false;
   const auto* t = reinterpret_cast<const AuxTarget*>(ax.base + a.data + a.targets);
   // A server name below the cut whose first label below it is the
@@ -979,12 +996,7 @@ bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b
   // RFC 4592: the answer comes from "*.<closest encloser>", owner = the question.
   const AuxRef ax = find_aux(z, ce, ch);
   if (!ax.e || q.qtype == rrtype::ANY) return false;
-  uint8_t wc[kMaxName];
-  const size_t cl = ce[1];
-  wc[0] = 1;
-  wc[1] = '*';
-  copy_short(wc + 2, node_name(ce), cl);
-  const uint8_t* w = z.find(wc, cl + 2, ax.e->star_hash);
+  const uint8_t* w = find_star(z, node_name(ce), ce[1], ax.e->star_hash);
   if (!w || (node_flags(w) & node_flag::Cname)) return false;
   const RRsetRef r = node_rrset(w, q.qtype);
   if (!r) return fast_negative(z, q, b, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, o);
@@ -1286,7 +1298,7 @@ void prepare_shard_answers(Shard& s, const uint8_t* apex, size_t apex_len) {
     std::vector<uint16_t> ptrs;
     // Usable only when nothing overflowed the table or the message and the
     // glue owners are all pointers (the general path writes them so then).
-    ok = ok && targets.size() <= 32 && w.nent < kMaxComprEntries && extra < kMaxComprEntries &&
+    ok = ok && targets.size() <= 32 && w.nent < kMaxComprEntries &&
          tlen > 0 && tlen <= UINT16_MAX && template_pointers(sim->buf + sim->start, tlen, rs.count, ptrs) &&
          ptrs.size() <= 255;
     if (ok) {
@@ -1295,7 +1307,8 @@ void prepare_shard_answers(Shard& s, const uint8_t* apex, size_t apex_len) {
       a.count = rs.count;
       a.npatch = uint8_t(ptrs.size());
       a.ntarget = uint8_t(targets.size());
-      a.max_qlabels = uint8_t(cut ? kMaxComprEntries - extra : 255);
+      // The question has `steps` labels more than the node: the table must not overflow.
+      a.max_steps = uint8_t(kMaxComprEntries - nent0 - extra);
       data.insert(data.end(), sim->buf + sim->start, sim->buf + w.pos);
       for (uint16_t x : ptrs) { data.push_back(uint8_t(x >> 8)); data.push_back(uint8_t(x)); }
       while ((data.size() - a.data) % 8) data.push_back(0);

@@ -99,7 +99,7 @@ struct AnswerAux {
   uint16_t targets;     // offset of the AuxTargets from `data`
   uint8_t npatch;
   uint8_t ntarget;
-  uint8_t max_qlabels;  // the template holds for questions of at most this many labels
+  uint8_t max_steps;    // the template holds for questions of at most this many labels more than the node
   uint8_t pad[7];
 };
 static_assert(sizeof(AnswerAux) == 32);
