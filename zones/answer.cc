@@ -870,9 +870,43 @@ inline void put_template(uint8_t* at, const AuxRef& ax, size_t shift) noexcept {
   }
 }
 
-bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, uint64_t cut_hash, size_t below,
+// A special node's precomputed parts: from the zone's table (Zone::special,
+// with the nodes they read already resolved) or else from its shard's table.
+struct Special {
+  AuxRef ax;
+  const uint8_t* star = nullptr;               // valid when `resolved`
+  const uint8_t* const* targets = nullptr;     // valid when `resolved`
+  bool resolved = false;
+};
+
+const SpecialNode* find_special(const Zone& z, const uint8_t* name, size_t len) noexcept {
+  if (z.special.empty()) return nullptr;
+  const uint64_t f = special_fp(name, len);
+  const size_t mask = z.special.size() - 1;
+  for (size_t i = size_t(f >> (64 - z.special_bits));; i = (i + 1) & mask) {
+    const SpecialNode& e = z.special[i];
+    if (!e.node) return nullptr;
+    if (e.fp == f && e.node[1] == len && bytes_equal(node_name(e.node), name, len)) return &e;
+  }
+}
+
+inline Special from_table(const Zone& z, const SpecialNode& e) noexcept {
+  return Special{AuxRef{e.aux, e.aux_base}, e.star, z.special_targets.data() + e.targets, true};
+}
+
+// `node` (hash `hash`) is a special node: its parts.
+Special special_of(const Zone& z, const uint8_t* node, uint64_t hash) noexcept {
+  if (!z.special.empty()) {
+    if (const SpecialNode* e = find_special(z, node_name(node), node[1]); e && e->node == node)
+      return from_table(z, *e);
+    return {};  // the table holds every special node of the zone
+  }
+  return Special{find_aux(z, node, hash)};
+}
+
+bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Special& sp, size_t below,
                    int steps, uint8_t* b, size_t pos, size_t room, FastOut& o) noexcept {
-  const AuxRef ax = find_aux(z, cut, cut_hash);
+  const AuxRef& ax = sp.ax;
   if (!ax.e || ax.e->tmpl_len == 0) return false;
   const AnswerAux& a = *ax.e;
   const size_t shift = q.qname_len - cut[1];
@@ -894,7 +928,7 @@ bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, uint64_t c
   const uint8_t* done[32];
   int ndone = 0;
   for (uint8_t i = 0; i < a.ntarget; ++i) {
-    const uint8_t* n = z.find(ax.base + t[i].name_at, t[i].len, t[i].hash);
+    const uint8_t* n = sp.resolved ? sp.targets[i] : z.find(ax.base + t[i].name_at, t[i].len, t[i].hash);
     if (!n || t[i].msg_pos == 0) return false;  // a wildcard may cover it: the general path knows
     bool dup = false;
     for (int k = 0; k < ndone; ++k) dup |= done[k] == n;
@@ -925,9 +959,9 @@ bool fast_negative(const Zone& z, const Query& q, uint8_t* b, size_t pos, size_t
   return true;
 }
 
-bool fast_cname(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b, size_t pos, size_t room,
+bool fast_cname(const Zone& z, const Query& q, const Special& sp, uint8_t* b, size_t pos, size_t room,
                 FastOut& o) noexcept {
-  const AuxRef ax = find_aux(z, node, q.hash);
+  const AuxRef& ax = sp.ax;
   if (!ax.e || ax.e->tmpl_len == 0) return false;
   const AnswerAux& a = *ax.e;
   if (pos + a.tmpl_len > room) return false;
@@ -938,7 +972,7 @@ bool fast_cname(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b, 
     return true;
   }
   const auto* t = reinterpret_cast<const AuxTarget*>(ax.base + a.data + a.targets);
-  const uint8_t* n = z.find(ax.base + t->name_at, t->len, t->hash);
+  const uint8_t* n = sp.resolved ? sp.targets[0] : z.find(ax.base + t->name_at, t->len, t->hash);
   if (!n || (node_flags(n) & (node_flag::Below | node_flag::Cut | node_flag::Cname))) return false;
   const RRsetRef r = node_rrset(n, q.qtype);
   if (!r) return fast_negative(z, q, b, p, room, 1, rcode::NOERROR, AnswerKind::NoData, o);
@@ -957,20 +991,31 @@ bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b
     const uint8_t f = node_flags(node);
     if (f & node_flag::Below) return false;
     if (f & node_flag::Cut)
-      return q.qtype != rrtype::DS && fast_referral(z, q, node, q.hash, 0, 0, b, pos, room, o);
+      return q.qtype != rrtype::DS && fast_referral(z, q, node, special_of(z, node, q.hash), 0, 0, b, pos, room, o);
     if (!(f & node_flag::Cname) || q.qtype == rrtype::CNAME || q.qtype == rrtype::RRSIG ||
         q.qtype == rrtype::NSEC || q.qtype == rrtype::ANY)
       return false;
-    return fast_cname(z, q, node, b, pos, room, o);
+    return fast_cname(z, q, special_of(z, node, q.hash), b, pos, room, o);
   }
-  // Closest encloser, as run() finds it.
+  // Closest encloser, as run() finds it. Its first candidate, the parent, is
+  // looked for in the zone's table of special nodes first: a hit there is
+  // the closest encloser without an XXH3 and a probe.
   const uint8_t* ql = q.qname_lower;
   const size_t len = q.qname_len;
   size_t off = 0, below = 0;
   int steps = 0;
   const uint8_t* ce = nullptr;
   uint64_t ch = 0;
-  while (ql[off] != 0) {
+  Special sp;
+  if (ql[0] != 0) {
+    const size_t up = size_t(ql[0]) + 1;
+    if (const SpecialNode* e = find_special(z, ql + up, len - up)) {
+      ce = e->node;
+      sp = from_table(z, *e);
+      steps = 1;
+    }
+  }
+  while (!ce && ql[off] != 0) {
     below = off;
     off += size_t(ql[off]) + 1;
     ++steps;
@@ -983,20 +1028,19 @@ bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b
     }
     ch = name_hash(ql + off, cl);
     ce = z.find(ql + off, cl, ch);
-    if (ce) break;
   }
   if (!ce) return false;
   const uint8_t f = node_flags(ce);
   if (f & node_flag::Below) return false;
-  if ((f & node_flag::Cut) && !(f & node_flag::Apex))
-    return fast_referral(z, q, ce, ch, below, steps, b, pos, room, o);
-  if (f & node_flag::Dname) return false;
-  if (!(f & node_flag::WildChild))
+  const bool cut = (f & node_flag::Cut) && !(f & node_flag::Apex);
+  if (!cut && (f & node_flag::Dname)) return false;
+  if (!cut && !(f & node_flag::WildChild))
     return fast_negative(z, q, b, pos, room, 0, rcode::NXDOMAIN, AnswerKind::NxDomain, o);
+  if (!sp.resolved) sp = special_of(z, ce, ch);
+  if (cut) return fast_referral(z, q, ce, sp, below, steps, b, pos, room, o);
   // RFC 4592: the answer comes from "*.<closest encloser>", owner = the question.
-  const AuxRef ax = find_aux(z, ce, ch);
-  if (!ax.e || q.qtype == rrtype::ANY) return false;
-  const uint8_t* w = find_star(z, node_name(ce), ce[1], ax.e->star_hash);
+  if (!sp.ax.e || q.qtype == rrtype::ANY) return false;
+  const uint8_t* w = sp.resolved ? sp.star : find_star(z, node_name(ce), ce[1], sp.ax.e->star_hash);
   if (!w || (node_flags(w) & node_flag::Cname)) return false;
   const RRsetRef r = node_rrset(w, q.qtype);
   if (!r) return fast_negative(z, q, b, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, o);
@@ -1153,8 +1197,64 @@ AnswerResult answer_query(const ZoneSet& zs, std::span<const uint8_t> packet,
   return answer(zs, q, out, t, cfg);
 }
 
+namespace {
+
+// Zone::special from the shards' tables, with the nodes each answer reads
+// looked up in this version. O(shards + special nodes).
+void prepare_special(Zone& z) {
+  z.memory -= std::min(z.memory, z.special_bytes);
+  z.special.clear();
+  z.special_targets.clear();
+  z.special_bits = 0;
+  z.special_bytes = 0;
+  size_t n = 0;
+  for (const auto& sh : z.shards) {
+    if (sh->aux.empty()) continue;
+    uint32_t k;
+    std::memcpy(&k, sh->aux.data(), 4);
+    n += k;
+  }
+  if (n == 0 || n > Zone::kMaxSpecial) return;
+  unsigned bits = 1;
+  while ((size_t(1) << bits) < 2 * n) ++bits;
+  std::vector<SpecialNode> table(size_t(1) << bits);
+  std::vector<const uint8_t*> targets;
+  for (const auto& sh : z.shards) {
+    if (sh->aux.empty()) continue;
+    const uint8_t* base = sh->aux.data();
+    uint32_t k;
+    std::memcpy(&k, base, 4);
+    const auto* ents = reinterpret_cast<const AnswerAux*>(base + 8);
+    for (uint32_t i = 0; i < k; ++i) {
+      const AnswerAux& a = ents[i];
+      SpecialNode e;
+      e.node = sh->blob.data() + a.node_off;
+      e.fp = special_fp(node_name(e.node), e.node[1]);
+      e.aux = &a;
+      e.aux_base = base;
+      if (e.node[0] & node_flag::WildChild) e.star = find_star(z, node_name(e.node), e.node[1], a.star_hash);
+      e.targets = uint32_t(targets.size());
+      if (a.tmpl_len) {
+        const auto* t = reinterpret_cast<const AuxTarget*>(base + a.data + a.targets);
+        for (uint8_t j = 0; j < a.ntarget; ++j) targets.push_back(z.find(base + t[j].name_at, t[j].len, t[j].hash));
+      }
+      size_t at = size_t(e.fp >> (64 - bits));
+      while (table[at].node) at = (at + 1) & (table.size() - 1);
+      table[at] = e;
+    }
+  }
+  z.special = std::move(table);
+  z.special_targets = std::move(targets);
+  z.special_bits = bits;
+  z.special_bytes = z.special.capacity() * sizeof(SpecialNode) + z.special_targets.capacity() * sizeof(const uint8_t*);
+  z.memory += z.special_bytes;
+}
+
+}  // namespace
+
 void prepare_answers(Zone& z) {
   z.apex_hash = name_hash(z.apex_lower, z.apex_len);
+  prepare_special(z);
   z.neg_soa_c.clear();
   z.neg_soa_ptr[0] = z.neg_soa_ptr[1] = 0;
   // A root apex has no labels to point at: the general writer handles it.

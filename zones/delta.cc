@@ -722,7 +722,7 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
       break;
     }
   }
-  zone->memory = mem - z_.neg_soa.size() + zone->neg_soa.size();
+  zone->memory = mem - z_.neg_soa.size() + zone->neg_soa.size() - z_.special_bytes;  // prepare_answers adds its own
   prepare_answers(*zone);
   return zone;
 }

@@ -167,6 +167,36 @@ inline uint32_t slot_home(uint64_t hash, unsigned shard_bits, uint32_t nslots) n
   return uint32_t((uint64_t(uint32_t(rest >> 32)) * nslots) >> 32);
 }
 
+// A cut, CNAME or wildcard-parent node of one zone version with the nodes
+// its answer reads, resolved when that version is built (so never stale).
+struct SpecialNode {
+  uint64_t fp = 0;                  // special_fp of the node's name
+  const uint8_t* node = nullptr;    // null: empty table slot
+  const AnswerAux* aux = nullptr;   // its entry in its shard's table
+  const uint8_t* aux_base = nullptr;
+  const uint8_t* star = nullptr;    // the "*.<name>" node, or null
+  uint32_t targets = 0;             // first of aux->ntarget nodes in Zone::special_targets (null: absent)
+};
+
+// Cheap fingerprint of a lower-case wire name for Zone::special: the
+// answer engine computes it for a question's parent instead of an XXH3.
+inline uint64_t special_fp(const uint8_t* n, size_t len) noexcept {
+  uint64_t a = 0, b = 0;
+  if (len >= 8) {
+    std::memcpy(&a, n, 8);
+    std::memcpy(&b, n + len - 8, 8);
+  } else if (len >= 4) {
+    uint32_t x, y;
+    std::memcpy(&x, n, 4);
+    std::memcpy(&y, n + len - 4, 4);
+    a = x;
+    b = y;
+  } else if (len) {
+    a = uint64_t(n[0]) | uint64_t(n[len / 2]) << 8 | uint64_t(n[len - 1]) << 16;
+  }
+  return (a * 0x9e3779b97f4a7c15ull) ^ ((b + len) * 0xc2b2ae3d27d4eb4full);
+}
+
 class Zone {
  public:
   Name apex;
@@ -188,6 +218,15 @@ class Zone {
   std::vector<uint8_t> neg_soa_c;
   uint16_t neg_soa_ptr[2] = {0, 0};
   uint64_t apex_hash = 0;  // name_hash(apex_lower), set by prepare_answers()
+  // The zone's special nodes (SpecialNode), open addressing on fp over
+  // 2^special_bits slots; empty when there are none or more than
+  // kMaxSpecial (the answer engine then hashes and probes). Made by
+  // prepare_answers(); special_bytes of it are counted in `memory`.
+  static constexpr size_t kMaxSpecial = 4096;  // a table that stays in L2 while answering
+  std::vector<SpecialNode> special;
+  std::vector<const uint8_t*> special_targets;
+  unsigned special_bits = 0;
+  size_t special_bytes = 0;
   uint8_t apex_lower[kMaxName];
   uint8_t apex_len = 0;
   uint8_t apex_labels = 0;
