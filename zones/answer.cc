@@ -904,8 +904,7 @@ Special special_of(const Zone& z, const uint8_t* node, uint64_t hash) noexcept {
   return Special{find_aux(z, node, hash)};
 }
 
-bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Special& sp, size_t below,
-                   int steps, uint8_t* b, size_t pos, size_t room, FastOut& o) noexcept {
+bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Special& sp, int steps, uint8_t* b, size_t pos, size_t room, FastOut& o) noexcept {
   const AuxRef& ax = sp.ax;
   if (!ax.e || ax.e->tmpl_len == 0) return false;
   const AnswerAux& a = *ax.e;
@@ -913,15 +912,11 @@ bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Spec
   if (steps > a.max_steps) return false;
   if (pos + a.tmpl_len > room || pos + a.tmpl_len > kMaxPtr) return false;
   const auto* t = reinterpret_cast<const AuxTarget*>(ax.base + a.data + a.targets);
-  // A server name below the cut whose first label below it is the
-  // question's would compress against the question's own labels.
-  if (steps)
-    for (uint8_t i = 0; i < a.ntarget; ++i) {
-      if (t[i].sub == 0xff) continue;
-      const uint8_t* tl = ax.base + t[i].name_at + t[i].sub;
-      const uint8_t* ql = q.qname_lower + below;
-      if (tl[0] == ql[0] && std::memcmp(tl + 1, ql + 1, tl[0]) == 0) return false;
-    }
+  // The template was written for a question equal to the cut's name; the
+  // question's extra labels could only change it if a server name below
+  // the cut shared the question's label right below the cut. That cannot
+  // be: such a server name must exist (below), so that label's node exists
+  // and the closest encloser would be it (or the question itself), not the cut.
   put_template(b + pos, ax, shift);
   size_t p = pos + a.tmpl_len;
   uint16_t ar = 0;
@@ -991,7 +986,7 @@ bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b
     const uint8_t f = node_flags(node);
     if (f & node_flag::Below) return false;
     if (f & node_flag::Cut)
-      return q.qtype != rrtype::DS && fast_referral(z, q, node, special_of(z, node, q.hash), 0, 0, b, pos, room, o);
+      return q.qtype != rrtype::DS && fast_referral(z, q, node, special_of(z, node, q.hash), 0, b, pos, room, o);
     if (!(f & node_flag::Cname) || q.qtype == rrtype::CNAME || q.qtype == rrtype::RRSIG ||
         q.qtype == rrtype::NSEC || q.qtype == rrtype::ANY)
       return false;
@@ -1002,7 +997,7 @@ bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b
   // the closest encloser without an XXH3 and a probe.
   const uint8_t* ql = q.qname_lower;
   const size_t len = q.qname_len;
-  size_t off = 0, below = 0;
+  size_t off = 0;
   int steps = 0;
   const uint8_t* ce = nullptr;
   uint64_t ch = 0;
@@ -1016,7 +1011,6 @@ bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b
     }
   }
   while (!ce && ql[off] != 0) {
-    below = off;
     off += size_t(ql[off]) + 1;
     ++steps;
     const size_t cl = len - off;
@@ -1037,7 +1031,7 @@ bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b
   if (!cut && !(f & node_flag::WildChild))
     return fast_negative(z, q, b, pos, room, 0, rcode::NXDOMAIN, AnswerKind::NxDomain, o);
   if (!sp.resolved) sp = special_of(z, ce, ch);
-  if (cut) return fast_referral(z, q, ce, sp, below, steps, b, pos, room, o);
+  if (cut) return fast_referral(z, q, ce, sp, steps, b, pos, room, o);
   // RFC 4592: the answer comes from "*.<closest encloser>", owner = the question.
   if (!sp.ax.e || q.qtype == rrtype::ANY) return false;
   const uint8_t* w = sp.resolved ? sp.star : find_star(z, node_name(ce), ce[1], sp.ax.e->star_hash);
@@ -1381,12 +1375,6 @@ void prepare_shard_answers(Shard& s, const uint8_t* apex, size_t apex_len) {
           t.len = uint8_t(tl);
           const int at = w.find(p + 12, tl);
           t.msg_pos = at > 0 ? uint16_t(at) : 0;
-          t.sub = 0xff;
-          if (cut && tl > nl && name_is_below_or_equal(low.data(), tl, nm, nl)) {
-            size_t o = 0;
-            while (o + 1 + low[o] < tl - nl) o += size_t(low[o]) + 1;
-            t.sub = uint8_t(o);
-          }
           targets.push_back(t);
           names.push_back(std::move(low));
         }

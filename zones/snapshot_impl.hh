@@ -110,7 +110,7 @@ struct AuxTarget {
   uint32_t name_at;  // lower-case wire name in Shard::aux
   uint16_t msg_pos;  // its offset in the message when the question is the node's own name; 0: none
   uint8_t len;
-  uint8_t sub;       // referral: offset of its label right below the cut, 0xff when not below it
+  uint8_t pad;
 };
 static_assert(sizeof(AuxTarget) == 16);
 
