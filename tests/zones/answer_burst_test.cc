@@ -14,6 +14,8 @@
 #include "zones/name.hh"
 #include "zones/parser.hh"
 #include "zones/snapshot.hh"
+#include "zones/snapshot_impl.hh"
+#include "zones/zone_text.hh"
 
 using namespace edgedns::zones;
 
@@ -178,3 +180,198 @@ TEST(AnswerBurst, FewAndManyZonesFindTheSameZone) {
 }
 
 }  // namespace
+
+// ---- precomputed answers (Shard::aux, Zone::special) ----
+//
+// Referrals, one-hop CNAMEs and wildcard answers are written from templates
+// made with each shard and from a per-version table of the zone's special
+// nodes; they must be byte for byte what the general path writes. The
+// general path is forced with a copy of the zone without the templates, and
+// the per-shard path alone with a copy without the table.
+
+namespace {
+
+const char* kTricky =
+    "; zone t.test.\n"
+    "$ORIGIN t.test.\n"
+    "$TTL 300\n"
+    "@ SOA ns1 hostmaster 1 2 3 4 60\n"
+    "@ NS ns1\n"
+    "ns1 A 192.0.2.1\n"
+    "ns1 AAAA 2001:db8::1\n"
+    "sub NS ns.sub\n"
+    "sub NS ns1\n"
+    "sub NS ns.other.test.\n"
+    "sub NS x.sub\n"
+    "sub NS ns.wild\n"
+    "ns.sub A 192.0.2.2\n"
+    "ns.sub AAAA 2001:db8::2\n"
+    "x.sub A 192.0.2.7\n"
+    "deep.a.b NS ns.deep.a.b\n"
+    "deep.a.b NS NS.Deep.A.B.\n"
+    "ns.deep.a.b A 192.0.2.3\n"
+    "c2 NS ns.c2\n"
+    "c2 NS ns2.c2\n"
+    "ns2.c2 AAAA 2001:db8::44\n"
+    "ns.c2 A 192.0.2.4\n"
+    "c3 NS lame.wild\n"
+    "c4 NS t.test.\n"
+    "@ A 192.0.2.100\n"
+    "c5 NS c5\n"
+    "c5 A 192.0.2.11\n"
+    "alias CNAME host1\n"
+    "alias2 CNAME alias\n"
+    "alias3 CNAME out.example.\n"
+    "alias4 CNAME nothere\n"
+    "alias5 CNAME sub\n"
+    "alias6 CNAME x.sub\n"
+    "alias7 CNAME foo.wild\n"
+    "alias8 CNAME mx\n"
+    "alias9 CNAME T.TEST.\n"
+    "alias10 CNAME big\n"
+    "alias11 CNAME ent.a\n"
+    "Alias12 CNAME HOST1.t.test.\n"
+    "host1 A 10.0.0.1\n"
+    "host1 TXT \"hi\"\n"
+    "x.ent.a A 10.0.0.2\n"
+    "mx MX 10 host1\n"
+    "*.wild A 192.0.2.9\n"
+    "*.wild TXT \"w\"\n"
+    "*.wc CNAME host1\n"
+    "*.wmx MX 10 host1\n"
+    "*.wbig TXT \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "*.wbig TXT \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"\n"
+    "*.wbig TXT \"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\"\n"
+    "*.wbig TXT \"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\"\n"
+    "*.wbig TXT \"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"\n"
+    "big TXT \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "big TXT \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"\n"
+    "big TXT \"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\"\n"
+    "big TXT \"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\"\n"
+    "big TXT \"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"\n"
+    "dn DNAME other.test.\n"
+    "manyns NS n01.manyns\n"
+    "manyns NS n02.manyns\n"
+    "manyns NS n03.manyns\n"
+    "manyns NS n04.manyns\n"
+    "manyns NS n05.manyns\n"
+    "manyns NS n06.manyns\n"
+    "manyns NS n07.manyns\n"
+    "manyns NS n08.manyns\n"
+    "manyns NS n09.manyns\n"
+    "manyns NS n10.manyns\n"
+    "manyns NS n11.manyns\n"
+    "manyns NS n12.manyns\n"
+    "n01.manyns A 192.0.2.1\n"
+    "n01.manyns AAAA 2001:db8::01\n"
+    "n02.manyns A 192.0.2.2\n"
+    "n02.manyns AAAA 2001:db8::02\n"
+    "n03.manyns A 192.0.2.3\n"
+    "n03.manyns AAAA 2001:db8::03\n"
+    "n04.manyns A 192.0.2.4\n"
+    "n04.manyns AAAA 2001:db8::04\n"
+    "n05.manyns A 192.0.2.5\n"
+    "n05.manyns AAAA 2001:db8::05\n"
+    "n06.manyns A 192.0.2.6\n"
+    "n06.manyns AAAA 2001:db8::06\n"
+    "n07.manyns A 192.0.2.7\n"
+    "n07.manyns AAAA 2001:db8::07\n"
+    "n08.manyns A 192.0.2.8\n"
+    "n08.manyns AAAA 2001:db8::08\n"
+    "n09.manyns A 192.0.2.9\n"
+    "n09.manyns AAAA 2001:db8::09\n"
+    "n10.manyns A 192.0.2.10\n"
+    "n10.manyns AAAA 2001:db8::10\n"
+    "n11.manyns A 192.0.2.11\n"
+    "n11.manyns AAAA 2001:db8::11\n"
+    "n12.manyns A 192.0.2.12\n"
+    "n12.manyns AAAA 2001:db8::12\n"
+    "; zone w.test.\n"
+    "$ORIGIN w.test.\n"
+    "$TTL 300\n"
+    "@ SOA ns1.other.test. h.other.test. 1 2 3 4 60\n"
+    "@ NS ns1.other.test.\n"
+    "* A 192.0.2.99\n"
+    "*.deep CNAME w.test.\n"
+    "cut NS ns.cut\n"
+    "ns.cut A 192.0.2.1\n"
+    "*.cut A 192.0.2.5\n"
+    "e.f.g A 192.0.2.6\n";
+
+enum class Strip { Table, Everything };
+
+// A copy of `z` whose shards (same offsets) lack their templates and/or
+// whose table of special nodes is empty.
+std::shared_ptr<const Zone> stripped(const Zone& z, Strip what) {
+  auto c = std::make_shared<Zone>(z);
+  c->special.clear();
+  c->special_targets.clear();
+  c->special_bits = 0;
+  if (what == Strip::Everything) {
+    for (size_t i = 0; i < c->shards.size(); ++i) {
+      auto s = std::make_shared<Shard>(*c->shards[i]);
+      s->aux.clear();
+      c->views[i] = ShardView{s->slots.data(), s->blob.data(), uint32_t(s->slots.size())};
+      c->shards[i] = std::move(s);
+    }
+    c->apex_node = c->find(c->apex_lower, c->apex_len, c->apex_hash);
+  }
+  return c;
+}
+
+}  // namespace
+
+TEST(AnswerBurst, PrecomputedAnswersEqualTheGeneralPath) {
+  std::vector<std::shared_ptr<const Zone>> zones = load(kFiles);
+  ZoneSetLoad tricky = load_zoneset_text(kTricky, "tricky");
+  for (const auto& d : tricky.diagnostics) EXPECT_FALSE(d.is_error()) << d.to_string();
+  ASSERT_TRUE(tricky.zones);
+  for (const auto& z : tricky.zones->zones()) zones.push_back(z);
+  std::vector<std::shared_ptr<const Zone>> table_off, general;
+  size_t special = 0;
+  for (const auto& z : zones) {
+    special += z->special_targets.size();
+    table_off.push_back(stripped(*z, Strip::Table));
+    general.push_back(stripped(*z, Strip::Everything));
+  }
+  EXPECT_GT(special, 30u);  // the tables were really built
+  auto fast = ZoneSet::build(zones), shard_only = ZoneSet::build(table_off), slow = ZoneSet::build(general);
+  // The corpus's names plus deeper ones and one with many labels (the
+  // referral template's compression table bound).
+  auto qs = corpus(*fast);
+  std::string many;
+  for (int i = 0; i < 60; ++i) many += "a.";
+  for (const char* n : {"x.sub.t.test.", "y.x.sub.t.test.", "a.ns.sub.t.test.", "q.deep.a.b.t.test.",
+                        "q.manyns.t.test.", "x.c2.t.test.", "x.c4.t.test.", "x.c5.t.test.", "q.wild.t.test.",
+                        "q.wbig.t.test.", "q.wmx.t.test.", "q.wc.t.test.", "a.b.w.test.", "q.cut.w.test.",
+                        "x.deep.w.test.", "nx.e.f.g.w.test.", "nothing.t.test."})
+    for (const std::string& name : {std::string(n), many + n}) {
+      Name nm = Name::from_text(name);
+      for (uint16_t t : {rrtype::A, rrtype::AAAA, rrtype::NS, rrtype::TXT, rrtype::MX, rrtype::DS, rrtype::ANY})
+        qs.push_back(query(nm.data(), nm.size(), t, uint16_t(qs.size())));
+    }
+  ASSERT_GT(qs.size(), 1000u);
+  size_t kinds[6] = {};
+  for (size_t i = 0; i < qs.size(); ++i) {
+    Query q;
+    parse_query(qs[i], q);
+    // A small client buffer too, so that templates that do not fit fall back.
+    for (size_t room : {size_t(1232), size_t(512), size_t(130)})
+      for (Transport tr : {Transport::Udp, Transport::Tcp}) {
+        Out a, b, c;
+        a.bytes.assign(room, 0);
+        b.bytes.assign(room, 0);
+        c.bytes.assign(room, 0);
+        a.r = answer(*fast, q, a.bytes, tr);
+        b.r = answer(*shard_only, q, b.bytes, tr);
+        c.r = answer(*slow, q, c.bytes, tr);
+        a.bytes.resize(a.r.len);
+        b.bytes.resize(b.r.len);
+        c.bytes.resize(c.r.len);
+        expect_same(a, c, i);
+        expect_same(b, c, i);
+        ++kinds[size_t(a.r.kind)];
+      }
+  }
+  EXPECT_GT(kinds[size_t(AnswerKind::Referral)], 100u);
+}
