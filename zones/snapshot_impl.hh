@@ -12,6 +12,11 @@
 // Shards exist so that a later delta (issue 4) can rebuild the few shards it
 // touches and share every other shard with the previous version
 // (shared_ptr<const Shard>), instead of copying a 1M-name zone.
+// Beside the nodes, only for cuts, CNAMEs and wildcard parents: per shard,
+// their referral / CNAME templates (Shard::aux, made with the shard); per
+// zone version, a small table of them with the glue, target and "*" nodes
+// they read resolved (Zone::special, made by prepare_answers). Ordinary
+// nodes carry nothing extra.
 #pragma once
 
 #include <cstdint>
