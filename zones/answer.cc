@@ -876,6 +876,7 @@ struct Special {
   AuxRef ax;
   const uint8_t* star = nullptr;               // valid when `resolved`
   const uint8_t* const* targets = nullptr;     // valid when `resolved`
+  const SpecialNode* entry = nullptr;          // the table's entry, when `resolved`
   bool resolved = false;
 };
 
@@ -891,7 +892,7 @@ const SpecialNode* find_special(const Zone& z, const uint8_t* name, size_t len) 
 }
 
 inline Special from_table(const Zone& z, const SpecialNode& e) noexcept {
-  return Special{AuxRef{e.aux, e.aux_base}, e.star, z.special_targets.data() + e.targets, true};
+  return Special{AuxRef{e.aux, e.aux_base}, e.star, z.special_targets.data() + e.targets, &e, true};
 }
 
 // `node` (hash `hash`) is a special node: its parts.
@@ -911,6 +912,19 @@ bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Spec
   const size_t shift = q.qname_len - cut[1];
   if (steps > a.max_steps) return false;
   if (pos + a.tmpl_len > room || pos + a.tmpl_len > kMaxPtr) return false;
+  if (sp.entry && sp.entry->full_len) {  // the whole referral of this version: one copy
+    const SpecialNode& e = *sp.entry;
+    if (pos + e.full_len > room) return false;
+    const uint8_t* d = z.special_answers.data() + e.full;
+    uint8_t* at = b + pos;
+    copy_short(at, d, e.full_len);
+    for (uint16_t i = 0; i < e.full_npatch; ++i) {
+      const uint16_t p = rd16(d + e.full_len + 2 * i);
+      wr16(at + p, uint16_t(rd16(d + p) + shift));
+    }
+    o = FastOut{pos + e.full_len, 0, a.count, e.full_ar, rcode::NOERROR, AnswerKind::Referral, false};
+    return true;
+  }
   const auto* t = reinterpret_cast<const AuxTarget*>(ax.base + a.data + a.targets);
   // The template was written for a question equal to the cut's name; the
   // question's extra labels could only change it if a server name below
@@ -1193,12 +1207,53 @@ AnswerResult answer_query(const ZoneSet& zs, std::span<const uint8_t> packet,
 
 namespace {
 
+// A cut's whole referral for one zone version (SpecialNode::full): its
+// template, then the A and AAAA RRsets of each server (once per node) with
+// their owners pointing at the server's name, exactly as fast_referral's
+// per-server loop writes them. Not made when a server is missing (the
+// general path looks for a wildcard) or the result would be too long.
+void full_referral(SpecialNode& e, const AnswerAux& a, const uint8_t* base, const AuxTarget* t,
+                   const uint8_t* const* nodes, std::vector<uint8_t>& out) {
+  std::vector<uint8_t> bytes(base + a.data, base + a.data + a.tmpl_len);
+  std::vector<uint16_t> ptrs;
+  for (uint8_t i = 0; i < a.npatch; ++i) ptrs.push_back(rd16(base + a.data + a.tmpl_len + 2 * i));
+  uint32_t ar = 0;
+  std::vector<const uint8_t*> done;
+  for (uint8_t i = 0; i < a.ntarget; ++i) {
+    const uint8_t* n = nodes[i];
+    if (!n || t[i].msg_pos == 0) return;
+    if (std::find(done.begin(), done.end(), n) != done.end()) continue;
+    done.push_back(n);
+    for (uint16_t type : {rrtype::A, rrtype::AAAA}) {
+      const RRsetRef r = node_rrset(n, type);
+      if (!r) continue;
+      const size_t at = bytes.size();
+      bytes.resize(at + r.len);
+      put_block_at(bytes.data() + at, r, t[i].msg_pos);
+      size_t o = 0;
+      for (uint16_t k = 0; k < r.count; ++k) {
+        ptrs.push_back(uint16_t(at + o));
+        o += 12 + size_t(rd16(r.block + o + 10));
+      }
+      ar += r.count;
+    }
+  }
+  if (bytes.size() > 4096 || ar > UINT16_MAX || ptrs.size() > UINT16_MAX) return;
+  e.full = uint32_t(out.size());
+  e.full_len = uint16_t(bytes.size());
+  e.full_ar = uint16_t(ar);
+  e.full_npatch = uint16_t(ptrs.size());
+  out.insert(out.end(), bytes.begin(), bytes.end());
+  for (uint16_t p : ptrs) { out.push_back(uint8_t(p >> 8)); out.push_back(uint8_t(p)); }
+}
+
 // Zone::special from the shards' tables, with the nodes each answer reads
 // looked up in this version. O(shards + special nodes).
 void prepare_special(Zone& z) {
   z.memory -= std::min(z.memory, z.special_bytes);
   z.special.clear();
   z.special_targets.clear();
+  z.special_answers.clear();
   z.special_bits = 0;
   z.special_bytes = 0;
   size_t n = 0;
@@ -1213,6 +1268,7 @@ void prepare_special(Zone& z) {
   while ((size_t(1) << bits) < 2 * n) ++bits;
   std::vector<SpecialNode> table(size_t(1) << bits);
   std::vector<const uint8_t*> targets;
+  std::vector<uint8_t> answers;
   for (const auto& sh : z.shards) {
     if (sh->aux.empty()) continue;
     const uint8_t* base = sh->aux.data();
@@ -1231,6 +1287,8 @@ void prepare_special(Zone& z) {
       if (a.tmpl_len) {
         const auto* t = reinterpret_cast<const AuxTarget*>(base + a.data + a.targets);
         for (uint8_t j = 0; j < a.ntarget; ++j) targets.push_back(z.find(base + t[j].name_at, t[j].len, t[j].hash));
+        if ((e.node[0] & node_flag::Cut) && !(e.node[0] & node_flag::Apex))
+          full_referral(e, a, base, t, targets.data() + e.targets, answers);
       }
       size_t at = size_t(e.fp >> (64 - bits));
       while (table[at].node) at = (at + 1) & (table.size() - 1);
@@ -1239,8 +1297,10 @@ void prepare_special(Zone& z) {
   }
   z.special = std::move(table);
   z.special_targets = std::move(targets);
+  z.special_answers = std::move(answers);
   z.special_bits = bits;
-  z.special_bytes = z.special.capacity() * sizeof(SpecialNode) + z.special_targets.capacity() * sizeof(const uint8_t*);
+  z.special_bytes = z.special.capacity() * sizeof(SpecialNode) +
+                    z.special_targets.capacity() * sizeof(const uint8_t*) + z.special_answers.capacity();
   z.memory += z.special_bytes;
 }
 

@@ -181,6 +181,14 @@ struct SpecialNode {
   const uint8_t* aux_base = nullptr;
   const uint8_t* star = nullptr;    // the "*.<name>" node, or null
   uint32_t targets = 0;             // first of aux->ntarget nodes in Zone::special_targets (null: absent)
+  // A cut whose servers all exist: the whole referral (NS RRset, then glue)
+  // as written for a question equal to the cut's name, at `full` in
+  // Zone::special_answers, followed by the u16 offsets of its full_npatch
+  // compression pointers. full_len 0: none.
+  uint32_t full = 0;
+  uint16_t full_len = 0;
+  uint16_t full_ar = 0;
+  uint16_t full_npatch = 0;
 };
 
 // Cheap fingerprint of a lower-case wire name for Zone::special: the
@@ -230,6 +238,7 @@ class Zone {
   static constexpr size_t kMaxSpecial = 4096;  // a table that stays in L2 while answering
   std::vector<SpecialNode> special;
   std::vector<const uint8_t*> special_targets;
+  std::vector<uint8_t> special_answers;
   unsigned special_bits = 0;
   size_t special_bytes = 0;
   uint8_t apex_lower[kMaxName];
