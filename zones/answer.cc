@@ -1247,68 +1247,146 @@ void full_referral(SpecialNode& e, const AnswerAux& a, const uint8_t* base, cons
   for (uint16_t p : ptrs) { out.push_back(uint8_t(p >> 8)); out.push_back(uint8_t(p)); }
 }
 
+// Builds Zone::special (see prepare_special).
+struct SpecialBuilder {
+  const Zone& z;
+  std::vector<SpecialNode> table;
+  std::vector<const uint8_t*> targets;
+  std::vector<uint32_t> target_shards;
+  std::vector<uint8_t> answers;
+  unsigned bits;
+
+  SpecialBuilder(const Zone& zone, size_t n) : z(zone) {
+    bits = 1;
+    while ((size_t(1) << bits) < 2 * n) ++bits;
+    table.resize(size_t(1) << bits);
+  }
+  uint32_t shard_of(uint64_t h) const noexcept { return z.shard_bits ? uint32_t(h >> (64 - z.shard_bits)) : 0; }
+  void insert(const SpecialNode& e) {
+    size_t at = size_t(e.fp >> (64 - bits));
+    while (table[at].node) at = (at + 1) & (table.size() - 1);
+    table[at] = e;
+  }
+  // A node of shard `shard` with its entry `a` there: everything it reads looked up now.
+  void add(const Shard& sh, uint32_t shard, const AnswerAux& a) {
+    const uint8_t* base = sh.aux.data();
+    SpecialNode e;
+    e.node = sh.blob.data() + a.node_off;
+    e.fp = special_fp(node_name(e.node), e.node[1]);
+    e.aux = &a;
+    e.aux_base = base;
+    e.shard = shard;
+    if (e.node[0] & node_flag::WildChild) {
+      e.star = find_star(z, node_name(e.node), e.node[1], a.star_hash);
+      e.star_shard = shard_of(a.star_hash);
+    }
+    e.targets = uint32_t(targets.size());
+    if (a.tmpl_len) {
+      const auto* t = reinterpret_cast<const AuxTarget*>(base + a.data + a.targets);
+      e.ntargets = a.ntarget;
+      for (uint8_t j = 0; j < a.ntarget; ++j) {
+        targets.push_back(z.find(base + t[j].name_at, t[j].len, t[j].hash));
+        target_shards.push_back(shard_of(t[j].hash));
+      }
+      if ((e.node[0] & node_flag::Cut) && !(e.node[0] & node_flag::Apex))
+        full_referral(e, a, base, t, targets.data() + e.targets, answers);
+    }
+    insert(e);
+  }
+  void add_shard(const Shard& sh, uint32_t shard) {
+    if (sh.aux.empty()) return;
+    uint32_t k;
+    std::memcpy(&k, sh.aux.data(), 4);
+    const auto* ents = reinterpret_cast<const AnswerAux*>(sh.aux.data() + 8);
+    for (uint32_t i = 0; i < k; ++i) add(sh, shard, ents[i]);
+  }
+  // An entry of the previous version whose node and every node it reads
+  // sit in shards this version shares: the same answers, copied.
+  void copy(const Zone& prev, const SpecialNode& old) {
+    SpecialNode e = old;
+    e.targets = uint32_t(targets.size());
+    targets.insert(targets.end(), prev.special_targets.begin() + old.targets,
+                   prev.special_targets.begin() + old.targets + old.ntargets);
+    target_shards.insert(target_shards.end(), prev.special_target_shards.begin() + old.targets,
+                         prev.special_target_shards.begin() + old.targets + old.ntargets);
+    if (old.full_len) {
+      e.full = uint32_t(answers.size());
+      const uint8_t* from = prev.special_answers.data() + old.full;
+      answers.insert(answers.end(), from, from + old.full_len + 2 * size_t(old.full_npatch));
+    }
+    insert(e);
+  }
+};
+
+size_t aux_count(const Shard& sh) noexcept {
+  if (sh.aux.empty()) return 0;
+  uint32_t k;
+  std::memcpy(&k, sh.aux.data(), 4);
+  return k;
+}
+
 // Zone::special from the shards' tables, with the nodes each answer reads
-// looked up in this version. O(shards + special nodes).
-void prepare_special(Zone& z) {
+// looked up in this version. From scratch it costs a visit of every shard
+// and a few probes per special node; after a delta (`prev`: the version it
+// was applied to) only the entries whose node, glue, target or "*" child sit
+// in a rebuilt shard are made again, the others are copied.
+void prepare_special(Zone& z, const Zone* prev) {
   z.memory -= std::min(z.memory, z.special_bytes);
   z.special.clear();
   z.special_targets.clear();
+  z.special_target_shards.clear();
   z.special_answers.clear();
   z.special_bits = 0;
   z.special_bytes = 0;
+  z.special_count = 0;
+  const size_t nsh = z.shards.size();
+  const bool incremental = prev && prev->shards.size() == nsh && prev->shard_bits == z.shard_bits &&
+                           prev->special_count <= Zone::kMaxSpecial;
+  std::vector<uint8_t> rebuilt;
   size_t n = 0;
-  for (const auto& sh : z.shards) {
-    if (sh->aux.empty()) continue;
-    uint32_t k;
-    std::memcpy(&k, sh->aux.data(), 4);
-    n += k;
-  }
-  if (n == 0 || n > Zone::kMaxSpecial) return;
-  unsigned bits = 1;
-  while ((size_t(1) << bits) < 2 * n) ++bits;
-  std::vector<SpecialNode> table(size_t(1) << bits);
-  std::vector<const uint8_t*> targets;
-  std::vector<uint8_t> answers;
-  for (const auto& sh : z.shards) {
-    if (sh->aux.empty()) continue;
-    const uint8_t* base = sh->aux.data();
-    uint32_t k;
-    std::memcpy(&k, base, 4);
-    const auto* ents = reinterpret_cast<const AnswerAux*>(base + 8);
-    for (uint32_t i = 0; i < k; ++i) {
-      const AnswerAux& a = ents[i];
-      SpecialNode e;
-      e.node = sh->blob.data() + a.node_off;
-      e.fp = special_fp(node_name(e.node), e.node[1]);
-      e.aux = &a;
-      e.aux_base = base;
-      if (e.node[0] & node_flag::WildChild) e.star = find_star(z, node_name(e.node), e.node[1], a.star_hash);
-      e.targets = uint32_t(targets.size());
-      if (a.tmpl_len) {
-        const auto* t = reinterpret_cast<const AuxTarget*>(base + a.data + a.targets);
-        for (uint8_t j = 0; j < a.ntarget; ++j) targets.push_back(z.find(base + t[j].name_at, t[j].len, t[j].hash));
-        if ((e.node[0] & node_flag::Cut) && !(e.node[0] & node_flag::Apex))
-          full_referral(e, a, base, t, targets.data() + e.targets, answers);
-      }
-      size_t at = size_t(e.fp >> (64 - bits));
-      while (table[at].node) at = (at + 1) & (table.size() - 1);
-      table[at] = e;
+  if (incremental) {
+    rebuilt.assign(nsh, 0);
+    n = prev->special_count;
+    for (size_t i = 0; i < nsh; ++i) {
+      if (z.shards[i] == prev->shards[i]) continue;
+      rebuilt[i] = 1;
+      n = n - aux_count(*prev->shards[i]) + aux_count(*z.shards[i]);
     }
+  } else {
+    for (const auto& sh : z.shards) n += aux_count(*sh);
   }
-  z.special = std::move(table);
-  z.special_targets = std::move(targets);
-  z.special_answers = std::move(answers);
-  z.special_bits = bits;
+  z.special_count = n;
+  if (n == 0 || n > Zone::kMaxSpecial) return;
+  SpecialBuilder b(z, n);
+  if (incremental) {
+    for (const SpecialNode& e : prev->special) {
+      if (!e.node || rebuilt[e.shard]) continue;  // its shard's entries are added below
+      bool stale = e.star_shard != UINT32_MAX && rebuilt[e.star_shard];
+      for (uint32_t j = 0; j < e.ntargets && !stale; ++j) stale = rebuilt[prev->special_target_shards[e.targets + j]];
+      if (stale) b.add(*z.shards[e.shard], e.shard, *e.aux);
+      else b.copy(*prev, e);
+    }
+    for (size_t i = 0; i < nsh; ++i)
+      if (rebuilt[i]) b.add_shard(*z.shards[i], uint32_t(i));
+  } else {
+    for (size_t i = 0; i < nsh; ++i) b.add_shard(*z.shards[i], uint32_t(i));
+  }
+  z.special = std::move(b.table);
+  z.special_targets = std::move(b.targets);
+  z.special_target_shards = std::move(b.target_shards);
+  z.special_answers = std::move(b.answers);
+  z.special_bits = b.bits;
   z.special_bytes = z.special.capacity() * sizeof(SpecialNode) +
-                    z.special_targets.capacity() * sizeof(const uint8_t*) + z.special_answers.capacity();
+                    z.special_targets.capacity() * sizeof(const uint8_t*) +
+                    z.special_target_shards.capacity() * sizeof(uint32_t) + z.special_answers.capacity();
   z.memory += z.special_bytes;
 }
 
 }  // namespace
 
-void prepare_answers(Zone& z) {
+void prepare_answers(Zone& z, const Zone* previous) {
   z.apex_hash = name_hash(z.apex_lower, z.apex_len);
-  prepare_special(z);
+  prepare_special(z, previous);
   z.neg_soa_c.clear();
   z.neg_soa_ptr[0] = z.neg_soa_ptr[1] = 0;
   // A root apex has no labels to point at: the general writer handles it.

@@ -723,7 +723,7 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
     }
   }
   zone->memory = mem - z_.neg_soa.size() + zone->neg_soa.size() - z_.special_bytes;  // prepare_answers adds its own
-  prepare_answers(*zone);
+  prepare_answers(*zone, &z_);
   return zone;
 }
 

@@ -180,7 +180,10 @@ struct SpecialNode {
   const AnswerAux* aux = nullptr;   // its entry in its shard's table
   const uint8_t* aux_base = nullptr;
   const uint8_t* star = nullptr;    // the "*.<name>" node, or null
-  uint32_t targets = 0;             // first of aux->ntarget nodes in Zone::special_targets (null: absent)
+  uint32_t targets = 0;             // first of `ntargets` nodes in Zone::special_targets (null: absent)
+  uint32_t ntargets = 0;
+  uint32_t shard = 0;               // of the node
+  uint32_t star_shard = UINT32_MAX; // of the "*" child's name, when the node has one
   // A cut whose servers all exist: the whole referral (NS RRset, then glue)
   // as written for a question equal to the cut's name, at `full` in
   // Zone::special_answers, followed by the u16 offsets of its full_npatch
@@ -190,6 +193,7 @@ struct SpecialNode {
   uint16_t full_ar = 0;
   uint16_t full_npatch = 0;
 };
+static_assert(sizeof(SpecialNode) == 72);
 
 // Cheap fingerprint of a lower-case wire name for Zone::special: the
 // answer engine computes it for a question's parent instead of an XXH3.
@@ -235,9 +239,14 @@ class Zone {
   // 2^special_bits slots; empty when there are none or more than
   // kMaxSpecial (the answer engine then hashes and probes). Made by
   // prepare_answers(); special_bytes of it are counted in `memory`.
-  static constexpr size_t kMaxSpecial = 4096;  // a table that stays in L2 while answering
+  // Bounds the table (2^k slots of 72 bytes, at most 2048 here: ~150 KiB,
+  // in L2 while answering) and what a delta pays to renew it (~40 us); a
+  // zone with more special nodes reads their shards' tables instead.
+  static constexpr size_t kMaxSpecial = 1024;
   std::vector<SpecialNode> special;
   std::vector<const uint8_t*> special_targets;
+  std::vector<uint32_t> special_target_shards;  // the shard of each of special_targets' names
+  size_t special_count = 0;                     // special nodes in the shards (also when the table is empty)
   std::vector<uint8_t> special_answers;
   unsigned special_bits = 0;
   size_t special_bytes = 0;
@@ -271,9 +280,12 @@ class Zone {
 };
 
 // Derives what the answer engine precomputes from a zone's data (answer.cc):
-// the compressed negative-answer SOA. Called by every builder of a Zone
-// (compile, delta) once its apex and neg_soa are final, before publication.
-void prepare_answers(Zone& z);
+// the compressed negative-answer SOA and the table of special nodes. Called
+// by every builder of a Zone (compile, delta) once its shards, apex and
+// neg_soa are final, before publication; a delta passes the version it was
+// applied to (`previous`, alive during the call), whose table is reused
+// wherever the shards involved are shared.
+void prepare_answers(Zone& z, const Zone* previous = nullptr);
 // Fills Shard::aux from the shard's nodes (flags and blob final). Called by
 // every builder of a shard (compile, delta) before publication; any thread.
 void prepare_shard_answers(Shard& s, const uint8_t* apex, size_t apex_len);

@@ -135,6 +135,40 @@ void expect_same_kids(const Zone& got, const Zone& want) {
   EXPECT_EQ(got_nodes, nodes);
 }
 
+// The table of special nodes (Zone::special) a delta updates in place of a
+// rebuild equals the one a scratch compile makes: same nodes, same resolved
+// "*" children, glue and targets, same precomputed referrals.
+void expect_same_special(const Zone& got, const Zone& want) {
+  EXPECT_EQ(got.special_count, want.special_count);
+  EXPECT_EQ(got.special.empty(), want.special.empty());
+  auto name_of = [](const uint8_t* n) { return n ? name_to_text(node_name(n), n[1]) : std::string("-"); };
+  size_t seen = 0;
+  for (const SpecialNode& w : want.special) {
+    if (!w.node) continue;
+    ++seen;
+    const std::string name = name_of(w.node);
+    const SpecialNode* g = nullptr;
+    for (const SpecialNode& e : got.special)
+      if (e.node && name_of(e.node) == name) g = &e;
+    ASSERT_NE(g, nullptr) << name;
+    EXPECT_EQ(g->fp, w.fp) << name;
+    EXPECT_EQ(name_of(g->star), name_of(w.star)) << name;
+    ASSERT_EQ(g->ntargets, w.ntargets) << name;
+    for (uint32_t j = 0; j < w.ntargets; ++j)
+      EXPECT_EQ(name_of(got.special_targets[g->targets + j]), name_of(want.special_targets[w.targets + j])) << name;
+    ASSERT_EQ(g->full_len, w.full_len) << name;
+    EXPECT_EQ(g->full_ar, w.full_ar) << name;
+    ASSERT_EQ(g->full_npatch, w.full_npatch) << name;
+    const size_t n = w.full_len ? w.full_len + 2 * size_t(w.full_npatch) : 0;
+    EXPECT_EQ(std::vector<uint8_t>(got.special_answers.begin() + g->full, got.special_answers.begin() + g->full + n),
+              std::vector<uint8_t>(want.special_answers.begin() + w.full, want.special_answers.begin() + w.full + n))
+        << name;
+  }
+  size_t got_n = 0;
+  for (const SpecialNode& e : got.special) got_n += e.node != nullptr;
+  EXPECT_EQ(got_n, seen);
+}
+
 struct Fixture {
   std::multiset<std::string> lines = split_lines(kBase);
   std::shared_ptr<const ZoneSet> set = compile_lines(lines);
@@ -157,6 +191,7 @@ struct Fixture {
     auto scratch = compile_lines(lines);
     ASSERT_TRUE(scratch);
     expect_same_kids(*r.zones->zones()[0], *scratch->zones()[0]);
+    expect_same_special(*r.zones->zones()[0], *scratch->zones()[0]);
     EXPECT_EQ(zoneset_version(*r.zones), zoneset_version(*scratch));
     EXPECT_EQ(zoneset_label(*r.zones), zoneset_label(*scratch));
     EXPECT_EQ(zone_record_count(*r.zones->zones()[0]), zone_record_count(*scratch->zones()[0]));
