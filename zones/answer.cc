@@ -785,15 +785,19 @@ size_t put_opt(uint8_t* p, const Query& q, const AnswerConfig& cfg, uint8_t ext_
 
 // ---- precomputed answers for cuts, CNAMEs and wildcard parents ----
 //
-// A referral, a one-hop CNAME and a wildcard answer cost a hit's price plus
-// little when the parts that depend only on the special node are prepared
-// with its shard (prepare_shard_answers): the referral's NS RRset and the
-// CNAME record exactly as the general path writes them for a question equal
-// to the node's name, and the name hashes of the glue, the CNAME target and
-// the "*" child. Whatever depends on other nodes (glue addresses, the
-// target's data) is looked up per answer, so a delta that changes only
-// those nodes leaves the templates valid. special_fast() falls back to the
-// general path (returns false) whenever its output could differ from it.
+// A referral, a one-hop CNAME and a wildcard answer cost about a hit's price
+// when what they need is prepared ahead, in two layers:
+//  - per shard, with it (prepare_shard_answers): the referral's NS RRset and
+//    the CNAME record exactly as the general path writes them for a question
+//    equal to the node's name, and the name hashes of the glue, the CNAME
+//    target and the "*" child. It depends on the node alone, so a shard a
+//    delta shares keeps valid templates;
+//  - per zone version (prepare_special, up to Zone::kMaxSpecial nodes): a
+//    table of the special nodes found by a cheap fingerprint of the name
+//    (no XXH3 for the question's parent), with the glue, target and "*"
+//    nodes of this version resolved and each referral written out whole.
+// special_fast() falls back to the general path (returns false) whenever its
+// output could differ from it.
 
 // The special node's entry in its shard's table, and the table's bytes.
 struct AuxRef {
@@ -905,7 +909,9 @@ Special special_of(const Zone& z, const uint8_t* node, uint64_t hash) noexcept {
   return Special{find_aux(z, node, hash)};
 }
 
-bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Special& sp, int steps, uint8_t* b, size_t pos, size_t room, FastOut& o) noexcept {
+// `steps`: labels of the question below the cut.
+bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Special& sp, int steps, uint8_t* b,
+                   size_t pos, size_t room, FastOut& o) noexcept {
   const AuxRef& ax = sp.ax;
   if (!ax.e || ax.e->tmpl_len == 0) return false;
   const AnswerAux& a = *ax.e;
