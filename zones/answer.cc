@@ -918,6 +918,11 @@ bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Spec
   const size_t shift = q.qname_len - cut[1];
   if (steps > a.max_steps) return false;
   if (pos + a.tmpl_len > room || pos + a.tmpl_len > kMaxPtr) return false;
+  // The template was written for a question equal to the cut's name; the
+  // question's extra labels could only change it if a server name below
+  // the cut shared the question's label right below the cut. That cannot
+  // be: such a server name must exist (both paths below require it), so that label's node exists
+  // and the closest encloser would be it (or the question itself), not the cut.
   if (sp.entry && sp.entry->full_len) {  // the whole referral of this version: one copy
     const SpecialNode& e = *sp.entry;
     if (pos + e.full_len > room) return false;
@@ -932,11 +937,6 @@ bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Spec
     return true;
   }
   const auto* t = reinterpret_cast<const AuxTarget*>(ax.base + a.data + a.targets);
-  // The template was written for a question equal to the cut's name; the
-  // question's extra labels could only change it if a server name below
-  // the cut shared the question's label right below the cut. That cannot
-  // be: such a server name must exist (below), so that label's node exists
-  // and the closest encloser would be it (or the question itself), not the cut.
   put_template(b + pos, ax, shift);
   size_t p = pos + a.tmpl_len;
   uint16_t ar = 0;
