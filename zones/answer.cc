@@ -140,6 +140,26 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
                          : q.qdcount == 0     ? QueryStatus::FormErr
                                               : QueryStatus::Ok;
   const QueryStatus malformed = opc != opcode::QUERY ? QueryStatus::NotImp : QueryStatus::FormErr;
+  // What nearly every query carries after the question: nothing, or one
+  // OPT record with a root owner. Read directly; anything else takes the
+  // general walk below, which accepts the same messages.
+  if (rd16(p + 6) == 0 && rd16(p + 8) == 0) {
+    const uint16_t ar = rd16(p + 10);
+    if (ar == 0 && off == len) return q.status = ok;
+    if (ar == 1 && off + 11 <= len && p[off] == 0 && rd16(p + off + 1) == rrtype::OPT &&
+        off + 11 + size_t(rd16(p + off + 9)) == len) {
+      size_t o = off + 11;
+      while (o + 4 <= len) o += 4 + rd16(p + o + 2);  // options must tile the RDATA exactly
+      if (o == len) {
+        q.has_edns = true;
+        const uint16_t sz = rd16(p + off + 3);
+        q.udp_size = sz < 512 ? 512 : sz;
+        q.edns_version = p[off + 6];
+        q.do_bit = (p[off + 7] & 0x80) != 0;
+        return q.status = ok;
+      }
+    }
+  }
   const uint16_t counts[3] = {rd16(p + 6), rd16(p + 8), rd16(p + 10)};
   int opts = 0;
   for (int sec = 0; sec < 3; ++sec) {
@@ -302,7 +322,7 @@ struct Writer {
 // target (RFC 6672 §2.5 keeps it uncompressed), so that the synthesized CNAME,
 // the record DNAME-unaware resolvers use, stands on its own (Knot does the same).
 struct NameInfo { uint8_t off; uint8_t count; bool compress; bool target; };
-NameInfo rdata_name_info(uint16_t t) noexcept {
+constexpr NameInfo rdata_name_info(uint16_t t) noexcept {
   switch (t) {
     case rrtype::NS: case rrtype::CNAME: case rrtype::PTR: return {0, 1, true, true};
     case rrtype::MX: return {2, 1, true, true};
@@ -313,6 +333,21 @@ NameInfo rdata_name_info(uint16_t t) noexcept {
     default: return {0, 0, false, false};
   }
 }
+
+// rdata_name_info(t).count != 0, as one bit test (the hit path asks it per answer).
+constexpr bool rdata_has_names(uint16_t t) noexcept {
+  constexpr uint64_t kMask = 1ull << rrtype::NS | 1ull << rrtype::CNAME | 1ull << rrtype::SOA |
+                             1ull << rrtype::PTR | 1ull << rrtype::MX | 1ull << rrtype::SRV |
+                             1ull << rrtype::DNAME;
+  return t < 64 ? (kMask >> t) & 1 : (t == rrtype::SVCB || t == rrtype::HTTPS);
+}
+
+consteval bool rdata_has_names_agrees() {
+  for (uint32_t t = 0; t <= 0xffff; ++t)
+    if (rdata_has_names(uint16_t(t)) != (rdata_name_info(uint16_t(t)).count != 0)) return false;
+  return true;
+}
+static_assert(rdata_has_names_agrees());
 
 // Writes an RRset from its pre-encoded block. The owner is `owner_ptr` when it
 // is a valid pointer target, else the name itself (compressed). Whole RRset or
@@ -921,7 +956,7 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   if (node && q.qtype != rrtype::ANY &&
       !(node_flags(node) & (node_flag::Below | node_flag::Cut | node_flag::Cname))) {
     const RRsetRef r = node_rrset(node, q.qtype);
-    if (r && rdata_name_info(r.type).count == 0 && pos + r.len <= room) {
+    if (r && !rdata_has_names(r.type) && pos + r.len <= room) {
       copy_short(b + pos, r.block, r.len);
       if (want_sum) rec_sum = ones_acc(r.block, r.len);  // the zone's copy: no store to read back
       pos += r.len;
