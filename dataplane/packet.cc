@@ -153,8 +153,13 @@ bool NodeAddrs::has_v4(const uint8_t* a) const noexcept {
 }
 
 bool NodeAddrs::has_v6(const uint8_t* a) const noexcept {
-  for (size_t i = 0; i < n6; ++i)
-    if (std::memcmp(v6[i].data(), a, 16) == 0) return true;
+  uint64_t x[2];
+  std::memcpy(x, a, 16);
+  for (size_t i = 0; i < n6; ++i) {
+    uint64_t y[2];
+    std::memcpy(y, v6[i].data(), 16);
+    if (((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0) return true;
+  }
   return false;
 }
 
@@ -286,87 +291,55 @@ void swap_l2_l4(uint8_t* frame, const Classified& c) noexcept {
 }
 
 size_t udp_reply(uint8_t* frame, const Classified& c, size_t dns_len, const NodeAddrs& me,
-                 CsumOffload off) noexcept {
+                 CsumOffload off, uint32_t dns_sum) noexcept {
+  // Everything the checksums need is read before any of it is rewritten:
+  // the sums come from values in registers, never from bytes just stored
+  // (reading those back stalls on store forwarding).
   uint8_t* ip = frame + c.l2_len;
   uint8_t* udp = ip + c.l3_len;
+  const uint16_t sport = rd16(udp), dport = rd16(udp + 2);
+  const size_t ulen = kUdpHdr + dns_len;
+  const uint64_t payload = dns_sum != kNoSum ? dns_sum : zones::ones_acc(udp + kUdpHdr, dns_len);
   eth_reply(frame, me);
-  size_t ulen = kUdpHdr + dns_len;
-  swap_bytes(udp, udp + 2, 2);
+  wr16(udp, dport);
+  wr16(udp + 2, sport);
   wr16(udp + 4, uint16_t(ulen));
-  wr16(udp + 6, 0);
+  uint64_t addr_sum;  // source + destination: the swap leaves it as it is
   if (c.kind == Kind::Dns4) {
+    addr_sum = zones::ones_acc(ip + 12, 8);
+    // The header checksum, updated for the fields that change (RFC 1624
+    // eqn. 3: HC' = ~(~HC + ~m + m')); classify() checked the old one.
+    const uint32_t tot = rd16(ip + 2), frag = rd16(ip + 6), ttl_proto = rd16(ip + 8);
+    const uint32_t new_tot = uint32_t(c.l3_len + ulen), new_ttl_proto = uint32_t(kReplyTtl) << 8 | ip[9];
+    uint32_t hc = 0xffffu - rd16(ip + 10);
+    hc += (0xffffu - tot) + new_tot + (0xffffu - frag) + (0xffffu - ttl_proto) + new_ttl_proto;
     swap_bytes(ip + 12, ip + 16, 4);
-    wr16(ip + 2, uint16_t(c.l3_len + ulen));
+    wr16(ip + 2, uint16_t(new_tot));
     wr16(ip + 6, 0);  // no fragmentation of our own answers: they fit the path by EDNS size
     ip[8] = kReplyTtl;
-    wr16(ip + 10, 0);
-    if (!off.ip4) wr16(ip + 10, ip4_header_csum(ip, c.l3_len));
-    if (off.udp) {
-      uint32_t s = csum_add(0, ip + 12, 8);
-      s += ipproto::kUdp + uint32_t(ulen);
-      wr16(udp + 6, csum_fold(s));
-    } else {
-      uint16_t cs = l4_csum4(ip, ipproto::kUdp, udp, ulen);
-      wr16(udp + 6, cs ? cs : 0xffff);  // RFC 768: a computed 0 is sent as all ones
-    }
+    wr16(ip + 10, off.ip4 ? 0 : uint16_t(~zones::ones_fold(hc)));
   } else {
+    addr_sum = zones::ones_acc(ip + 8, 32);
     swap_bytes(ip + 8, ip + 24, 16);
     wr16(ip + 4, uint16_t(ulen));
     ip[7] = kReplyTtl;
-    if (off.udp) {
-      uint32_t s = csum_add(0, ip + 8, 32);
-      s += ipproto::kUdp + uint32_t(ulen);
-      wr16(udp + 6, csum_fold(s));
-    } else {
-      uint16_t cs = l4_csum6(ip, ipproto::kUdp, udp, ulen);
-      wr16(udp + 6, cs ? cs : 0xffff);  // RFC 8200 §8.1: zero is not allowed for IPv6
-    }
+  }
+  const uint64_t pseudo = addr_sum + ipproto::kUdp + ulen;
+  if (off.udp) {
+    // DPDK's TX offload contract (rte_ipv4_phdr_cksum / rte_ipv6_phdr_cksum):
+    // the field holds the pseudo-header sum, folded, not complemented; the
+    // NIC adds the segment and complements.
+    wr16(udp + 6, uint16_t(zones::ones_fold(pseudo)));
+  } else {
+    const uint16_t cs = uint16_t(~zones::ones_fold(pseudo + sport + dport + ulen + payload));
+    // RFC 768 / RFC 8200 §8.1: a computed 0 is sent as all ones (0 means none, not allowed over IPv6)
+    wr16(udp + 6, cs ? cs : 0xffff);
   }
   return size_t(c.l2_len) + c.l3_len + ulen;
 }
 
-// RFC 1071 §2: the one's-complement sum does not depend on byte order, and
-// deferred carries may be added at the end. So: 32-bit halves of native
-// 64-bit words summed into a 64-bit accumulator (no carry to propagate per
-// add: 2^33 halves would be needed to overflow it, a frame has < 2^14), which
-// the compiler can vectorise, then one fold and one byte swap at the end.
 uint32_t csum_add(uint32_t sum, const uint8_t* p, size_t len) noexcept {
-  uint64_t s = 0;
-  for (; len >= 8; p += 8, len -= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    s += (w & 0xffffffffu) + (w >> 32);
-  }
-  if (len >= 4) {
-    uint32_t w;
-    std::memcpy(&w, p, 4);
-    s += w;
-    p += 4;
-    len -= 4;
-  }
-  if (len >= 2) {
-    uint16_t w;
-    std::memcpy(&w, p, 2);
-    s += w;
-    p += 2;
-    len -= 2;
-  }
-  if (len) {
-    uint8_t b[2] = {p[0], 0};  // a trailing byte is the high half of a zero-padded word
-    uint16_t w;
-    std::memcpy(&w, b, 2);
-    s += w;
-  }
-  // Fold to 16 bits in memory order, then read it as a big-endian number.
-  s = (s & 0xffffffff) + (s >> 32);
-  s = (s & 0xffffffff) + (s >> 32);
-  uint32_t f = uint32_t(s);
-  f = (f & 0xffff) + (f >> 16);
-  f = (f & 0xffff) + (f >> 16);
-  uint8_t m[2];
-  uint16_t f16 = uint16_t(f);
-  std::memcpy(m, &f16, 2);
-  return sum + (uint32_t(m[0]) << 8 | m[1]);
+  return sum + zones::ones_sum(p, len);
 }
 
 uint16_t csum_fold(uint32_t sum) noexcept {
@@ -375,6 +348,15 @@ uint16_t csum_fold(uint32_t sum) noexcept {
 }
 
 uint16_t ip4_header_csum(const uint8_t* ip, size_t ihl_bytes) noexcept {
+  if (ihl_bytes == kIp4Min) {  // no options, nearly every packet: five 32-bit words
+    uint64_t a, b;
+    uint32_t c;
+    std::memcpy(&a, ip, 8);
+    std::memcpy(&b, ip + 8, 8);
+    std::memcpy(&c, ip + 16, 4);
+    const uint64_t acc = (a & 0xffffffff) + (a >> 32) + (b & 0xffffffff) + (b >> 32) + c;
+    return uint16_t(~zones::ones_fold(acc << 8));  // memory order -> big-endian (zones/wire.hh)
+  }
   return csum_fold(csum_add(0, ip, ihl_bytes));
 }
 

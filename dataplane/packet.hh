@@ -83,10 +83,14 @@ struct CsumOffload {
 
 // Turns a classified Dns4/Dns6 query frame into the response frame once the
 // engine has written `dns_len` bytes at frame + c.payload_off: swaps MACs,
-// addresses and ports, sets lengths, TTL/hop limit and checksums. Returns the
-// new frame length.
+// addresses and ports, sets lengths, TTL/hop limit and checksums. `dns_sum`
+// is the one's complement sum of those bytes when the engine kept it
+// (zones::AnswerResult::sum), else kNoSum and they are summed here. The
+// IPv4 header checksum is updated from the query's, which classify() checked.
+// Returns the new frame length.
+constexpr uint32_t kNoSum = UINT32_MAX;
 size_t udp_reply(uint8_t* frame, const Classified& c, size_t dns_len, const NodeAddrs& me,
-                 CsumOffload off) noexcept;
+                 CsumOffload off, uint32_t dns_sum = kNoSum) noexcept;
 
 // Swaps MACs, IP addresses and UDP ports, nothing else: the floor every
 // responder pays (bench baseline), and a reflector for tests.

@@ -173,12 +173,13 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
         k.rrl_slipped.add();
         r.len = uint16_t(rrl_slip_reply(f + c.payload_off, r.len, st.queries[j].qname_len));
         r.truncated = true;
+        r.has_sum = false;  // the slip rewrote the answer
       }
     }
     k.rcode[r.rcode & 0x0f].add();
     vc.rcode[(r.rcode & 0x0f) < kVersionRcodes - 1 ? (r.rcode & 0x0f) : kVersionRcodes - 1].add();
     if (r.truncated) k.truncated.add();
-    size_t n = udp_reply(f, c, r.len, pc.addrs, pc.offload);
+    size_t n = udp_reply(f, c, r.len, pc.addrs, pc.offload, r.has_sum ? r.sum : kNoSum);
     if (pc.offload.ip4 || pc.offload.udp) {
       m->l2_len = c.l2_len;
       m->l3_len = c.l3_len;

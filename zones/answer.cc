@@ -96,6 +96,7 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
   q.qtype = q.qclass = 0;
   q.hint_set = nullptr;
   q.hint_node_done = false;
+  q.packet = pkt.data();
   if (pkt.size() < kHeaderSize) return q.status = QueryStatus::Drop;
   const uint8_t* p = pkt.data();
   const size_t len = pkt.size();
@@ -122,8 +123,7 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
     if (nl == 0 || off + nl + 4 > len) {
       bad = true;
     } else {
-      copy_short(q.qname, s, nl);
-      for (size_t k = 0; k < nl; ++k) q.qname_lower[k] = lower_ascii(s[k]);
+      copy_and_lower(q.qname, q.qname_lower, s, nl);
       q.qname_len = uint8_t(nl);
       q.qtype = rd16(p + off + nl);
       q.qclass = rd16(p + off + nl + 2);
@@ -143,6 +143,26 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
                          : q.qdcount == 0     ? QueryStatus::FormErr
                                               : QueryStatus::Ok;
   const QueryStatus malformed = opc != opcode::QUERY ? QueryStatus::NotImp : QueryStatus::FormErr;
+  // What nearly every query carries after the question: nothing, or one
+  // OPT record with a root owner. Read directly; anything else takes the
+  // general walk below, which accepts the same messages.
+  if (rd16(p + 6) == 0 && rd16(p + 8) == 0) {
+    const uint16_t ar = rd16(p + 10);
+    if (ar == 0 && off == len) return q.status = ok;
+    if (ar == 1 && off + 11 <= len && p[off] == 0 && rd16(p + off + 1) == rrtype::OPT &&
+        off + 11 + size_t(rd16(p + off + 9)) == len) {
+      size_t o = off + 11;
+      while (o + 4 <= len) o += 4 + rd16(p + o + 2);  // options must tile the RDATA exactly
+      if (o == len) {
+        q.has_edns = true;
+        const uint16_t sz = rd16(p + off + 3);
+        q.udp_size = sz < 512 ? 512 : sz;
+        q.edns_version = p[off + 6];
+        q.do_bit = (p[off + 7] & 0x80) != 0;
+        return q.status = ok;
+      }
+    }
+  }
   const uint16_t counts[3] = {rd16(p + 6), rd16(p + 8), rd16(p + 10)};
   int opts = 0;
   for (int sec = 0; sec < 3; ++sec) {
@@ -305,7 +325,7 @@ struct Writer {
 // target (RFC 6672 §2.5 keeps it uncompressed), so that the synthesized CNAME,
 // the record DNAME-unaware resolvers use, stands on its own (Knot does the same).
 struct NameInfo { uint8_t off; uint8_t count; bool compress; bool target; };
-NameInfo rdata_name_info(uint16_t t) noexcept {
+constexpr NameInfo rdata_name_info(uint16_t t) noexcept {
   switch (t) {
     case rrtype::NS: case rrtype::CNAME: case rrtype::PTR: return {0, 1, true, true};
     case rrtype::MX: return {2, 1, true, true};
@@ -316,6 +336,21 @@ NameInfo rdata_name_info(uint16_t t) noexcept {
     default: return {0, 0, false, false};
   }
 }
+
+// rdata_name_info(t).count != 0, as one bit test (the hit path asks it per answer).
+constexpr bool rdata_has_names(uint16_t t) noexcept {
+  constexpr uint64_t kMask = 1ull << rrtype::NS | 1ull << rrtype::CNAME | 1ull << rrtype::SOA |
+                             1ull << rrtype::PTR | 1ull << rrtype::MX | 1ull << rrtype::SRV |
+                             1ull << rrtype::DNAME;
+  return t < 64 ? (kMask >> t) & 1 : (t == rrtype::SVCB || t == rrtype::HTTPS);
+}
+
+consteval bool rdata_has_names_agrees() {
+  for (uint32_t t = 0; t <= 0xffff; ++t)
+    if (rdata_has_names(uint16_t(t)) != (rdata_name_info(uint16_t(t)).count != 0)) return false;
+  return true;
+}
+static_assert(rdata_has_names_agrees());
 
 // Writes an RRset from its pre-encoded block. The owner is `owner_ptr` when it
 // is a valid pointer target, else the name itself (compressed). Whole RRset or
@@ -430,6 +465,18 @@ inline size_t put_neg_soa(uint8_t* buf, size_t pos, size_t limit, const Zone& z,
   wr16(at + z.neg_soa_ptr[0], ptr);
   wr16(at + z.neg_soa_ptr[1], ptr);
   return n;
+}
+
+// ones_sum of what put_neg_soa wrote (from the template, not the message):
+// the template's sum with its owner bytes and both pointer slots replaced by
+// the patched pointer; a slot at an odd offset of the template straddles two
+// words, so its value counts byte-swapped.
+inline uint64_t neg_soa_sum(const Zone& z, size_t qname_len) noexcept {
+  const uint8_t* t = z.neg_soa_c.data();
+  const uint64_t ptr = 0xc000 | uint32_t(kHeaderSize + qname_len - z.apex_len);
+  uint64_t s = ones_acc(t, z.neg_soa_c.size()) + (0xffff - rd16(t)) + ptr;  // owner at 0
+  for (uint16_t at : z.neg_soa_ptr) s += (at & 1) ? ones_odd(ptr) : ptr;  // slots hold 00 00
+  return s;
 }
 
 // Length of the labels of `n` above `apex`, or -1 when `n` is not at or below it.
@@ -761,13 +808,16 @@ struct Resolver {
 // The result assembled in a register. Built field by field, GCC stores the
 // fields one by one on the stack and reloads them as one word to return it:
 // a failed store-to-load forward, a stall on every query.
-inline AnswerResult make_result(uint16_t len, uint8_t rc, AnswerKind kind, bool tc) noexcept {
+inline AnswerResult make_result(uint16_t len, uint8_t rc, AnswerKind kind, bool tc,
+                                bool has_sum = false, uint32_t sum = 0) noexcept {
   static_assert(sizeof(AnswerResult) == 8 && offsetof(AnswerResult, len) == 0 &&
                 offsetof(AnswerResult, rcode) == 2 && offsetof(AnswerResult, kind) == 3 &&
-                offsetof(AnswerResult, truncated) == 4);
+                offsetof(AnswerResult, truncated) == 4 && offsetof(AnswerResult, has_sum) == 5 &&
+                offsetof(AnswerResult, sum) == 6);
   static_assert(std::endian::native == std::endian::little);
-  return std::bit_cast<AnswerResult>(uint64_t(len) | uint64_t(rc) << 16 |
-                                     uint64_t(kind) << 24 | uint64_t(tc) << 32);
+  return std::bit_cast<AnswerResult>(uint64_t(len) | uint64_t(rc) << 16 | uint64_t(kind) << 24 |
+                                     uint64_t(tc) << 32 | uint64_t(has_sum) << 40 |
+                                     uint64_t(sum & 0xffff) << 48);
 }
 
 size_t put_opt(uint8_t* p, const Query& q, const AnswerConfig& cfg, uint8_t ext_rcode) noexcept {
@@ -1083,26 +1133,57 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   }
   uint8_t* b = out.data();
   uint16_t flags = uint16_t(hflag::QR | (q.flags & (0x7800 | hflag::RD)));
-  std::memset(b, 0, kHeaderSize);
-  wr16(b, q.id);
+  uint16_t counts[3] = {0, 0, 0};  // answer, authority, additional (OPT added by finish)
   size_t pos = kHeaderSize;
   uint16_t qd = 0;
   if (q.qname_len && pos + q.qname_len + 4 <= limit) {
-    copy_short(b + pos, q.qname, q.qname_len);
-    pos += q.qname_len;
-    wr16(b + pos, q.qtype);
-    wr16(b + pos + 2, q.qclass);
-    pos += 4;
+    // Answering in place (out is the query's own buffer): the question is
+    // already there, byte for byte.
+    if (b != q.packet) {
+      copy_short(b + pos, q.qname, q.qname_len);
+      wr16(b + pos + q.qname_len, q.qtype);
+      wr16(b + pos + q.qname_len + 2, q.qclass);
+    }
+    pos += q.qname_len + 4;
     qd = 1;
   }
+  // The one's complement sum of the records section (written from `rec_at`)
+  // for the UDP sender's checksum; the general resolver does not keep one.
+  const bool want_sum = t == Transport::Udp;
+  bool sum_ok = want_sum;
+  uint64_t rec_sum = 0;  // accumulator (zones/wire.hh)
+  const size_t rec_at = pos;
   auto finish = [&](uint8_t rc, AnswerKind kind, bool with_opt, uint8_t ext) {
+    uint64_t opt_sum = 0;
+    const size_t opt_at = pos;
     if (with_opt && q.has_edns && pos + kOptSize <= limit) {
       pos += put_opt(b + pos, q, cfg, ext);
-      wr16(b + 10, uint16_t(rd16(b + 10) + 1));
+      counts[2]++;
+      // put_opt's words when at an even offset: 0x0000 0x29|ps>>8 ps<<8|ext version<<8|flags>>8 ...
+      opt_sum = uint32_t(rrtype::OPT) << 8 | cfg.edns_payload >> 8;
+      opt_sum += uint32_t(cfg.edns_payload & 0xff) << 8 | ext;
+      opt_sum += q.do_bit ? 0x80 : 0;
     }
-    wr16(b + 2, uint16_t(flags | rc));
+    const uint16_t fl = uint16_t(flags | rc);
+    wr16(b, q.id);
+    wr16(b + 2, fl);
     wr16(b + 4, qd);
-    return make_result(uint16_t(pos), rc, kind, (flags & hflag::TC) != 0);
+    wr16(b + 6, counts[0]);
+    wr16(b + 8, counts[1]);
+    wr16(b + 10, counts[2]);
+    uint32_t sum = 0;
+    if (sum_ok) {
+      uint64_t acc = uint64_t(q.id) + fl + qd + counts[0] + counts[1] + counts[2];
+      if (qd) {
+        acc += ones_acc(q.qname, q.qname_len);
+        const uint64_t tc = uint64_t(q.qtype) + q.qclass;
+        acc += (q.qname_len & 1) ? ones_odd(tc) : tc;
+      }
+      acc += (rec_at & 1) ? ones_odd(rec_sum) : rec_sum;
+      acc += (opt_at & 1) ? ones_odd(opt_sum) : opt_sum;
+      sum = ones_fold(acc);
+    }
+    return make_result(uint16_t(pos), rc, kind, (flags & hflag::TC) != 0, sum_ok, sum);
   };
   // BADVERS first: a client must learn the version before anything else (RFC 6891 §6.1.3).
   if (q.has_edns && q.edns_version != 0)
@@ -1151,7 +1232,8 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   auto negative_answer = [&](uint8_t rc, AnswerKind kind) {
     if (size_t n = put_neg_soa(b, pos, room, *z, q.qname_len)) {
       pos += n;
-      wr16(b + 8, 1);
+      counts[1] = 1;
+      if (want_sum) rec_sum = neg_soa_sum(*z, q.qname_len);
     }
     flags |= hflag::AA;
     return finish(rc, kind, true, 0);
@@ -1159,10 +1241,11 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   if (node && q.qtype != rrtype::ANY &&
       !(node_flags(node) & (node_flag::Below | node_flag::Cut | node_flag::Cname))) {
     const RRsetRef r = node_rrset(node, q.qtype);
-    if (r && rdata_name_info(r.type).count == 0 && pos + r.len <= room) {
+    if (r && !rdata_has_names(r.type) && pos + r.len <= room) {
       copy_short(b + pos, r.block, r.len);
+      if (want_sum) rec_sum = ones_acc(r.block, r.len);  // the zone's copy: no store to read back
       pos += r.len;
-      wr16(b + 6, r.count);
+      counts[0] = r.count;
       flags |= hflag::AA;
       return finish(rcode::NOERROR, AnswerKind::Answer, true, 0);
     }
@@ -1196,9 +1279,10 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   Resolver r(z, q, w);
   r.run(node);
   pos = w.pos;
-  wr16(b + 6, w.count[0]);
-  wr16(b + 8, w.count[1]);
-  wr16(b + 10, w.count[2]);
+  counts[0] = w.count[0];
+  counts[1] = w.count[1];
+  counts[2] = w.count[2];
+  sum_ok = false;
   if (r.aa) flags |= hflag::AA;
   if (r.tc) flags |= hflag::TC;
   return finish(r.rcode, r.tc && r.kind == AnswerKind::Answer ? AnswerKind::Answer : r.kind, true, 0);

@@ -47,6 +47,9 @@ struct Query {
   uint16_t udp_size = 512;   // client's limit: 512 without EDNS, max(512, OPT size) with
   QueryStatus status = QueryStatus::Drop;
   uint64_t hash = 0;         // name_hash(qname_lower)
+  // The packet parse_query read: answer() into that same buffer (in place)
+  // leaves the question where it is instead of writing it again.
+  const uint8_t* packet = nullptr;
   // Left by prefetch_burst for answer(), which uses them only with the same
   // ZoneSet (`hint_set`): the zone of the name and, when hint_node_done, the
   // node whose slot tag matched (null: the name is not in the zone); answer()
@@ -79,9 +82,16 @@ struct AnswerResult {
   uint8_t rcode = 0;         // low 4 bits of the header rcode (BADVERS shows as 0 with kind Error)
   AnswerKind kind = AnswerKind::Dropped;
   bool truncated = false;
-  // Pads the result to one 64-bit word, which answer() builds in a register
-  // (a 6-byte struct went through the stack, a stall per query).
-  uint8_t reserved[3] = {0, 0, 0};
+  // When has_sum: the RFC 1071 one's complement sum of the response bytes
+  // out[0, len) as big-endian 16-bit words, folded, not complemented (see
+  // zones/wire.hh ones_sum), computed from the pieces as they were written
+  // so that a UDP sender need not read the response back. Set for the
+  // answers written without the general resolver (hits, the common
+  // NODATA/NXDOMAIN, errors); otherwise has_sum is false.
+  bool has_sum = false;
+  uint16_t sum = 0;
+  // Eight bytes in all: answer() builds the result in one register (a
+  // 6-byte struct went through the stack, a stall per query).
 };
 
 // Writes the response for a parsed query. `out` may alias the query buffer.

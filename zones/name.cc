@@ -2,12 +2,6 @@
 
 #include <stdexcept>
 
-// Inlined XXH3 (same algorithm and values as libxxhash): the lookup key of
-// every query, where a PLT call and the library's size dispatch showed up in
-// profiles of the answer path.
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 namespace edgedns::zones {
 
 size_t name_from_text(std::string_view t, const uint8_t* origin, size_t origin_len,
@@ -145,8 +139,6 @@ int name_canonical_compare(const uint8_t* a, size_t alen, const uint8_t* b, size
   if (an == bn) return 0;
   return an < bn ? -1 : 1;
 }
-
-uint64_t name_hash(const uint8_t* lower, size_t len) noexcept { return XXH3_64bits(lower, len); }
 
 void name_to_text(const uint8_t* p, size_t len, std::string& out) {
   if (len == 0 || p[0] == 0) { out += '.'; return; }

@@ -5,6 +5,11 @@
 // type for control paths and tests (allocates).
 #pragma once
 
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#endif
+#include <xxhash.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -28,6 +33,41 @@ size_t name_wire_length(const uint8_t* p, size_t avail) noexcept;
 
 void name_to_lower(uint8_t* p, size_t len) noexcept;
 inline uint8_t lower_ascii(uint8_t c) noexcept { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+// lower_ascii on the 8 bytes of a word at once (SWAR): per byte, the high
+// bit of (b & 0x7f) + 0x25 is set above 'Z' and that of (b & 0x7f) + 0x3f
+// from 'A' up (no carry leaves a byte: both stay below 0x100); bytes with
+// their own high bit set are not ASCII and stay as they are.
+inline uint64_t lower_ascii8(uint64_t w) noexcept {
+  constexpr uint64_t k7f = 0x7f7f7f7f7f7f7f7full, k80 = 0x8080808080808080ull;
+  const uint64_t h = w & k7f;
+  const uint64_t upper = ((h + 0x2525252525252525ull) ^ (h + 0x3f3f3f3f3f3f3f3full)) & ~w & k80;
+  return w | (upper >> 2);
+}
+
+// Copies a wire name of n bytes to `raw` (as is) and `lower` (folded):
+// length octets are below 64, never letters, so folding every byte equals
+// name_to_lower. Words of 8 bytes, the last one overlapping; reads and
+// writes only [0, n).
+inline void copy_and_lower(uint8_t* raw, uint8_t* lower, const uint8_t* s, size_t n) noexcept {
+  auto ld8 = [](const uint8_t* p) { uint64_t v; __builtin_memcpy(&v, p, 8); return v; };
+  auto st8 = [](uint8_t* p, uint64_t v) { __builtin_memcpy(p, &v, 8); };
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      const uint64_t w = ld8(s + i);
+      st8(raw + i, w);
+      st8(lower + i, lower_ascii8(w));
+    }
+    const uint64_t w = ld8(s + n - 8);
+    st8(raw + n - 8, w);
+    st8(lower + n - 8, lower_ascii8(w));
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    raw[i] = s[i];
+    lower[i] = lower_ascii(s[i]);
+  }
+}
 
 // Byte equality of two short buffers (names: at most 255 bytes), inline:
 // the libc memcmp call, its length dispatch and its early-exit byte
@@ -58,7 +98,10 @@ int name_canonical_compare(const uint8_t* a, size_t alen, const uint8_t* b, size
 // Number of labels, not counting the root.
 int name_label_count(const uint8_t* p, size_t len) noexcept;
 // XXH3-64 over an already lower-cased wire name: the key of every name table.
-uint64_t name_hash(const uint8_t* lower, size_t len) noexcept;
+// Inline (xxhash's XXH_INLINE_ALL, same algorithm and values as libxxhash):
+// every query hashes its name once or more, and an out-of-line call with
+// XXH3's length dispatch cost about a fifth of a hit's answer time.
+inline uint64_t name_hash(const uint8_t* lower, size_t len) noexcept { return XXH3_64bits(lower, len); }
 
 // Appends the presentation form (absolute, trailing dot, RFC 1035 escapes) to out.
 void name_to_text(const uint8_t* p, size_t len, std::string& out);

@@ -3,6 +3,7 @@
 // Any thread; no allocation.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -17,6 +18,53 @@ inline void wr16(uint8_t* p, uint16_t v) noexcept { p[0] = uint8_t(v >> 8); p[1]
 inline void wr32(uint8_t* p, uint32_t v) noexcept {
   p[0] = uint8_t(v >> 24); p[1] = uint8_t(v >> 16); p[2] = uint8_t(v >> 8); p[3] = uint8_t(v);
 }
+
+// RFC 1071 one's complement sums. A sum is kept unfolded in a uint64_t
+// ("accumulator") whose value mod 0xffff is what counts: 2^16 = 1 mod 0xffff,
+// so carries need no propagation and one fold at the end gives the 16-bit
+// sum. Big-endian 16-bit numbers (ids, lengths, ports) add as they are. A
+// piece of bytes at an odd offset of the whole counts byte-swapped, which
+// mod 0xffff is a multiplication by 256: ones_odd.
+inline uint32_t ones_fold(uint64_t s) noexcept {
+  s = (s & 0xffffffff) + (s >> 32);
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  return uint32_t(s);
+}
+inline uint64_t ones_odd(uint64_t acc) noexcept { return acc << 8; }  // acc < 2^56
+// Accumulator of n bytes read as big-endian 16-bit words (a trailing odd
+// byte is the high half of a zero-padded word). Reads only [p, p + n); n <
+// 2^20 keeps every result below 2^48. Native 64-bit words are summed as
+// 32-bit halves in memory order (RFC 1071 §2: the sum does not depend on
+// byte order), which is the big-endian sum byte-swapped, i.e. times 256 at
+// the end; the last partial word is loaded ending at p + n and shifted, so
+// the tail costs one load, not a byte loop.
+inline uint64_t ones_acc(const uint8_t* p, size_t n) noexcept {
+  static_assert(std::endian::native == std::endian::little);
+  uint64_t s = 0;
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      s += (w & 0xffffffff) + (w >> 32);
+    }
+    if (const size_t r = n - i) {  // bytes [i, n): the top r bytes of the word ending at n
+      uint64_t w;
+      std::memcpy(&w, p + n - 8, 8);
+      w >>= 8 * (8 - r);
+      s += (w & 0xffffffff) + (w >> 32);
+    }
+  } else {
+    uint64_t w = 0;  // bytes in memory order in the low lanes
+    for (size_t i = 0; i < n; ++i) w |= uint64_t(p[i]) << (8 * i);
+    s = (w & 0xffffffff) + (w >> 32);
+  }
+  return s << 8;
+}
+// The folded 16-bit sum (not complemented) of n bytes.
+inline uint32_t ones_sum(const uint8_t* p, size_t n) noexcept { return ones_fold(ones_acc(p, n)); }
 
 // Limits from RFC 1035 §2.3.4.
 constexpr size_t kMaxLabel = 63;

@@ -399,11 +399,14 @@ TEST(UdpReply, Ipv6SoftwareAndOffload) {
   EXPECT_EQ(get16(f, 14 + 4), 8 + sizeof kDnsQuery);
   EXPECT_EQ(l4_csum6(&f[14], ipproto::kUdp, &f[54], 8 + sizeof kDnsQuery), 0);
   EXPECT_EQ(get16(f, 54 + 2), 40001);
-  // Offload: the field holds the folded pseudo-header sum (DPDK's contract),
-  // which a NIC completes over the UDP header and payload.
+  // Offload: the field holds the pseudo-header sum, folded and not
+  // complemented (DPDK's contract, rte_ipv6_phdr_cksum), which a NIC
+  // completes: the complement of the sum over the segment with that field
+  // in it. It must come out as the software checksum.
   udp_reply(g.data(), c, sizeof kDnsQuery, me, {false, true});
   uint32_t ph = csum_add(0, &g[14 + 8], 32) + ipproto::kUdp + uint32_t(8 + sizeof kDnsQuery);
-  EXPECT_EQ(get16(g, 54 + 6), csum_fold(ph));
+  EXPECT_EQ(get16(g, 54 + 6), uint16_t(~csum_fold(ph)));
+  EXPECT_EQ(csum_fold(csum_add(0, &g[54], 8 + sizeof kDnsQuery)), get16(f, 54 + 6));
   EXPECT_EQ(std::memcmp(f.data(), g.data(), 54 + 6), 0);  // all else identical
 }
 
@@ -411,10 +414,51 @@ TEST(UdpReply, Ipv4OffloadLeavesHeaderChecksumZero) {
   auto me = addrs();
   auto f = dns4_frame();
   Classified c = classify(f.data(), f.size(), me);
+  auto sw = f;
+  udp_reply(sw.data(), c, sizeof kDnsQuery, me, {});
   udp_reply(f.data(), c, sizeof kDnsQuery, me, {true, true});
   EXPECT_EQ(get16(f, 14 + 10), 0);
   uint32_t ph = csum_add(0, &f[14 + 12], 8) + ipproto::kUdp + uint32_t(8 + sizeof kDnsQuery);
-  EXPECT_EQ(get16(f, 34 + 6), csum_fold(ph));
+  EXPECT_EQ(get16(f, 34 + 6), uint16_t(~csum_fold(ph)));
+  // What the NIC then writes equals the software checksums.
+  EXPECT_EQ(csum_fold(csum_add(0, &f[34], 8 + sizeof kDnsQuery)), get16(sw, 34 + 6));
+  EXPECT_EQ(ip4_header_csum(&sw[14], 20), 0);
+}
+
+// The engine's sum of the DNS bytes (AnswerResult::sum) gives the same
+// frame as summing them here; the IPv4 header checksum, updated from the
+// query's, is right whatever the query's TTL, flags and length were.
+TEST(UdpReply, GivenPayloadSumAndIncrementalHeaderChecksum) {
+  auto me = addrs();
+  for (bool v6 : {false, true}) {
+    for (size_t len : {12u, 13u, 40u, 41u, 300u}) {
+      auto f = v6 ? dns6_frame() : dns4_frame();
+      if (!v6) {  // a query with DF set and an unusual TTL, checksum fixed up
+        f[14 + 6] = 0x40;
+        f[14 + 8] = 3;
+        f[14 + 10] = f[14 + 11] = 0;
+        const uint16_t cs = ip4_header_csum(&f[14], 20);
+        f[14 + 10] = uint8_t(cs >> 8);
+        f[14 + 11] = uint8_t(cs);
+      }
+      Classified c = classify(f.data(), f.size(), me);
+      ASSERT_EQ(c.kind, v6 ? Kind::Dns6 : Kind::Dns4);
+      f.resize(c.payload_off + len);
+      for (size_t i = 0; i < len; ++i) f[c.payload_off + i] = uint8_t(i * 13 + 1);
+      auto g = f;
+      udp_reply(f.data(), c, len, me, {});
+      udp_reply(g.data(), c, len, me, {}, edgedns::zones::ones_sum(&g[c.payload_off], len));
+      EXPECT_EQ(f, g) << len;
+      const size_t ip = 14, udp = 14 + c.l3_len;
+      if (v6) {
+        EXPECT_EQ(l4_csum6(&f[ip], ipproto::kUdp, &f[udp], 8 + len), 0) << len;
+      } else {
+        EXPECT_EQ(ip4_header_csum(&f[ip], 20), 0) << len;
+        EXPECT_EQ(get16(f, ip + 6), 0);
+        EXPECT_EQ(l4_csum4(&f[ip], ipproto::kUdp, &f[udp], 8 + len), 0) << len;
+      }
+    }
+  }
 }
 
 TEST(SwapL2L4, IsAnInvolution) {

@@ -6,6 +6,7 @@
 // against many zones (hash table).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -114,6 +115,61 @@ TEST(AnswerBurst, HintedAnswersEqualPlainAnswers) {
     }
   }
   EXPECT_GT(hinted_nodes, 100u);  // the hints were really used
+}
+
+// The sum answer() reports for the UDP sender (RFC 1071, from the pieces it
+// wrote) must be the sum of the bytes, and answering in place (the question
+// left where the query had it) must write the same bytes as answering into
+// another buffer: with and without EDNS, with DO, at odd and even name
+// lengths, for hits, negative answers, errors and the general path (no sum).
+TEST(AnswerBurst, SumsAndInPlaceAnswersMatchTheBytes) {
+  auto zs = ZoneSet::build(load(kFiles));
+  std::vector<std::vector<uint8_t>> qs;
+  for (auto q : corpus(*zs)) {
+    qs.push_back(q);                      // EDNS, 1232
+    auto plain = q;                       // no OPT
+    plain.resize(plain.size() - 11);
+    wr16(&plain[10], 0);
+    qs.push_back(plain);
+    q[q.size() - 4] = 0x80;               // DO
+    wr16(&q[q.size() - 8], 4097);         // odd payload size
+    qs.push_back(q);
+    auto badvers = q;
+    badvers[q.size() - 5] = 1;            // EDNS version 1: BADVERS
+    qs.push_back(badvers);
+  }
+  size_t with_sum = 0, without = 0, odd_names = 0, with_do = 0, badvers = 0;
+  for (size_t i = 0; i < qs.size(); ++i) {
+    Query q;
+    parse_query(qs[i], q);
+    with_do += q.do_bit;
+    badvers += q.edns_version == 1;
+    Out o = answer_of(*zs, q);
+    if (o.r.has_sum) {
+      ++with_sum;
+      odd_names += q.qname_len & 1;
+      ASSERT_EQ(o.r.sum, ones_sum(o.bytes.data(), o.bytes.size())) << "query " << i;
+    } else {
+      ++without;
+    }
+    std::vector<uint8_t> buf(1232, 0xcd);
+    std::copy(qs[i].begin(), qs[i].end(), buf.begin());
+    Query qi;
+    parse_query({buf.data(), qs[i].size()}, qi);
+    AnswerResult r = answer(*zs, qi, buf, Transport::Udp);
+    ASSERT_EQ(r.len, o.r.len) << "query " << i;
+    ASSERT_EQ(std::vector<uint8_t>(buf.begin(), buf.begin() + r.len), o.bytes) << "query " << i;
+    ASSERT_EQ(r.has_sum, o.r.has_sum);
+    ASSERT_EQ(r.sum, o.r.sum);
+    // TCP keeps no sum.
+    std::vector<uint8_t> tcp(65535);
+    EXPECT_FALSE(answer(*zs, q, tcp, Transport::Tcp).has_sum);
+  }
+  EXPECT_GT(with_do, 1000u);  // the query variants really are what they say
+  EXPECT_GT(badvers, 500u);
+  EXPECT_GT(with_sum, 1000u);
+  EXPECT_GT(odd_names, 200u);
+  EXPECT_GT(without, 100u);  // the general path was exercised too
 }
 
 TEST(AnswerBurst, HintsOfAnotherSetOrNameAreIgnored) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 using namespace edgedns::zones;
 
 TEST(Name, RelativeAndAbsolute) {
@@ -54,4 +56,42 @@ TEST(Name, WireLength) {
   EXPECT_EQ(name_wire_length(ok, 4), 0u);
   const uint8_t ptr[] = {0xc0, 12};
   EXPECT_EQ(name_wire_length(ptr, sizeof ptr), 0u);
+}
+
+// The word-at-a-time fold must equal lower_ascii on every byte value in every
+// lane, with neighbours that could carry into it (0x7f, 0xff, letters).
+TEST(Name, LowerAscii8MatchesBytewise) {
+  const uint8_t fill[] = {0x00, 0x40, 0x41, 0x5a, 0x5b, 0x7f, 0x80, 0xc1, 0xff};
+  for (uint8_t f : fill)
+    for (int lane = 0; lane < 8; ++lane)
+      for (int b = 0; b < 256; ++b) {
+        uint8_t in[8], want[8], got[8];
+        for (int i = 0; i < 8; ++i) in[i] = i == lane ? uint8_t(b) : f;
+        for (int i = 0; i < 8; ++i) want[i] = lower_ascii(in[i]);
+        uint64_t w;
+        std::memcpy(&w, in, 8);
+        w = lower_ascii8(w);
+        std::memcpy(got, &w, 8);
+        ASSERT_EQ(std::memcmp(got, want, 8), 0) << "byte " << b << " lane " << lane << " fill " << int(f);
+      }
+}
+
+// copy_and_lower: every length up to a full name, writing exactly [0, n).
+TEST(Name, CopyAndLowerEveryLength) {
+  uint8_t src[kMaxName + 8];
+  for (size_t i = 0; i < sizeof src; ++i) src[i] = uint8_t("AbZz@[`{\x7f\xc1"[i % 10] + (i / 10) % 3);
+  for (size_t n = 0; n <= kMaxName; ++n) {
+    uint8_t raw[kMaxName + 16], lower[kMaxName + 16];
+    std::memset(raw, 0xee, sizeof raw);
+    std::memset(lower, 0xee, sizeof lower);
+    copy_and_lower(raw, lower, src, n);
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(raw[i], src[i]) << n;
+      ASSERT_EQ(lower[i], lower_ascii(src[i])) << n;
+    }
+    for (size_t i = n; i < sizeof raw; ++i) {
+      ASSERT_EQ(raw[i], 0xee) << "wrote past n=" << n;
+      ASSERT_EQ(lower[i], 0xee) << "wrote past n=" << n;
+    }
+  }
 }
