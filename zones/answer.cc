@@ -1259,10 +1259,11 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   }
 
   if (FastOut fo; special_fast(*z, q, node, b, pos, room, fo)) {
+    if (want_sum) rec_sum = ones_acc(b + pos, fo.pos - pos);
     pos = fo.pos;
-    wr16(b + 6, fo.an);
-    wr16(b + 8, fo.ns);
-    wr16(b + 10, fo.ar);
+    counts[0] = fo.an;
+    counts[1] = fo.ns;
+    counts[2] = fo.ar;
     if (fo.aa) flags |= hflag::AA;
     return finish(fo.rcode, fo.kind, true, 0);
   }

@@ -408,6 +408,7 @@ TEST(AnswerBurst, PrecomputedAnswersEqualTheGeneralPath) {
     }
   ASSERT_GT(qs.size(), 1000u);
   size_t kinds[6] = {};
+  size_t sums = 0;
   for (size_t i = 0; i < qs.size(); ++i) {
     Query q;
     parse_query(qs[i], q);
@@ -427,7 +428,14 @@ TEST(AnswerBurst, PrecomputedAnswersEqualTheGeneralPath) {
         expect_same(a, c, i);
         expect_same(b, c, i);
         ++kinds[size_t(a.r.kind)];
+        // The fast paths keep the UDP sender's sum.
+        for (const Out* o : {&a, &b})
+          if (o->r.has_sum) {
+            sums += o->r.kind == AnswerKind::Referral;
+            ASSERT_EQ(o->r.sum, ones_sum(o->bytes.data(), o->bytes.size())) << "query " << i;
+          }
       }
   }
   EXPECT_GT(kinds[size_t(AnswerKind::Referral)], 100u);
+  EXPECT_GT(sums, 100u);  // referrals among them
 }
