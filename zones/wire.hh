@@ -14,9 +14,15 @@ inline uint16_t rd16(const uint8_t* p) noexcept { return uint16_t(p[0] << 8 | p[
 inline uint32_t rd32(const uint8_t* p) noexcept {
   return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
 }
-inline void wr16(uint8_t* p, uint16_t v) noexcept { p[0] = uint8_t(v >> 8); p[1] = uint8_t(v); }
+// One store each (GCC keeps byte-by-byte writes as separate stores).
+inline void wr16(uint8_t* p, uint16_t v) noexcept {
+  static_assert(std::endian::native == std::endian::little);
+  const uint16_t be = __builtin_bswap16(v);
+  std::memcpy(p, &be, 2);
+}
 inline void wr32(uint8_t* p, uint32_t v) noexcept {
-  p[0] = uint8_t(v >> 24); p[1] = uint8_t(v >> 16); p[2] = uint8_t(v >> 8); p[3] = uint8_t(v);
+  const uint32_t be = __builtin_bswap32(v);
+  std::memcpy(p, &be, 4);
 }
 
 // RFC 1071 one's complement sums. A sum is kept unfolded in a uint64_t
