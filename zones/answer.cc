@@ -901,7 +901,30 @@ struct FastOut {
   uint8_t rcode;
   AnswerKind kind;
   bool aa;
+  uint64_t sum = 0;  // ones_acc of the bytes written from the first record on, from their sources
 };
+
+// One's complement sum of a records section built piece by piece, taken from
+// the pieces' sources (reading the message back would load bytes just stored
+// by wider moves: failed forwards). Offsets are from the section's start;
+// the sum stays folded so that many pieces cannot overflow it.
+struct SectionSum {
+  uint64_t acc = 0;
+  void add(uint64_t a, size_t off) noexcept { acc = ones_fold(acc + ((off & 1) ? ones_odd(a) : a)); }
+  void bytes(const uint8_t* src, size_t n, size_t off) noexcept { add(ones_acc(src, n), off); }
+  // A 16-bit word at `off` that grew by `d` (a moved compression pointer).
+  void grow(uint64_t d, size_t off) noexcept { add(d, off); }
+};
+
+// put_block_at's bytes at section offset `off`: the block, each owner C0 0C now C0|ptr.
+inline void sum_block_at(SectionSum& s, const RRsetRef& r, uint16_t ptr, size_t off) noexcept {
+  s.bytes(r.block, r.len, off);
+  size_t o = 0;
+  for (uint16_t k = 0; k < r.count; ++k) {
+    s.grow(uint64_t(ptr) - kHeaderSize, off + o);
+    o += 12 + size_t(rd16(r.block + o + 10));
+  }
+}
 
 // The template of an AuxRef: its bytes written at `at`, with every
 // compression pointer moved by `shift` (the question is `shift` bytes longer
@@ -917,6 +940,15 @@ inline void put_template(uint8_t* at, const AuxRef& ax, size_t shift) noexcept {
     const uint16_t p = rd16(d + a.tmpl_len + 2 * i);
     wr16(at + p, uint16_t(rd16(d + p) + shift));
   }
+}
+
+// put_template's bytes at section offset 0.
+inline void sum_template(SectionSum& s, const AuxRef& ax, size_t shift) noexcept {
+  const AnswerAux& a = *ax.e;
+  const uint8_t* d = ax.base + a.data;
+  s.bytes(d, a.tmpl_len, 0);
+  if (shift == 0) return;
+  for (uint8_t i = 0; i < a.npatch; ++i) s.grow(shift, rd16(d + a.tmpl_len + 2 * i));
 }
 
 // A special node's precomputed parts: from the zone's table (Zone::special,
@@ -979,10 +1011,15 @@ bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Spec
       wr16(at + p, uint16_t(rd16(d + p) + shift));
     }
     o = FastOut{pos + e.full_len, 0, a.count, e.full_ar, rcode::NOERROR, AnswerKind::Referral, false};
+    // Its sum was taken when it was made; each moved pointer adds `shift`.
+    const uint64_t odd = e.full_odd, even = e.full_npatch - e.full_odd;
+    o.sum = ones_fold(e.full_sum + shift * even + ones_odd(shift * odd));
     return true;
   }
   const auto* t = reinterpret_cast<const AuxTarget*>(ax.base + a.data + a.targets);
   put_template(b + pos, ax, shift);
+  SectionSum sum;
+  sum_template(sum, ax, shift);
   size_t p = pos + a.tmpl_len;
   uint16_t ar = 0;
   const uint8_t* done[32];
@@ -1000,22 +1037,27 @@ bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Spec
       if (!r) continue;
       if (p + r.len > room) return false;
       put_block_at(b + p, r, ptr);
+      sum_block_at(sum, r, ptr, p - pos);
       p += r.len;
       ar = uint16_t(ar + r.count);
     }
   }
   o = FastOut{p, 0, a.count, ar, rcode::NOERROR, AnswerKind::Referral, false};
+  o.sum = sum.acc;
   return true;
 }
 
 // NODATA or NXDOMAIN with the zone's SOA template after `pos`: only when the
 // template fits, as the general path's negative() writes it then.
-bool fast_negative(const Zone& z, const Query& q, uint8_t* b, size_t pos, size_t room, uint16_t an,
-                   uint8_t rc, AnswerKind kind, FastOut& o) noexcept {
+// `sum`: of what precedes it in the section, which starts at `start`.
+bool fast_negative(const Zone& z, const Query& q, uint8_t* b, size_t start, size_t pos, size_t room, uint16_t an,
+                   uint8_t rc, AnswerKind kind, SectionSum sum, FastOut& o) noexcept {
   if (z.neg_soa_c.empty()) return false;
   const size_t n = put_neg_soa(b, pos, room, z, q.qname_len);
   if (n == 0) return false;
   o = FastOut{pos + n, an, 1, 0, rc, kind, true};
+  sum.add(ones_fold(neg_soa_sum(z, q.qname_len)), pos - start);
+  o.sum = sum.acc;
   return true;
 }
 
@@ -1026,19 +1068,24 @@ bool fast_cname(const Zone& z, const Query& q, const Special& sp, uint8_t* b, si
   const AnswerAux& a = *ax.e;
   if (pos + a.tmpl_len > room) return false;
   put_template(b + pos, ax, 0);  // the question is the node's name: no shift
+  SectionSum sum;
+  sum_template(sum, ax, 0);
   const size_t p = pos + a.tmpl_len;
   if (a.ntarget == 0) {  // the target is not in the zone: the answer ends
     o = FastOut{p, 1, 0, 0, rcode::NOERROR, AnswerKind::Answer, true};
+    o.sum = sum.acc;
     return true;
   }
   const auto* t = reinterpret_cast<const AuxTarget*>(ax.base + a.data + a.targets);
   const uint8_t* n = sp.resolved ? sp.targets[0] : z.find(ax.base + t->name_at, t->len, t->hash);
   if (!n || (node_flags(n) & (node_flag::Below | node_flag::Cut | node_flag::Cname))) return false;
   const RRsetRef r = node_rrset(n, q.qtype);
-  if (!r) return fast_negative(z, q, b, p, room, 1, rcode::NOERROR, AnswerKind::NoData, o);
+  if (!r) return fast_negative(z, q, b, pos, p, room, 1, rcode::NOERROR, AnswerKind::NoData, sum, o);
   if (rdata_name_info(r.type).count || t->msg_pos == 0 || p + r.len > room) return false;
   put_block_at(b + p, r, t->msg_pos);
+  sum_block_at(sum, r, t->msg_pos, a.tmpl_len);
   o = FastOut{p + r.len, uint16_t(1 + r.count), 0, 0, rcode::NOERROR, AnswerKind::Answer, true};
+  o.sum = sum.acc;
   return true;
 }
 
@@ -1094,7 +1141,7 @@ bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b
   const bool cut = (f & node_flag::Cut) && !(f & node_flag::Apex);
   if (!cut && (f & node_flag::Dname)) return false;
   if (!cut && !(f & node_flag::WildChild))
-    return fast_negative(z, q, b, pos, room, 0, rcode::NXDOMAIN, AnswerKind::NxDomain, o);
+    return fast_negative(z, q, b, pos, pos, room, 0, rcode::NXDOMAIN, AnswerKind::NxDomain, {}, o);
   if (!sp.resolved) sp = special_of(z, ce, ch);
   if (cut) return fast_referral(z, q, ce, sp, steps, b, pos, room, o);
   // RFC 4592: the answer comes from "*.<closest encloser>", owner = the question.
@@ -1102,10 +1149,11 @@ bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b
   const uint8_t* w = sp.resolved ? sp.star : find_star(z, node_name(ce), ce[1], sp.ax.e->star_hash);
   if (!w || (node_flags(w) & node_flag::Cname)) return false;
   const RRsetRef r = node_rrset(w, q.qtype);
-  if (!r) return fast_negative(z, q, b, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, o);
+  if (!r) return fast_negative(z, q, b, pos, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, {}, o);
   if (rdata_name_info(r.type).count || pos + r.len > room) return false;
   copy_short(b + pos, r.block, r.len);  // owners are C0 0C: the question
   o = FastOut{pos + r.len, r.count, 0, 0, rcode::NOERROR, AnswerKind::Answer, true};
+  o.sum = ones_acc(r.block, r.len);
   return true;
 }
 
@@ -1254,7 +1302,7 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   }
 
   if (FastOut fo; special_fast(*z, q, node, b, pos, room, fo)) {
-    if (want_sum) rec_sum = ones_acc(b + pos, fo.pos - pos);
+    rec_sum = fo.sum;
     pos = fo.pos;
     counts[0] = fo.an;
     counts[1] = fo.ns;
@@ -1325,6 +1373,9 @@ void full_referral(SpecialNode& e, const AnswerAux& a, const uint8_t* base, cons
     }
   }
   if (bytes.size() > 4096 || ar > UINT16_MAX || ptrs.size() > UINT16_MAX) return;
+  e.full_sum = ones_acc(bytes.data(), bytes.size());
+  e.full_odd = 0;
+  for (uint16_t p : ptrs) e.full_odd = uint16_t(e.full_odd + (p & 1));
   e.full = uint32_t(out.size());
   e.full_len = uint16_t(bytes.size());
   e.full_ar = uint16_t(ar);

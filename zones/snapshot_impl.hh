@@ -192,8 +192,10 @@ struct SpecialNode {
   uint16_t full_len = 0;
   uint16_t full_ar = 0;
   uint16_t full_npatch = 0;
+  uint16_t full_odd = 0;   // of those pointers, how many sit at odd offsets
+  uint64_t full_sum = 0;   // ones_acc of the referral's bytes as stored
 };
-static_assert(sizeof(SpecialNode) == 72);
+static_assert(sizeof(SpecialNode) == 80);
 
 // Cheap fingerprint of a lower-case wire name for Zone::special: the
 // answer engine computes it for a question's parent instead of an XXH3.
@@ -234,12 +236,20 @@ class Zone {
   // question. Empty otherwise. Made by prepare_answers().
   std::vector<uint8_t> neg_soa_c;
   uint16_t neg_soa_ptr[2] = {0, 0};
+  uint8_t apex_lower[kMaxName];
+  uint8_t apex_len = 0;
+  uint8_t apex_labels = 0;
+  // Content id (version.hh): apex_hash + the sum of record_hash over every
+  // record; computed by the compiler, updated in O(change) by a delta.
+  VersionId version;
+  // Below: what the answer engine's special paths read; kept after the
+  // fields every answer reads so that those stay where they were.
   uint64_t apex_hash = 0;  // name_hash(apex_lower), set by prepare_answers()
   // The zone's special nodes (SpecialNode), open addressing on fp over
   // 2^special_bits slots; empty when there are none or more than
   // kMaxSpecial (the answer engine then hashes and probes). Made by
   // prepare_answers(); special_bytes of it are counted in `memory`.
-  // Bounds the table (2^k slots of 72 bytes, at most 2048 here: ~150 KiB,
+  // Bounds the table (2^k slots of 80 bytes, at most 2048 here: ~160 KiB,
   // in L2 while answering) and what a delta pays to renew it (~40 us); a
   // zone with more special nodes reads their shards' tables instead.
   static constexpr size_t kMaxSpecial = 1024;
@@ -250,12 +260,6 @@ class Zone {
   std::vector<uint8_t> special_answers;
   unsigned special_bits = 0;
   size_t special_bytes = 0;
-  uint8_t apex_lower[kMaxName];
-  uint8_t apex_len = 0;
-  uint8_t apex_labels = 0;
-  // Content id (version.hh): apex_hash + the sum of record_hash over every
-  // record; computed by the compiler, updated in O(change) by a delta.
-  VersionId version;
 
   // Node for a lower-cased wire name, or null. Any thread, no allocation.
   const uint8_t* find(const uint8_t* lower, size_t len, uint64_t hash) const noexcept {
