@@ -87,7 +87,8 @@ struct AnswerResult {
   // zones/wire.hh ones_sum), computed from the pieces as they were written
   // so that a UDP sender need not read the response back. Set for the
   // answers written without the general resolver (hits, the common
-  // NODATA/NXDOMAIN, errors); otherwise has_sum is false.
+  // NODATA/NXDOMAIN, errors, and the precomputed referral, CNAME and
+  // wildcard answers); otherwise (and over TCP) has_sum is false.
   bool has_sum = false;
   uint16_t sum = 0;
   // Eight bytes in all: answer() builds the result in one register (a
