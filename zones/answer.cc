@@ -1688,7 +1688,8 @@ void prepare_shard_answers(Shard& s, const uint8_t* apex, size_t apex_len) {
       }
       while (data.size() % 8) data.push_back(0);
       // name_at becomes absolute once the table's size is known (below).
-      std::memcpy(data.data() + tstart, targets.data(), targets.size() * sizeof(AuxTarget));
+      if (!targets.empty())  // (memcpy from a null pointer is undefined even for 0 bytes)
+        std::memcpy(data.data() + tstart, targets.data(), targets.size() * sizeof(AuxTarget));
     }
     ents.push_back(a);
   }
@@ -1702,7 +1703,7 @@ void prepare_shard_answers(Shard& s, const uint8_t* apex, size_t apex_len) {
   std::vector<uint8_t> out(head + data.size());
   const uint32_t n = uint32_t(ents.size());
   std::memcpy(out.data(), &n, 4);
-  std::memcpy(out.data() + 8, ents.data(), ents.size() * sizeof(AnswerAux));
+  if (!ents.empty()) std::memcpy(out.data() + 8, ents.data(), ents.size() * sizeof(AnswerAux));
   if (!data.empty()) std::memcpy(out.data() + head, data.data(), data.size());
   s.aux = std::move(out);
 }
