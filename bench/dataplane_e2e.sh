@@ -6,7 +6,9 @@
 #   knot-xdp knotd in XDP mode
 #   knot-udp knotd on kernel UDP
 #   nsd      nsd on kernel UDP
-# Prints answered qps per server and the ratio to the reflector. A benchmark,
+# Prints answered qps per server, the ratio to the reflector and the share of
+# what kxdpgun offered that each answered (on a 2-CPU machine the generator
+# can be the limit, and its offered rate varies from run to run). A benchmark,
 # not a test: it asserts nothing about speed. Needs root; traffic stays inside
 # the two namespaces it creates; everything is removed on exit.
 #
@@ -87,9 +89,13 @@ gun() {  # name: runs kxdpgun and records answered qps
         -I "$VC" -l "$CLI4" -R "$SRV_MAC" -i "$TMP/queries.txt" "$SRV4" 2>&1 || true)
   echo "$out" >"$TMP/gun-$name.txt"
   # "total replies: N (R pps) (P%)"
-  local rate
+  local rate offered
   rate=$(sed -n 's/^total replies: *[0-9]* *(\([0-9]*\) pps).*/\1/p' <<<"$out" | head -1)
+  offered=$(sed -n 's/^total queries: *[0-9]* *(\([0-9]*\) pps).*/\1/p' <<<"$out" | head -1)
   RESULT[$name]=${rate:-0}
+  # Share of what kxdpgun managed to offer: on a small machine the generator,
+  # not the server, may be the limit, and its rate differs from run to run.
+  SHARE[$name]=$(awk -v a="${rate:-0}" -v b="${offered:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
   echo "  $name: $(grep -E '^total (queries|replies)' <<<"$out" | tr '\n' ' ')"
 }
 
@@ -194,7 +200,7 @@ EOF
 servers=("$@")
 [ ${#servers[@]} -gt 0 ] || servers=(testpmd edgedns knot-xdp knot-udp nsd)
 echo "dataplane_e2e bench: $NAMES names, kxdpgun -Q $QPS for ${DURATION}s on CPU 0, server on CPU 1, $ROUNDS round(s)"
-declare -A RUNS=()
+declare -A RUNS=() SHARES=() SHARE=()
 for round in $(seq "$ROUNDS"); do
   echo "round $round"
   for s in "${servers[@]}"; do
@@ -208,17 +214,21 @@ for round in $(seq "$ROUNDS"); do
       *) echo "unknown server $s"; exit 2 ;;
     esac
     RUNS[$s]+="${RESULT[$s]:-0} "
+    SHARES[$s]+="${SHARE[$s]:-0} "
   done
 done
+median() {  # numbers on stdin, one per line
+  sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 for s in "${servers[@]}"; do
-  RESULT[$s]=$(tr ' ' '\n' <<<"${RUNS[$s]}" | sed '/^$/d' | sort -n |
-    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }')
+  RESULT[$s]=$(tr ' ' '\n' <<<"${RUNS[$s]}" | median | awk '{ printf "%d", $1 }')
+  SHARE[$s]=$(tr ' ' '\n' <<<"${SHARES[$s]}" | median)
 done
 
 ref=${RESULT[testpmd]:-0}
-printf '\n%-10s %12s %10s   %s\n' server "answered/s" "vs 5tswap" "(medians of $ROUNDS rounds; every run)"
+printf '\n%-10s %12s %10s %11s   %s\n' server "answered/s" "vs 5tswap" "of offered" "(medians of $ROUNDS rounds; every run)"
 for s in "${servers[@]}"; do
   r=${RESULT[$s]:-0}
   if [ "$ref" -gt 0 ]; then ratio=$(awk -v a="$r" -v b="$ref" 'BEGIN { printf "%.2f", a / b }'); else ratio=-; fi
-  printf '%-10s %12s %10s   %s\n' "$s" "$r" "$ratio" "${RUNS[$s]}"
+  printf '%-10s %12s %10s %11s   %s\n' "$s" "$r" "$ratio" "${SHARE[$s]:-0}" "${RUNS[$s]}"
 done
