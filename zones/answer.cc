@@ -264,6 +264,12 @@ struct Writer {
     if (off <= kMaxPtr && nent < kMaxComprEntries && labels > 0)
       ent[nent++] = Entry{uint16_t(off), uint8_t(labels)};
   }
+  // The question's name (at kHeaderSize) and each of its suffixes as pointer
+  // targets: the table every answer starts from.
+  void remember_question(const uint8_t* name, size_t len) noexcept {
+    int k = name_label_count(name, len);
+    for (size_t i = 0; i < len && name[i] != 0; i += size_t(name[i]) + 1) remember(kHeaderSize + i, k--);
+  }
   // Case-insensitive equality of an uncompressed name and a (possibly
   // compressed) name already in the message.
   bool equal_at(const uint8_t* n, size_t off) const noexcept {
@@ -831,6 +837,13 @@ size_t put_opt(uint8_t* p, const Query& q, const AnswerConfig& cfg, uint8_t ext_
   return kOptSize;
 }
 
+// ones_acc of the bytes put_opt writes, from the same values, for an OPT at
+// an even offset: words 0x0000, 0x29|size>>8, size<<8|ext, DO bit, 0, 0.
+inline uint64_t opt_sum(const Query& q, const AnswerConfig& cfg, uint8_t ext_rcode) noexcept {
+  return (uint32_t(rrtype::OPT) << 8 | cfg.edns_payload >> 8) +
+         (uint32_t(cfg.edns_payload & 0xff) << 8 | ext_rcode) + (q.do_bit ? 0x80u : 0u);
+}
+
 
 // ---- precomputed answers for cuts, CNAMEs and wildcard parents ----
 //
@@ -854,12 +867,19 @@ struct AuxRef {
   const uint8_t* base = nullptr;
 };
 
+// Entries in a shard's table (Shard::aux: a 32-bit count, then the entries from byte 8).
+size_t aux_count(const Shard& sh) noexcept {
+  if (sh.aux.empty()) return 0;
+  uint32_t k;
+  std::memcpy(&k, sh.aux.data(), 4);
+  return k;
+}
+
 AuxRef find_aux(const Zone& z, const uint8_t* node, uint64_t hash) noexcept {
   const Shard& s = *z.shards[z.shard_bits ? hash >> (64 - z.shard_bits) : 0];
-  if (s.aux.empty()) return {};
+  const size_t n = aux_count(s);
+  if (n == 0) return {};
   const uint8_t* a = s.aux.data();
-  uint32_t n;
-  std::memcpy(&n, a, 4);
   const auto* e = reinterpret_cast<const AnswerAux*>(a + 8);
   const uint32_t off = uint32_t(node - s.blob.data());
   size_t lo = 0, hi = n;
@@ -930,20 +950,25 @@ inline void sum_block_at(SectionSum& s, const RRsetRef& r, uint16_t ptr, size_t 
   }
 }
 
-// The template of an AuxRef: its bytes written at `at`, with every
-// compression pointer moved by `shift` (the question is `shift` bytes longer
-// than the node's name; the template was made for the node's name).
-inline void put_template(uint8_t* at, const AuxRef& ax, size_t shift) noexcept {
-  const AnswerAux& a = *ax.e;
-  const uint8_t* d = ax.base + a.data;
-  copy_short(at, d, a.tmpl_len);
+// A stored template: `len` bytes at `d`, then `npatch` big-endian offsets of
+// the compression pointers in it. Written at `at` with every pointer moved
+// by `shift` (the question is `shift` bytes longer than the name the
+// template was made for).
+inline void put_shifted(uint8_t* at, const uint8_t* d, size_t len, size_t npatch, size_t shift) noexcept {
+  copy_short(at, d, len);
   if (shift == 0) return;
-  for (uint8_t i = 0; i < a.npatch; ++i) {
+  for (size_t i = 0; i < npatch; ++i) {
     // Read from the template, not from `at`: a load from bytes just stored by
     // wider moves cannot be forwarded and stalls (~15% of a referral).
-    const uint16_t p = rd16(d + a.tmpl_len + 2 * i);
+    const uint16_t p = rd16(d + len + 2 * i);
     wr16(at + p, uint16_t(rd16(d + p) + shift));
   }
+}
+
+// The template of an AuxRef (made for the node's name), written at `at`.
+inline void put_template(uint8_t* at, const AuxRef& ax, size_t shift) noexcept {
+  const AnswerAux& a = *ax.e;
+  put_shifted(at, ax.base + a.data, a.tmpl_len, a.npatch, shift);
 }
 
 // put_template's bytes at section offset 0.
@@ -1007,13 +1032,7 @@ bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Spec
   if (sp.entry && sp.entry->full_len) {  // the whole referral of this version: one copy
     const SpecialNode& e = *sp.entry;
     if (pos + e.full_len > room) return false;
-    const uint8_t* d = z.special_answers.data() + e.full;
-    uint8_t* at = b + pos;
-    copy_short(at, d, e.full_len);
-    for (uint16_t i = 0; i < e.full_npatch; ++i) {
-      const uint16_t p = rd16(d + e.full_len + 2 * i);
-      wr16(at + p, uint16_t(rd16(d + p) + shift));
-    }
+    put_shifted(b + pos, z.special_answers.data() + e.full, e.full_len, e.full_npatch, shift);
     o = FastOut{pos + e.full_len, 0, a.count, e.full_ar, rcode::NOERROR, AnswerKind::Referral, false};
     // Its sum was taken when it was made; each moved pointer adds `shift`.
     const uint64_t odd = e.full_odd, even = e.full_npatch - e.full_odd;
@@ -1085,7 +1104,7 @@ bool fast_cname(const Zone& z, const Query& q, const Special& sp, uint8_t* b, si
   if (!n || (node_flags(n) & (node_flag::Below | node_flag::Cut | node_flag::Cname))) return false;
   const RRsetRef r = node_rrset(n, q.qtype);
   if (!r) return fast_negative(z, q, b, pos, p, room, 1, rcode::NOERROR, AnswerKind::NoData, sum, o);
-  if (rdata_name_info(r.type).count || t->msg_pos == 0 || p + r.len > room) return false;
+  if (rdata_has_names(r.type) || t->msg_pos == 0 || p + r.len > room) return false;
   put_block_at(b + p, r, t->msg_pos);
   sum_block_at(sum, r, t->msg_pos, a.tmpl_len);
   o = FastOut{p + r.len, uint16_t(1 + r.count), 0, 0, rcode::NOERROR, AnswerKind::Answer, true};
@@ -1154,7 +1173,7 @@ bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b
   if (!w || (node_flags(w) & node_flag::Cname)) return false;
   const RRsetRef r = node_rrset(w, q.qtype);
   if (!r) return fast_negative(z, q, b, pos, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, {}, o);
-  if (rdata_name_info(r.type).count || pos + r.len > room) return false;
+  if (rdata_has_names(r.type) || pos + r.len > room) return false;
   copy_short(b + pos, r.block, r.len);  // owners are C0 0C: the question
   o = FastOut{pos + r.len, r.count, 0, 0, rcode::NOERROR, AnswerKind::Answer, true};
   o.sum = ones_acc(r.block, r.len);
@@ -1201,15 +1220,12 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   uint64_t rec_sum = 0;  // accumulator (zones/wire.hh)
   const size_t rec_at = pos;
   auto finish = [&](uint8_t rc, AnswerKind kind, bool with_opt, uint8_t ext) {
-    uint64_t opt_sum = 0;
+    uint64_t opt_words = 0;
     const size_t opt_at = pos;
     if (with_opt && q.has_edns && pos + kOptSize <= limit) {
       pos += put_opt(b + pos, q, cfg, ext);
       counts[2]++;
-      // put_opt's words when at an even offset: 0x0000 0x29|ps>>8 ps<<8|ext version<<8|flags>>8 ...
-      opt_sum = uint32_t(rrtype::OPT) << 8 | cfg.edns_payload >> 8;
-      opt_sum += uint32_t(cfg.edns_payload & 0xff) << 8 | ext;
-      opt_sum += q.do_bit ? 0x80 : 0;
+      opt_words = opt_sum(q, cfg, ext);
     }
     const uint16_t fl = uint16_t(flags | rc);
     wr16(b, q.id);
@@ -1227,7 +1243,7 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
         acc += (q.qname_len & 1) ? ones_odd(tc) : tc;
       }
       acc += (rec_at & 1) ? ones_odd(rec_sum) : rec_sum;
-      acc += (opt_at & 1) ? ones_odd(opt_sum) : opt_sum;
+      acc += (opt_at & 1) ? ones_odd(opt_words) : opt_words;
       sum = ones_fold(acc);
     }
     return make_result(uint16_t(pos), rc, kind, (flags & hflag::TC) != 0, sum_ok, sum);
@@ -1276,15 +1292,17 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   // label below an apex that has no wildcard child and no DNAME. The SOA
   // comes from the zone's compressed template; no SOA when it does not fit.
   const size_t room = limit - (q.has_edns ? kOptSize : 0);
-  auto negative_answer = [&](uint8_t rc, AnswerKind kind) {
-    if (size_t n = put_neg_soa(b, pos, room, *z, q.qname_len)) {
-      pos += n;
-      counts[1] = 1;
-      if (want_sum) rec_sum = neg_soa_sum(*z, q.qname_len);
-    }
-    flags |= hflag::AA;
-    return finish(rc, kind, true, 0);
+  // An answer written by one of the fast paths below (FastOut).
+  auto finish_fast = [&](const FastOut& fo) {
+    rec_sum = fo.sum;
+    pos = fo.pos;
+    counts[0] = fo.an;
+    counts[1] = fo.ns;
+    counts[2] = fo.ar;
+    if (fo.aa) flags |= hflag::AA;
+    return finish(fo.rcode, fo.kind, true, 0);
   };
+  FastOut fo;
   if (node && q.qtype != rrtype::ANY &&
       !(node_flags(node) & (node_flag::Below | node_flag::Cut | node_flag::Cname))) {
     const RRsetRef r = node_rrset(node, q.qtype);
@@ -1296,34 +1314,23 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
       flags |= hflag::AA;
       return finish(rcode::NOERROR, AnswerKind::Answer, true, 0);
     }
-    if (!r && !z->neg_soa_c.empty()) return negative_answer(rcode::NOERROR, AnswerKind::NoData);
+    if (!r && fast_negative(*z, q, b, pos, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, {}, fo))
+      return finish_fast(fo);
   } else if (!node && z->apex_node && !z->neg_soa_c.empty() &&
              !(node_flags(z->apex_node) & (node_flag::WildChild | node_flag::Dname))) {
     const size_t up = size_t(q.qname_lower[0]) + 1;
     if (q.qname_len - up == z->apex_len &&
-        bytes_equal(q.qname_lower + up, z->apex_lower, z->apex_len))
-      return negative_answer(rcode::NXDOMAIN, AnswerKind::NxDomain);
+        bytes_equal(q.qname_lower + up, z->apex_lower, z->apex_len) &&
+        fast_negative(*z, q, b, pos, pos, room, 0, rcode::NXDOMAIN, AnswerKind::NxDomain, {}, fo))
+      return finish_fast(fo);
   }
-
-  if (FastOut fo; special_fast(*z, q, node, b, pos, room, fo)) {
-    rec_sum = fo.sum;
-    pos = fo.pos;
-    counts[0] = fo.an;
-    counts[1] = fo.ns;
-    counts[2] = fo.ar;
-    if (fo.aa) flags |= hflag::AA;
-    return finish(fo.rcode, fo.kind, true, 0);
-  }
+  if (special_fast(*z, q, node, b, pos, room, fo)) return finish_fast(fo);
 
   Writer w;  // default-initialized: the compression table is not zeroed per query
   w.buf = b;
   w.limit = room;
   w.pos = pos;
-  {
-    int k = name_label_count(q.qname, q.qname_len);
-    for (size_t i = 0; i < q.qname_len && q.qname[i] != 0; i += size_t(q.qname[i]) + 1)
-      w.remember(kHeaderSize + i, k--);
-  }
+  w.remember_question(q.qname, q.qname_len);
   Resolver r(z, q, w);
   r.run(node);
   pos = w.pos;
@@ -1435,11 +1442,10 @@ struct SpecialBuilder {
     insert(e);
   }
   void add_shard(const Shard& sh, uint32_t shard) {
-    if (sh.aux.empty()) return;
-    uint32_t k;
-    std::memcpy(&k, sh.aux.data(), 4);
+    const size_t k = aux_count(sh);
+    if (k == 0) return;
     const auto* ents = reinterpret_cast<const AnswerAux*>(sh.aux.data() + 8);
-    for (uint32_t i = 0; i < k; ++i) add(sh, shard, ents[i]);
+    for (size_t i = 0; i < k; ++i) add(sh, shard, ents[i]);
   }
   // An entry of the previous version whose node and every node it reads
   // sit in shards this version shares: the same answers, copied.
@@ -1458,13 +1464,6 @@ struct SpecialBuilder {
     insert(e);
   }
 };
-
-size_t aux_count(const Shard& sh) noexcept {
-  if (sh.aux.empty()) return 0;
-  uint32_t k;
-  std::memcpy(&k, sh.aux.data(), 4);
-  return k;
-}
 
 // Zone::special from the shards' tables, with the nodes each answer reads
 // looked up in this version. From scratch it costs a visit of every shard
@@ -1571,8 +1570,7 @@ struct Sim {
     w.buf = buf;
     w.limit = sizeof buf;
     w.pos = start = kHeaderSize + len + 4;
-    int k = name_label_count(name, len);
-    for (size_t i = 0; i < len && name[i] != 0; i += size_t(name[i]) + 1) w.remember(kHeaderSize + i, k--);
+    w.remember_question(name, len);
   }
 };
 
