@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tests/zones/compile_text.hh"
 #include "zones/snapshot_impl.hh"
 
 using namespace edgedns::zones;
@@ -189,14 +190,7 @@ TEST(Compile, TwoThreadsFindTheSameStructure) {
   }
   std::string filler;
   for (int i = 0; i < 210000; ++i) filler += "h" + std::to_string(i) + ".fill A 10.1.0.1\n";
-  auto compile = [](const std::string& text) {
-    ParseResult pr = parse_zone_text(text, "t.zone");
-    EXPECT_FALSE(pr.has_errors());
-    std::vector<Diagnostic> diags;
-    check_zone(pr.zone, diags);
-    for (const auto& d : diags) EXPECT_FALSE(d.is_error()) << d.to_string();
-    return compile_zone(std::move(pr.zone));
-  };
+  auto compile = [](const std::string& text) { return test::compile_text(text, "t.zone"); };
   auto small = compile(head + special);
   auto big = compile(head + special + filler);
   ASSERT_TRUE(small && big);

@@ -4,19 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/zones/compile_text.hh"
 #include "zones/snapshot.hh"
 
 using namespace edgedns::zones;
 
 namespace {
-std::shared_ptr<const Zone> compile_text(const std::string& text) {
-  ParseResult pr = parse_zone_text(text, "t");
-  EXPECT_FALSE(pr.has_errors());
-  std::vector<Diagnostic> diags;
-  check_zone(pr.zone, diags);
-  for (const auto& d : diags) EXPECT_FALSE(d.is_error()) << d.to_string();
-  return compile_zone(std::move(pr.zone));
-}
+using test::compile_text;
 const char* kHead = "$ORIGIN t.\n$TTL 60\n@ SOA a b 7 2 3 4 5\n@ NS a\na A 1.2.3.4\n";
 }  // namespace
 
