@@ -123,11 +123,13 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
     if (nl == 0 || off + nl + 4 > len) {
       bad = true;
     } else {
-      copy_and_lower(q.qname, q.qname_lower, s, nl);
+      const uint64_t name_sum = copy_and_lower(q.qname, q.qname_lower, s, nl);
       q.qname_len = uint8_t(nl);
       q.qtype = rd16(p + off + nl);
       q.qclass = rd16(p + off + nl + 2);
       q.hash = name_hash(q.qname_lower, nl);
+      const uint64_t tc = uint64_t(q.qtype) + q.qclass;  // at an odd offset after an odd-length name
+      q.qsum = name_sum + ((nl & 1) ? ones_odd(tc) : tc);
       off += nl + 4;
     }
   }
@@ -1182,85 +1184,57 @@ bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b
 
 }  // namespace
 
-AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, Transport t,
-                    const AnswerConfig& cfg) noexcept {
-  if (q.status == QueryStatus::Drop || out.size() < kHeaderSize)
-    return make_result(0, 0, AnswerKind::Dropped, false);
-  size_t limit = out.size();
-  if (t == Transport::Udp) {
-    size_t udp = 512;
-    if (q.has_edns) {
-      udp = q.udp_size < cfg.edns_payload ? q.udp_size : cfg.edns_payload;
-      if (udp < 512) udp = 512;
-    }
-    if (udp < limit) limit = udp;
-  } else if (limit > 65535) {
-    limit = 65535;
+namespace {
+
+// How an answer ends: what answer() needs after the body to write the OPT
+// record and the header and to complete the sum. Every path of answer_body
+// fills it and returns, so that this tail exists once, inlined, with its
+// values in registers (as a lambda called from a dozen returns it was an
+// out-of-line function reading each value through the closure: ~200
+// instructions per query).
+struct Fin {
+  size_t pos;            // end of what is written so far
+  uint16_t flags;        // QR, opcode, RD; the body adds AA and TC
+  uint16_t an = 0, ns = 0, ar = 0;
+  uint8_t rc = 0;
+  uint8_t ext = 0;       // upper rcode bits, into the OPT
+  AnswerKind kind = AnswerKind::Error;
+  bool sum_ok;           // rec_sum holds the records' sum
+  uint64_t rec_sum = 0;  // ones_acc of the records written from rec_at (zones/wire.hh)
+
+  void end(uint8_t r, AnswerKind k, uint8_t e = 0) noexcept {
+    rc = r;
+    kind = k;
+    ext = e;
   }
-  uint8_t* b = out.data();
-  uint16_t flags = uint16_t(hflag::QR | (q.flags & (0x7800 | hflag::RD)));
-  uint16_t counts[3] = {0, 0, 0};  // answer, authority, additional (OPT added by finish)
-  size_t pos = kHeaderSize;
-  uint16_t qd = 0;
-  if (q.qname_len && pos + q.qname_len + 4 <= limit) {
-    // Answering in place (out is the query's own buffer): the question is
-    // already there, byte for byte.
-    if (b != q.packet) {
-      copy_short(b + pos, q.qname, q.qname_len);
-      wr16(b + pos + q.qname_len, q.qtype);
-      wr16(b + pos + q.qname_len + 2, q.qclass);
-    }
-    pos += q.qname_len + 4;
-    qd = 1;
+  // An answer written by one of the fast paths (FastOut).
+  void end_fast(const FastOut& fo) noexcept {
+    rec_sum = fo.sum;
+    pos = fo.pos;
+    an = fo.an;
+    ns = fo.ns;
+    ar = fo.ar;
+    if (fo.aa) flags |= hflag::AA;
+    end(fo.rcode, fo.kind);
   }
-  // The one's complement sum of the records section (written from `rec_at`)
-  // for the UDP sender's checksum; the general resolver does not keep one.
-  const bool want_sum = t == Transport::Udp;
-  bool sum_ok = want_sum;
-  uint64_t rec_sum = 0;  // accumulator (zones/wire.hh)
-  const size_t rec_at = pos;
-  auto finish = [&](uint8_t rc, AnswerKind kind, bool with_opt, uint8_t ext) {
-    uint64_t opt_words = 0;
-    const size_t opt_at = pos;
-    if (with_opt && q.has_edns && pos + kOptSize <= limit) {
-      pos += put_opt(b + pos, q, cfg, ext);
-      counts[2]++;
-      opt_words = opt_sum(q, cfg, ext);
-    }
-    const uint16_t fl = uint16_t(flags | rc);
-    wr16(b, q.id);
-    wr16(b + 2, fl);
-    wr16(b + 4, qd);
-    wr16(b + 6, counts[0]);
-    wr16(b + 8, counts[1]);
-    wr16(b + 10, counts[2]);
-    uint32_t sum = 0;
-    if (sum_ok) {
-      uint64_t acc = uint64_t(q.id) + fl + qd + counts[0] + counts[1] + counts[2];
-      if (qd) {
-        acc += ones_acc(q.qname, q.qname_len);
-        const uint64_t tc = uint64_t(q.qtype) + q.qclass;
-        acc += (q.qname_len & 1) ? ones_odd(tc) : tc;
-      }
-      acc += (rec_at & 1) ? ones_odd(rec_sum) : rec_sum;
-      acc += (opt_at & 1) ? ones_odd(opt_words) : opt_words;
-      sum = ones_fold(acc);
-    }
-    return make_result(uint16_t(pos), rc, kind, (flags & hflag::TC) != 0, sum_ok, sum);
-  };
+};
+
+// Everything between the question and the OPT record. `qd`: the question
+// is in the message; `limit`: the client's (or TCP's) size limit.
+[[gnu::always_inline]] inline void answer_body(const ZoneSet& zs, const Query& q, uint8_t* b, size_t limit, uint16_t qd,
+                        Fin& f) noexcept {
   // BADVERS first: a client must learn the version before anything else (RFC 6891 §6.1.3).
-  if (q.has_edns && q.edns_version != 0)
-    return finish(0, AnswerKind::Error, true, uint8_t(rcode::BADVERS >> 4));
-  if (q.status == QueryStatus::FormErr) return finish(rcode::FORMERR, AnswerKind::Error, true, 0);
-  if (q.status == QueryStatus::NotImp) return finish(rcode::NOTIMP, AnswerKind::Error, true, 0);
+  if (q.has_edns && q.edns_version != 0) return f.end(0, AnswerKind::Error, uint8_t(rcode::BADVERS >> 4));
+  if (q.status == QueryStatus::FormErr) return f.end(rcode::FORMERR, AnswerKind::Error);
+  if (q.status == QueryStatus::NotImp) return f.end(rcode::NOTIMP, AnswerKind::Error);
   if (qd == 0) {  // the question alone does not fit the client's buffer
-    flags |= hflag::TC;
-    return finish(rcode::NOERROR, AnswerKind::Error, true, 0);
+    f.flags |= hflag::TC;
+    return f.end(rcode::NOERROR, AnswerKind::Error);
   }
   // QCLASS * matches our IN data (RFC 1035 §3.2.5; Knot answers it too).
   if ((q.qclass != rrclass::IN && q.qclass != rrclass::ANY) || q.qtype == rrtype::AXFR ||
       q.qtype == rrtype::IXFR)
-    return finish(rcode::REFUSED, AnswerKind::Error, true, 0);
+    return f.end(rcode::REFUSED, AnswerKind::Error);
   // DS lives in the parent: look for the zone of the parent name first (as Knot does).
   const Zone* z = nullptr;
   const bool hinted = q.hint_set == &zs;  // prefetch_burst found the zone (never for DS)
@@ -1273,7 +1247,7 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
     }
     if (!z) z = zs.find(q.qname_lower, q.qname_len);
   }
-  if (!z) return finish(rcode::REFUSED, AnswerKind::Error, true, 0);
+  if (!z) return f.end(rcode::REFUSED, AnswerKind::Error);
 
   const uint8_t* node = nullptr;
   if (hinted && q.hint_node_done) {
@@ -1292,39 +1266,30 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   // label below an apex that has no wildcard child and no DNAME. The SOA
   // comes from the zone's compressed template; no SOA when it does not fit.
   const size_t room = limit - (q.has_edns ? kOptSize : 0);
-  // An answer written by one of the fast paths below (FastOut).
-  auto finish_fast = [&](const FastOut& fo) {
-    rec_sum = fo.sum;
-    pos = fo.pos;
-    counts[0] = fo.an;
-    counts[1] = fo.ns;
-    counts[2] = fo.ar;
-    if (fo.aa) flags |= hflag::AA;
-    return finish(fo.rcode, fo.kind, true, 0);
-  };
+  const size_t pos = f.pos;
   FastOut fo;
   if (node && q.qtype != rrtype::ANY &&
       !(node_flags(node) & (node_flag::Below | node_flag::Cut | node_flag::Cname))) {
     const RRsetRef r = node_rrset(node, q.qtype);
     if (r && !rdata_has_names(r.type) && pos + r.len <= room) {
       copy_short(b + pos, r.block, r.len);
-      if (want_sum) rec_sum = ones_acc(r.block, r.len);  // the zone's copy: no store to read back
-      pos += r.len;
-      counts[0] = r.count;
-      flags |= hflag::AA;
-      return finish(rcode::NOERROR, AnswerKind::Answer, true, 0);
+      if (f.sum_ok) f.rec_sum = ones_acc(r.block, r.len);  // the zone's copy: no store to read back
+      f.pos = pos + r.len;
+      f.an = r.count;
+      f.flags |= hflag::AA;
+      return f.end(rcode::NOERROR, AnswerKind::Answer);
     }
     if (!r && fast_negative(*z, q, b, pos, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, {}, fo))
-      return finish_fast(fo);
+      return f.end_fast(fo);
   } else if (!node && z->apex_node && !z->neg_soa_c.empty() &&
              !(node_flags(z->apex_node) & (node_flag::WildChild | node_flag::Dname))) {
     const size_t up = size_t(q.qname_lower[0]) + 1;
     if (q.qname_len - up == z->apex_len &&
         bytes_equal(q.qname_lower + up, z->apex_lower, z->apex_len) &&
         fast_negative(*z, q, b, pos, pos, room, 0, rcode::NXDOMAIN, AnswerKind::NxDomain, {}, fo))
-      return finish_fast(fo);
+      return f.end_fast(fo);
   }
-  if (special_fast(*z, q, node, b, pos, room, fo)) return finish_fast(fo);
+  if (special_fast(*z, q, node, b, pos, room, fo)) return f.end_fast(fo);
 
   Writer w;  // default-initialized: the compression table is not zeroed per query
   w.buf = b;
@@ -1333,14 +1298,78 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   w.remember_question(q.qname, q.qname_len);
   Resolver r(z, q, w);
   r.run(node);
-  pos = w.pos;
-  counts[0] = w.count[0];
-  counts[1] = w.count[1];
-  counts[2] = w.count[2];
-  sum_ok = false;
-  if (r.aa) flags |= hflag::AA;
-  if (r.tc) flags |= hflag::TC;
-  return finish(r.rcode, r.tc && r.kind == AnswerKind::Answer ? AnswerKind::Answer : r.kind, true, 0);
+  f.pos = w.pos;
+  f.an = w.count[0];
+  f.ns = w.count[1];
+  f.ar = w.count[2];
+  f.sum_ok = false;  // the general resolver keeps no sum
+  if (r.aa) f.flags |= hflag::AA;
+  if (r.tc) f.flags |= hflag::TC;
+  f.end(r.rcode, r.tc && r.kind == AnswerKind::Answer ? AnswerKind::Answer : r.kind);
+}
+
+}  // namespace
+
+AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, Transport t,
+                    const AnswerConfig& cfg) noexcept {
+  if (q.status == QueryStatus::Drop || out.size() < kHeaderSize)
+    return make_result(0, 0, AnswerKind::Dropped, false);
+  size_t limit = out.size();
+  if (t == Transport::Udp) {
+    size_t udp = 512;
+    if (q.has_edns) {
+      udp = q.udp_size < cfg.edns_payload ? q.udp_size : cfg.edns_payload;
+      if (udp < 512) udp = 512;
+    }
+    if (udp < limit) limit = udp;
+  } else if (limit > 65535) {
+    limit = 65535;
+  }
+  uint8_t* b = out.data();
+  Fin f;
+  f.flags = uint16_t(hflag::QR | (q.flags & (0x7800 | hflag::RD)));
+  f.pos = kHeaderSize;
+  uint16_t qd = 0;
+  if (q.qname_len && kHeaderSize + q.qname_len + 4 <= limit) {
+    // Answering in place (out is the query's own buffer): the question is
+    // already there, byte for byte.
+    if (b != q.packet) {
+      copy_short(b + kHeaderSize, q.qname, q.qname_len);
+      wr16(b + kHeaderSize + q.qname_len, q.qtype);
+      wr16(b + kHeaderSize + q.qname_len + 2, q.qclass);
+    }
+    f.pos += q.qname_len + 4;
+    qd = 1;
+  }
+  // The one's complement sum of the records section (written from `rec_at`)
+  // for the UDP sender's checksum.
+  f.sum_ok = t == Transport::Udp;
+  const size_t rec_at = f.pos;
+  answer_body(zs, q, b, limit, qd, f);
+
+  uint64_t opt_words = 0;
+  const size_t opt_at = f.pos;
+  if (q.has_edns && f.pos + kOptSize <= limit) {
+    f.pos += put_opt(b + f.pos, q, cfg, f.ext);
+    f.ar++;
+    opt_words = opt_sum(q, cfg, f.ext);
+  }
+  const uint16_t fl = uint16_t(f.flags | f.rc);
+  wr16(b, q.id);
+  wr16(b + 2, fl);
+  wr16(b + 4, qd);
+  wr16(b + 6, f.an);
+  wr16(b + 8, f.ns);
+  wr16(b + 10, f.ar);
+  uint32_t sum = 0;
+  if (f.sum_ok) {
+    uint64_t acc = uint64_t(q.id) + fl + qd + f.an + f.ns + f.ar;
+    if (qd) acc += q.qsum;
+    acc += (rec_at & 1) ? ones_odd(f.rec_sum) : f.rec_sum;
+    acc += (opt_at & 1) ? ones_odd(opt_words) : opt_words;
+    sum = ones_fold(acc);
+  }
+  return make_result(uint16_t(f.pos), f.rc, f.kind, (f.flags & hflag::TC) != 0, f.sum_ok, sum);
 }
 
 AnswerResult answer_query(const ZoneSet& zs, std::span<const uint8_t> packet,

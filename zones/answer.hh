@@ -47,6 +47,10 @@ struct Query {
   uint16_t udp_size = 512;   // client's limit: 512 without EDNS, max(512, OPT size) with
   QueryStatus status = QueryStatus::Drop;
   uint64_t hash = 0;         // name_hash(qname_lower)
+  // ones_acc (zones/wire.hh) of the question section as received (name,
+  // type, class), which every UDP answer repeats at offset 12: answer()
+  // adds it to the response's sum instead of summing the name again.
+  uint64_t qsum = 0;
   // The packet parse_query read: answer() into that same buffer (in place)
   // leaves the question where it is instead of writing it again.
   const uint8_t* packet = nullptr;

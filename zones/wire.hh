@@ -55,6 +55,9 @@ inline uint64_t ones_acc(const uint8_t* p, size_t n) noexcept {
       uint64_t w;
       std::memcpy(&w, p + i, 8);
       s += (w & 0xffffffff) + (w >> 32);
+      // Names and RRsets are a few words long: keep GCC from vectorizing
+      // this loop (its SSE set-up and tail cost more than the words).
+      __asm__("" : "+r"(s));
     }
     if (const size_t r = n - i) {  // bytes [i, n): the top r bytes of the word ending at n
       uint64_t w;

@@ -76,7 +76,8 @@ TEST(Name, LowerAscii8MatchesBytewise) {
       }
 }
 
-// copy_and_lower: every length up to a full name, writing exactly [0, n).
+// copy_and_lower: every length up to a full name, writing exactly [0, n)
+// and returning the bytes' one's complement sum.
 TEST(Name, CopyAndLowerEveryLength) {
   uint8_t src[kMaxName + 8];
   for (size_t i = 0; i < sizeof src; ++i) src[i] = uint8_t("AbZz@[`{\x7f\xc1"[i % 10] + (i / 10) % 3);
@@ -84,7 +85,7 @@ TEST(Name, CopyAndLowerEveryLength) {
     uint8_t raw[kMaxName + 16], lower[kMaxName + 16];
     std::memset(raw, 0xee, sizeof raw);
     std::memset(lower, 0xee, sizeof lower);
-    copy_and_lower(raw, lower, src, n);
+    ASSERT_EQ(ones_fold(copy_and_lower(raw, lower, src, n)), ones_sum(src, n)) << n;
     for (size_t i = 0; i < n; ++i) {
       ASSERT_EQ(raw[i], src[i]) << n;
       ASSERT_EQ(lower[i], lower_ascii(src[i])) << n;
