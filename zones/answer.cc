@@ -444,6 +444,26 @@ RRsetRef node_rrset(const uint8_t* node, uint16_t type) noexcept {
   return {};
 }
 
+// The answer-section copy of a node's RRset of one type for the hit path:
+// its block and the block's stored sum (RRsetDir::sum).
+struct HitRef {
+  const uint8_t* block = nullptr;
+  uint32_t len = 0;
+  uint16_t count = 0;
+  uint16_t sum = 0;
+};
+inline HitRef node_hit(const uint8_t* node, uint16_t type) noexcept {
+  auto* h = reinterpret_cast<const NodeHdr*>(node);
+  const RRsetDir* dir = node_dir(node);
+  const uint8_t* w = node_wire(node);
+  for (uint16_t i = 0; i < h->nrrsets; ++i) {
+    if (dir[i].type == type) return HitRef{w, dir[i].len, dir[i].count, dir[i].sum};
+    if (dir[i].type > type) break;  // sorted by type
+    w += dir[i].len;
+  }
+  return {};
+}
+
 RRsetRef node_first_rrset(const uint8_t* node) noexcept {
   auto* h = reinterpret_cast<const NodeHdr*>(node);
   if (h->nrrsets == 0) return {};
@@ -1173,12 +1193,12 @@ bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b
   if (!sp.ax.e || q.qtype == rrtype::ANY) return false;
   const uint8_t* w = sp.resolved ? sp.star : find_star(z, node_name(ce), ce[1], sp.ax.e->star_hash);
   if (!w || (node_flags(w) & node_flag::Cname)) return false;
-  const RRsetRef r = node_rrset(w, q.qtype);
-  if (!r) return fast_negative(z, q, b, pos, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, {}, o);
-  if (rdata_has_names(r.type) || pos + r.len > room) return false;
+  const HitRef r = node_hit(w, q.qtype);
+  if (!r.block) return fast_negative(z, q, b, pos, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, {}, o);
+  if (rdata_has_names(q.qtype) || pos + r.len > room) return false;
   copy_short(b + pos, r.block, r.len);  // owners are C0 0C: the question
   o = FastOut{pos + r.len, r.count, 0, 0, rcode::NOERROR, AnswerKind::Answer, true};
-  o.sum = ones_acc(r.block, r.len);
+  o.sum = r.sum;
   return true;
 }
 
@@ -1270,16 +1290,16 @@ struct Fin {
   FastOut fo;
   if (node && q.qtype != rrtype::ANY &&
       !(node_flags(node) & (node_flag::Below | node_flag::Cut | node_flag::Cname))) {
-    const RRsetRef r = node_rrset(node, q.qtype);
-    if (r && !rdata_has_names(r.type) && pos + r.len <= room) {
+    const HitRef r = node_hit(node, q.qtype);
+    if (r.block && !rdata_has_names(q.qtype) && pos + r.len <= room) {
       copy_short(b + pos, r.block, r.len);
-      if (f.sum_ok) f.rec_sum = ones_acc(r.block, r.len);  // the zone's copy: no store to read back
+      f.rec_sum = r.sum;  // the block's, computed with the zone
       f.pos = pos + r.len;
       f.an = r.count;
       f.flags |= hflag::AA;
       return f.end(rcode::NOERROR, AnswerKind::Answer);
     }
-    if (!r && fast_negative(*z, q, b, pos, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, {}, fo))
+    if (!r.block && fast_negative(*z, q, b, pos, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, {}, fo))
       return f.end_fast(fo);
   } else if (!node && z->apex_node && !z->neg_soa_c.empty() &&
              !(node_flags(z->apex_node) & (node_flag::WildChild | node_flag::Dname))) {

@@ -430,7 +430,7 @@ std::vector<uint8_t> ZoneEditor::encode(const NodeEdit& e) const {
   uint8_t* w = reinterpret_cast<uint8_t*>(dir + nrrsets);
   for (size_t i = 0; i < e.recs.size(); ++i) {
     const Rec& r = e.recs[i];
-    if (i == 0 || r.type != e.recs[i - 1].type) *dir++ = RRsetDir{r.type, 0, 0};
+    if (i == 0 || r.type != e.recs[i - 1].type) *dir++ = RRsetDir{r.type, 0, 0, 0, 0};
     dir[-1].count++;
     dir[-1].len += 12u + uint32_t(r.rdata.size());
     w[0] = 0xc0;
@@ -442,6 +442,7 @@ std::vector<uint8_t> ZoneEditor::encode(const NodeEdit& e) const {
     std::memcpy(w + 12, r.rdata.data(), r.rdata.size());
     w += 12 + r.rdata.size();
   }
+  set_dir_sums(dir - nrrsets, nrrsets, reinterpret_cast<uint8_t*>(dir));
   return out;
 }
 

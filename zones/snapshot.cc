@@ -461,7 +461,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
         for (size_t x = k; x < j; ++x) {
           if (x + kPrefetch < n) __builtin_prefetch(arena + E[x + kPrefetch].owner_off);
           const GroupEnt& r = E[x];
-          if (x == k || r.type != E[x - 1].type) *dir++ = RRsetDir{r.type, 0, 0};
+          if (x == k || r.type != E[x - 1].type) *dir++ = RRsetDir{r.type, 0, 0, 0, 0};
           dir[-1].count++;
           dir[-1].len += 12u + r.rdata_len;
           if (is_apex && r.type == rrtype::SOA && !have_apex_soa) { apex_soa_copy = r; have_apex_soa = true; }
@@ -475,6 +475,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
           version += record_hash(nm, f.owner_len, r.type, r.rclass, r.ttl, w + 12, r.rdata_len);
           w += 12 + r.rdata_len;
         }
+        set_dir_sums(dir - nrrsets, nrrsets, reinterpret_cast<uint8_t*>(dir));
         at = align4(size_t(w - blob));
         k = j;
       }

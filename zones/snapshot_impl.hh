@@ -55,7 +55,21 @@ struct RRsetDir {
   uint16_t type;
   uint16_t count;
   uint32_t len;  // wire bytes of the whole RRset
+  // ones_sum (zones/wire.hh) of those bytes: a UDP answer that is this
+  // block after the question adds it to its checksum instead of summing
+  // the block per query. Set by set_dir_sums once the bytes are written.
+  uint16_t sum;
+  uint16_t pad;
 };
+
+// Fills the `sum` of the n directory entries of a node whose wire bytes start at `w`.
+inline void set_dir_sums(RRsetDir* dir, size_t n, const uint8_t* w) noexcept {
+  for (size_t i = 0; i < n; ++i) {
+    dir[i].sum = uint16_t(ones_sum(w, dir[i].len));
+    dir[i].pad = 0;
+    w += dir[i].len;
+  }
+}
 
 struct Slot {
   uint32_t tag;  // low 32 bits of the name hash

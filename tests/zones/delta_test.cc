@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <set>
 
+#include "tests/zones/dir_sums.hh"
 #include "zones/answer.hh"
 #include "zones/snapshot_impl.hh"
 #include "zones/version.hh"
@@ -192,6 +193,7 @@ struct Fixture {
     ASSERT_TRUE(scratch);
     expect_same_kids(*r.zones->zones()[0], *scratch->zones()[0]);
     expect_same_special(*r.zones->zones()[0], *scratch->zones()[0]);
+    EXPECT_GT(edgedns::zones::test::expect_dir_sums(*r.zones->zones()[0]), 0u);
     EXPECT_EQ(zoneset_version(*r.zones), zoneset_version(*scratch));
     EXPECT_EQ(zoneset_label(*r.zones), zoneset_label(*scratch));
     EXPECT_EQ(zone_record_count(*r.zones->zones()[0]), zone_record_count(*scratch->zones()[0]));

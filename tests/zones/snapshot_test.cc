@@ -8,6 +8,7 @@
 
 #include "tests/zones/compile_text.hh"
 #include "zones/snapshot_impl.hh"
+#include "tests/zones/dir_sums.hh"
 
 using namespace edgedns::zones;
 
@@ -39,6 +40,13 @@ TEST(Snapshot, NodesAndFlags) {
   EXPECT_TRUE(find(*z, "ns.sub.example.com.")[0] & node_flag::Below);
   EXPECT_TRUE(find(*z, "dn.example.com.")[0] & node_flag::Dname);
   EXPECT_TRUE(find(*z, "example.com.")[0] & node_flag::Apex);
+}
+
+// Every RRset's stored sum is that of its bytes (the hit path's UDP checksum uses it).
+TEST(Snapshot, DirectorySumsMatchTheBytes) {
+  auto z = load("example.com.zone");
+  ASSERT_TRUE(z);
+  EXPECT_GT(edgedns::zones::test::expect_dir_sums(*z), 10u);
 }
 
 TEST(Snapshot, ForEachRecordIsCanonicalAndComplete) {
