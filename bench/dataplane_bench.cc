@@ -159,13 +159,16 @@ int main(int argc, char** argv) {
   // The zone memory as edgedns runs it (dataplane/edgedns.service): glibc's
   // malloc asks for transparent huge pages. The tunable is read at start-up
   // only, hence the one re-exec with it set.
+  // One malloc arena: the 1M zone is compiled partly by a second thread,
+  // whose own arena would get no huge pages (dataplane/edgedns.service).
+  static constexpr char kTunables[] = "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1";
   if (!std::getenv("EDGEDNS_BENCH_4K_PAGES") && !std::getenv("GLIBC_TUNABLES")) {
-    setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
+    setenv("GLIBC_TUNABLES", kTunables, 1);
     execv("/proc/self/exe", argv);
     std::perror("dataplane_bench: re-exec with GLIBC_TUNABLES");  // run on as we are
   }
   std::fprintf(stderr, "dataplane_bench: zone memory in %s\n",
-               std::getenv("GLIBC_TUNABLES") ? "transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1)"
+               std::getenv("GLIBC_TUNABLES") ? "transparent huge pages (GLIBC_TUNABLES set)"
                                              : "4 KB pages");
   std::string prefix = "--file-prefix=dpbench" + std::to_string(getpid());
   const char* eal[] = {"dataplane_bench", "--no-huge", "-m", "256", "--no-pci", "-l", "0",
