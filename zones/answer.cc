@@ -123,7 +123,8 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
     if (nl == 0 || off + nl + 4 > len) {
       bad = true;
     } else {
-      const uint64_t name_sum = copy_and_lower(q.qname, q.qname_lower, s, nl);
+      const uint64_t name_sum = lower_and_sum(q.qname_lower, s, nl);
+      q.qname = s;
       q.qname_len = uint8_t(nl);
       q.qtype = rd16(p + off + nl);
       q.qclass = rd16(p + off + nl + 2);

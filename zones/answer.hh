@@ -32,8 +32,9 @@ enum class QueryStatus : uint8_t {
   NotImp,   // opcode != QUERY: answer NOTIMP
 };
 
-// Everything answer() needs from the query, copied out of the packet so that
-// the response may be written over the query buffer (answer in place).
+// Everything answer() needs from the query, read out of the packet so that
+// the response may be written over the query buffer (answer in place); only
+// the question's name stays in the packet (`qname`).
 struct Query {
   uint16_t id = 0;
   uint16_t flags = 0;        // as received
@@ -62,7 +63,10 @@ struct Query {
   const Zone* hint_zone = nullptr;
   const uint8_t* hint_node = nullptr;
   bool hint_node_done = false;
-  uint8_t qname[kMaxName];       // as received (0x20 case preserved, echoed back)
+  // The question's name as received (0x20 case preserved, echoed back): in
+  // the packet itself, which must stay as it is until answer() returns
+  // (answering in place leaves the question where it is).
+  const uint8_t* qname = nullptr;
   uint8_t qname_lower[kMaxName]; // folded, for lookups
 };
 

@@ -45,13 +45,13 @@ inline uint64_t lower_ascii8(uint64_t w) noexcept {
   return w | (upper >> 2);
 }
 
-// Copies a wire name of n bytes to `raw` (as is) and `lower` (folded):
-// length octets are below 64, never letters, so folding every byte equals
+// Writes the folded copy of a wire name of n bytes to `lower`: length
+// octets are below 64, never letters, so folding every byte equals
 // name_to_lower. Words of 8 bytes, the last one overlapping; reads and
 // writes only [0, n). Returns ones_acc(s, n) (zones/wire.hh), summed from
 // the same words: the answer's UDP checksum needs the question's sum, and
 // here it costs three instructions a word instead of a second pass.
-inline uint64_t copy_and_lower(uint8_t* raw, uint8_t* lower, const uint8_t* s, size_t n) noexcept {
+inline uint64_t lower_and_sum(uint8_t* lower, const uint8_t* s, size_t n) noexcept {
   auto ld8 = [](const uint8_t* p) { uint64_t v; __builtin_memcpy(&v, p, 8); return v; };
   auto st8 = [](uint8_t* p, uint64_t v) { __builtin_memcpy(p, &v, 8); };
   auto halves = [](uint64_t w) { return (w & 0xffffffff) + (w >> 32); };
@@ -60,12 +60,10 @@ inline uint64_t copy_and_lower(uint8_t* raw, uint8_t* lower, const uint8_t* s, s
     size_t i = 0;
     for (; i + 8 < n; i += 8) {
       const uint64_t w = ld8(s + i);
-      st8(raw + i, w);
       st8(lower + i, lower_ascii8(w));
       acc += halves(w);
     }
     const uint64_t w = ld8(s + n - 8);
-    st8(raw + n - 8, w);
     st8(lower + n - 8, lower_ascii8(w));
     // Only bytes [i, n) are new: the top n - i (1 to 8) of the last word.
     acc += halves(w >> (8 * (8 - (n - i))));
@@ -73,7 +71,6 @@ inline uint64_t copy_and_lower(uint8_t* raw, uint8_t* lower, const uint8_t* s, s
   }
   uint64_t w = 0;
   for (size_t i = 0; i < n; ++i) {
-    raw[i] = s[i];
     lower[i] = lower_ascii(s[i]);
     w |= uint64_t(s[i]) << (8 * i);
   }
