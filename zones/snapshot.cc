@@ -619,12 +619,6 @@ struct ZoneSet::Index {
   size_t mask = 0;
   uint64_t label_counts = 0;  // bit i: some apex has i labels (i < 64)
   int max_labels = 0;
-  // Up to this many zones, find() compares the name's tail with each apex
-  // (longest first) instead of hashing suffixes: a memcmp or two beats an
-  // XXH3 per candidate suffix for the one or two zones a node usually serves.
-  static constexpr size_t kFew = 8;
-  const Zone* few[kFew];
-  size_t nfew = 0;  // 0: use the hash table
 };
 
 ZoneSet::~ZoneSet() = default;
@@ -651,27 +645,16 @@ std::shared_ptr<const ZoneSet> ZoneSet::build(std::vector<std::shared_ptr<const 
     if (lc < 64) ix.label_counts |= uint64_t(1) << lc;
     ix.max_labels = std::max(ix.max_labels, lc);
   }
-  if (zones.size() <= Index::kFew) {
-    for (const auto& z : zones) ix.few[ix.nfew++] = z.get();
-    std::sort(ix.few, ix.few + ix.nfew, [](const Zone* a, const Zone* b) { return a->apex_len > b->apex_len; });
+  if (zones.size() <= kFew) {
+    for (const auto& z : zones) zs->few_[zs->nfew_++] = Few{z->apex_lower, z->apex_len, z.get()};
+    std::sort(zs->few_, zs->few_ + zs->nfew_, [](const Few& a, const Few& b) { return a.len > b.len; });
   }
   zs->zones_ = std::move(zones);
   return zs;
 }
 
-const Zone* ZoneSet::find(const uint8_t* lower, size_t len) const noexcept {
+const Zone* ZoneSet::find_many(const uint8_t* lower, size_t len) const noexcept {
   const Index& ix = *index_;
-  if (ix.nfew) {
-    for (size_t k = 0; k < ix.nfew; ++k) {
-      const Zone* z = ix.few[k];
-      const size_t al = z->apex_len;
-      if (al > len || !bytes_equal(lower + (len - al), z->apex_lower, al)) continue;
-      size_t i = 0;  // the tail must start at a label
-      while (i < len - al) i += size_t(lower[i]) + 1;
-      if (i == len - al) return z;
-    }
-    return nullptr;
-  }
   // Label start offsets of the name, so that suffixes are tried longest first.
   uint8_t starts[128];
   int nl = 0;

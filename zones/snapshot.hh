@@ -52,14 +52,38 @@ class ZoneSet {
   static std::shared_ptr<const ZoneSet> build(std::vector<std::shared_ptr<const Zone>> zones);
   ~ZoneSet();
   // Longest matching zone for a lower-cased wire name, or null. Any thread, no allocation.
-  const Zone* find(const uint8_t* lower, size_t len) const noexcept;
+  const Zone* find(const uint8_t* lower, size_t len) const noexcept {
+    if (nfew_ == 0) return find_many(lower, len);
+    // A few zones (an edge node usually serves one or two): compare the
+    // name's tail with each apex, longest first, inline on the query path;
+    // a memcmp or two beats an XXH3 per candidate suffix.
+    for (size_t k = 0; k < nfew_; ++k) {
+      const Few& f = few_[k];
+      if (f.len > len || !bytes_equal(lower + (len - f.len), f.apex, f.len)) continue;
+      const size_t at = len - f.len;
+      size_t i = 0;  // the tail must start at a label
+      while (i < at) i += size_t(lower[i]) + 1;
+      if (i == at) return f.zone;
+    }
+    return nullptr;
+  }
   const std::vector<std::shared_ptr<const Zone>>& zones() const noexcept { return zones_; }
 
  private:
   ZoneSet() = default;
+  // Many zones: hashes the name's suffixes that have an apex's label count.
+  const Zone* find_many(const uint8_t* lower, size_t len) const noexcept;
   std::vector<std::shared_ptr<const Zone>> zones_;
   struct Index;
   std::unique_ptr<Index> index_;
+  struct Few {
+    const uint8_t* apex;  // the zone's lower-case apex (kept alive by zones_)
+    size_t len;
+    const Zone* zone;
+  };
+  static constexpr size_t kFew = 8;
+  Few few_[kFew] = {};
+  size_t nfew_ = 0;  // 0: more than kFew zones (or none), find_many answers
 };
 
 // Memory held by several zone sets together (e.g. every version a node
