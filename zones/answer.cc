@@ -219,7 +219,13 @@ void prefetch_burst(const ZoneSet& zs, Query* qs, size_t n) noexcept {
     if (!z) continue;
     q.hint_set = &zs;
     q.hint_zone = z;
-    if (const Slot* s = z->home_slot(q.hash)) __builtin_prefetch(s);
+    // The shard's view and the home slot, kept for stage 2.
+    const ShardView& v = z->views[z->shard_bits ? q.hash >> (64 - z->shard_bits) : 0];
+    q.hint_view = &v;
+    if (v.nslots) {
+      q.hint_slot = slot_home(q.hash, z->shard_bits, v.nslots);
+      __builtin_prefetch(v.slots + q.hint_slot);
+    }
   }
   // Stage 2: the slots have arrived while the rest of the burst was handled:
   // the first slot with the name's tag gives the node (its name is compared
@@ -229,12 +235,11 @@ void prefetch_burst(const ZoneSet& zs, Query* qs, size_t n) noexcept {
   for (size_t i = 0; i < n; ++i) {
     Query& q = qs[i];
     if (q.hint_set != &zs) continue;
-    const Zone* z = q.hint_zone;
-    const ShardView& v = z->views[z->shard_bits ? q.hash >> (64 - z->shard_bits) : 0];
+    const ShardView& v = *static_cast<const ShardView*>(q.hint_view);
     const uint8_t* node = nullptr;
     if (v.nslots) {
       const uint32_t tag = uint32_t(q.hash);
-      for (uint32_t k = slot_home(q.hash, z->shard_bits, v.nslots);;) {
+      for (uint32_t k = q.hint_slot;;) {
         const Slot& sl = v.slots[k];
         if (sl.off == kEmptySlot) break;
         if (sl.tag == tag) { node = v.blob + sl.off; break; }

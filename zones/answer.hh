@@ -62,6 +62,8 @@ struct Query {
   const ZoneSet* hint_set = nullptr;
   const Zone* hint_zone = nullptr;
   const uint8_t* hint_node = nullptr;
+  const void* hint_view = nullptr;  // prefetch_burst's own: the shard's view and the home slot
+  uint32_t hint_slot = 0;
   bool hint_node_done = false;
   // The question's name as received (0x20 case preserved, echoed back): in
   // the packet itself, which must stay as it is until answer() returns
