@@ -111,14 +111,14 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
     // flat fold: length octets are below 64, never letters, so folding every
     // byte equals name_to_lower and needs no label structure.
     const uint8_t* s = p + off;
-    const size_t avail = len - off;
+    // The root label must lie inside the packet and within kMaxName bytes.
+    const size_t lim = len - off < kMaxName ? len - off : kMaxName;
     size_t nl = 0;
-    for (size_t i = 0; i < avail;) {
+    for (size_t i = 0; i < lim;) {
       const uint8_t l = s[i];
       if (l == 0) { nl = i + 1; break; }
       if (l > kMaxLabel) break;
       i += size_t(l) + 1;
-      if (i >= kMaxName) break;
     }
     if (nl == 0 || off + nl + 4 > len) {
       bad = true;

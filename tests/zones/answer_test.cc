@@ -342,6 +342,24 @@ TEST_F(AnswerTest, MalformedQueries) {
   auth[11] = 0;
   auth[9] = 1;
   EXPECT_EQ(ask(auth).rcode, rcode::FORMERR);
+  // A question name of 255 bytes (RFC 1035 §2.3.4's limit) parses; 256 is FORMERR.
+  for (size_t last : {61u, 62u}) {
+    std::vector<uint8_t> big(q.begin(), q.begin() + 12);
+    for (size_t l : {size_t(63), size_t(63), size_t(63), last}) {
+      big.push_back(uint8_t(l));
+      big.insert(big.end(), l, 'a');
+    }
+    big.insert(big.end(), {0, 0, 1, 0, 1});  // root, A, IN
+    Query pq;
+    const QueryStatus st = parse_query(big, pq);
+    if (last == 61) {
+      EXPECT_EQ(st, QueryStatus::Ok);
+      EXPECT_EQ(pq.qname_len, 255);
+    } else {
+      EXPECT_EQ(st, QueryStatus::FormErr);
+      EXPECT_EQ(ask(big).rcode, rcode::FORMERR);
+    }
+  }
   // opcode != QUERY: NOTIMP.
   auto up = q;
   up[2] |= 5 << 3;
