@@ -1247,6 +1247,28 @@ struct Fin {
 
 // Everything between the question and the OPT record. `qd`: the question
 // is in the message; `limit`: the client's (or TCP's) size limit.
+// The general resolver (RFC 1034 §4.3.2) for whatever no fast path wrote.
+// Out of line: its writer and compression table (1.4 KB of stack) and its
+// registers stay out of answer()'s frame, which the fast paths share.
+[[gnu::noinline]] void resolve(const Zone* z, const Query& q, const uint8_t* node, uint8_t* b,
+                               size_t pos, size_t room, Fin& f) noexcept {
+  Writer w;  // default-initialized: the compression table is not zeroed per query
+  w.buf = b;
+  w.limit = room;
+  w.pos = pos;
+  w.remember_question(q.qname, q.qname_len);
+  Resolver r(z, q, w);
+  r.run(node);
+  f.pos = w.pos;
+  f.an = w.count[0];
+  f.ns = w.count[1];
+  f.ar = w.count[2];
+  f.sum_ok = false;  // the general resolver keeps no sum
+  if (r.aa) f.flags |= hflag::AA;
+  if (r.tc) f.flags |= hflag::TC;
+  f.end(r.rcode, r.tc && r.kind == AnswerKind::Answer ? AnswerKind::Answer : r.kind);
+}
+
 [[gnu::always_inline]] inline void answer_body(const ZoneSet& zs, const Query& q, uint8_t* b, size_t limit, uint16_t qd,
                         Fin& f) noexcept {
   // BADVERS first: a client must learn the version before anything else (RFC 6891 §6.1.3).
@@ -1316,22 +1338,7 @@ struct Fin {
       return f.end_fast(fo);
   }
   if (special_fast(*z, q, node, b, pos, room, fo)) return f.end_fast(fo);
-
-  Writer w;  // default-initialized: the compression table is not zeroed per query
-  w.buf = b;
-  w.limit = room;
-  w.pos = pos;
-  w.remember_question(q.qname, q.qname_len);
-  Resolver r(z, q, w);
-  r.run(node);
-  f.pos = w.pos;
-  f.an = w.count[0];
-  f.ns = w.count[1];
-  f.ar = w.count[2];
-  f.sum_ok = false;  // the general resolver keeps no sum
-  if (r.aa) f.flags |= hflag::AA;
-  if (r.tc) f.flags |= hflag::TC;
-  f.end(r.rcode, r.tc && r.kind == AnswerKind::Answer ? AnswerKind::Answer : r.kind);
+  resolve(z, q, node, b, pos, room, f);
 }
 
 }  // namespace
