@@ -154,6 +154,12 @@ inline uint32_t bswap16(uint32_t v) noexcept { return __builtin_bswap16(uint16_t
 inline uint32_t fold_nz(uint64_t s) noexcept { return uint32_t(1 + (s - 1) % 0xffff); }
 // Two 16-bit fields read as one 32-bit word add as both (2^16 = 1 mod 0xffff).
 inline uint64_t halves(uint64_t w) noexcept { return (w & 0xffffffff) + (w >> 32); }
+// The UDP header's first word (as loaded): destination port 53 and a source
+// port other than 0, i.e. the word in [0x35000001, 0x3500ffff], one compare.
+inline bool to_port53_from_nonzero(uint64_t udp_word) noexcept {
+  constexpr uint32_t kLo = uint32_t(__builtin_bswap16(kDnsPort)) << 16 | 1;
+  return uint32_t(udp_word) - kLo < 0xffff;
+}
 }  // namespace fast
 
 // Our MAC in the low 48 bits of a word, memory order (what a 64-bit load of
@@ -232,7 +238,7 @@ inline bool classify_dns_fast(const uint8_t* frame, size_t len, const FastAddrs&
     const uint32_t tot = bswap16(uint32_t(h0 >> 16));
     if (kEth + tot > len) return false;
     const uint64_t u = ld64(ip + 20);   // UDP ports, length, checksum
-    if ((u & 0xffff'0000) != uint32_t(bswap16(kDnsPort)) << 16 || (u & 0xffff) == 0) return false;
+    if (!to_port53_from_nonzero(u)) return false;
     const uint32_t ulen = bswap16(uint32_t(u >> 32));
     if (ulen < 8 || ulen + 20 > tot) return false;
     set_fast(c, Kind::Dns4, 20, uint16_t(ulen - 8));
@@ -247,7 +253,7 @@ inline bool classify_dns_fast(const uint8_t* frame, size_t len, const FastAddrs&
     if (ld64(ip + 24) == a.v6[0] && ld64(ip + 32) == a.v6[1] &&
         ((w >> 16) & 0xff) == ipproto::kUdp && kV6Min - 8 + plen <= len &&
         (s0 | s1) != 0 && (s0 & 0xff) != 0xff &&  // not :: and not multicast
-        uint32_t(u >> 16 & 0xffff) == bswap16(kDnsPort) && (u & 0xffff) != 0 && ulen >= 8 &&
+        to_port53_from_nonzero(u) && ulen >= 8 &&
         ulen <= plen) {
       set_fast(c, Kind::Dns6, 40, uint16_t(ulen - 8));
       return true;

@@ -4,6 +4,7 @@
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 
+#include <cstring>
 #include <ctime>
 #include <stdexcept>
 #include <string>
@@ -14,7 +15,7 @@ namespace edgedns::dp {
 
 namespace {
 
-inline void send_after(rte_mbuf* m, size_t len, rte_mbuf** out, uint16_t& n_out) noexcept {
+inline void send_after(rte_mbuf* m, size_t len, rte_mbuf** out, unsigned& n_out) noexcept {
   m->data_len = uint16_t(len);
   m->pkt_len = uint32_t(len);
   out[n_out++] = m;
@@ -68,7 +69,7 @@ enum class Went : uint8_t { Gone, Out, Exc };
                                    size_t len, const Classified& c, rte_mbuf** out,
                                    rte_mbuf** exc) noexcept {
   LcoreCounters& k = st.counters;
-  uint16_t n_out = 0;
+  unsigned n_out = 0;
   switch (c.kind) {
     case Kind::Arp:
       k.arp_replies.add();
@@ -109,7 +110,7 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
                        rte_mbuf** pkts, uint16_t nb, rte_mbuf** out) noexcept {
   LcoreCounters& k = st.counters;
   VersionCounters& vc = st.vcounters[st.vslot];
-  uint16_t n_out = 0, n_dns = 0, n_exc = 0;
+  unsigned n_out = 0, n_dns = 0, n_exc = 0;  // at most nb <= kBurst each
   const FastAddrs fa = fast_addrs(pc.addrs);  // per burst: the fast path's keys in registers
   for (unsigned i = 0; i < kPrefetchAhead && i < nb; ++i)
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -153,14 +154,14 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
     rx_one(pkts[i]);
   }
   for (; i < nb; ++i) rx_one(pkts[i]);
-  if (n_exc) hand_to_kernel(st, n_exc);
-  if (n_dns == 0) return n_out;
+  if (n_exc) hand_to_kernel(st, uint16_t(n_exc));
+  if (n_dns == 0) return uint16_t(n_out);
   k.queries.add(n_dns);
   vc.queries.add(n_dns);
   if (zs == nullptr) {
     k.late_drop[size_t(LateDrop::NoZones)].add(n_dns);
     rte_pktmbuf_free_bulk(st.dns, n_dns);
-    return n_out;
+    return uint16_t(n_out);
   }
 
   // Pass 2: look up and prefetch every slot, then every node, the burst needs
@@ -179,10 +180,10 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
   const uint64_t ol6 = off.udp ? RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM : 0;
   const uint64_t mac = mac_word(pc.addrs.mac);
   const size_t mtu = pc.mtu;
-  uint16_t by_rcode[16] = {};
-  uint32_t rcodes = 0;  // bit i: by_rcode[i] != 0
-  uint16_t n_tc = 0, n_dropped = 0;
-  for (uint16_t j = 0; j < n_dns; ++j) {
+  static_assert(kBurst < 256, "by_rcode counts a burst in bytes");
+  alignas(8) uint8_t by_rcode[16] = {};
+  unsigned n_tc = 0, n_dropped = 0;
+  for (unsigned j = 0; j < n_dns; ++j) {
     rte_mbuf* m = st.dns[j];
     const Classified& c = st.cls[j];
     uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
@@ -213,7 +214,6 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
       }
     }
     ++by_rcode[r.rcode & 0x0f];
-    rcodes |= 1u << (r.rcode & 0x0f);
     n_tc += r.truncated;
     const uint64_t sum = r.has_sum ? r.sum : zones::ones_acc(f + c.payload_off, r.len);
     size_t n = v4 ? udp_reply4(f, c.l2_len, c.l3_len, r.len, mac, off, sum)
@@ -227,12 +227,17 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
   }
   if (n_dropped) vc.dropped.add(n_dropped);
   if (n_tc) k.truncated.add(n_tc);
-  for (; rcodes; rcodes &= rcodes - 1) {
-    const unsigned rc = unsigned(__builtin_ctz(rcodes));
-    k.rcode[rc].add(by_rcode[rc]);
-    vc.rcode[rc < kVersionRcodes - 1 ? rc : kVersionRcodes - 1].add(by_rcode[rc]);
+  for (unsigned half = 0; half < 2; ++half) {
+    uint64_t w;  // eight counts; the top bit of each byte of `nz` says it is not 0
+    std::memcpy(&w, by_rcode + 8 * half, 8);
+    constexpr uint64_t kLow7 = 0x7f7f'7f7f'7f7f'7f7full;
+    for (uint64_t nz = (((w & kLow7) + kLow7) | w) & ~kLow7; nz; nz &= nz - 1) {
+      const unsigned rc = 8 * half + unsigned(__builtin_ctzll(nz)) / 8;
+      k.rcode[rc].add(by_rcode[rc]);
+      vc.rcode[rc < kVersionRcodes - 1 ? rc : kVersionRcodes - 1].add(by_rcode[rc]);
+    }
   }
-  return n_out;
+  return uint16_t(n_out);
 }
 
 uint16_t reflect_burst(LcoreState& st, const PortCtx& pc, rte_mbuf** pkts, uint16_t nb,
