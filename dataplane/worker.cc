@@ -60,36 +60,34 @@ inline RrlClass rrl_class(zones::AnswerKind k) noexcept {
   }
 }
 
-// Everything but a parsed DNS query: ARP/ND/echo answered at once, the
-// rest handed to the kernel or dropped and counted. Out of line: the loop
-// in process_burst stays small for the frames that matter.
-// Returns where m went (the caller's counts stay in registers).
+// Everything but a parsed DNS query: ARP/ND/echo answered at once (the
+// reply goes to *out), the rest handed to the kernel (to *exc) or dropped
+// and counted. Out of line: the loop in process_burst stays small for the
+// frames that matter, and its counts stay in registers.
 enum class Went : uint8_t { Gone, Out, Exc };
 [[gnu::noinline]] Went not_a_query(LcoreState& st, const PortCtx& pc, rte_mbuf* m, uint8_t* f,
                                    size_t len, const Classified& c, rte_mbuf** out,
                                    rte_mbuf** exc) noexcept {
   LcoreCounters& k = st.counters;
-  unsigned n_out = 0;
+  size_t n;  // the reply's length
   switch (c.kind) {
     case Kind::Arp:
       k.arp_replies.add();
-      send_after(m, arp_reply(f, len, c, pc.addrs), out, n_out);
+      n = arp_reply(f, len, c, pc.addrs);
       break;
-    case Kind::Ns: {
-      size_t n = nd_advert(f, frame_cap(m, c, pc.mtu), c, pc.addrs);
+    case Kind::Ns:
+      n = nd_advert(f, frame_cap(m, c, pc.mtu), c, pc.addrs);
       if (n == 0) {
         k.late_drop[size_t(LateDrop::TooSmall)].add();
         rte_pktmbuf_free(m);
-        break;
+        return Went::Gone;
       }
       k.nd_adverts.add();
-      send_after(m, n, out, n_out);
       break;
-    }
     case Kind::Echo4:
     case Kind::Echo6:
       (c.kind == Kind::Echo4 ? k.echo4_replies : k.echo6_replies).add();
-      send_after(m, echo_reply(f, len, c, pc.addrs), out, n_out);
+      n = echo_reply(f, len, c, pc.addrs);
       break;
     default:  // Kind::Drop (the DNS kinds never come here)
       if (st.to_kernel && wants_kernel(f, len, c, pc.addrs.mac)) {
@@ -99,9 +97,11 @@ enum class Went : uint8_t { Gone, Out, Exc };
       k.drop[size_t(c.reason)].add();
       if (c.reason == DropReason::Malformed) st.vcounters[st.vslot].malformed.add();
       rte_pktmbuf_free(m);
-      break;
+      return Went::Gone;
   }
-  return n_out ? Went::Out : Went::Gone;
+  unsigned one = 0;
+  send_after(m, n, out, one);
+  return Went::Out;
 }
 
 }  // namespace
@@ -179,7 +179,7 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
                        (off.udp ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
   const uint64_t ol6 = off.udp ? RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM : 0;
   const uint64_t mac = mac_word(pc.addrs.mac);
-  const size_t mtu = pc.mtu;
+  const uint16_t mtu = pc.mtu;
   static_assert(kBurst < 256, "by_rcode counts a burst in bytes");
   alignas(8) uint8_t by_rcode[16] = {};
   unsigned n_tc = 0, n_dropped = 0;
@@ -187,7 +187,7 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
     rte_mbuf* m = st.dns[j];
     const Classified& c = st.cls[j];
     uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
-    size_t cap = frame_cap(m, c, uint16_t(mtu)) - c.payload_off;
+    size_t cap = frame_cap(m, c, mtu) - c.payload_off;
     zones::AnswerResult r =
         zones::answer(*zs, st.queries[j], {f + c.payload_off, cap}, zones::Transport::Udp,
                       st.answer_cfg);
