@@ -292,50 +292,10 @@ void swap_l2_l4(uint8_t* frame, const Classified& c) noexcept {
 
 size_t udp_reply(uint8_t* frame, const Classified& c, size_t dns_len, const NodeAddrs& me,
                  CsumOffload off, uint32_t dns_sum) noexcept {
-  // Everything the checksums need is read before any of it is rewritten:
-  // the sums come from values in registers, never from bytes just stored
-  // (reading those back stalls on store forwarding).
-  uint8_t* ip = frame + c.l2_len;
-  uint8_t* udp = ip + c.l3_len;
-  const uint16_t sport = rd16(udp), dport = rd16(udp + 2);
-  const size_t ulen = kUdpHdr + dns_len;
-  const uint64_t payload = dns_sum != kNoSum ? dns_sum : zones::ones_acc(udp + kUdpHdr, dns_len);
-  eth_reply(frame, me);
-  wr16(udp, dport);
-  wr16(udp + 2, sport);
-  wr16(udp + 4, uint16_t(ulen));
-  uint64_t addr_sum;  // source + destination: the swap leaves it as it is
-  if (c.kind == Kind::Dns4) {
-    addr_sum = zones::ones_acc(ip + 12, 8);
-    // The header checksum, updated for the fields that change (RFC 1624
-    // eqn. 3: HC' = ~(~HC + ~m + m')); classify() checked the old one.
-    const uint32_t tot = rd16(ip + 2), frag = rd16(ip + 6), ttl_proto = rd16(ip + 8);
-    const uint32_t new_tot = uint32_t(c.l3_len + ulen), new_ttl_proto = uint32_t(kReplyTtl) << 8 | ip[9];
-    uint32_t hc = 0xffffu - rd16(ip + 10);
-    hc += (0xffffu - tot) + new_tot + (0xffffu - frag) + (0xffffu - ttl_proto) + new_ttl_proto;
-    swap_bytes(ip + 12, ip + 16, 4);
-    wr16(ip + 2, uint16_t(new_tot));
-    wr16(ip + 6, 0);  // no fragmentation of our own answers: they fit the path by EDNS size
-    ip[8] = kReplyTtl;
-    wr16(ip + 10, off.ip4 ? 0 : uint16_t(~zones::ones_fold(hc)));
-  } else {
-    addr_sum = zones::ones_acc(ip + 8, 32);
-    swap_bytes(ip + 8, ip + 24, 16);
-    wr16(ip + 4, uint16_t(ulen));
-    ip[7] = kReplyTtl;
-  }
-  const uint64_t pseudo = addr_sum + ipproto::kUdp + ulen;
-  if (off.udp) {
-    // DPDK's TX offload contract (rte_ipv4_phdr_cksum / rte_ipv6_phdr_cksum):
-    // the field holds the pseudo-header sum, folded, not complemented; the
-    // NIC adds the segment and complements.
-    wr16(udp + 6, uint16_t(zones::ones_fold(pseudo)));
-  } else {
-    const uint16_t cs = uint16_t(~zones::ones_fold(pseudo + sport + dport + ulen + payload));
-    // RFC 768 / RFC 8200 §8.1: a computed 0 is sent as all ones (0 means none, not allowed over IPv6)
-    wr16(udp + 6, cs ? cs : 0xffff);
-  }
-  return size_t(c.l2_len) + c.l3_len + ulen;
+  const uint64_t mac = mac_word(me.mac);
+  const uint64_t payload = dns_sum != kNoSum ? dns_sum : zones::ones_acc(frame + c.payload_off, dns_len);
+  return c.kind == Kind::Dns4 ? udp_reply4(frame, c.l2_len, c.l3_len, dns_len, mac, off, payload)
+                              : udp_reply6(frame, c.l2_len, dns_len, mac, off, payload);
 }
 
 uint32_t csum_add(uint32_t sum, const uint8_t* p, size_t len) noexcept {

@@ -4,6 +4,7 @@
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 
+#include <cstring>
 #include <ctime>
 #include <stdexcept>
 #include <string>
@@ -14,7 +15,7 @@ namespace edgedns::dp {
 
 namespace {
 
-inline void send_after(rte_mbuf* m, size_t len, rte_mbuf** out, uint16_t& n_out) noexcept {
+inline void send_after(rte_mbuf* m, size_t len, rte_mbuf** out, unsigned& n_out) noexcept {
   m->data_len = uint16_t(len);
   m->pkt_len = uint32_t(len);
   out[n_out++] = m;
@@ -59,85 +60,108 @@ inline RrlClass rrl_class(zones::AnswerKind k) noexcept {
   }
 }
 
+// Everything but a parsed DNS query: ARP/ND/echo answered at once (the
+// reply goes to *out), the rest handed to the kernel (to *exc) or dropped
+// and counted. Out of line: the loop in process_burst stays small for the
+// frames that matter, and its counts stay in registers.
+enum class Went : uint8_t { Gone, Out, Exc };
+[[gnu::noinline]] Went not_a_query(LcoreState& st, const PortCtx& pc, rte_mbuf* m, uint8_t* f,
+                                   size_t len, const Classified& c, rte_mbuf** out,
+                                   rte_mbuf** exc) noexcept {
+  LcoreCounters& k = st.counters;
+  size_t n;  // the reply's length
+  switch (c.kind) {
+    case Kind::Arp:
+      k.arp_replies.add();
+      n = arp_reply(f, len, c, pc.addrs);
+      break;
+    case Kind::Ns:
+      n = nd_advert(f, frame_cap(m, c, pc.mtu), c, pc.addrs);
+      if (n == 0) {
+        k.late_drop[size_t(LateDrop::TooSmall)].add();
+        rte_pktmbuf_free(m);
+        return Went::Gone;
+      }
+      k.nd_adverts.add();
+      break;
+    case Kind::Echo4:
+    case Kind::Echo6:
+      (c.kind == Kind::Echo4 ? k.echo4_replies : k.echo6_replies).add();
+      n = echo_reply(f, len, c, pc.addrs);
+      break;
+    default:  // Kind::Drop (the DNS kinds never come here)
+      if (st.to_kernel && wants_kernel(f, len, c, pc.addrs.mac)) {
+        *exc = m;  // the host's, not ours: the kernel decides
+        return Went::Exc;
+      }
+      k.drop[size_t(c.reason)].add();
+      if (c.reason == DropReason::Malformed) st.vcounters[st.vslot].malformed.add();
+      rte_pktmbuf_free(m);
+      return Went::Gone;
+  }
+  unsigned one = 0;
+  send_after(m, n, out, one);
+  return Went::Out;
+}
+
 }  // namespace
 
 uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* zs,
                        rte_mbuf** pkts, uint16_t nb, rte_mbuf** out) noexcept {
   LcoreCounters& k = st.counters;
   VersionCounters& vc = st.vcounters[st.vslot];
-  uint16_t n_out = 0, n_dns = 0, n_exc = 0;
+  unsigned n_out = 0, n_dns = 0, n_exc = 0;  // at most nb <= kBurst each
+  const FastAddrs fa = fast_addrs(pc.addrs);  // per burst: the fast path's keys in registers
   for (unsigned i = 0; i < kPrefetchAhead && i < nb; ++i)
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
 
   // Pass 1: classify; answer ARP/ND/echo at once; parse every DNS query.
-  for (uint16_t i = 0; i < nb; ++i) {
-    if (i + kPrefetchAhead < nb) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
-    rte_mbuf* m = pkts[i];
+  auto rx_one = [&](rte_mbuf* m) __attribute__((always_inline)) {
     if (m->nb_segs != 1) {
       k.late_drop[size_t(LateDrop::MultiSegment)].add();
       vc.malformed.add();
       rte_pktmbuf_free(m);
-      continue;
+      return;
     }
     uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
     size_t len = m->data_len;
-    Classified c = classify(f, len, pc.addrs);
     // RX flags must not read as TX requests on the way out. A tag the port
     // stripped (AF_PACKET does) goes back on the reply: vlan_tci stays as is.
     m->ol_flags = (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) ? RTE_MBUF_F_TX_VLAN : 0;
-    switch (c.kind) {
-      case Kind::Dns4:
-      case Kind::Dns6: {
-        zones::Query& q = st.queries[n_dns];
-        if (zones::parse_query({f + c.payload_off, c.payload_len}, q) == zones::QueryStatus::Drop) {
-          k.late_drop[size_t(LateDrop::DnsUnparsable)].add();
-          vc.malformed.add();
-          rte_pktmbuf_free(m);
-          break;
-        }
-        st.cls[n_dns] = c;
-        st.dns[n_dns++] = m;
-        break;
+    // Classified in place in the burst scratch: kept only if it is a query.
+    Classified& c = st.cls[n_dns];
+    if (!classify_dns_fast(f, len, fa, c)) {
+      c = classify(f, len, pc.addrs);
+      if (c.kind != Kind::Dns4 && c.kind != Kind::Dns6) {
+        const Went w = not_a_query(st, pc, m, f, len, c, out + n_out, st.exc + n_exc);
+        n_out += w == Went::Out;
+        n_exc += w == Went::Exc;
+        return;
       }
-      case Kind::Arp:
-        k.arp_replies.add();
-        send_after(m, arp_reply(f, len, c, pc.addrs), out, n_out);
-        break;
-      case Kind::Ns: {
-        size_t n = nd_advert(f, frame_cap(m, c, pc.mtu), c, pc.addrs);
-        if (n == 0) {
-          k.late_drop[size_t(LateDrop::TooSmall)].add();
-          rte_pktmbuf_free(m);
-          break;
-        }
-        k.nd_adverts.add();
-        send_after(m, n, out, n_out);
-        break;
-      }
-      case Kind::Echo4:
-      case Kind::Echo6:
-        (c.kind == Kind::Echo4 ? k.echo4_replies : k.echo6_replies).add();
-        send_after(m, echo_reply(f, len, c, pc.addrs), out, n_out);
-        break;
-      case Kind::Drop:
-        if (st.to_kernel && wants_kernel(f, len, c, pc.addrs.mac)) {
-          st.exc[n_exc++] = m;  // the host's, not ours: the kernel decides
-          break;
-        }
-        k.drop[size_t(c.reason)].add();
-        if (c.reason == DropReason::Malformed) vc.malformed.add();
-        rte_pktmbuf_free(m);
-        break;
     }
+    if (zones::parse_query({f + c.payload_off, c.payload_len}, st.queries[n_dns]) ==
+        zones::QueryStatus::Drop) {
+      k.late_drop[size_t(LateDrop::DnsUnparsable)].add();
+      vc.malformed.add();
+      rte_pktmbuf_free(m);
+      return;
+    }
+    st.dns[n_dns++] = m;
+  };
+  uint16_t i = 0;
+  for (; i + kPrefetchAhead < nb; ++i) {  // l3fwd's split: no prefetch test per packet
+    rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+    rx_one(pkts[i]);
   }
-  if (n_exc) hand_to_kernel(st, n_exc);
-  if (n_dns == 0) return n_out;
+  for (; i < nb; ++i) rx_one(pkts[i]);
+  if (n_exc) hand_to_kernel(st, uint16_t(n_exc));
+  if (n_dns == 0) return uint16_t(n_out);
   k.queries.add(n_dns);
   vc.queries.add(n_dns);
   if (zs == nullptr) {
     k.late_drop[size_t(LateDrop::NoZones)].add(n_dns);
     rte_pktmbuf_free_bulk(st.dns, n_dns);
-    return n_out;
+    return uint16_t(n_out);
   }
 
   // Pass 2: look up and prefetch every slot, then every node, the burst needs
@@ -145,25 +169,38 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
   zones::prefetch_burst(*zs, st.queries, n_dns);
 
   // Pass 3: answer in place and rewrite the headers around the answer.
-  const uint64_t rrl_now = st.rrl.enabled() ? rte_rdtsc() : 0;  // one clock read per burst
-  for (uint16_t j = 0; j < n_dns; ++j) {
+  // Per-burst invariants first; answers are counted by rcode in locals and
+  // added to the shared counters once at the end.
+  const bool rrl_on = st.rrl.enabled();
+  const uint64_t rrl_now = rrl_on ? rte_rdtsc() : 0;  // one clock read per burst
+  const CsumOffload off = pc.offload;
+  const bool tx_offload = off.ip4 || off.udp;
+  const uint64_t ol4 = RTE_MBUF_F_TX_IPV4 | (off.ip4 ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
+                       (off.udp ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
+  const uint64_t ol6 = off.udp ? RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM : 0;
+  const uint64_t mac = mac_word(pc.addrs.mac);
+  const uint16_t mtu = pc.mtu;
+  static_assert(kBurst < 256, "by_rcode counts a burst in bytes");
+  alignas(8) uint8_t by_rcode[16] = {};
+  unsigned n_tc = 0, n_dropped = 0;
+  for (unsigned j = 0; j < n_dns; ++j) {
     rte_mbuf* m = st.dns[j];
     const Classified& c = st.cls[j];
     uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
-    size_t cap = frame_cap(m, c, pc.mtu) - c.payload_off;
+    size_t cap = frame_cap(m, c, mtu) - c.payload_off;
     zones::AnswerResult r =
         zones::answer(*zs, st.queries[j], {f + c.payload_off, cap}, zones::Transport::Udp,
                       st.answer_cfg);
     if (r.len == 0 || r.kind == zones::AnswerKind::Dropped) {
       k.late_drop[size_t(LateDrop::EngineDropped)].add();
-      vc.dropped.add();
+      ++n_dropped;
       rte_pktmbuf_free(m);
       continue;
     }
-    if (st.rrl.enabled()) {
+    const bool v4 = c.kind == Kind::Dns4;
+    if (rrl_on) {
       const uint8_t* ip = f + c.l2_len;
-      const bool v6 = c.kind == Kind::Dns6;
-      RrlAction a = st.rrl.check(v6 ? ip + 8 : ip + 12, v6, rrl_class(r.kind), rrl_now);
+      RrlAction a = st.rrl.check(v4 ? ip + 12 : ip + 8, !v4, rrl_class(r.kind), rrl_now);
       if (a != RrlAction::Send) {
         k.rrl_limited.add();
         if (a == RrlAction::Drop) {
@@ -176,23 +213,31 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
         r.has_sum = false;  // the slip rewrote the answer
       }
     }
-    k.rcode[r.rcode & 0x0f].add();
-    vc.rcode[(r.rcode & 0x0f) < kVersionRcodes - 1 ? (r.rcode & 0x0f) : kVersionRcodes - 1].add();
-    if (r.truncated) k.truncated.add();
-    size_t n = udp_reply(f, c, r.len, pc.addrs, pc.offload, r.has_sum ? r.sum : kNoSum);
-    if (pc.offload.ip4 || pc.offload.udp) {
+    ++by_rcode[r.rcode & 0x0f];
+    n_tc += r.truncated;
+    const uint64_t sum = r.has_sum ? r.sum : zones::ones_acc(f + c.payload_off, r.len);
+    size_t n = v4 ? udp_reply4(f, c.l2_len, c.l3_len, r.len, mac, off, sum)
+                  : udp_reply6(f, c.l2_len, r.len, mac, off, sum);
+    if (tx_offload) {
       m->l2_len = c.l2_len;
       m->l3_len = c.l3_len;
-      if (c.kind == Kind::Dns4) {
-        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | (pc.offload.ip4 ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
-                      (pc.offload.udp ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
-      } else if (pc.offload.udp) {
-        m->ol_flags |= RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
-      }
+      m->ol_flags |= v4 ? ol4 : ol6;
     }
     send_after(m, n, out, n_out);
   }
-  return n_out;
+  if (n_dropped) vc.dropped.add(n_dropped);
+  if (n_tc) k.truncated.add(n_tc);
+  for (unsigned half = 0; half < 2; ++half) {
+    uint64_t w;  // eight counts; the top bit of each byte of `nz` says it is not 0
+    std::memcpy(&w, by_rcode + 8 * half, 8);
+    constexpr uint64_t kLow7 = 0x7f7f'7f7f'7f7f'7f7full;
+    for (uint64_t nz = (((w & kLow7) + kLow7) | w) & ~kLow7; nz; nz &= nz - 1) {
+      const unsigned rc = 8 * half + unsigned(__builtin_ctzll(nz)) / 8;
+      k.rcode[rc].add(by_rcode[rc]);
+      vc.rcode[rc < kVersionRcodes - 1 ? rc : kVersionRcodes - 1].add(by_rcode[rc]);
+    }
+  }
+  return uint16_t(n_out);
 }
 
 uint16_t reflect_burst(LcoreState& st, const PortCtx& pc, rte_mbuf** pkts, uint16_t nb,

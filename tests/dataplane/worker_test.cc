@@ -167,6 +167,67 @@ TEST(ProcessBurst, FullBurstOfQueries) {
   rte_pktmbuf_free_bulk(out, n);
 }
 
+// Untagged frames take classify_dns_fast, tagged ones classify(): the same
+// query must get the same reply either way (bar the tag), with the TX offload
+// request and counters as before, for every offload setting.
+TEST(ProcessBurst, FastAndGeneralPathAnswerAlike) {
+  auto zs = test_zones();
+  auto tagged = [](std::vector<uint8_t> f) {
+    const uint8_t tag[4] = {0x81, 0x00, 0x00, 0x2a};
+    f.insert(f.begin() + 12, tag, tag + 4);
+    return f;
+  };
+  const auto q4 = udp_frame(false, dns_query("www.example.test.", zones::rrtype::A, 7));
+  const auto q6 = udp_frame(true, dns_query("www.example.test.", zones::rrtype::AAAA, 8));
+  const auto nx = udp_frame(false, dns_query("nope.example.test.", zones::rrtype::A, 9));
+  const std::vector<std::vector<uint8_t>> frames = {q4, tagged(q4), q6, tagged(q6), nx};
+  for (int o = 0; o < 4; ++o) {
+    Fixture fx;
+    const CsumOffload off{bool(o & 1), bool(o & 2)};
+    fx.st->ports[0].offload = off;
+    unsigned before = rte_mempool_avail_count(g_pool);
+    rte_mbuf* in[kBurst];
+    rte_mbuf* out[kBurst];
+    for (size_t i = 0; i < frames.size(); ++i) in[i] = mbuf(frames[i]);
+    in[4]->ol_flags = RTE_MBUF_F_RX_VLAN_STRIPPED;  // the port took a tag off: it goes back on
+    uint16_t n = process_burst(*fx.st, fx.st->ports[0], zs.get(), in, uint16_t(frames.size()), out);
+    ASSERT_EQ(n, frames.size()) << o;
+    for (int pair : {0, 2}) {
+      const rte_mbuf* a = out[pair];
+      const rte_mbuf* b = out[pair + 1];
+      ASSERT_EQ(a->data_len + 4, b->data_len) << o;
+      const uint8_t* fa = rte_pktmbuf_mtod(a, const uint8_t*);
+      const uint8_t* fb = rte_pktmbuf_mtod(b, const uint8_t*);
+      EXPECT_EQ(std::memcmp(fa, fb, 12), 0) << o;
+      EXPECT_EQ(std::memcmp(fa + 12, fb + 16, a->data_len - 12), 0) << o << " pair " << pair;
+    }
+    for (uint16_t i = 0; i < n; ++i) {
+      const rte_mbuf* m = out[i];
+      const bool v6 = i == 2 || i == 3;
+      uint64_t want = i == 4 ? RTE_MBUF_F_TX_VLAN : 0;
+      if (!v6 && (off.ip4 || off.udp))
+        want |= RTE_MBUF_F_TX_IPV4 | (off.ip4 ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
+                (off.udp ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
+      if (v6 && off.udp) want |= RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
+      EXPECT_EQ(m->ol_flags, want) << o << " frame " << i;
+      if (off.ip4 || off.udp) {
+        EXPECT_EQ(m->l2_len, (i == 1 || i == 3) ? 18u : 14u) << o << " frame " << i;
+        EXPECT_EQ(m->l3_len, v6 ? 40u : 20u) << o << " frame " << i;
+      }
+      EXPECT_EQ(m->pkt_len, m->data_len);
+    }
+    const LcoreCounters& k = fx.st->counters;
+    EXPECT_EQ(k.queries.get(), 5u);
+    EXPECT_EQ(k.rcode[0].get(), 4u);
+    EXPECT_EQ(k.rcode[3].get(), 1u);
+    EXPECT_EQ(k.answers(), 5u);
+    EXPECT_EQ(fx.st->vcounters[0].rcode[0].get(), 4u);
+    EXPECT_EQ(fx.st->vcounters[0].rcode[3].get(), 1u);
+    rte_pktmbuf_free_bulk(out, n);
+    EXPECT_EQ(rte_mempool_avail_count(g_pool), before);
+  }
+}
+
 TEST(ReflectBurst, SwapsOnly) {
   Fixture fx;
   auto f = udp_frame(false, dns_query("www.example.test.", zones::rrtype::A, 9));
