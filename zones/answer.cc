@@ -438,16 +438,24 @@ struct RRsetRef {
   explicit operator bool() const noexcept { return block != nullptr; }
 };
 
-RRsetRef node_rrset(const uint8_t* node, uint16_t type) noexcept {
+// The directory entry of a node's RRset of `type` (null: none) and, in `w`,
+// where its wire bytes start.
+inline const RRsetDir* find_dir(const uint8_t* node, uint16_t type, const uint8_t*& w) noexcept {
   auto* h = reinterpret_cast<const NodeHdr*>(node);
   const RRsetDir* dir = node_dir(node);
-  const uint8_t* w = node_wire(node);
+  w = node_wire(node);
   for (uint16_t i = 0; i < h->nrrsets; ++i) {
-    if (dir[i].type == type) return RRsetRef{w, dir[i].len, dir[i].count, type};
+    if (dir[i].type == type) return dir + i;
     if (dir[i].type > type) break;  // sorted by type
     w += dir[i].len;
   }
-  return {};
+  return nullptr;
+}
+
+RRsetRef node_rrset(const uint8_t* node, uint16_t type) noexcept {
+  const uint8_t* w;
+  const RRsetDir* d = find_dir(node, type, w);
+  return d ? RRsetRef{w, d->len, d->count, type} : RRsetRef{};
 }
 
 // The answer-section copy of a node's RRset of one type for the hit path:
@@ -459,15 +467,9 @@ struct HitRef {
   uint16_t sum = 0;
 };
 inline HitRef node_hit(const uint8_t* node, uint16_t type) noexcept {
-  auto* h = reinterpret_cast<const NodeHdr*>(node);
-  const RRsetDir* dir = node_dir(node);
-  const uint8_t* w = node_wire(node);
-  for (uint16_t i = 0; i < h->nrrsets; ++i) {
-    if (dir[i].type == type) return HitRef{w, dir[i].len, dir[i].count, dir[i].sum};
-    if (dir[i].type > type) break;  // sorted by type
-    w += dir[i].len;
-  }
-  return {};
+  const uint8_t* w;
+  const RRsetDir* d = find_dir(node, type, w);
+  return d ? HitRef{w, d->len, d->count, d->sum} : HitRef{};
 }
 
 RRsetRef node_first_rrset(const uint8_t* node) noexcept {
