@@ -6,16 +6,23 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_ring.h>
 #include <rte_mbuf.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "dataplane/zone_publisher.hh"
 #include "tests/dataplane/frames.hh"
 #include "zones/check.hh"
 #include "zones/name.hh"
@@ -238,6 +245,66 @@ TEST(ReflectBurst, SwapsOnly) {
   EXPECT_EQ(std::memcmp(g, f.data() + 6, 6), 0);
   EXPECT_EQ(std::memcmp(g + 42, f.data() + 42, f.size() - 42), 0);  // payload untouched
   rte_pktmbuf_free(out[0]);
+}
+
+// The lcore loop over a ring port whose TX ring takes only 8 frames: a burst
+// of 20 queries gets 20 answers, 8 are sent (and counted as tx), 12 are
+// dropped as TxFull and their mbufs go back to the pool.
+TEST(WorkerMain, SendsEachBurstsAnswersAndCountsWhatTxRefuses) {
+  const int socket = int(rte_socket_id());
+  rte_ring* rx = rte_ring_create("wm_rx", 64, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  rte_ring* tx = rte_ring_create("wm_tx", 8, socket, RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+  ASSERT_TRUE(rx && tx);
+  const int port = rte_eth_from_rings("net_ring_wm", &rx, 1, &tx, 1, unsigned(socket));
+  ASSERT_GE(port, 0);
+  rte_eth_conf conf{};
+  ASSERT_EQ(rte_eth_dev_configure(uint16_t(port), 1, 1, &conf), 0);
+  ASSERT_EQ(rte_eth_rx_queue_setup(uint16_t(port), 0, 64, unsigned(socket), nullptr, g_pool), 0);
+  ASSERT_EQ(rte_eth_tx_queue_setup(uint16_t(port), 0, 8, unsigned(socket), nullptr), 0);
+  ASSERT_EQ(rte_eth_dev_start(uint16_t(port)), 0);
+
+  const unsigned pool_before = rte_mempool_avail_count(g_pool);
+  constexpr unsigned kQueries = 20;
+  for (unsigned i = 0; i < kQueries; ++i) {
+    rte_mbuf* m = mbuf(udp_frame(i & 1, dns_query("www.example.test.", zones::rrtype::A, uint16_t(i))));
+    ASSERT_EQ(rte_ring_enqueue(rx, m), 0);
+  }
+  {
+    ZonePublisher pub(1);
+    pub.publish_all(test_zones());
+    std::atomic<bool> stop{false};
+    Fixture fx;
+    LcoreState& st = *fx.st;
+    st.publisher = &pub;
+    st.stop = &stop;
+    st.ports[0].port = uint16_t(port);
+    st.ports[0].queue = 0;
+    init_tx_buffers(st, socket);
+    std::thread t([&st] { worker_main(&st); });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (st.counters.answers() < kQueries && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    stop = true;
+    t.join();
+    free_tx_buffers(st);
+    EXPECT_EQ(st.counters.answers(), kQueries);
+    EXPECT_EQ(st.counters.tx.get(), 8u);
+    EXPECT_EQ(st.counters.late_drop[size_t(LateDrop::TxFull)].get(), kQueries - 8);
+  }
+  ASSERT_EQ(rte_ring_count(tx), 8u);
+  rte_mbuf* sent[8];
+  ASSERT_EQ(rte_ring_dequeue_bulk(tx, reinterpret_cast<void**>(sent), 8, nullptr), 8u);
+  for (rte_mbuf* m : sent) {
+    const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
+    const size_t dns = (f[12] == 0x86 ? 14 + 40 : 14 + 20) + 8;  // untagged IPv6 or option-less IPv4
+    EXPECT_TRUE(f[dns + 2] & 0x80) << "an answer (QR set)";
+  }
+  rte_pktmbuf_free_bulk(sent, 8);
+  EXPECT_EQ(rte_mempool_avail_count(g_pool), pool_before) << "every mbuf back in the pool";
+  rte_eth_dev_stop(uint16_t(port));
+  rte_eth_dev_close(uint16_t(port));
+  rte_ring_free(rx);
+  rte_ring_free(tx);
 }
 
 int main(int argc, char** argv) {
