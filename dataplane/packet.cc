@@ -44,11 +44,9 @@ void swap_bytes(uint8_t* a, uint8_t* b, size_t n) noexcept {
   std::memcpy(b, tmp, n);
 }
 
-// Reply goes back to whoever sent the frame, from the port's own MAC.
-void eth_reply(uint8_t* frame, const NodeAddrs& me) noexcept {
-  std::memcpy(frame, frame + 6, 6);
-  std::memcpy(frame + 6, me.mac.data(), 6);
-}
+// Reply goes back to whoever sent the frame, from the port's own MAC (the
+// UDP fast path's rewrite, packet.hh).
+void eth_reply(uint8_t* frame, const NodeAddrs& me) noexcept { fast::eth_reply(frame, mac_word(me.mac)); }
 
 Classified classify_ip4(const uint8_t* frame, size_t len, size_t l2, const NodeAddrs& me) noexcept {
   const uint8_t* ip = frame + l2;

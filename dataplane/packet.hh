@@ -152,8 +152,7 @@ inline void st32(uint8_t* p, uint32_t v) noexcept { std::memcpy(p, &v, 4); }
 inline uint32_t bswap16(uint32_t v) noexcept { return __builtin_bswap16(uint16_t(v)); }
 // The folded one's complement sum of s > 0, in [1, 0xffff].
 inline uint32_t fold_nz(uint64_t s) noexcept { return uint32_t(1 + (s - 1) % 0xffff); }
-// Two 16-bit fields read as one 32-bit word add as both (2^16 = 1 mod 0xffff).
-inline uint64_t halves(uint64_t w) noexcept { return (w & 0xffffffff) + (w >> 32); }
+using zones::ones_halves;
 // The UDP header's first word (as loaded): destination port 53 and a source
 // port other than 0, i.e. the word in [0x35000001, 0x3500ffff], one compare.
 inline bool to_port53_from_nonzero(uint64_t udp_word) noexcept {
@@ -231,7 +230,7 @@ inline bool classify_dns_fast(const uint8_t* frame, size_t len, const FastAddrs&
     const uint32_t dst = ld32(ip + 16);
     // The header's sum over all 20 bytes is 0xffff when its checksum is
     // right; never 0 (0x45), so that is "divisible by 0xffff".
-    if ((halves(h0) + halves(h1) + dst) % 0xffff != 0) return false;
+    if ((ones_halves(h0) + ones_halves(h1) + dst) % 0xffff != 0) return false;
     if (dst != a.v4 || (h1 & 0xff00) != uint32_t(ipproto::kUdp) << 8) return false;
     if ((h0 >> 48) & 0xff3f) return false;                      // MF or a fragment offset
     if (uint8_t((h1 >> 32) - 1) >= 223) return false;           // source not 1.x.x.x-223.x.x.x
@@ -318,7 +317,7 @@ inline size_t udp_reply4(uint8_t* frame, size_t l2, size_t l3, size_t dns_len, u
   // The header checksum over the new header, summed from the words just
   // built rather than updated from the query's (RFC 1624): fewer terms, and
   // the same 16 bits, since both sums are non-zero with the same residue.
-  uint64_t hsum = halves(new_h0) + new_ttl_proto_n + addrs;
+  uint64_t hsum = ones_halves(new_h0) + new_ttl_proto_n + addrs;
   if (l3 > 20) hsum += options_sum(ip, l3);
   const uint32_t ipcs = off.ip4 ? 0 : ~fold_nz(hsum) & 0xffff;
   eth_reply(frame, mac);
@@ -346,7 +345,7 @@ inline size_t udp_reply6(uint8_t* frame, size_t l2, size_t dns_len, uint64_t mac
   st64(ip + 16, d1);
   st64(ip + 24, s0);
   st64(ip + 32, s1);
-  const uint64_t pseudo = halves(s0) + halves(s1) + halves(d0) + halves(d1) +
+  const uint64_t pseudo = ones_halves(s0) + ones_halves(s1) + ones_halves(d0) + ones_halves(d1) +
                           (uint32_t(ipproto::kUdp) << 8) + ulen_n;
   udp_header(udp, ports, ulen_n, pseudo, payload, off);
   return l2 + 40 + ulen;

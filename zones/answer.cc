@@ -130,7 +130,7 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
       q.qclass = rd16(p + off + nl + 2);
       q.hash = name_hash(q.qname_lower, nl);
       const uint64_t tc = uint64_t(q.qtype) + q.qclass;  // at an odd offset after an odd-length name
-      q.qsum = name_sum + ((nl & 1) ? ones_odd(tc) : tc);
+      q.qsum = name_sum + ones_at(tc, nl);
       off += nl + 4;
     }
   }
@@ -220,7 +220,7 @@ void prefetch_burst(const ZoneSet& zs, Query* qs, size_t n) noexcept {
     q.hint_set = &zs;
     q.hint_zone = z;
     // The shard's view and the home slot, kept for stage 2.
-    const ShardView& v = z->views[z->shard_bits ? q.hash >> (64 - z->shard_bits) : 0];
+    const ShardView& v = z->view_of(q.hash);
     q.hint_view = &v;
     if (v.nslots) {
       q.hint_slot = slot_home(q.hash, z->shard_bits, v.nslots);
@@ -510,7 +510,7 @@ inline uint64_t neg_soa_sum(const Zone& z, size_t qname_len) noexcept {
   const uint8_t* t = z.neg_soa_c.data();
   const uint64_t ptr = 0xc000 | uint32_t(kHeaderSize + qname_len - z.apex_len);
   uint64_t s = ones_acc(t, z.neg_soa_c.size()) + (0xffff - rd16(t)) + ptr;  // owner at 0
-  for (uint16_t at : z.neg_soa_ptr) s += (at & 1) ? ones_odd(ptr) : ptr;  // slots hold 00 00
+  for (uint16_t at : z.neg_soa_ptr) s += ones_at(ptr, at);  // slots hold 00 00
   return s;
 }
 
@@ -906,7 +906,7 @@ size_t aux_count(const Shard& sh) noexcept {
 }
 
 AuxRef find_aux(const Zone& z, const uint8_t* node, uint64_t hash) noexcept {
-  const Shard& s = *z.shards[z.shard_bits ? hash >> (64 - z.shard_bits) : 0];
+  const Shard& s = *z.shards[z.shard_index(hash)];
   const size_t n = aux_count(s);
   if (n == 0) return {};
   const uint8_t* a = s.aux.data();
@@ -923,7 +923,7 @@ AuxRef find_aux(const Zone& z, const uint8_t* node, uint64_t hash) noexcept {
 
 // The node "*.<name>" (hash `h`), as Zone::find finds it, without building the name.
 const uint8_t* find_star(const Zone& z, const uint8_t* name, size_t len, uint64_t h) noexcept {
-  const ShardView& s = z.views[z.shard_bits ? h >> (64 - z.shard_bits) : 0];
+  const ShardView& s = z.view_of(h);
   if (s.nslots == 0) return nullptr;
   const uint32_t tag = uint32_t(h);
   for (uint32_t i = slot_home(h, z.shard_bits, s.nslots);;) {
@@ -964,7 +964,7 @@ struct FastOut {
 // the sum stays folded so that many pieces cannot overflow it.
 struct SectionSum {
   uint64_t acc = 0;
-  void add(uint64_t a, size_t off) noexcept { acc = ones_fold(acc + ((off & 1) ? ones_odd(a) : a)); }
+  void add(uint64_t a, size_t off) noexcept { acc = ones_fold(acc + ones_at(a, off)); }
   void bytes(const uint8_t* src, size_t n, size_t off) noexcept { add(ones_acc(src, n), off); }
   // A 16-bit word at `off` that grew by `d` (a moved compression pointer).
   void grow(uint64_t d, size_t off) noexcept { add(d, off); }
@@ -1247,8 +1247,6 @@ struct Fin {
   }
 };
 
-// Everything between the question and the OPT record. `qd`: the question
-// is in the message; `limit`: the client's (or TCP's) size limit.
 // The general resolver (RFC 1034 §4.3.2) for whatever no fast path wrote.
 // Out of line: its writer and compression table (1.4 KB of stack) and its
 // registers stay out of answer()'s frame, which the fast paths share.
@@ -1271,6 +1269,8 @@ struct Fin {
   f.end(r.rcode, r.tc && r.kind == AnswerKind::Answer ? AnswerKind::Answer : r.kind);
 }
 
+// Everything between the question and the OPT record. `qd`: the question
+// is in the message; `limit`: the client's (or TCP's) size limit.
 [[gnu::always_inline]] inline void answer_body(const ZoneSet& zs, const Query& q, uint8_t* b, size_t limit, uint16_t qd,
                         Fin& f) noexcept {
   // BADVERS first: a client must learn the version before anything else (RFC 6891 §6.1.3).
@@ -1400,8 +1400,8 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   if (f.sum_ok) {
     uint64_t acc = uint64_t(q.id) + fl + qd + f.an + f.ns + f.ar;
     if (qd) acc += q.qsum;
-    acc += (rec_at & 1) ? ones_odd(f.rec_sum) : f.rec_sum;
-    acc += (opt_at & 1) ? ones_odd(opt_words) : opt_words;
+    acc += ones_at(f.rec_sum, rec_at);
+    acc += ones_at(opt_words, opt_at);
     sum = ones_fold(acc);
   }
   return make_result(uint16_t(f.pos), f.rc, f.kind, (f.flags & hflag::TC) != 0, f.sum_ok, sum);
@@ -1473,7 +1473,6 @@ struct SpecialBuilder {
     while ((size_t(1) << bits) < 2 * n) ++bits;
     table.resize(size_t(1) << bits);
   }
-  uint32_t shard_of(uint64_t h) const noexcept { return z.shard_bits ? uint32_t(h >> (64 - z.shard_bits)) : 0; }
   void insert(const SpecialNode& e) {
     size_t at = size_t(e.fp >> (64 - bits));
     while (table[at].node) at = (at + 1) & (table.size() - 1);
@@ -1490,7 +1489,7 @@ struct SpecialBuilder {
     e.shard = shard;
     if (e.node[0] & node_flag::WildChild) {
       e.star = find_star(z, node_name(e.node), e.node[1], a.star_hash);
-      e.star_shard = shard_of(a.star_hash);
+      e.star_shard = z.shard_index(a.star_hash);
     }
     e.targets = uint32_t(targets.size());
     if (a.tmpl_len) {
@@ -1498,7 +1497,7 @@ struct SpecialBuilder {
       e.ntargets = a.ntarget;
       for (uint8_t j = 0; j < a.ntarget; ++j) {
         targets.push_back(z.find(base + t[j].name_at, t[j].len, t[j].hash));
-        target_shards.push_back(shard_of(t[j].hash));
+        target_shards.push_back(z.shard_index(t[j].hash));
       }
       if ((e.node[0] & node_flag::Cut) && !(e.node[0] & node_flag::Apex))
         full_referral(e, a, base, t, targets.data() + e.targets, answers);

@@ -87,7 +87,7 @@ struct NodeEdit {
 
 // Slot index of an old node in its shard.
 uint32_t slot_of(const Zone& z, uint64_t hash, const uint8_t* node) {
-  const ShardView& v = z.views[z.shard_bits ? hash >> (64 - z.shard_bits) : 0];
+  const ShardView& v = z.view_of(hash);
   const uint32_t off = uint32_t(node - v.blob);
   uint32_t i = slot_home(hash, z.shard_bits, v.nslots);
   while (v.slots[i].off != off) if (++i == v.nslots) i = 0;
@@ -96,13 +96,13 @@ uint32_t slot_of(const Zone& z, uint64_t hash, const uint8_t* node) {
 
 KidsOf old_kids(const Zone& z, uint64_t hash, const uint8_t* node) {
   if (!node) return {};
-  const Shard& s = *z.shards[z.shard_bits ? hash >> (64 - z.shard_bits) : 0];
+  const Shard& s = *z.shards[z.shard_index(hash)];
   return kids_of(s, slot_of(z, hash, node));
 }
 
 // Node by name hash alone (children lists hold hashes), or null.
 const uint8_t* find_by_hash(const Zone& z, uint64_t hash) {
-  const ShardView& v = z.views[z.shard_bits ? hash >> (64 - z.shard_bits) : 0];
+  const ShardView& v = z.view_of(hash);
   if (v.nslots == 0) return nullptr;
   uint32_t i = slot_home(hash, z.shard_bits, v.nslots);
   for (;; ) {

@@ -54,19 +54,18 @@ inline uint64_t lower_ascii8(uint64_t w) noexcept {
 inline uint64_t lower_and_sum(uint8_t* lower, const uint8_t* s, size_t n) noexcept {
   auto ld8 = [](const uint8_t* p) { uint64_t v; __builtin_memcpy(&v, p, 8); return v; };
   auto st8 = [](uint8_t* p, uint64_t v) { __builtin_memcpy(p, &v, 8); };
-  auto halves = [](uint64_t w) { return (w & 0xffffffff) + (w >> 32); };
   uint64_t acc = 0;
   if (n >= 8) {
     size_t i = 0;
     for (; i + 8 < n; i += 8) {
       const uint64_t w = ld8(s + i);
       st8(lower + i, lower_ascii8(w));
-      acc += halves(w);
+      acc += ones_halves(w);
     }
     const uint64_t w = ld8(s + n - 8);
     st8(lower + n - 8, lower_ascii8(w));
     // Only bytes [i, n) are new: the top n - i (1 to 8) of the last word.
-    acc += halves(w >> (8 * (8 - (n - i))));
+    acc += ones_halves(w >> (8 * (8 - (n - i))));
     return acc << 8;
   }
   uint64_t w = 0;
@@ -74,7 +73,7 @@ inline uint64_t lower_and_sum(uint8_t* lower, const uint8_t* s, size_t n) noexce
     lower[i] = lower_ascii(s[i]);
     w |= uint64_t(s[i]) << (8 * i);
   }
-  return halves(w) << 8;
+  return ones_halves(w) << 8;
 }
 
 // Byte equality of two short buffers (names: at most 255 bytes), inline:

@@ -275,9 +275,15 @@ class Zone {
   unsigned special_bits = 0;
   size_t special_bytes = 0;
 
+  // The shard of a name hash (its top shard_bits bits), and that shard's view.
+  uint32_t shard_index(uint64_t hash) const noexcept {
+    return shard_bits ? uint32_t(hash >> (64 - shard_bits)) : 0;
+  }
+  const ShardView& view_of(uint64_t hash) const noexcept { return views[shard_index(hash)]; }
+
   // Node for a lower-cased wire name, or null. Any thread, no allocation.
   const uint8_t* find(const uint8_t* lower, size_t len, uint64_t hash) const noexcept {
-    const ShardView& s = views[shard_bits ? hash >> (64 - shard_bits) : 0];
+    const ShardView& s = view_of(hash);
     if (s.nslots == 0) return nullptr;
     uint32_t i = slot_home(hash, shard_bits, s.nslots);
     const uint32_t tag = uint32_t(hash);
@@ -292,7 +298,7 @@ class Zone {
     }
   }
   const Slot* home_slot(uint64_t hash) const noexcept {
-    const ShardView& s = views[shard_bits ? hash >> (64 - shard_bits) : 0];
+    const ShardView& s = view_of(hash);
     return s.nslots ? s.slots + slot_home(hash, shard_bits, s.nslots) : nullptr;
   }
 };

@@ -39,6 +39,11 @@ inline uint32_t ones_fold(uint64_t s) noexcept {
   return uint32_t(s);
 }
 inline uint64_t ones_odd(uint64_t acc) noexcept { return acc << 8; }  // acc < 2^56
+// An accumulator of bytes that start at offset `off` of the whole.
+inline uint64_t ones_at(uint64_t acc, size_t off) noexcept { return (off & 1) ? ones_odd(acc) : acc; }
+// A native 64-bit word's two 32-bit halves added: four 16-bit fields of the
+// word summed as they lie in memory (2^16 = 1 mod 0xffff).
+inline uint64_t ones_halves(uint64_t w) noexcept { return (w & 0xffffffff) + (w >> 32); }
 // Accumulator of n bytes read as big-endian 16-bit words (a trailing odd
 // byte is the high half of a zero-padded word). Reads only [p, p + n); n <
 // 2^20 keeps every result below 2^48. Native 64-bit words are summed as
@@ -54,7 +59,7 @@ inline uint64_t ones_acc(const uint8_t* p, size_t n) noexcept {
     for (; i + 8 <= n; i += 8) {
       uint64_t w;
       std::memcpy(&w, p + i, 8);
-      s += (w & 0xffffffff) + (w >> 32);
+      s += ones_halves(w);
       // Names and RRsets are a few words long: keep GCC from vectorizing
       // this loop (its SSE set-up and tail cost more than the words).
       __asm__("" : "+r"(s));
@@ -63,12 +68,12 @@ inline uint64_t ones_acc(const uint8_t* p, size_t n) noexcept {
       uint64_t w;
       std::memcpy(&w, p + n - 8, 8);
       w >>= 8 * (8 - r);
-      s += (w & 0xffffffff) + (w >> 32);
+      s += ones_halves(w);
     }
   } else {
     uint64_t w = 0;  // bytes in memory order in the low lanes
     for (size_t i = 0; i < n; ++i) w |= uint64_t(p[i]) << (8 * i);
-    s = (w & 0xffffffff) + (w >> 32);
+    s = ones_halves(w);
   }
   return s << 8;
 }

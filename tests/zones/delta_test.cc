@@ -117,7 +117,7 @@ void expect_same_kids(const Zone& got, const Zone& want) {
       const uint8_t* wn = ws.blob.data() + ws.slots[i].off;
       const std::string name = name_to_text(node_name(wn), wn[1]);
       const uint64_t h = name_hash(node_name(wn), wn[1]);
-      const Shard& gs = *got.shards[got.shard_bits ? h >> (64 - got.shard_bits) : 0];
+      const Shard& gs = *got.shards[got.shard_index(h)];
       const uint8_t* gn = got.find(node_name(wn), wn[1], h);
       ASSERT_NE(gn, nullptr) << name;
       uint32_t gi = 0;
@@ -506,7 +506,7 @@ namespace {
 
 size_t shard_of(const Zone& z, const std::string& name) {
   Name n = Name::from_text(name);
-  return z.shard_bits ? size_t(name_hash(n.data(), n.size()) >> (64 - z.shard_bits)) : 0;
+  return z.shard_index(name_hash(n.data(), n.size()));
 }
 
 // Whether the answer to (name, type) contains the 4 bytes of `addr`.

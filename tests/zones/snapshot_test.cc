@@ -212,7 +212,7 @@ TEST(Compile, TwoThreadsFindTheSameStructure) {
     EXPECT_EQ(a[0], b[0]) << text;  // flags
     EXPECT_EQ(reinterpret_cast<const NodeHdr*>(a)->nrrsets, reinterpret_cast<const NodeHdr*>(b)->nrrsets) << text;
     auto kids = [&](const Zone& z) {
-      const Shard& s = *z.shards[z.shard_bits ? h >> (64 - z.shard_bits) : 0];
+      const Shard& s = *z.shards[z.shard_index(h)];
       for (uint32_t i = 0; i < s.slots.size(); ++i)
         if (s.slots[i].off != kEmptySlot && s.blob.data() + s.slots[i].off == (&z == small.get() ? a : b))
           return kids_of(s, i).count;
