@@ -506,7 +506,7 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
   // 4. Flags depending on other names: the parents of added/removed
   // wildcards and everything below a changed cut join the edit set.
   for (auto& [key, e] : edits_) {
-    const bool wc = key.size() >= 2 && key[0] == 1 && key[1] == '*';
+    const bool wc = wire_is_wildcard(u8(key), key.size());
     if (wc && e.exists != (e.old != nullptr)) extra.push_back(key.substr(2));
   }
   for (const std::string& x : extra) edit(u8(x), x.size());
@@ -521,7 +521,7 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
     const bool real = e.real();
     if (apex_node) fl |= node_flag::Apex;
     if (!real) fl |= node_flag::Ent;
-    if (len >= 2 && n[0] == 1 && n[1] == '*') fl |= node_flag::Wildcard;
+    if (wire_is_wildcard(n, len)) fl |= node_flag::Wildcard;
     if (e.loaded) {
       for (const Rec& r : e.recs) {
         if (r.type == rrtype::NS && !apex_node) fl |= node_flag::Cut;

@@ -76,6 +76,10 @@ inline uint64_t lower_and_sum(uint8_t* lower, const uint8_t* s, size_t n) noexce
   return ones_halves(w) << 8;
 }
 
+// A wire name whose first label is "*" (RFC 4592 §2.1.1: a wildcard
+// domain name, whether it owns records or is an empty non-terminal).
+inline bool wire_is_wildcard(const uint8_t* n, size_t len) noexcept { return len >= 2 && n[0] == 1 && n[1] == '*'; }
+
 // Byte equality of two short buffers (names: at most 255 bytes), inline:
 // the libc memcmp call, its length dispatch and its early-exit byte
 // search cost more than a name compare itself on the answer path. Reads only
@@ -129,7 +133,7 @@ class Name {
   std::string to_text() const { return name_to_text(data(), size()); }
   Name lower() const { Name n = *this; name_to_lower(reinterpret_cast<uint8_t*>(n.wire_.data()), n.wire_.size()); return n; }
   bool is_root() const noexcept { return wire_.size() == 1; }
-  bool is_wildcard() const noexcept { return wire_.size() >= 2 && wire_[0] == 1 && wire_[1] == '*'; }
+  bool is_wildcard() const noexcept { return wire_is_wildcard(data(), size()); }
   int label_count() const noexcept { return name_label_count(data(), size()); }
   Name parent() const;  // drops the first label; the root's parent is the root
   bool is_below_or_equal(const Name& p) const noexcept { return name_is_below_or_equal(data(), size(), p.data(), p.size()); }

@@ -258,7 +258,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
       if (!is_apex && lower_name_below_or_equal(o, f.owner_len, apex, apex_len)) {
         uint32_t off = f.owner_off + 1 + o[0];
         size_t len = f.owner_len - 1 - o[0];
-        if (f.owner_len >= 2 && o[0] == 1 && o[1] == '*')
+        if (wire_is_wildcard(o, f.owner_len))
           acc.wild_parents.push_back(SideName{name_hash(arena + off, len), off, uint8_t(len)});
         if (!(len == cached_len && std::memcmp(cached_parent, arena + off, len) == 0)) {
           cached_parent = arena + off;
@@ -270,6 +270,11 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
             uint64_t h = first ? cached_hash : name_hash(arena + off, len);
             if (g.find(d, arena + off, len, h) != SIZE_MAX) break;
             acc.ents.push_back(SideName{h, off, uint8_t(len)});
+            // A "*" that only has names below it is still a wildcard (RFC
+            // 4592 §2.2.1): its parent has a wildcard child, which matches
+            // with no data (Knot answers NODATA; a delta did so already).
+            if (wire_is_wildcard(arena + off, len))
+              acc.wild_parents.push_back(SideName{name_hash(arena + off + 2, len - 2), off + 2, uint8_t(len - 2)});
             if (len == apex_len) break;
             const uint8_t ll = arena[off];
             off += 1u + ll;
@@ -425,7 +430,9 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
         if (ent && (!own || ents[ent_i].hash < E[k].hash)) {
           const SideName& e = ents[ent_i++];
           const uint8_t* nm = arena + e.off;
-          NodeHdr hdr{uint8_t(node_flag::Ent | outer_flags(nm, e.len, e.hash)), e.len, 0};
+          uint8_t fl = node_flag::Ent | outer_flags(nm, e.len, e.hash);
+          if (wire_is_wildcard(nm, e.len)) fl |= node_flag::Wildcard;
+          NodeHdr hdr{fl, e.len, 0};
           insert_slot(e.hash);
           std::memcpy(blob + at, &hdr, sizeof hdr);
           std::memcpy(blob + at + sizeof hdr, nm, e.len);
@@ -439,7 +446,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
         uint8_t fl = outer_flags(nm, f.owner_len, f.hash);
         const bool is_apex = f.hash == apex_hash && name_equal(nm, f.owner_len, apex, apex_len);
         if (is_apex) fl |= node_flag::Apex;
-        if (f.owner_len >= 2 && nm[0] == 1 && nm[1] == '*') fl |= node_flag::Wildcard;
+        if (wire_is_wildcard(nm, f.owner_len)) fl |= node_flag::Wildcard;
         uint16_t nrrsets = 0;
         for (size_t x = k; x < j; ++x) {
           const uint16_t t = E[x].type;

@@ -251,6 +251,20 @@ TEST(Delta, Wildcards) {
   f.apply_and_compare({"q.wild.ex.", "nothing.ex."});
 }
 
+// A "*" that exists only as an empty non-terminal (a name below it owns the
+// records) is still a wildcard: names it covers get NODATA, as Knot answers.
+// The delta and the scratch compile must agree (a fuzz_delta finding: the
+// compiler used to miss the wildcard child when "*" was not an owner).
+TEST(Delta, WildcardThatIsAnEmptyNonTerminal) {
+  Fixture f;
+  f.add("x.*.ex. 60 IN A 192.0.2.77");
+  f.add("y.*.ent.ex. 60 IN TXT \"under an ENT wildcard\"");
+  f.apply_and_compare({"nothing.ex.", "a.b.nothing.ex.", "*.ex.", "x.*.ex.", "z.x.*.ex.", "q.ent.ex.",
+                       "*.ent.ex."});
+  f.del("x.*.ex. 60 IN A 192.0.2.77");
+  f.apply_and_compare({"nothing.ex.", "*.ex.", "x.*.ex."});
+}
+
 TEST(Delta, DelegationsAppearAndDisappear) {
   Fixture f;
   // kids.ex. becomes a cut above existing names: they become glue/occluded.

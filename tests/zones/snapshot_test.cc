@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "tests/zones/compile_text.hh"
+#include "zones/answer.hh"
 #include "zones/snapshot_impl.hh"
 #include "tests/zones/dir_sums.hh"
 
@@ -40,6 +41,31 @@ TEST(Snapshot, NodesAndFlags) {
   EXPECT_TRUE(find(*z, "ns.sub.example.com.")[0] & node_flag::Below);
   EXPECT_TRUE(find(*z, "dn.example.com.")[0] & node_flag::Dname);
   EXPECT_TRUE(find(*z, "example.com.")[0] & node_flag::Apex);
+}
+
+// "*" made only by a name below it: an empty non-terminal wildcard (RFC 4592
+// §2.2.1). Its parent has a wildcard child, so the names it covers exist
+// without data; the compiler used to leave both flags off (NXDOMAIN, where
+// Knot and a delta answer NODATA).
+TEST(Snapshot, EmptyNonTerminalWildcard) {
+  auto z = edgedns::zones::test::compile_text(
+      "$ORIGIN w.test.\n$TTL 300\n@ SOA ns1 h 1 3600 900 86400 60\n@ NS ns1\nns1 A 192.0.2.1\n"
+      "x.* A 192.0.2.77\n");
+  ASSERT_TRUE(z);
+  const uint8_t* star = find(*z, "*.w.test.");
+  ASSERT_TRUE(star);
+  EXPECT_EQ(star[0] & (node_flag::Ent | node_flag::Wildcard), node_flag::Ent | node_flag::Wildcard);
+  EXPECT_TRUE(find(*z, "w.test.")[0] & node_flag::WildChild);
+  EXPECT_FALSE(find(*z, "x.*.w.test.")[0] & node_flag::WildChild);
+  auto zs = ZoneSet::build({z});
+  Name q = Name::from_text("new.w.test.");
+  std::vector<uint8_t> p = {0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  p.insert(p.end(), q.data(), q.data() + q.size());
+  p.insert(p.end(), {0, 1, 0, 1});
+  std::vector<uint8_t> out(512);
+  AnswerResult r = answer_query(*zs, p, out, Transport::Udp);
+  EXPECT_EQ(r.rcode, rcode::NOERROR);
+  EXPECT_EQ(r.kind, AnswerKind::NoData);
 }
 
 // Every RRset's stored sum is that of its bytes (the hit path's UDP checksum uses it).
