@@ -15,6 +15,7 @@ PACKAGES=(
   knot knot-dnsutils dnsutils nsd dnsperf python3 python3-dnspython
   knot-dnssecutils  # kzonecheck: checks the differential-test zones
   clang-14 libclang-rt-14-dev  # libFuzzer + ASan/UBSan: tests/fuzz (run by tests/integration/fuzz_brief.sh)
+  clang-format-14  # tests/integration/format_check.sh: the tree follows .clang-format
   # test hosts
   iproute2 ethtool iputils-ping netcat-openbsd procps
   hping3  # bench/exception_flood.sh: the TCP SYN flood
@@ -46,6 +47,6 @@ done
 # EDGEDNS_BUILD picks another build directory (developers working side by side).
 build_dir="${EDGEDNS_BUILD:-build}"
 if [ ! -f "$build_dir/build.ninja" ]; then
-  meson setup "$build_dir" --buildtype=release
+  meson setup "$build_dir" --buildtype=release -Dwerror=true
 fi
 ninja -C "$build_dir"

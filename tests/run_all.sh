@@ -21,6 +21,7 @@
 # scripts whose name matches).
 set -uo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/../scripts/lanes.sh"
 cd "$EDGEDNS_ROOT"
 
 passed=0
@@ -57,63 +58,94 @@ logdir="$EDGEDNS_BUILD_DIR/test-logs"
 rm -rf "$logdir"
 mkdir -p "$logdir"
 
-# ---- GoogleTest binaries, as registered with meson test()
-section "unit tests (GoogleTest)"
-# name<TAB>workdir<TAB>timeout<TAB>cmd args..., one registered test per line
-tests_tsv="$logdir/tests.tsv"
-meson introspect "$EDGEDNS_BUILD_DIR" --tests | "$PY" -c '
+# run_unit_tests BUILD_DIR LABEL [REGEX]: every GoogleTest binary registered
+# with meson test() in BUILD_DIR (only names matching REGEX when given), each
+# TEST counted once; LABEL prefixes names in the output (a lane's name).
+run_unit_tests() {
+  local bdir=$1 label=$2 sel=${3:-}
+  local tests_tsv="$logdir/${label:+$label-}tests.tsv"
+  # name<TAB>workdir<TAB>timeout<TAB>cmd args..., one registered test per line
+  meson introspect "$bdir" --tests | "$PY" -c '
 import json, sys
 for t in json.load(sys.stdin):
     env = ["env"] + ["%s=%s" % kv for kv in sorted((t.get("env") or {}).items())]
     print("\t".join([t["name"], t.get("workdir") or "-", str(t.get("timeout") or 300)] + env + t["cmd"]))
-' >"$tests_tsv" || { failed=$((failed + 1)); failures+=("meson introspect --tests"); }
+' >"$tests_tsv" || { failed=$((failed + 1)); failures+=("${label:+$label: }meson introspect --tests"); }
 
-while IFS=$'\t' read -r -a row; do
-  name=${row[0]}
-  workdir=${row[1]}
-  [ "$workdir" = - ] && workdir=$EDGEDNS_BUILD_DIR
-  tmo=${row[2]}
-  cmd=("${row[@]:3}")
-  [ -n "$only" ] && ! [[ $name =~ $only ]] && continue
-  log="$logdir/$name.log"
-  t0=$SECONDS
-  ((tmo > 0)) || tmo=1800
-  (cd "$workdir" && GTEST_COLOR=no bounded "$tmo" "${cmd[@]}") </dev/null >"$log" 2>&1
-  rc=$?
-  ok=$(grep -c '^\[       OK \] ' "$log")
-  bad=$(grep -cE '^\[  FAILED  \] [^ ]+ \([0-9]+ ms\)$' "$log")
-  if ! grep -q '^\[==========\] Running' "$log"; then
-    # Not a GoogleTest binary: the test itself is the unit.
-    if ((rc == 0)); then ok=1; bad=0; else ok=0; bad=1; fi
-  fi
-  # A crash or a timeout cuts a test off before gtest reports it.
-  cut_off=""
-  if ((rc != 0)); then
-    cut_off=$(awk '/^\[ RUN      \] /{cur=$4} /^\[       OK \] |^\[  FAILED  \] /{cur=""} END{print cur}' "$log")
-    if [ -n "$cut_off" ] || ((bad == 0)); then bad=$((bad + 1)); fi
-  fi
-  passed=$((passed + ok))
-  failed=$((failed + bad))
-  if ((bad == 0)); then
-    note "PASS $name: $ok test(s) ($((SECONDS - t0)) s)"
-    continue
-  fi
-  note "FAIL $name: $ok passed, $bad failed (exit $rc, $((SECONDS - t0)) s)"
-  while read -r tc; do
-    failures+=("$name $tc")
-    note "  --- $tc"
-    # The test's own output, from its RUN line to its FAILED line.
-    awk -v tc="$tc" '$0 == "[ RUN      ] " tc {p=1} p {print "    | " $0} p && index($0, "[  FAILED  ] " tc " (") == 1 {exit}' "$log" | tail -n 60
-  done < <(grep -E '^\[  FAILED  \] [^ ]+ \([0-9]+ ms\)$' "$log" | awk '{print $4}')
-  if [ -n "$cut_off" ]; then
-    failures+=("$name $cut_off (exit $rc: crashed or timed out)")
-    note "  --- $cut_off: exit $rc (crashed or timed out); last output:"
-    show_log "$log" 40
-  elif ! grep -qE '^\[  FAILED  \] [^ ]+ \([0-9]+ ms\)$' "$log"; then
-    failures+=("$name (exit $rc)")
-    show_log "$log" 40
-  fi
-done <"$tests_tsv"
+  local row name workdir tmo cmd log t0 rc ok bad cut_off tc
+  while IFS=$'\t' read -r -a row; do
+    name=${row[0]}
+    workdir=${row[1]}
+    [ "$workdir" = - ] && workdir=$bdir
+    tmo=${row[2]}
+    cmd=("${row[@]:3}")
+    [ -n "$only" ] && ! [[ $name =~ $only ]] && continue
+    [ -n "$sel" ] && ! [[ $name =~ $sel ]] && continue
+    log="$logdir/${label:+$label-}$name.log"
+    name="${label:+$label:}$name"
+    t0=$SECONDS
+    ((tmo > 0)) || tmo=1800
+    (cd "$workdir" && GTEST_COLOR=no bounded "$tmo" "${cmd[@]}") </dev/null >"$log" 2>&1
+    rc=$?
+    ok=$(grep -c '^\[       OK \] ' "$log")
+    bad=$(grep -cE '^\[  FAILED  \] [^ ]+ \([0-9]+ ms\)$' "$log")
+    if ! grep -q '^\[==========\] Running' "$log"; then
+      # Not a GoogleTest binary: the test itself is the unit.
+      if ((rc == 0)); then ok=1; bad=0; else ok=0; bad=1; fi
+    fi
+    # A crash, a timeout or a sanitizer report at exit cuts a test off, or
+    # fails a binary whose tests all passed.
+    cut_off=""
+    if ((rc != 0)); then
+      cut_off=$(awk '/^\[ RUN      \] /{cur=$4} /^\[       OK \] |^\[  FAILED  \] /{cur=""} END{print cur}' "$log")
+      if [ -n "$cut_off" ] || ((bad == 0)); then bad=$((bad + 1)); fi
+    fi
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+    if ((bad == 0)); then
+      note "PASS $name: $ok test(s) ($((SECONDS - t0)) s)"
+      continue
+    fi
+    note "FAIL $name: $ok passed, $bad failed (exit $rc, $((SECONDS - t0)) s)"
+    while read -r tc; do
+      failures+=("$name $tc")
+      note "  --- $tc"
+      # The test's own output, from its RUN line to its FAILED line.
+      awk -v tc="$tc" '$0 == "[ RUN      ] " tc {p=1} p {print "    | " $0} p && index($0, "[  FAILED  ] " tc " (") == 1 {exit}' "$log" | tail -n 60
+    done < <(grep -E '^\[  FAILED  \] [^ ]+ \([0-9]+ ms\)$' "$log" | awk '{print $4}')
+    if [ -n "$cut_off" ]; then
+      failures+=("$name $cut_off (exit $rc: crashed or timed out)")
+      note "  --- $cut_off: exit $rc (crashed or timed out); last output:"
+      show_log "$log" 40
+    elif ! grep -qE '^\[  FAILED  \] [^ ]+ \([0-9]+ ms\)$' "$log"; then
+      failures+=("$name (exit $rc)")
+      show_log "$log" 40
+    fi
+  done <"$tests_tsv"
+}
+
+# ---- GoogleTest binaries, as registered with meson test()
+section "unit tests (GoogleTest)"
+run_unit_tests "$EDGEDNS_BUILD_DIR" ""
+
+# ---- the same unit tests again in sanitizer builds (scripts/lanes.sh)
+if [ "${EDGEDNS_SKIP_LANES:-0}" != 1 ]; then
+  for lane in asan tsan; do
+    section "unit tests under $lane ($(lane_desc "$lane"))"
+    t0=$SECONDS
+    if ! lane_build "$lane" >"$logdir/$lane-build.log" 2>&1; then
+      failed=$((failed + 1))
+      failures+=("$lane lane: build failed (log: $logdir/$lane-build.log)")
+      note "FAIL $lane lane build ($((SECONDS - t0)) s):"
+      show_log "$logdir/$lane-build.log" 60
+      continue
+    fi
+    note "built $lane lane in $((SECONDS - t0)) s"
+    lane_env "$lane"
+    run_unit_tests "$(lane_dir "$lane")" "$lane" "$(lane_tests "$lane")"
+    lane_env_clear
+  done
+fi
 
 # ---- integration scripts
 section "integration tests (tests/integration/*.sh, *.py)"
