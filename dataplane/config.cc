@@ -17,9 +17,11 @@ constexpr const char* kDescription =
 
 constexpr const char* kFooter =
     "Notes:\n"
-    "  --control and --state-dir are accepted and stored for the live zone update feature;\n"
-    "  in this version they do nothing else. With one lcore (-l N) the worker loop runs on it\n"
-    "  and housekeeping in an ordinary thread; with more, the main lcore does housekeeping.\n"
+    "  --control opens the node agent's unix socket (uploads, deltas, canary publication,\n"
+    "  commits; edgectl node/serve use it). --state-dir keeps committed versions as\n"
+    "  last-known-good files and serves the newest at start-up when no --zone is given.\n"
+    "  With one lcore (-l N) the worker loop runs on it and housekeeping in an ordinary\n"
+    "  thread; with more, the main lcore does housekeeping.\n"
     "  Signals: SIGUSR1 prints per-lcore counters to stdout; SIGINT/SIGTERM stop cleanly.";
 
 struct CliValues {
@@ -43,8 +45,8 @@ void build_app(CLI::App& app, CliValues& v) {
       ->allow_extra_args(false);  // one value per --listen, as in every other DNS server CLI
   app.add_option("--zone", v.zones, "zone file, or NAME=FILE to give the origin; repeatable")
       ->allow_extra_args(false);
-  app.add_option("--control", v.control, "control socket path (stored only, see notes)");
-  app.add_option("--state-dir", v.state_dir, "state directory (stored only, see notes)");
+  app.add_option("--control", v.control, "unix socket of the node agent (see notes)");
+  app.add_option("--state-dir", v.state_dir, "directory of last-known-good versions (see notes)");
   app.add_flag("--idle-sleep", v.idle_sleep,
                "sleep with growing pauses (1us doubling up to --idle-sleep-max-us) while RX is empty");
   app.add_option("--idle-sleep-max-us", v.idle_max, "ceiling of the idle backoff (default 1000)")

@@ -1,8 +1,11 @@
-// Per-lcore counters. Each worker lcore owns one LcoreCounters (inside its
-// cache-aligned LcoreState) and is its only writer; the housekeeping thread is
-// the only reader and prints them (SIGUSR1, shutdown). Writers do a relaxed
-// load + store (no locked instruction on the hot path); readers do relaxed
-// loads, so a printed figure may be a few packets old but is never torn.
+// Per-lcore counters. Each worker lcore owns one LcoreCounters and its
+// VersionCounters slots (inside its cache-aligned LcoreState) and is their
+// only writer, apart from the reset of a free version slot (below). Readers:
+// the housekeeping thread prints LcoreCounters (SIGUSR1, shutdown), and the
+// agent's thread reads VersionCounters for `status` and the health gates.
+// Writers do a relaxed load + store (no locked instruction on the hot path);
+// readers do relaxed loads, so a figure may be a few packets old but is never
+// torn.
 #pragma once
 
 #include <atomic>

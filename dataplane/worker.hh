@@ -6,7 +6,9 @@
 // zone_publisher.hh for the contract). process_burst: lcore, RCU reader
 // (registered, online, zs valid until the caller's next quiescent state),
 // noexcept, no allocation, no lock, no syscall. LcoreState is written by its
-// lcore only; the housekeeping thread reads its counters.
+// lcore only, except that the registry resets a per-version counter slot
+// while no lcore can write it (counters.hh); the housekeeping and agent
+// threads read its counters.
 #pragma once
 
 #include <atomic>
