@@ -92,7 +92,8 @@ struct Client {
   std::vector<uint8_t> read_msg() {
     uint8_t h[2];
     if (!read_exact(h, 2)) return {};
-    std::vector<uint8_t> m(size_t(h[0]) << 8 | h[1]);
+    const size_t len = size_t(h[0]) << 8 | h[1];  // not inline: GCC reads m(size_t(h[0])...) as a declaration
+    std::vector<uint8_t> m(len);
     if (!read_exact(m.data(), m.size())) return {};
     return m;
   }
