@@ -225,7 +225,7 @@ struct TcpServer::Thread {
         c->closing = true;
       }
     }
-    if (online) rcu_thread_offline();  // zs is dead from here on
+    if (online) rcu::thread_offline();  // zs is dead from here on
     if (off) {
       std::memmove(c->in.data(), c->in.data() + off, c->in_len - off);
       c->in_len -= off;
@@ -317,7 +317,7 @@ struct TcpServer::Thread {
 
   void run() {
     rcu_register_thread();
-    rcu_thread_offline();  // online only while answering
+    rcu::thread_offline();  // online only while answering
     epoll_event evs[kEvents];
     while (!srv.stop_.load(std::memory_order_relaxed)) {
       int n = epoll_wait(ep, evs, kEvents, kEpollWaitMs);
@@ -346,7 +346,7 @@ struct TcpServer::Thread {
     }
     while (lru_head) close_conn(lru_head, nullptr);
     rcu_thread_online();
-    rcu_unregister_thread();
+    rcu::unregister_thread();
   }
 };
 

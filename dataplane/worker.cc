@@ -336,7 +336,7 @@ int worker_main(void* arg) {
       }
       last_drain = now;
     }
-    rcu_quiescent_state();  // zs is dead from here on
+    rcu::quiescent_state();  // zs is dead from here on
     st.last_qs_tsc.store(now, std::memory_order_relaxed);
     if (got == 0 && st.idle_sleep) {
       for (unsigned p = 0; p < st.n_ports; ++p) {
@@ -344,7 +344,7 @@ int worker_main(void* arg) {
         if (sent) k.tx.add(sent);
       }
       k.idle_sleeps.add();
-      rcu_thread_offline();  // a sleeping reader must not hold up grace periods
+      rcu::thread_offline();  // a sleeping reader must not hold up grace periods
       timespec ts{0, long(backoff_us) * 1000};
       nanosleep(&ts, nullptr);
       rcu_thread_online();
@@ -357,7 +357,7 @@ int worker_main(void* arg) {
     uint16_t sent = rte_eth_tx_buffer_flush(st.ports[p].port, st.ports[p].queue, st.ports[p].txb);
     if (sent) k.tx.add(sent);
   }
-  rcu_unregister_thread();
+  rcu::unregister_thread();
   return 0;
 }
 

@@ -35,13 +35,13 @@ void ZonePublisher::publish(std::shared_ptr<const ServedVersion> v,
     }
     retired.reserve(slots.size());
     for (unsigned s : slots) {
-      rcu_xchg_pointer(&slots_[s].ptr, const_cast<ServedVersion*>(v.get()));
+      rcu::exchange(&slots_[s].ptr, const_cast<ServedVersion*>(v.get()));
       retired.push_back(std::move(owners_[s]));
       owners_[s] = v;
     }
     // Wait while still holding the lock: a concurrent publisher must not
     // reclaim out of order with us.
-    synchronize_rcu();
+    rcu::synchronize();
   }
   // `retired` goes out of scope here: the last reference to a replaced
   // version frees it, now that no reader can hold its pointer.

@@ -4,9 +4,9 @@
 // - Readers are worker lcores. Each calls rcu_register_thread() once, then in
 //   every loop iteration loads its slot with read(slot) into a local and uses
 //   that pointer (and the ZoneSet it names) only until its next
-//   rcu_quiescent_state() (called after each burst, also when idle). A reader
-//   never keeps the pointer across iterations and goes rcu_thread_offline()
-//   before any sleep.
+//   rcu::quiescent_state() (called after each burst, also when idle). A
+//   reader never keeps the pointer across iterations and goes
+//   rcu::thread_offline() before any sleep (dataplane/rcu.hh).
 // - There is one slot per worker lcore (cache-line sized, so a publish to one
 //   lcore does not disturb the others), which lets a later version be given to
 //   a subset of lcores (per-lcore canary) with the same reader code.
@@ -27,7 +27,7 @@
 #include <span>
 #include <vector>
 
-#include <urcu-qsbr.h>
+#include "dataplane/rcu.hh"
 
 #include "zones/snapshot.hh"
 
@@ -54,7 +54,7 @@ class ZonePublisher {
 
   // Lcore, RCU reader (registered, online); no allocation, no lock.
   const ServedVersion* read(unsigned slot) const noexcept {
-    return rcu_dereference(slots_[slot].ptr);
+    return rcu::load(&slots_[slot].ptr);
   }
 
   // Control thread, may block for a grace period. `v` may be null (stop

@@ -70,10 +70,10 @@ struct Node {
             null_reads.fetch_add(1);
           }
           reads.fetch_add(1);
-          rcu_quiescent_state();
+          rcu::quiescent_state();
           std::this_thread::yield();
         }
-        rcu_unregister_thread();
+        rcu::unregister_thread();
       });
   }
   ~Node() {

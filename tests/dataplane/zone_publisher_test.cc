@@ -54,10 +54,10 @@ TEST(ZonePublisher, ReadersNeverSeeReclaimedSets) {
       int i = v.index_of(sv ? sv->zs.get() : nullptr);
       if (i < 0 || v.reclaimed[i].load()) bad.fetch_add(1);
       reads.fetch_add(1);
-      rcu_quiescent_state();
+      rcu::quiescent_state();
       std::this_thread::yield();  // two cores shared by everyone: let the writer run
     }
-    rcu_unregister_thread();
+    rcu::unregister_thread();
   };
   std::thread r0(reader, 0u), r1(reader, 1u);
   for (int i = 1; i < kVersions; ++i) {
@@ -93,7 +93,7 @@ TEST(ZonePublisher, PerSlotPublication) {
     rcu_register_thread();
     EXPECT_EQ(pub.read(1)->zs.get(), v.sets[1].get());
     EXPECT_EQ(pub.read(2)->zs.get(), v.sets[0].get());
-    rcu_unregister_thread();
+    rcu::unregister_thread();
   });
   t.join();
   pub.publish_all(v.handle(2));
