@@ -34,7 +34,7 @@ grep "^edgedns:" "$LOG"
 ask() {  # server name type
   note ""
   note "\$ dig @$1 $2 $3"
-  ip netns exec "$CLI" timeout 10 dig +tries=2 +time=2 +norec +nocmd +nostats @"$1" "$2" "$3" ||
+  bounded 10 ip netns exec "$CLI" dig +tries=2 +time=2 +norec +nocmd +nostats @"$1" "$2" "$3" ||
     note "(dig exited $?)"
 }
 

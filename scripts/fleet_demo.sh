@@ -53,7 +53,7 @@ trap 'exit 130' INT TERM
 show() {
   note ""
   note "\$ $(sed "s|$TMP/|\$TMP/|g; s|$EDGEDNS_ROOT/||g" <<<"$*")"
-  ip netns exec "$CLI" timeout 300 "$@"
+  bounded 300 ip netns exec "$CLI" "$@"
 }
 
 # soa_serials: every node's SOA serial of every zone.
@@ -63,7 +63,7 @@ soa_serials() {
     for z in "${ZONES[@]}"; do
       o=$(zone_origin "$z")
       printf 'edge-%s %-18s SOA serial %s\n' "$n" "$o" \
-        "$(ip netns exec "$CLI" timeout 10 dig +short +tries=2 +time=2 @"$(addr "$n")" "$o" SOA | awk '{print $3}')"
+        "$(bounded 10 ip netns exec "$CLI" dig +short +tries=2 +time=2 @"$(addr "$n")" "$o" SOA | awk '{print $3}')"
     done
   done
 }

@@ -36,7 +36,7 @@ for n in www mail mx1 txt alias ns1 nope; do
   for t in A AAAA MX TXT; do echo "$n.example.test $t" >>"$TMP/queries.txt"; done
 done
 
-in_cli() { ip netns exec "$CLI" timeout "$STEP_TIMEOUT" "$@"; }
+in_cli() { bounded "$STEP_TIMEOUT" ip netns exec "$CLI" "$@"; }  # scripts/lib.sh: TERM, then KILL
 
 # serve NAME LCORES VDEV: edgedns in the server namespace with the test zone.
 serve() {

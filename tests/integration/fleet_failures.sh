@@ -24,7 +24,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/fleet_common.sh"
 
-HOLD=20  # s: the bake of the stage a case acts in
+HOLD=60  # s: the bake of the stage a case acts in: long enough for slow polls on a loaded 2-CPU machine
 fleet_up || exit 1
 write_policy "$TMP/policy.yaml" </dev/null
 write_policy "$TMP/policy-hold1.yaml" 0 50 "2 $HOLD 2 2" </dev/null
@@ -72,6 +72,14 @@ push_to_stage() {
   NEW=$(ctl_status | jget '(r["rollout"] or {}).get("version", "")')
   wait_until 120 "edge-$node serving the new version on every lcore" node_all_on "$node" "$NEW" || true
 }
+# held_at STAGE OUT: a failed check unless the rollout (push output OUT) was
+# still in stage index STAGE when the case acted (else the machine was slower
+# than HOLD and the case tests nothing).
+held_at() {
+  if grep -q "\"ev\":\"stage_passed\".*\"stage\":$1," "$2"; then
+    fail "stage $(($1 + 1)) had passed before the case acted (slower than HOLD=$HOLD s)"
+  fi
+}
 # kill_serve: edgectl serve killed (-9) mid-rollout; its push client ends with it.
 kill_serve() {
   log "kill -9 edgectl serve (pid $SERVE_PID)"
@@ -99,6 +107,7 @@ push_to_stage "$TMP/push3.out" "$TMP/v3.zone" "$TMP/policy-hold1.yaml" 1 "stage 
 expect_eq "edge-1 answers v3 before the kill" "$(node_serials 1 16)" "3"
 log "kill -9 edge-1 (pid ${NODE_PID[1]})"
 stop_node 1 KILL
+held_at 1 "$TMP/push3.out"
 set +e
 wait "$PUSH_PID"
 rc=$?
@@ -126,6 +135,7 @@ V3W=$(ctl_status | jget '(r["rollout"] or {}).get("version", "")')
 wait_until 120 "edge-1 lcore 1 serving the new version" node_lcore_on 1 1 "$V3W" || true
 log "kill -9 edge-1 (pid ${NODE_PID[1]}) while its lcore 1 is the canary"
 stop_node 1 KILL
+held_at 0 "$TMP/push3w.out"
 wait_until 120 "the rollout to say it waits for edge-1" rollout_waits_for edge-1 || true
 left=$(bake_left)
 sleep 3  # time passes while edge-1 is down; the bake clock must not
@@ -159,6 +169,7 @@ zone 4 >"$TMP/v4.zone"
 push_to_stage "$TMP/push4.out" "$TMP/v4.zone" "$TMP/policy-hold1.yaml" 1 "stage 2 (edge-1 whole)" 1
 V4=$NEW
 kill_serve
+held_at 1 "$TMP/push4.out"
 # During the outage: every node answers, with the version it had.
 sleep 1
 expect_eq "outage: edge-1 answers (v4)" "$(node_serials 1 16)" "4"
@@ -188,6 +199,7 @@ case_begin "edgectl serve killed mid-rollout, on_restart: rollback: restart roll
 zone 5 >"$TMP/v5.zone"
 push_to_stage "$TMP/push5.out" "$TMP/v5.zone" "$TMP/policy-restart-rollback.yaml" 2 "stage 3 (wave 2: edge-2)" 2
 kill_serve
+held_at 2 "$TMP/push5.out"
 expect_eq "outage: edge-1 answers (v5)" "$(node_serials 1 16)" "5"
 expect_eq "outage: edge-2 answers (v5)" "$(node_serials 2 8)" "5"
 expect_eq "outage: edge-3 answers (v4)" "$(node_serials 3 8)" "4"

@@ -15,7 +15,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/harness.sh"
 harness_init hm 51
 
-in_cli() { ip netns exec "$CLI" timeout 20 "$@"; }
+in_cli() { bounded 20 ip netns exec "$CLI" "$@"; }  # scripts/lib.sh: TERM, then KILL
 
 cat >"$TMP/example.zone" <<'EOF'
 $ORIGIN example.test.

@@ -45,8 +45,8 @@ EOF
   done
 } >"$TMP/example.zone"
 
-in_cli() { ip netns exec "$CLI" timeout "$STEP_TIMEOUT" "$@"; }
-in_srv() { ip netns exec "$SRV" timeout "$STEP_TIMEOUT" "$@"; }
+in_cli() { bounded "$STEP_TIMEOUT" ip netns exec "$CLI" "$@"; }  # scripts/lib.sh: TERM, then KILL
+in_srv() { bounded "$STEP_TIMEOUT" ip netns exec "$SRV" "$@"; }
 
 # tcp_check NAME WHAT PASSED CHECK ARGS...: one check of lib/tcp_checks.py
 # from the client; it passes on "RESULT OK" (the line says PASSED, else

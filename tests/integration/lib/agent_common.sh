@@ -26,4 +26,4 @@ zt() { "$PY" -c "import sys, json; sys.path.insert(0, '$ROOT/tests/integration/l
 # write_zone N FILE: version N of that zone in FILE.
 write_zone() { "$PY" -c "import sys; sys.path.insert(0, '$ROOT/tests/integration/lib'); import agent_client as a; open('$2', 'w').write(a.zone_text($1))"; }
 
-in_cli() { ip netns exec "$CLI" timeout 20 "$@"; }
+in_cli() { bounded 20 ip netns exec "$CLI" "$@"; }  # scripts/lib.sh: TERM, then KILL

@@ -42,7 +42,7 @@ node_lcores() {
   esac
 }
 
-in_cli() { ip netns exec "$CLI" timeout "${CLI_TIMEOUT:-30}" "$@"; }
+in_cli() { bounded "${CLI_TIMEOUT:-30}" ip netns exec "$CLI" "$@"; }  # scripts/lib.sh: TERM, then KILL
 fdns() { in_cli "$PY" "$FLEET_LIB/fleet_dns.py" "$@"; }
 edgectl() { in_cli "$EDGECTL" "$@"; }
 # The serial node N answers ver.fleet.test. TXT with, from 32 source ports:
