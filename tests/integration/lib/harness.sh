@@ -151,8 +151,9 @@ stop_edgedns() { stop_process "$PID" "${1:-TERM}"; PID=; }  # [SIGNAL]
 counters() { edgedns_counters "$LOG" "$PID"; }
 lcore_counters() { counters | grep "^counters lcore=" || true; }
 counter() {
-  awk -v k="$2=" '!f { for (i = 1; i <= NF; i++) if (index($i, k) == 1) { v = substr($i, length(k) + 1) + 0; f = 1; break } }
-    END { print f ? v : 0 }' <<<"$1"
+  # The digits as text: mawk would print a large number as 1.8e+11.
+  awk -v k="$2=" '!f { for (i = 1; i <= NF; i++) if (index($i, k) == 1) { v = substr($i, length(k) + 1); f = 1; break } }
+    END { sub(/[^0-9].*/, "", v); print v == "" ? 0 : v }' <<<"$1"
 }
 
 # wait_until SECONDS WHAT COMMAND...: polls COMMAND (every 0.2 s) until it
