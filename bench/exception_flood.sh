@@ -33,7 +33,7 @@
 # nothing. Needs root, kxdpgun and hping3 (scripts/setup.sh installs them);
 # the test host comes from tests/integration/lib/harness.sh.
 #
-# Usage: bench/exception_flood.sh   (wrap in `flock /work/bench.lock` on a shared machine)
+# Usage: bench/exception_flood.sh   (on a shared machine, one bench at a time: e.g. under flock(1))
 #   EDGEDNS=path/to/edgedns  DURATION=seconds per run (5)  NAMES=zone size (10000)
 #   QPS=offered UDP queries/s (100000; kxdpgun sustains 200000 here while flooded)
 #   FLOOD=hping3 rate option (--flood: as fast as it can; e.g. "-i u20")
