@@ -14,29 +14,14 @@ set -euo pipefail
 . "$(dirname "$0")/../tests/integration/lib/agent_common.sh"
 RECORDS=${1:-1000000}
 DELTAS=${2:-100}
-KPID=
-cleanup() {
-  if [ -n "$KPID" ]; then kill "$KPID" 2>/dev/null || true; wait "$KPID" 2>/dev/null || true; fi
-  agent_cleanup
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 command -v knotd >/dev/null && command -v knotc >/dev/null || die "knotd/knotc missing (scripts/setup.sh)"
 
 ZONE=$TMP/bench.test.zone
-awk -v n="$RECORDS" 'BEGIN {
-  print "$ORIGIN bench.test."
-  print "$TTL 3600"
-  print "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300"
-  print "@ IN NS ns1"
-  print "ns1 IN A 192.0.2.53"
-  for (i = 0; i < n; i++)
-    printf "h%d IN A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256
-}' >"$ZONE"
+bench_a_zone "$RECORDS" >"$ZONE"  # scripts/lib.sh
 section "update latency: 100-record delta on a $RECORDS-record zone, $DELTAS deltas"
 
 setup_veth 2
-start_edgedns bench "--lcores=0@0,1@1,2@0" 2 --zone "$ZONE" || exit 1
+start_edgedns_agent bench "--lcores=0@0,1@1,2@0" 2 --zone "$ZONE" || exit 1
 
 mkdir -p "$TMP/knot/run" "$TMP/knot/db"
 cat >"$TMP/knot/knot.conf" <<EOF2
@@ -60,6 +45,7 @@ zone:
 EOF2
 ip netns exec "$CLI" knotd -c "$TMP/knot/knot.conf" </dev/null >"$TMP/knotd.log" 2>&1 &
 KPID=$!
+harness_bg "$KPID"
 for _ in $(seq 600); do
   out=$(ip netns exec "$CLI" kdig @127.0.0.1 -p 5353 +time=1 +retry=0 bench.test SOA 2>/dev/null || true)
   grep -q 'status: NOERROR' <<<"$out" && break
@@ -75,8 +61,8 @@ import agent_client as ac
 
 sock, srv, knot_sock, deltas = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 apex = "bench.test."
-def old_a(j): return "10.%d.%d.%d" % ((j >> 16) & 255, (j >> 8) & 255, j & 255)
-def new_a(i): return "172.16.%d.%d" % ((i >> 8) & 255, i & 255)
+def old_a(j): return "198.%d.%d.%d" % (18 + ((j >> 16) & 1), (j >> 8) & 255, j & 255)  # bench_addr in scripts/lib.sh
+def new_a(i): return "203.0.113.%d" % (i & 255)  # never an old address
 def names(i): return [i * 50 + k for k in range(50)]
 
 def ask(server, port, name, sport_sock=None):

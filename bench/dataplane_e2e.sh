@@ -9,8 +9,8 @@
 # Prints answered qps per server, the ratio to the reflector and the share of
 # what kxdpgun offered that each answered (on a 2-CPU machine the generator
 # can be the limit, and its offered rate varies from run to run). A benchmark,
-# not a test: it asserts nothing about speed. Needs root; traffic stays inside
-# the two namespaces it creates; everything is removed on exit.
+# not a test: it asserts nothing about speed. Needs root; the test host comes
+# from tests/integration/lib/harness.sh.
 #
 # Usage: bench/dataplane_e2e.sh [server...]   (default: all five, in the order above)
 #   EDGEDNS=path/to/edgedns  DURATION=seconds (5)  NAMES=zone size (10000)  QPS=offered (3000000)
@@ -19,47 +19,25 @@
 #   this shared VM swings by a quarter either way, the reflector's too).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/scripts/lib.sh"  # EDGEDNS_BUILD_DIR (build/ unless EDGEDNS_BUILD says otherwise)
-EDGEDNS=${EDGEDNS:-$EDGEDNS_BUILD_DIR/dataplane/edgedns}
+. "$(dirname "$0")/../tests/integration/lib/harness.sh"
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
 NAMES=${NAMES:-10000}
 QPS=${QPS:-3000000}  # offered load; well above what one core answers, so each server saturates
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }
-
-ID=$$
-SRV=edb-srv-$ID
-CLI=edb-cli-$ID
-VS=ebs$ID
-VC=ebc$ID
-SRV4=10.54.0.53
-CLI4=10.54.0.2
-TMP=$(mktemp -d /tmp/edb.XXXXXX)
-PID=
+harness_init edb 58 --ipv4-only
 declare -A RESULT
 
-cleanup() {
-  stop_server
-  rm -rf /var/run/dpdk/edb"$ID"-*  # EAL runtime dirs of our --file-prefixes
-  ip netns del "$SRV" 2>/dev/null || true
-  ip netns del "$CLI" 2>/dev/null || true
-  rm -rf "$TMP"
-}
+# The server under test is $PID whatever it is (stopped at exit too).
 stop_server() {
-  stop_process "$PID"  # scripts/lib.sh
-  PID=
-  ip netns exec "$SRV" ip link set "$VS" xdp off 2>/dev/null || true
+  stop_edgedns
+  xdp_off
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # Zone and queries: NAMES hosts; queries 70% hits (A), 10% NODATA, 20% NXDOMAIN.
 bench_zone_and_queries "$NAMES" "$TMP"  # scripts/lib.sh
 
 # kxdpgun's XDP program drives the client end; GRO there only slows it.
-TESTHOST_CLIENT_GRO=off testhost_pair "$SRV" "$CLI" "$VS" "$VC"  # scripts/lib.sh
-ip netns exec "$CLI" ip addr add "$CLI4/24" dev "$VC"
+TESTHOST_CLIENT_GRO=off testhost_up
 SRV_MAC=$(ip netns exec "$SRV" cat "/sys/class/net/$VS/address")
 
 # Kernel servers need the address on the veth; DPDK ones must not have it.
@@ -75,7 +53,7 @@ wait_answer() {  # until the server answers one query (or 20 s)
   for _ in $(seq 100); do
     ip netns exec "$CLI" ip neigh replace "$SRV4" lladdr "$SRV_MAC" dev "$VC"
     if ip netns exec "$CLI" dig +tries=1 +time=1 +short @"$SRV4" host1.bench.test A 2>/dev/null |
-       grep -q '^10\.'; then
+       has_line '^198\.1[89]\.'; then
       return 0
     fi
     sleep 0.2
@@ -90,8 +68,8 @@ gun() {  # name: runs kxdpgun and records answered qps
   echo "$out" >"$TMP/gun-$name.txt"
   # "total replies: N (R pps) (P%)"
   local rate offered
-  rate=$(sed -n 's/^total replies: *[0-9]* *(\([0-9]*\) pps).*/\1/p' <<<"$out" | head -1)
-  offered=$(sed -n 's/^total queries: *[0-9]* *(\([0-9]*\) pps).*/\1/p' <<<"$out" | head -1)
+  rate=$(kxdpgun_pps "$out" replies)
+  offered=$(kxdpgun_pps "$out" queries)
   RESULT[$name]=${rate:-0}
   # Share of what kxdpgun managed to offer: on a small machine the generator,
   # not the server, may be the limit, and its rate differs from run to run.
@@ -108,7 +86,7 @@ run_testpmd() {
   mkfifo "$TMP/testpmd.in"
   exec 3<>"$TMP/testpmd.in"
   ip netns exec "$SRV" dpdk-testpmd -l 0,1 --main-lcore 0 --no-huge \
-    -m 1024 --no-pci --file-prefix "edb$ID-tp" \
+    -m 1024 --no-pci --file-prefix "$HARNESS_TAG$ID-tp" \
     --vdev="net_af_xdp0,iface=$VS,start_queue=0,queue_count=1" -- \
     --forward-mode=5tswap --auto-start --total-num-mbufs=8192 <&3 >"$TMP/testpmd.log" 2>&1 &
   PID=$!
@@ -120,9 +98,9 @@ run_testpmd() {
 
 run_edgedns() {
   kernel_addr off
-  ip netns exec "$SRV" "$EDGEDNS" -l 1 --no-huge -m 1024 --no-pci --file-prefix "edb$ID-ed" \
-    --vdev="net_af_xdp0,iface=$VS,start_queue=0,queue_count=1" -- \
-    --listen "$SRV4" --zone "$TMP/bench.zone" >"$TMP/edgedns.log" 2>&1 &
+  # Busy polling (no --idle-sleep): the figure is the lcore's.
+  edgedns_spawn "$SRV" "$TMP/edgedns.log" "$HARNESS_TAG$ID-ed" "-l 1" "$(vdev af_xdp)" \
+    --listen "$SRV4" --zone "$TMP/bench.zone"  # scripts/lib.sh
   PID=$!
   wait_answer || { echo "  edgedns did not answer"; tail "$TMP/edgedns.log"; stop_server; return; }
   gun edgedns

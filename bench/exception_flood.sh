@@ -31,9 +31,9 @@
 # work took CPU 1 for a moment, in either kind of run); the per-round lines
 # show both, and the median round smooths it. A benchmark, not a test: it asserts
 # nothing. Needs root, kxdpgun and hping3 (scripts/setup.sh installs them);
-# traffic stays inside the namespaces it creates; all is removed on exit.
+# the test host comes from tests/integration/lib/harness.sh.
 #
-# Usage: bench/exception_flood.sh   (wrap in `flock /work/bench.lock` on a shared machine)
+# Usage: bench/exception_flood.sh   (on a shared machine, one bench at a time: e.g. under flock(1))
 #   EDGEDNS=path/to/edgedns  DURATION=seconds per run (5)  NAMES=zone size (10000)
 #   QPS=offered UDP queries/s (100000; kxdpgun sustains 200000 here while flooded)
 #   FLOOD=hping3 rate option (--flood: as fast as it can; e.g. "-i u20")
@@ -42,9 +42,7 @@
 #   PMD=af_xdp|af_packet (af_xdp)  KEEP=1 keeps the work directory (kxdpgun output)
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/scripts/lib.sh"  # EDGEDNS_BUILD_DIR
-EDGEDNS=${EDGEDNS:-$EDGEDNS_BUILD_DIR/dataplane/edgedns}
+. "$(dirname "$0")/../tests/integration/lib/harness.sh"
 DURATION=${DURATION:-5}
 NAMES=${NAMES:-10000}
 QPS=${QPS:-100000}
@@ -58,60 +56,38 @@ case $PMD in
   af_xdp) VDEV_OPTS="net_af_xdp0,iface=" VDEV_TAIL=",start_queue=0,queue_count=1" ;;
   *) echo "PMD must be af_packet or af_xdp"; exit 2 ;;
 esac
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }
-[ -x "$EDGEDNS" ] || { echo "$EDGEDNS not built"; exit 1; }
 for t in hping3 kxdpgun; do
   command -v $t >/dev/null || { echo "$t missing (scripts/setup.sh installs it)"; exit 1; }
 done
 
-ID=$$
-SRV=exf-srv-$ID
-CLI=exf-cli-$ID
-VS=efs$ID
-VC=efc$ID
-SRV4=10.57.0.53
+[ -n "${KEEP:-}" ] && KEEP_TMP=1
+harness_init exf 57 --ipv4-only
+SPOOF4=198.18.57.77  # the flood's source: routed to the client's MAC, held by nobody
 EXC_TID=
-CLI4=10.57.0.2
-SPOOF4=10.57.0.77  # the flood's source: routed to the client's MAC, held by nobody
-TMP=$(mktemp -d /tmp/exf.XXXXXX)
-PID=
 FPID=
-
-cleanup() {
-  stop_process "$FPID"
-  stop_process "$PID"
-  rm -rf /var/run/dpdk/exf"$ID"
-  ip netns del "$SRV" 2>/dev/null || true
-  ip netns del "$CLI" 2>/dev/null || true
-  if [ -n "${KEEP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_cleanup() { stop_process "$FPID"; }
 
 # The zone and the query mix of bench/dataplane_e2e.sh: 70% hits, 10% NODATA, 20% NXDOMAIN.
 bench_zone_and_queries "$NAMES" "$TMP"  # scripts/lib.sh
 
-testhost_pair "$SRV" "$CLI" "$VS" "$VC"  # scripts/lib.sh
+testhost_up
 kernel_ignores_port "$SRV" "$VS"  # the port is edgedns's alone (scripts/lib.sh)
-ip netns exec "$SRV" ip link set "$VS" xdp off 2>/dev/null || true
-ip netns exec "$CLI" ip addr add "$CLI4/24" dev "$VC"
+xdp_off
 SRV_MAC=$(ip netns exec "$SRV" cat "/sys/class/net/$VS/address")
 CLI_MAC=$(ip netns exec "$CLI" cat "/sys/class/net/$VC/address")
 
 # Main lcore 0 (housekeeping, sleeps) and worker lcore 1; helper threads go to CPU 0.
-# shellcheck disable=SC2086
-setsid ip netns exec "$SRV" "$EDGEDNS" -l 0,1 --main-lcore 0 --no-huge -m 1024 --no-pci \
-  --file-prefix "exf$ID" --vdev="$VDEV_OPTS$VS$VDEV_TAIL" -- \
-  --listen "$SRV4" --zone "$TMP/bench.zone" $EXTRA >"$TMP/edgedns.log" 2>&1 &
-PID=$!
-edgedns_up "$TMP/edgedns.log" "$PID" || { cat "$TMP/edgedns.log"; echo "edgedns did not start"; exit 1; }
-ip netns exec "$SRV" ip route add 10.57.0.0/24 dev dnsx0
+# Its own session (setsid): see "Priorities" below.
+# shellcheck disable=SC2086  # EXTRA: several options
+EDGEDNS_WRAP=setsid start_edgedns ed "-l 0,1 --main-lcore 0" "$VDEV_OPTS$VS$VDEV_TAIL" \
+  --listen "$SRV4" --zone "$TMP/bench.zone" $EXTRA || exit 1
+ip netns exec "$SRV" ip route add "$NET4" dev dnsx0
 # The spoofed source resolves to the client's MAC without ARP (nobody would answer).
 ip netns exec "$SRV" ip neigh replace "$SPOOF4" lladdr "$CLI_MAC" dev dnsx0 nud permanent
 # The kernel answers a SYN flood with syncookies instead of filling its queue.
 ip netns exec "$SRV" sysctl -qw net.ipv4.tcp_syncookies=1
 for _ in $(seq 50); do
-  ip netns exec "$CLI" dig +tries=1 +time=1 +short @"$SRV4" host1.bench.test A 2>/dev/null | grep -q '^10\.' && break
+  ip netns exec "$CLI" dig +tries=1 +time=1 +short @"$SRV4" host1.bench.test A 2>/dev/null | has_line '^198\.1[89]\.' && break
   sleep 0.2
 done
 
@@ -146,7 +122,7 @@ if [ "$WIRE_PRIO" -gt 0 ]; then
 fi
 
 counters() {  # newest counter block, plus the port's statistics
-  edgedns_counters "$TMP/edgedns.log" "$PID"  # scripts/lib.sh
+  edgedns_counters "$LOG" "$PID"  # scripts/lib.sh
   echo "counters port $(port_stats)"
   echo "counters rig veth_drops=$(ip netns exec "$SRV" ethtool -S "$VS" | awk '/rx_queue_0_drops/ {print $2}')" \
     "syncookies=$(ip netns exec "$SRV" nstat -az TcpExtSyncookiesSent | awk '/SyncookiesSent/ {print $2}')" \
@@ -160,7 +136,7 @@ counters() {  # newest counter block, plus the port's statistics
 # The DPDK port's own statistics over the EAL telemetry socket: imissed counts
 # frames the port could not hand to the lcore (its RX ring full).
 port_stats() {
-  "$PY" - "/var/run/dpdk/exf$ID/dpdk_telemetry.v2" <<'PYEOF'
+  "$PY" - "/var/run/dpdk/$HARNESS_TAG$ID-ed/dpdk_telemetry.v2" <<'PYEOF'
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.connect(sys.argv[1])
@@ -203,13 +179,13 @@ run() {  # name round flood(0|1)
   fi
   a=$(counters)
   echo "$out" >"$TMP/gun-$name-$r.txt"
-  V[$name.$r.offered]=$(sed -n 's/^total queries: *[0-9]* *(\([0-9]*\) pps).*/\1/p' <<<"$out" | head -1)
-  V[$name.$r.answered]=$(sed -n 's/^total replies: *[0-9]* *(\([0-9]*\) pps).*/\1/p' <<<"$out" | head -1)
+  V[$name.$r.offered]=$(kxdpgun_pps "$out" queries)
+  V[$name.$r.answered]=$(kxdpgun_pps "$out" replies)
   for k in $KEYS; do
     case $k in offered | answered) continue ;; esac
-    x=$(grep -v "^counters lcore=[^1]" <<<"$b" | grep -o " $k=[0-9]*" | head -1 | cut -d= -f2)
-    y=$(grep -v "^counters lcore=[^1]" <<<"$a" | grep -o " $k=[0-9]*" | head -1 | cut -d= -f2)
-    V[$name.$r.$k]=$(( ${y:-0} - ${x:-0} ))
+    x=$(counter "$(grep -v "^counters lcore=[^1]" <<<"$b")" "$k")  # harness.sh
+    y=$(counter "$(grep -v "^counters lcore=[^1]" <<<"$a")" "$k")
+    V[$name.$r.$k]=$((y - x))
   done
   printf '  round %d %-9s offered %6s/s answered %6s/s; lcore: CPU %d of %d ticks (steal %d irq %d, sleeps %d, preempted %d), answers %d, imissed %d, SYNs to kernel %d, ring full %d, SYN-ACKs out %d; port RX ring full %d\n' \
     "$r" "$name" "${V[$name.$r.offered]:-0}" "${V[$name.$r.answered]:-0}" "${V[$name.$r.lcore_ticks]}" \
@@ -221,7 +197,7 @@ for r in $(seq "$ROUNDS"); do
   run unflooded "$r" 0
   run flooded "$r" 1
 done
-grep -h "packets transmitted" "$TMP/hping3.log" 2>/dev/null | head -1 | sed 's/^/  last hping3: /' || true
+grep -h -m1 "packets transmitted" "$TMP/hping3.log" 2>/dev/null | sed 's/^/  last hping3: /' || true
 
 # The round whose answered rate is the median stands for its run; its row
 # of counters is shown whole (not a mix of rounds).

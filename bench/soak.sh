@@ -15,8 +15,6 @@
 set -euo pipefail
 
 . "$(dirname "$0")/../tests/integration/lib/agent_common.sh"
-trap agent_cleanup EXIT
-trap 'exit 130' INT TERM
 
 SECS=${SOAK_SECONDS:-1800}
 QPS=${SOAK_QPS:-2000}
@@ -27,8 +25,8 @@ WARMUP=10
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$PID/status"; }
 
 setup_veth 1
-"$PY" -c "import sys; sys.path.insert(0, '$ROOT/tests/integration/lib'); from agent_client import zone_text; print(zone_text(1), end='')" >"$TMP/zone"
-start_edgedns soak "-l 1" 1 --zone "swap.test.=$TMP/zone" --state-dir "$TMP/state" || exit 1
+write_zone 1 "$TMP/zone"
+start_edgedns_agent soak "-l 1" 1 --zone "swap.test.=$TMP/zone" --state-dir "$TMP/state" || exit 1
 {
   for i in $(seq 50); do
     echo "static.swap.test A"
@@ -128,5 +126,5 @@ if [ "$errs" = 0 ]; then
   exit 0
 fi
 log "soak: $errs error(s)"
-tail -20 "$TMP/soak.log" | sed 's/^/    | /'
+tail -20 "$LOG" | indent
 exit 1

@@ -47,16 +47,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 zone="$tmp/bench.test.zone"
 generate_zone() {
-  # h<N> IN A 10.x.y.z: about 25 bytes a line, 1M lines ~ 25 MB.
-  awk -v n="$records" 'BEGIN {
-    print "$ORIGIN bench.test."
-    print "$TTL 3600"
-    print "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300"
-    print "@ IN NS ns1"
-    print "ns1 IN A 192.0.2.53"
-    for (i = 0; i < n; i++)
-      printf "h%d IN A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256
-  }' >"$zone"
+  bench_a_zone "$records" >"$zone"  # scripts/lib.sh
   # Written back before timing: otherwise the kernel's writeback of 25 MB
   # of dirty pages competes with whichever side runs first (EdgeDNS).
   sync

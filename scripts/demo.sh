@@ -40,15 +40,6 @@ step_find_zones() {
   ((${#ZONE_FILES[@]})) || die "no example zones in $EXAMPLES_DIR"
 }
 
-# The zone's origin: its first $ORIGIN, else the file name (example.com.zone).
-zone_origin() {
-  local f=$1 o
-  o=$(awk 'toupper($1) == "$ORIGIN" {print $2; exit}' "$f")
-  [ -n "$o" ] || o=$(basename "$f" .zone)
-  [[ $o == *. ]] || o="$o."
-  printf '%s\n' "$o"
-}
-
 step_check_zones() {
   section "edgectl check-zone"
   local f

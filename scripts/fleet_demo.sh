@@ -18,8 +18,6 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-EDGEDNS=${EDGEDNS:-$EDGEDNS_BUILD_DIR/dataplane/edgedns}
-EDGECTL=${EDGECTL:-$EDGEDNS_BUILD_DIR/control/edgectl}
 BAKE=${EDGEDNS_DEMO_BAKE:-2}
 [ -x "$EDGEDNS" ] || die "$EDGEDNS not built (ninja -C $EDGEDNS_BUILD dataplane/edgedns)"
 [ -x "$EDGECTL" ] || die "$EDGECTL not built (ninja -C $EDGEDNS_BUILD control/edgectl)"
@@ -35,7 +33,9 @@ declare -A PID=()
 SERVE_PID=
 
 ns() { echo "edf-s$1-$ID"; }
-addr() { echo "10.58.$1.53"; }
+# Node N's veth: 198.18.(80+N).0/24 (RFC 2544, the range for test networks).
+addr() { echo "198.18.$((80 + $1)).53"; }
+cli_addr() { echo "198.18.$((80 + $1)).2"; }
 
 cleanup() {
   stop_process "$SERVE_PID"
@@ -53,16 +53,19 @@ trap 'exit 130' INT TERM
 show() {
   note ""
   note "\$ $(sed "s|$TMP/|\$TMP/|g; s|$EDGEDNS_ROOT/||g" <<<"$*")"
-  ip netns exec "$CLI" timeout 300 "$@"
+  bounded 300 ip netns exec "$CLI" "$@"
 }
 
-# The zone's origin: its first $ORIGIN, else the file name (example.com.zone).
-origin() {
-  local o
-  o=$(awk 'toupper($1) == "$ORIGIN" {print $2; exit}' "$1")
-  [ -n "$o" ] || o=$(basename "$1" .zone)
-  [[ $o == *. ]] || o="$o."
-  printf '%s\n' "$o"
+# soa_serials: every node's SOA serial of every zone.
+soa_serials() {
+  local n z o
+  for n in "${NODES[@]}"; do
+    for z in "${ZONES[@]}"; do
+      o=$(zone_origin "$z")
+      printf 'edge-%s %-18s SOA serial %s\n' "$n" "$o" \
+        "$(bounded 10 ip netns exec "$CLI" dig +short +tries=2 +time=2 @"$(addr "$n")" "$o" SOA | awk '{print $3}')"
+    done
+  done
 }
 
 section "network: client namespace $CLI, three node namespaces"
@@ -73,15 +76,15 @@ for n in "${NODES[@]}"; do
   [ "$n" = 1 ] && q=2
   ip netns add "$(ns "$n")"
   testhost_veth "$(ns "$n")" "efs$n$ID" "$CLI" "efc$n$ID" "$q"  # scripts/lib.sh
-  ip netns exec "$CLI" ip addr add "10.58.$n.2/24" dev "efc$n$ID"
-  note "edge-$n: $(addr "$n") on veth efs$n$ID ($q queue(s)), client side 10.58.$n.2"
+  ip netns exec "$CLI" ip addr add "$(cli_addr "$n")/24" dev "efc$n$ID"
+  note "edge-$n: $(addr "$n") on veth efs$n$ID ($q queue(s)), client side $(cli_addr "$n")"
 done
 
 # Yesterday's version: the same records in canonical form, serial - 1.
 mkdir -p "$TMP/yesterday"
 old=()
 for z in "${ZONES[@]}"; do
-  o=$(origin "$z")
+  o=$(zone_origin "$z")
   "$EDGECTL" dump-zone "$z" | awk '$4 == "SOA" { $7 = $7 - 1 } { print }' >"$TMP/yesterday/${o}zone"
   old+=("$TMP/yesterday/${o}zone")
 done
@@ -95,10 +98,9 @@ for n in "${NODES[@]}"; do
   zargs=()
   for z in "${old[@]}"; do zargs+=(--zone "$z"); done
   note "\$ edgedns $lcores --no-huge -m 512 --vdev=$vdev -- --listen $(addr "$n") --control \$TMP/n$n/control.sock --state-dir \$TMP/n$n/state --idle-sleep --zone ..."
-  # shellcheck disable=SC2086
-  ip netns exec "$(ns "$n")" "$EDGEDNS" $lcores --no-huge -m 512 --no-pci --file-prefix "edf$ID-n$n" \
-    --vdev="$vdev" -- --listen "$(addr "$n")" --control "$TMP/n$n/control.sock" \
-    --state-dir "$TMP/n$n/state" --idle-sleep "${zargs[@]}" >"$TMP/n$n/edgedns.log" 2>&1 &
+  EDGEDNS_MEM=512 edgedns_spawn "$(ns "$n")" "$TMP/n$n/edgedns.log" "edf$ID-n$n" "$lcores" "$vdev" \
+    --listen "$(addr "$n")" --control "$TMP/n$n/control.sock" --state-dir "$TMP/n$n/state" \
+    --idle-sleep "${zargs[@]}"  # scripts/lib.sh
   PID[$n]=$!
 done
 for n in "${NODES[@]}"; do
@@ -130,13 +132,7 @@ for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.2; done
 show "$EDGECTL" status --socket "$SOCK"
 
 section "before the push: SOA serials"
-for n in "${NODES[@]}"; do
-  for z in "${ZONES[@]}"; do
-    o=$(origin "$z")
-    printf 'edge-%s %-18s SOA serial %s\n' "$n" "$o" \
-      "$(ip netns exec "$CLI" timeout 10 dig +short +tries=2 +time=2 @"$(addr "$n")" "$o" SOA | awk '{print $3}')"
-  done
-done
+soa_serials
 
 section "push the zones through the staged rollout (bake $BAKE s per stage)"
 show "$EDGECTL" push --socket "$SOCK" --policy "$TMP/policy.yaml" --bake "$BAKE" --wait "${ZONES[@]}" ||
@@ -147,15 +143,9 @@ section "dig from $CLI: every node serves the pushed zones"
 ask() {  # server name type
   show dig +tries=2 +time=2 +norec +nocmd +nostats +noquestion @"$1" "$2" "$3" | grep -v '^$' || true
 }
-for n in "${NODES[@]}"; do
-  for z in "${ZONES[@]}"; do
-    o=$(origin "$z")
-    printf 'edge-%s %-18s SOA serial %s\n' "$n" "$o" \
-      "$(ip netns exec "$CLI" timeout 10 dig +short +tries=2 +time=2 @"$(addr "$n")" "$o" SOA | awk '{print $3}')"
-  done
-done
+soa_serials
 z=${ZONES[0]}
-o=$(origin "$z")
+o=$(zone_origin "$z")
 ask "$(addr 1)" "$o" SOA
 ask "$(addr 2)" "www.$o" A
 ask "$(addr 3)" "$o" MX

@@ -11,6 +11,9 @@ case "$EDGEDNS_BUILD" in
   *) EDGEDNS_BUILD_DIR="$EDGEDNS_ROOT/$EDGEDNS_BUILD" ;;
 esac
 export EDGEDNS_BUILD
+# The binaries the scripts run (EDGEDNS=/EDGECTL= name others).
+EDGEDNS=${EDGEDNS:-$EDGEDNS_BUILD_DIR/dataplane/edgedns}
+EDGECTL=${EDGECTL:-$EDGEDNS_BUILD_DIR/control/edgectl}
 
 # The Debian python with dnspython; a pyenv python may shadow it on PATH.
 PY=/usr/bin/python3
@@ -18,6 +21,22 @@ PY=/usr/bin/python3
 section() { printf '\n== %s\n' "$*"; }
 note() { printf '%s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Consumers that read all of stdin. Under `set -o pipefail` one that stops
+# early (head, grep -q, grep -m) makes a producer that writes again die of
+# SIGPIPE, and the pipeline then fails with 141 although it found its line.
+first_line() { sed -n 1p; }
+has_line() { grep -c "$@" >/dev/null; }  # has_line [GREP-OPTIONS] PATTERN
+
+# zone_origin FILE: the zone's origin: its first $ORIGIN, else the file name
+# (example.com.zone), with the final dot.
+zone_origin() {
+  local o
+  o=$(awk 'toupper($1) == "$ORIGIN" && !o { o = $2 } END { print o }' "$1")
+  [ -n "$o" ] || o=$(basename "$1" .zone)
+  [[ $o == *. ]] || o="$o."
+  printf '%s\n' "$o"
+}
 
 # Packages and the build: scripts/setup.sh installs what is missing (as root)
 # and builds into $EDGEDNS_BUILD. EDGEDNS_SKIP_SETUP=1 only builds.
@@ -116,6 +135,20 @@ testhost_pair() {
   testhost_veth "$1" "$3" "$2" "$4" "${5:-1}"
 }
 
+# edgedns_spawn NETNS LOG PREFIX LCORES VDEV [EDGEDNS-OPTIONS...]: edgedns in
+# the background in NETNS, its output in LOG, its pid in $!: EAL options
+# LCORES (several words), --no-huge with $EDGEDNS_MEM MB (default 1024),
+# --no-pci, --file-prefix PREFIX (the EAL's runtime directory,
+# /var/run/dpdk/PREFIX, stays after exit: the caller removes it) and the one
+# port VDEV. $EDGEDNS_WRAP (e.g. setsid) is put in front of the command.
+edgedns_spawn() {
+  local ns=$1 log=$2 prefix=$3 lcores=$4 vdev=$5
+  shift 5
+  # shellcheck disable=SC2086  # LCORES and EDGEDNS_WRAP are word lists
+  ${EDGEDNS_WRAP:-} ip netns exec "$ns" "$EDGEDNS" $lcores --no-huge -m "${EDGEDNS_MEM:-1024}" \
+    --no-pci --file-prefix "$prefix" --vdev="$vdev" -- "$@" >"$log" 2>&1 &
+}
+
 # edgedns_up LOG PID [SOCK]: waits until edgedns PID says "serving on" in LOG
 # (and SOCK, when given, is its control socket): 0 then; 1 when PID exited
 # or after 60 s.
@@ -130,18 +163,45 @@ edgedns_up() {
 }
 
 # edgedns_counters LOG PID: asks edgedns PID for its counters (SIGUSR1),
-# waits (5 s at most) for the new block in LOG and prints it: the per-lcore
+# waits (30 s at most: a loaded machine) for the new block in LOG and prints it: the per-lcore
 # lines, then the others, "counters total" last.
 edgedns_counters() {
   local log=$1 pid=$2 before
   before=$(grep -c "^counters total" "$log" || true)
   kill -USR1 "$pid" 2>/dev/null || return 1
-  for _ in $(seq 50); do
+  for _ in $(seq 300); do
     [ "$(grep -c "^counters total" "$log" || true)" -gt "$before" ] && break
     sleep 0.1
   done
-  tac "$log" | awk '/^counters total/ { if (++n == 2) exit } n == 1 && /^counters/ { print }' | tac
+  # The block: from after the previous "counters total" to the last one.
+  awk '/^counters/ { b[++n] = $0 } /^counters total/ { last = n }
+       END { if (!last) exit
+             for (i = last; i >= 1 && (i == last || b[i] !~ /^counters total/); i--) first = i
+             for (i = first; i <= last; i++) print b[i] }' "$log"
 }
+
+# awk: bench_addr(i), the address of host i in the generated zones:
+# 198.18.0.0/15 (RFC 2544), repeating after 131,072 hosts (their names differ).
+BENCH_ADDR_AWK='function bench_addr(i) { return sprintf("198.%d.%d.%d", 18 + int(i / 65536) % 2, int(i / 256) % 256, i % 256) }'
+
+# bench_a_zone RECORDS: to stdout, bench.test. with h0..h<RECORDS-1> IN A
+# (about 25 bytes a line, 1M lines ~ 25 MB).
+bench_a_zone() {
+  awk -v n="$1" "$BENCH_ADDR_AWK"'
+  BEGIN {
+    print "$ORIGIN bench.test."
+    print "$TTL 3600"
+    print "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300"
+    print "@ IN NS ns1"
+    print "ns1 IN A 192.0.2.53"
+    for (i = 0; i < n; i++)
+      printf "h%d IN A %s\n", i, bench_addr(i)
+  }'
+}
+
+# kxdpgun_pps OUTPUT queries|replies: the rate in kxdpgun's
+# "total queries: N (R pps)" or "total replies: ..." line.
+kxdpgun_pps() { sed -n "s/^total $2: *[0-9]* *(\([0-9]*\) pps).*/\1/p" <<<"$1" | first_line; }
 
 # bench_zone_and_queries NAMES DIR: the benches' zone (bench.test. with
 # host0..host<NAMES-1> A records) in DIR/bench.zone and 20,000 queries in
@@ -151,8 +211,8 @@ bench_zone_and_queries() {
   local names=$1 dir=$2
   {
     printf '$ORIGIN bench.test.\n$TTL 3600\n@ SOA ns1 h 1 7200 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n'
-    awk -v n="$names" 'BEGIN { for (i = 0; i < n; i++)
-      printf "host%d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256 }'
+    awk -v n="$names" "$BENCH_ADDR_AWK"' BEGIN { for (i = 0; i < n; i++)
+      printf "host%d A %s\n", i, bench_addr(i) }'
   } >"$dir/bench.zone"
   awk -v n="$names" 'BEGIN { srand(7); for (i = 0; i < 20000; i++) { k = int(rand() * n); r = i % 10;
     if (r < 7) printf "host%d.bench.test. A\n", k;

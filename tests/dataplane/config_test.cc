@@ -30,11 +30,11 @@ std::string write_temp(const std::string& text) {
 }  // namespace
 
 TEST(Config, CommandLine) {
-  auto p = parse({"--listen", "10.0.0.1", "--listen", "fd00::1", "--zone", "a.zone", "--zone",
+  auto p = parse({"--listen", "198.18.0.1", "--listen", "2001:db8::1", "--zone", "a.zone", "--zone",
                   "example.org.=b.zone", "--control", "/run/e.sock", "--state-dir", "/var/lib/e",
                   "--idle-sleep"});
   ASSERT_FALSE(p.help);
-  EXPECT_EQ(p.cfg.listen, (std::vector<std::string>{"10.0.0.1", "fd00::1"}));
+  EXPECT_EQ(p.cfg.listen, (std::vector<std::string>{"198.18.0.1", "2001:db8::1"}));
   ASSERT_EQ(p.cfg.zones.size(), 2u);
   EXPECT_EQ(p.cfg.zones[0].origin, "");
   EXPECT_EQ(p.cfg.zones[0].path, "a.zone");
@@ -74,8 +74,8 @@ TEST(Config, YamlAndPrecedence) {
   EXPECT_EQ(p.cfg.control, "/run/a.sock");
   EXPECT_TRUE(p.cfg.idle_sleep);
   // The command line wins, list for list.
-  p = parse({"--config", path.c_str(), "--listen", "10.9.9.9", "--control", "/run/b.sock"});
-  EXPECT_EQ(p.cfg.listen, (std::vector<std::string>{"10.9.9.9"}));
+  p = parse({"--config", path.c_str(), "--listen", "198.18.9.9", "--control", "/run/b.sock"});
+  EXPECT_EQ(p.cfg.listen, (std::vector<std::string>{"198.18.9.9"}));
   EXPECT_EQ(p.cfg.zones.size(), 2u);
   EXPECT_EQ(p.cfg.control, "/run/b.sock");
   std::remove(path.c_str());
@@ -96,13 +96,13 @@ TEST(Config, YamlErrorsNameTheFile) {
 }
 
 TEST(Config, ListenAddresses) {
-  NodeAddrs a = addrs_from_listen({"10.0.0.1", "fd00::53", "10.0.0.1"});
+  NodeAddrs a = addrs_from_listen({"198.18.0.1", "2001:db8::53", "198.18.0.1"});
   EXPECT_EQ(a.n4, 1u);  // duplicates collapse
   EXPECT_EQ(a.n6, 1u);
-  const uint8_t v4[4] = {10, 0, 0, 1};
+  const uint8_t v4[4] = {198, 18, 0, 1};
   EXPECT_TRUE(a.has_v4(v4));
   const uint8_t sn[16] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 0x53};
   EXPECT_TRUE(a.is_our_solicited_node(sn));
-  EXPECT_THROW(addrs_from_listen({"10.0.0.300"}), ConfigError);
+  EXPECT_THROW(addrs_from_listen({"198.18.0.300"}), ConfigError);
   EXPECT_THROW(addrs_from_listen({"example.com"}), ConfigError);
 }

@@ -30,7 +30,7 @@ uint16_t csum(const uint8_t* p, size_t n) {
 
 // Ethernet + IPv4 (valid header checksum) + `l4` with protocol `proto`.
 std::vector<uint8_t> ip4(const Mac& dst, const Mac& src, const char* to, uint8_t proto,
-                         std::vector<uint8_t> l4, uint16_t frag = 0, const char* from = "10.53.0.2") {
+                         std::vector<uint8_t> l4, uint16_t frag = 0, const char* from = "198.18.53.2") {
   std::vector<uint8_t> f(dst.begin(), dst.end());
   f.insert(f.end(), src.begin(), src.end());
   f.push_back(0x08);
@@ -62,7 +62,7 @@ std::vector<uint8_t> arp(const Mac& dst, const Mac& src, uint16_t op, const char
   f.insert(f.end(), src.begin(), src.end());
   f.insert(f.end(), {0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, uint8_t(op)});
   f.insert(f.end(), src.begin(), src.end());
-  f.insert(f.end(), {10, 53, 0, 2});
+  f.insert(f.end(), {198, 18, 53, 2});
   f.insert(f.end(), 6, 0);
   uint8_t t[4];
   inet_pton(AF_INET, target, t);
@@ -79,31 +79,31 @@ bool kernel(const std::vector<uint8_t>& f, const NodeAddrs& a) {
 
 TEST(WantsKernel, TheHostsTrafficGoesToTheKernel) {
   NodeAddrs a = addrs();
-  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "10.53.0.53", 6, tcp_syn(53)), a));     // DNS over TCP
-  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "10.53.0.53", 6, tcp_syn(22)), a));     // SSH
-  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "10.53.0.53", 17, udp(123)), a));       // NTP
+  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 6, tcp_syn(53)), a));     // DNS over TCP
+  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 6, tcp_syn(22)), a));     // SSH
+  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 17, udp(123)), a));       // NTP
   EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "192.0.2.7", 6, tcp_syn(179)), a));     // a host address
-  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "10.53.0.53", 17, udp(53), 0x2000), a));  // fragment
-  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "10.53.0.53", 1, {3, 4, 0, 0, 0, 0, 5, 0xdc}), a));  // frag needed
-  EXPECT_TRUE(kernel(arp(kOurs, kPeer, 2, "10.53.0.53"), a));                  // ARP reply to the kernel
-  EXPECT_TRUE(kernel(arp(kBcast, kPeer, 1, "10.53.0.1"), a));                  // ARP for a host address
+  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 17, udp(53), 0x2000), a));  // fragment
+  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 1, {3, 4, 0, 0, 0, 0, 5, 0xdc}), a));  // frag needed
+  EXPECT_TRUE(kernel(arp(kOurs, kPeer, 2, "198.18.53.53"), a));                  // ARP reply to the kernel
+  EXPECT_TRUE(kernel(arp(kBcast, kPeer, 1, "198.18.53.1"), a));                  // ARP for a host address
 }
 
 TEST(WantsKernel, TheLcoresOwnAndOthersTrafficDoesNot) {
   NodeAddrs a = addrs();
   // Answered by the lcore: never a Drop, so never the kernel's.
-  EXPECT_FALSE(kernel(ip4(kOurs, kPeer, "10.53.0.53", 17, udp(53)), a));
-  EXPECT_FALSE(kernel(arp(kBcast, kPeer, 1, "10.53.0.53"), a));
-  EXPECT_FALSE(kernel(ip4(kOurs, kPeer, "10.53.0.53", 1, {8, 0, 0, 0, 0, 0, 0, 0}), a));  // echo
+  EXPECT_FALSE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 17, udp(53)), a));
+  EXPECT_FALSE(kernel(arp(kBcast, kPeer, 1, "198.18.53.53"), a));
+  EXPECT_FALSE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 1, {8, 0, 0, 0, 0, 0, 0, 0}), a));  // echo
   // For another MAC (promiscuous port, AF_PACKET sees everything).
-  EXPECT_FALSE(kernel(ip4(kOther, kPeer, "10.53.0.53", 6, tcp_syn(53)), a));
+  EXPECT_FALSE(kernel(ip4(kOther, kPeer, "198.18.53.53", 6, tcp_syn(53)), a));
   // Our own group frames shown back to us by the PMD.
-  EXPECT_FALSE(kernel(arp(kBcast, kOurs, 1, "10.53.0.2"), a));
+  EXPECT_FALSE(kernel(arp(kBcast, kOurs, 1, "198.18.53.2"), a));
   // Broken or unanswerable.
-  auto bad = ip4(kOurs, kPeer, "10.53.0.53", 6, tcp_syn(53));
+  auto bad = ip4(kOurs, kPeer, "198.18.53.53", 6, tcp_syn(53));
   bad[14 + 2] = 0xff;  // total length beyond the frame
   EXPECT_FALSE(kernel(bad, a));
-  EXPECT_FALSE(kernel(ip4(kOurs, kPeer, "10.53.0.53", 6, tcp_syn(53), 0, "224.0.0.1"), a));
+  EXPECT_FALSE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 6, tcp_syn(53), 0, "224.0.0.1"), a));
   std::vector<uint8_t> runt(kOurs.begin(), kOurs.end());
   EXPECT_FALSE(kernel(runt, a));
 }

@@ -1,7 +1,8 @@
 // Test frames shared by the dataplane unit tests and bench/dataplane_bench:
-// one node (10.53.0.53, fd53::53, MAC 02:..:53) and one peer (10.53.0.2,
-// fd53::2, MAC 02:..:02), DNS queries and the Ethernet/IP/UDP frames that
-// carry them. Header-only; test code, not part of any library.
+// one node (198.18.53.53, 2001:db8:53::53, MAC 02:..:53) and one peer
+// (198.18.53.2, 2001:db8:53::2, MAC 02:..:02), DNS queries and the
+// Ethernet/IP/UDP frames that carry them. Header-only; test code, not part of
+// any library.
 #pragma once
 
 #include <arpa/inet.h>
@@ -18,13 +19,13 @@ namespace edgedns::dp::test {
 inline const Mac kOurMac = {0x02, 0, 0, 0, 0, 0x53};
 inline const Mac kPeerMac = {0x02, 0, 0, 0, 0, 0x02};
 
-// The node's addresses: kOurMac, 10.53.0.53 and fd53::53.
+// The node's addresses: kOurMac, 198.18.53.53 and 2001:db8:53::53.
 inline NodeAddrs node_addrs() {
   NodeAddrs a;
   a.mac = kOurMac;
-  inet_pton(AF_INET, "10.53.0.53", &a.v4[0]);
+  inet_pton(AF_INET, "198.18.53.53", &a.v4[0]);
   a.n4 = 1;
-  inet_pton(AF_INET6, "fd53::53", a.v6[0].data());
+  inet_pton(AF_INET6, "2001:db8:53::53", a.v6[0].data());
   a.n6 = 1;
   return a;
 }
@@ -62,17 +63,17 @@ inline std::vector<uint8_t> udp_frame(bool v6, const std::vector<uint8_t>& dns, 
   const size_t ulen = 8 + dns.size();
   if (!v6) {
     f.insert(f.end(), {0x08, 0x00, 0x45, 0, uint8_t((20 + ulen) >> 8), uint8_t(20 + ulen), 0, 1,
-                       uint8_t(frag >> 8), uint8_t(frag), 64, ipproto::kUdp, 0, 0, 10, 53, 0, 2, 10,
-                       53, 0, 53});
+                       uint8_t(frag >> 8), uint8_t(frag), 64, ipproto::kUdp, 0, 0, 198, 18, 53, 2,
+                       198, 18, 53, 53});
     const uint16_t cs = ip4_header_csum(&f[14], 20);  // classify drops a bad header checksum
     f[24] = uint8_t(cs >> 8);
     f[25] = uint8_t(cs);
   } else {
     f.insert(f.end(), {0x86, 0xdd, 0x60, 0, 0, 0, uint8_t(ulen >> 8), uint8_t(ulen), ipproto::kUdp, 64});
     uint8_t a[16];
-    inet_pton(AF_INET6, "fd53::2", a);
+    inet_pton(AF_INET6, "2001:db8:53::2", a);
     f.insert(f.end(), a, a + 16);
-    inet_pton(AF_INET6, "fd53::53", a);
+    inet_pton(AF_INET6, "2001:db8:53::53", a);
     f.insert(f.end(), a, a + 16);
   }
   f.insert(f.end(), {uint8_t(sport >> 8), uint8_t(sport), 0, 53, uint8_t(ulen >> 8), uint8_t(ulen), 0, 0});

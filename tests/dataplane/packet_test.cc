@@ -92,14 +92,14 @@ void udp(std::vector<uint8_t>& f, uint16_t sport, uint16_t dport, const uint8_t*
 
 std::vector<uint8_t> dns4_frame(bool vlan = false) {
   auto f = frame_eth(kOurMac, eth::kIpv4, vlan);
-  ip4(f, "10.53.0.2", "10.53.0.53", ipproto::kUdp, 8 + sizeof kDnsQuery);
+  ip4(f, "198.18.53.2", "198.18.53.53", ipproto::kUdp, 8 + sizeof kDnsQuery);
   udp(f, 40000, 53, kDnsQuery, sizeof kDnsQuery);
   return f;
 }
 
 std::vector<uint8_t> dns6_frame() {
   auto f = frame_eth(kOurMac, eth::kIpv6);
-  ip6(f, "fd53::2", "fd53::53", ipproto::kUdp, 8 + sizeof kDnsQuery);
+  ip6(f, "2001:db8:53::2", "2001:db8:53::53", ipproto::kUdp, 8 + sizeof kDnsQuery);
   udp(f, 40001, 53, kDnsQuery, sizeof kDnsQuery);
   return f;
 }
@@ -169,27 +169,27 @@ TEST(Classify, DropsWithReasons) {
   EXPECT_EQ(classify(f.data(), f.size(), me).reason, DropReason::NotForUs);
   // Other IPv4 destination.
   f = frame_eth(kOurMac, eth::kIpv4);
-  ip4(f, "10.53.0.2", "10.53.0.99", ipproto::kUdp, 8 + sizeof kDnsQuery);
+  ip4(f, "198.18.53.2", "198.18.53.99", ipproto::kUdp, 8 + sizeof kDnsQuery);
   udp(f, 1, 53, kDnsQuery, sizeof kDnsQuery);
   EXPECT_EQ(classify(f.data(), f.size(), me).reason, DropReason::NotForUs);
   // Fragments: MF set, and a non-zero offset.
   for (uint16_t frag : {uint16_t(0x2000), uint16_t(0x0010)}) {
     f = frame_eth(kOurMac, eth::kIpv4);
-    ip4(f, "10.53.0.2", "10.53.0.53", ipproto::kUdp, 8 + sizeof kDnsQuery, frag);
+    ip4(f, "198.18.53.2", "198.18.53.53", ipproto::kUdp, 8 + sizeof kDnsQuery, frag);
     udp(f, 1, 53, kDnsQuery, sizeof kDnsQuery);
     EXPECT_EQ(classify(f.data(), f.size(), me).reason, DropReason::Fragment);
   }
   f = frame_eth(kOurMac, eth::kIpv6);
-  ip6(f, "fd53::2", "fd53::53", ipproto::kFrag6, 16);
+  ip6(f, "2001:db8:53::2", "2001:db8:53::53", ipproto::kFrag6, 16);
   f.resize(f.size() + 16);
   EXPECT_EQ(classify(f.data(), f.size(), me).reason, DropReason::Fragment);
   // Not port 53; TCP; unknown ethertype.
   f = frame_eth(kOurMac, eth::kIpv4);
-  ip4(f, "10.53.0.2", "10.53.0.53", ipproto::kUdp, 8 + sizeof kDnsQuery);
+  ip4(f, "198.18.53.2", "198.18.53.53", ipproto::kUdp, 8 + sizeof kDnsQuery);
   udp(f, 1, 54, kDnsQuery, sizeof kDnsQuery);
   EXPECT_EQ(classify(f.data(), f.size(), me).reason, DropReason::NonDnsPort);
   f = frame_eth(kOurMac, eth::kIpv4);
-  ip4(f, "10.53.0.2", "10.53.0.53", 6, 20);
+  ip4(f, "198.18.53.2", "198.18.53.53", 6, 20);
   f.resize(f.size() + 20);
   EXPECT_EQ(classify(f.data(), f.size(), me).reason, DropReason::Protocol);
   f = frame_eth(kOurMac, 0x88cc);
@@ -201,18 +201,18 @@ TEST(Classify, SourcesWeMustNotAnswer) {
   auto me = addrs();
   for (const char* src : {"0.0.0.0", "224.0.0.1", "239.1.2.3", "255.255.255.255"}) {
     auto f = frame_eth(kOurMac, eth::kIpv4);
-    ip4(f, src, "10.53.0.53", ipproto::kUdp, 8 + sizeof kDnsQuery);
+    ip4(f, src, "198.18.53.53", ipproto::kUdp, 8 + sizeof kDnsQuery);
     udp(f, 40000, 53, kDnsQuery, sizeof kDnsQuery);
     EXPECT_EQ(classify(f.data(), f.size(), me).reason, DropReason::BadSource) << src;
   }
   for (const char* src : {"::", "ff02::1"}) {
     auto f = frame_eth(kOurMac, eth::kIpv6);
-    ip6(f, src, "fd53::53", ipproto::kUdp, 8 + sizeof kDnsQuery);
+    ip6(f, src, "2001:db8:53::53", ipproto::kUdp, 8 + sizeof kDnsQuery);
     udp(f, 40000, 53, kDnsQuery, sizeof kDnsQuery);
     EXPECT_EQ(classify(f.data(), f.size(), me).reason, DropReason::BadSource) << src;
   }
   auto f = frame_eth(kOurMac, eth::kIpv4);
-  ip4(f, "10.53.0.2", "10.53.0.53", ipproto::kUdp, 8 + sizeof kDnsQuery);
+  ip4(f, "198.18.53.2", "198.18.53.53", ipproto::kUdp, 8 + sizeof kDnsQuery);
   udp(f, 0, 53, kDnsQuery, sizeof kDnsQuery);
   EXPECT_EQ(classify(f.data(), f.size(), me).reason, DropReason::BadSource);
 }
@@ -253,10 +253,10 @@ TEST(Arp, RequestForOursGetsReply) {
   put16(f, 1);
   put(f, kPeerMac.data(), 6);
   uint8_t a[4];
-  inet_pton(AF_INET, "10.53.0.2", a);
+  inet_pton(AF_INET, "198.18.53.2", a);
   put(f, a, 4);
   f.insert(f.end(), 6, 0);
-  inet_pton(AF_INET, "10.53.0.53", a);
+  inet_pton(AF_INET, "198.18.53.53", a);
   put(f, a, 4);
   f.resize(60);  // minimum frame with padding
   Classified c = classify(f.data(), f.size(), me);
@@ -266,10 +266,10 @@ TEST(Arp, RequestForOursGetsReply) {
   EXPECT_TRUE(mac_is(&f[6], kOurMac));
   EXPECT_EQ(get16(f, 14 + 6), 2);             // reply
   EXPECT_TRUE(mac_is(&f[14 + 8], kOurMac));   // sender MAC
-  EXPECT_EQ(f[14 + 14], 10);                  // sender IP 10.53.0.53
+  EXPECT_EQ(f[14 + 14], 198);                 // sender IP 198.18.53.53
   EXPECT_EQ(f[14 + 17], 53);
   EXPECT_TRUE(mac_is(&f[14 + 18], kPeerMac)); // target MAC
-  EXPECT_EQ(f[14 + 27], 2);                   // target IP 10.53.0.2
+  EXPECT_EQ(f[14 + 27], 2);                   // target IP 198.18.53.2
 
   // A request for someone else is not ours to answer.
   auto g = f;
@@ -283,14 +283,14 @@ TEST(Nd, SolicitationToSolicitedNodeGroupGetsAdvert) {
   auto me = addrs();
   const Mac group = {0x33, 0x33, 0xff, 0x00, 0x00, 0x53};
   auto f = frame_eth(group, eth::kIpv6);
-  ip6(f, "fd53::2", "ff02::1:ff00:53", ipproto::kIcmp6, 32, 255);
+  ip6(f, "2001:db8:53::2", "ff02::1:ff00:53", ipproto::kIcmp6, 32, 255);
   size_t icmp = f.size();
   f.push_back(135);
   f.push_back(0);
   put16(f, 0);
   f.insert(f.end(), 4, 0);
   uint8_t t[16];
-  inet_pton(AF_INET6, "fd53::53", t);
+  inet_pton(AF_INET6, "2001:db8:53::53", t);
   put(f, t, 16);
   f.push_back(1);  // source link-layer address option
   f.push_back(1);
@@ -311,7 +311,7 @@ TEST(Nd, SolicitationToSolicitedNodeGroupGetsAdvert) {
   EXPECT_EQ(buf[14 + 7], 255);                      // hop limit
   EXPECT_EQ(std::memcmp(&buf[14 + 8], t, 16), 0);  // from the target address
   uint8_t peer[16];
-  inet_pton(AF_INET6, "fd53::2", peer);
+  inet_pton(AF_INET6, "2001:db8:53::2", peer);
   EXPECT_EQ(std::memcmp(&buf[14 + 24], peer, 16), 0);
   EXPECT_EQ(buf[54], 136);                          // NA
   EXPECT_EQ(buf[54 + 4], 0x60);                     // solicited + override
@@ -334,7 +334,7 @@ TEST(Nd, SolicitationToSolicitedNodeGroupGetsAdvert) {
 TEST(Echo, Ipv4AndIpv6) {
   auto me = addrs();
   auto f = frame_eth(kOurMac, eth::kIpv4);
-  ip4(f, "10.53.0.2", "10.53.0.53", ipproto::kIcmp, 16);
+  ip4(f, "198.18.53.2", "198.18.53.53", ipproto::kIcmp, 16);
   size_t icmp = f.size();
   const uint8_t req[16] = {8, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g', 'd', 'a', 't', 'a'};
   put(f, req, 16);
@@ -347,13 +347,13 @@ TEST(Echo, Ipv4AndIpv6) {
   EXPECT_EQ(f[icmp], 0);
   EXPECT_EQ(csum_fold(csum_add(0, &f[icmp], 16)), 0);
   EXPECT_EQ(ip4_header_csum(&f[14], 20), 0);
-  EXPECT_EQ(f[14 + 12], 10);
+  EXPECT_EQ(f[14 + 12], 198);
   EXPECT_EQ(f[14 + 15], 53);  // source is now ours
   EXPECT_EQ(f[14 + 19], 2);
   EXPECT_EQ(std::memcmp(&f[icmp + 4], &req[4], 12), 0);  // id, seq, data echoed
 
   auto g = frame_eth(kOurMac, eth::kIpv6);
-  ip6(g, "fd53::2", "fd53::53", ipproto::kIcmp6, 16);
+  ip6(g, "2001:db8:53::2", "2001:db8:53::53", ipproto::kIcmp6, 16);
   size_t i6 = g.size();
   const uint8_t req6[16] = {128, 0, 0, 0, 0, 7, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8};
   put(g, req6, 16);
@@ -362,8 +362,8 @@ TEST(Echo, Ipv4AndIpv6) {
   ASSERT_EQ(echo_reply(g.data(), g.size(), c, me), g.size());
   EXPECT_EQ(g[i6], 129);
   EXPECT_EQ(l4_csum6(&g[14], ipproto::kIcmp6, &g[i6], 16), 0);
-  EXPECT_EQ(g[14 + 23], 0x53);  // source fd53::53
-  EXPECT_EQ(g[14 + 39], 0x02);  // dest fd53::2
+  EXPECT_EQ(g[14 + 23], 0x53);  // source 2001:db8:53::53
+  EXPECT_EQ(g[14 + 39], 0x02);  // dest 2001:db8:53::2
 }
 
 TEST(UdpReply, Ipv4SoftwareChecksums) {
@@ -620,7 +620,7 @@ bool agree(const uint8_t* f, size_t len, const NodeAddrs& me, const std::string&
 
 std::vector<uint8_t> dns6_vlan_frame() {
   auto f = frame_eth(kOurMac, eth::kIpv6, true);
-  ip6(f, "fd53::2", "fd53::53", ipproto::kUdp, 8 + sizeof kDnsQuery);
+  ip6(f, "2001:db8:53::2", "2001:db8:53::53", ipproto::kUdp, 8 + sizeof kDnsQuery);
   udp(f, 40001, 53, kDnsQuery, sizeof kDnsQuery);
   return f;
 }
@@ -717,8 +717,8 @@ TEST(FastPath, LeavesEverythingElseToClassify) {
       {"source 224.0.0.1", [](auto& f) { set_addr4(f, 26, "224.0.0.1"); }},
       {"source 240.0.0.1", [](auto& f) { set_addr4(f, 26, "240.0.0.1"); }},
       {"source broadcast", [](auto& f) { set_addr4(f, 26, "255.255.255.255"); }},
-      {"other destination", [](auto& f) { set_addr4(f, 30, "10.53.0.54"); }},
-      {"destination byte swapped", [](auto& f) { set_addr4(f, 30, "53.0.53.10"); }},
+      {"other destination", [](auto& f) { set_addr4(f, 30, "198.18.53.54"); }},
+      {"destination byte swapped", [](auto& f) { set_addr4(f, 30, "53.53.18.198"); }},
       {"dport 54", [](auto& f) { set16(f, 36, 54); }},
       {"dport 0x3500", [](auto& f) { set16(f, 36, 0x3500); }},
       {"dport 0", [](auto& f) { set16(f, 36, 0); }},
@@ -749,8 +749,8 @@ TEST(FastPath, LeavesEverythingElseToClassify) {
       {"payload 0", [](auto& f) { set16(f, 18, 0); }},
       {"source ::", [](auto& f) { set_addr6(f, 22, "::"); }},
       {"source ff02::1", [](auto& f) { set_addr6(f, 22, "ff02::1"); }},
-      {"other destination", [](auto& f) { set_addr6(f, 38, "fd53::54"); }},
-      {"destination high half", [](auto& f) { set_addr6(f, 38, "fd54::53"); }},
+      {"other destination", [](auto& f) { set_addr6(f, 38, "2001:db8:53::54"); }},
+      {"destination high half", [](auto& f) { set_addr6(f, 38, "2001:db8:54::53"); }},
       {"solicited-node destination", [](auto& f) { set_addr6(f, 38, "ff02::1:ff00:53"); }},
       {"dport 54", [](auto& f) { set16(f, 56, 54); }},
       {"sport 0", [](auto& f) { set16(f, 54, 0); }},
@@ -771,18 +771,18 @@ TEST(FastPath, LeavesEverythingElseToClassify) {
   // Our second address, and families without addresses (the first,
   // unused, slot is all zeros; so is the destination).
   NodeAddrs two = me;
-  inet_pton(AF_INET, "10.53.0.54", &two.v4[1]);
+  inet_pton(AF_INET, "198.18.53.54", &two.v4[1]);
   two.n4 = 2;
-  inet_pton(AF_INET6, "fd53::54", two.v6[1].data());
+  inet_pton(AF_INET6, "2001:db8:53::54", two.v6[1].data());
   two.n6 = 2;
   {
     auto f = dns4_frame();
-    set_addr4(f, 30, "10.53.0.54");
+    set_addr4(f, 30, "198.18.53.54");
     fix_ip4_csum(f, 14);
     EXPECT_FALSE(agree(f.data(), f.size(), two, "second v4"));
     EXPECT_EQ(classify(f.data(), f.size(), two).kind, Kind::Dns4);
     auto g = dns6_frame();
-    set_addr6(g, 38, "fd53::54");
+    set_addr6(g, 38, "2001:db8:53::54");
     EXPECT_FALSE(agree(g.data(), g.size(), two, "second v6"));
     EXPECT_EQ(classify(g.data(), g.size(), two).kind, Kind::Dns6);
   }

@@ -29,7 +29,7 @@ std::string zone(int n) {
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "$ORIGIN t.test.\n$TTL 300\n@ IN SOA ns1 h %d 1 1 1 1\n@ IN NS ns1\n"
-                "ns1 IN A 10.0.0.1\nwww IN CNAME v%d\nv%d IN A 10.0.%d.%d\n",
+                "ns1 IN A 198.18.0.1\nwww IN CNAME v%d\nv%d IN A 198.19.%d.%d\n",
                 n, n, n, (n >> 8) & 255, n & 255);
   return buf;
 }
@@ -350,8 +350,8 @@ TEST(Agent, UploadDeltaPublishLoop) {
       r = agent.handle(upload_req(v + 1));
     } else {
       char a[64], b[64];
-      std::snprintf(a, sizeof a, "v%d.t.test. 300 IN A 10.0.%d.%d", v, (v >> 8) & 255, v & 255);
-      std::snprintf(b, sizeof b, "v%d.t.test. 300 IN A 10.0.%d.%d", v + 1, ((v + 1) >> 8) & 255, (v + 1) & 255);
+      std::snprintf(a, sizeof a, "v%d.t.test. 300 IN A 198.19.%d.%d", v, (v >> 8) & 255, v & 255);
+      std::snprintf(b, sizeof b, "v%d.t.test. 300 IN A 198.19.%d.%d", v + 1, ((v + 1) >> 8) & 255, (v + 1) & 255);
       json ch = json::array();
       ch.push_back({{"op", "del"}, {"rr", "www.t.test. 300 IN CNAME v" + std::to_string(v) + ".t.test."}});
       ch.push_back({{"op", "add"}, {"rr", "www.t.test. 300 IN CNAME v" + std::to_string(v + 1) + ".t.test."}});

@@ -31,7 +31,7 @@ namespace {
 
 std::shared_ptr<const zones::ZoneSet> zone_set(const char* www) {
   std::string text = "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n"
-                     "ns1 A 10.53.0.53\nwww A " + std::string(www) + "\n";
+                     "ns1 A 198.18.53.53\nwww A " + std::string(www) + "\n";
   for (int i = 0; i < 40; ++i)
     text += "big TXT \"record " + std::to_string(i) + " " + std::string(90, 'x') + "\"\n";
   zones::ParseResult pr = zones::parse_zone_text(text, "tcp_server_test", {});

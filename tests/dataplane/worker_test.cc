@@ -39,7 +39,7 @@ rte_mempool* g_pool = nullptr;
 
 std::shared_ptr<const zones::ZoneSet> test_zones() {
   zones::ParseResult pr = zones::parse_zone_text(
-      "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 10.53.0.53\n"
+      "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 198.18.53.53\n"
       "www A 192.0.2.1\nwww AAAA 2001:db8::1\n",
       "worker_test", {});
   EXPECT_FALSE(pr.has_errors());
@@ -53,7 +53,7 @@ std::vector<uint8_t> arp_request() {
   f.insert(f.end(), kPeerMac.begin(), kPeerMac.end());
   f.insert(f.end(), {0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1});
   f.insert(f.end(), kPeerMac.begin(), kPeerMac.end());
-  f.insert(f.end(), {10, 53, 0, 2, 0, 0, 0, 0, 0, 0, 10, 53, 0, 53});
+  f.insert(f.end(), {198, 18, 53, 2, 0, 0, 0, 0, 0, 0, 198, 18, 53, 53});
   f.resize(60);
   return f;
 }

@@ -130,8 +130,8 @@ mx MX 10 @
     "generate": """$ORIGIN g.example.
 @ SOA ns h 1 1 1 1 1
 @ NS ns
-ns A 10.0.0.1
-$GENERATE 1-20/3 h$ A 10.0.1.$
+ns A 198.18.0.1
+$GENERATE 1-20/3 h$ A 198.18.1.$
 $GENERATE 0-3 ${0,3,x}.rev PTR host${+10,4,d}.g.example.
 """,
     "rfc3597": """$ORIGIN u.example.
@@ -185,7 +185,7 @@ ent.a.b A 192.0.2.4
 x A 300.1.1.1
 y A 1.2.3
 $INCLUDE /etc/passwd
-$GENERATE 1-100000000 h$ A 10.0.0.1
+$GENERATE 1-100000000 h$ A 198.18.0.1
 (unbalanced
 """,
     "origin_soa": """apex.example. 300 IN SOA ns.apex.example. h.apex.example. 1 2 3 4 5

@@ -76,7 +76,7 @@ run_one() {
   local execs
   execs=$(awk '/stat::number_of_executed_units:/{print $2}' "$log" | tail -n 1)
   if ((rc != 0)); then
-    grep -E '^(==[0-9]+==|SUMMARY|fuzz invariant|artifact_prefix|Test unit written)' "$log" | head -n 20
+    grep -E '^(==[0-9]+==|SUMMARY|fuzz invariant|artifact_prefix|Test unit written)' "$log" | sed -n 1,20p  # reads it all: head's early exit would break the pipe
     tail -n 15 "$log"
     echo "fuzz_$t: FAILED (exit $rc) after ${execs:-?} inputs; log: $log"
     return 1

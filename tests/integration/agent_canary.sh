@@ -9,17 +9,14 @@
 # Usage: tests/integration/agent_canary.sh. Needs root; bounded.
 set -euo pipefail
 . "$(dirname "$0")/lib/agent_common.sh"
-trap agent_cleanup EXIT
-trap 'exit 130' INT TERM
 
 PORTS=64
 PER=3
 
 setup_veth 2
-zt() { $PY -c "import sys; sys.path.insert(0, '$ROOT/tests/integration/lib'); import agent_client as a, json; print(json.dumps(a.zone_text($1)))"; }
-printf '%s' "$($PY -c "import sys; sys.path.insert(0, '$ROOT/tests/integration/lib'); import agent_client as a; print(a.zone_text(1))")" >"$TMP/v1.zone"
+write_zone 1 "$TMP/v1.zone"
 # Main lcore 0 for housekeeping; workers 1 and 2 (2 shares CPU 0: fine with --idle-sleep).
-start_edgedns canary "--lcores=0@0,1@1,2@0" 2 --zone "$TMP/v1.zone" || exit 1
+start_edgedns_agent canary "--lcores=0@0,1@1,2@0" 2 --zone "$TMP/v1.zone" || exit 1
 
 lcores=$(agent hello | jget '" ".join(str(x) for x in r["lcores"])')
 expect_eq "two worker lcores" "$lcores" "1 2"
@@ -66,7 +63,5 @@ expect_eq "rollback goes to the previous committed version" "$rb" "$V1"
 out=$(probe)
 expect_eq "after rollback every flow gets v1" "$(jget 'r["by_version"].get("1", 0)' <<<"$out")" "$((PORTS * PER))"
 
-if [ "$FAILS" = 0 ]; then log "agent_canary: all checks passed"; exit 0; fi
-grep -v '^counters' "$TMP/canary.log" | tail -20 | sed 's/^/    | /'
-log "agent_canary: $FAILS check(s) failed"
-exit 1
+[ "$FAILS" = 0 ] || edgedns_log_tail "$LOG" 20
+harness_summary agent_canary

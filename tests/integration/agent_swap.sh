@@ -13,8 +13,6 @@
 # Needs root. Bounded: every step has a timeout.
 set -euo pipefail
 . "$(dirname "$0")/lib/agent_common.sh"
-trap agent_cleanup EXIT
-trap 'exit 130' INT TERM
 
 FULL=${1:-1000}
 DELTAS=${2:-1000}
@@ -22,11 +20,10 @@ RATE=2000          # qps: moderate, well under what one lcore answers
 MAX_LOAD_S=120     # dnsperf -l: longer than the updates take; stopped by them
 
 setup_veth 1
-$PY -c "import sys; sys.path.insert(0, '$ROOT/tests/integration/lib'); import agent_client as a; \
-open('$TMP/v1.zone', 'w').write(a.zone_text(1))"
-start_edgedns swap "-l 1" 1 --zone "$TMP/v1.zone" || exit 1
+write_zone 1 "$TMP/v1.zone"
+start_edgedns_agent swap "-l 1" 1 --zone "$TMP/v1.zone" || exit 1
 expect_eq "initial version answers" "$(in_cli dig +short @$SRV4 www.swap.test A | tr '\n' ' ')" \
-  "v1.swap.test. 10.0.0.1 "
+  "v1.swap.test. 198.18.0.1 "
 
 printf 'www.swap.test A\nstatic.swap.test A\nnope.swap.test A\nwww.swap.test TXT\n' >"$TMP/queries.txt"
 # dnsperf runs until it has sent for MAX_LOAD_S or is interrupted (SIGINT makes
@@ -51,13 +48,13 @@ kill -INT "$DNSPERF" 2>/dev/null || true
 wait "$DNSPERF" || true
 wait "$CHECK" || true
 
-lost=$(sed -n 's/.*Queries lost: *\([0-9]*\).*/\1/p' "$TMP/dnsperf.out")
-completed=$(sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$TMP/dnsperf.out")
+lost=$(dnsperf_stat "$(cat "$TMP/dnsperf.out")" lost)
+completed=$(dnsperf_stat "$(cat "$TMP/dnsperf.out")" completed)
 if [ "${lost:-x}" = 0 ] && [ "${completed:-0}" -gt 1000 ]; then
   pass "dnsperf during the swaps: $completed completed, 0 lost"
 else
   fail "dnsperf: completed=${completed:-?} lost=${lost:-?}"
-  tail -25 "$TMP/dnsperf.out" | sed 's/^/    | /'
+  tail -25 "$TMP/dnsperf.out" | indent
 fi
 
 line=$(grep '^check ' "$TMP/check.out" || true)
@@ -67,7 +64,7 @@ if [ -n "$line" ] && [ "$(get mixed "$line")" = 0 ] && [ "$(get timeouts "$line"
   pass "consistency: $line"
 else
   fail "consistency: ${line:-no result}"
-  head -20 "$TMP/check.out" | sed 's/^/    | /'
+  sed -n 1,20p "$TMP/check.out" | indent
 fi
 
 u=$(grep '^updates ' "$TMP/updates.out" || true)
@@ -88,11 +85,9 @@ if [ -n "$u" ]; then
   fi
 fi
 last=$(get last "$u")
-expect_eq "final version answers" "$(in_cli dig +short @$SRV4 www.swap.test A | head -1)" "v${last:-?}.swap.test."
+expect_eq "final version answers" "$(in_cli dig +short @$SRV4 www.swap.test A | first_line)" "v${last:-?}.swap.test."
 ok_health=$(agent health | jget 'r["ok"] and r["lcores_alive"]')
 expect_eq "health after the swaps" "$ok_health" "True"
 
-if [ "$FAILS" = 0 ]; then log "agent_swap: all checks passed"; exit 0; fi
-grep -v '^counters' "$TMP/swap.log" | tail -20 | sed 's/^/    | /'
-log "agent_swap: $FAILS check(s) failed"
-exit 1
+[ "$FAILS" = 0 ] || edgedns_log_tail "$LOG" 20
+harness_summary agent_swap

@@ -3,9 +3,8 @@
 # exit 1 and an error naming the offending line, and accepts the example zones
 # with exit 0. Fixtures: tests/data/checkzone/*.zone.
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-EDGECTL="$ROOT/${EDGEDNS_BUILD:-build}/control/edgectl"
-D="$ROOT/tests/data/checkzone"
+. "$(dirname "$0")/../../scripts/lib.sh"  # EDGECTL (EDGEDNS_BUILD may be absolute)
+D="$EDGEDNS_ROOT/tests/data/checkzone"
 fail=0
 # file : line : text the error must contain
 cases=(
@@ -33,7 +32,7 @@ for c in "${cases[@]}"; do
   fi
   echo "ok   $file:$line $text"
 done
-for f in "$ROOT"/zones/examples/*.zone; do
+for f in "$EDGEDNS_ROOT"/zones/examples/*.zone; do
   if ! out=$("$EDGECTL" check-zone "$f" 2>&1); then
     echo "FAIL $(basename "$f") should be valid:"; echo "$out"; fail=1
   fi

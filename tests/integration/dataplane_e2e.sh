@@ -8,55 +8,13 @@
 # Usage: tests/integration/dataplane_e2e.sh [variant...]
 #   variants: af_packet af_xdp tap af_packet_2q (default: all, in that order)
 #   EDGEDNS=path/to/edgedns (default: $EDGEDNS_BUILD_DIR/dataplane/edgedns, see scripts/lib.sh)
-# Needs root. Traffic stays inside the namespaces it creates; everything is
-# removed on exit. Exits 0 when every check of every variant passed.
+# Needs root. The test host comes from tests/integration/lib/harness.sh.
+# Exits 0 when every check of every variant passed.
 set -euo pipefail
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-. "$ROOT/scripts/lib.sh"  # EDGEDNS_BUILD_DIR (build/ unless EDGEDNS_BUILD says otherwise)
-EDGEDNS=${EDGEDNS:-$EDGEDNS_BUILD_DIR/dataplane/edgedns}
-[ -x "$EDGEDNS" ] || { echo "FAIL: $EDGEDNS not built"; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "FAIL: needs root (network namespaces)"; exit 1; }
-
-ID=$$
-SRV=edt-srv-$ID
-CLI=edt-cli-$ID
-VS=eds$ID          # server end of the veth (edgedns port)
-VC=edc$ID          # client end
+. "$(dirname "$0")/lib/harness.sh"
+harness_init edt 53
 TAP=edt$ID         # tap created by net_tap
-SRV4=10.53.0.53
-CLI4=10.53.0.2
-SRV6=fd53::53
-CLI6=fd53::2
-TMP=$(mktemp -d /tmp/edt.XXXXXX)
-PID=
-FAILS=0
 STEP_TIMEOUT=10    # seconds any single client command may take
-
-log() { echo "[$(date +%T)] $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { echo "ok: $*"; }
-
-stop_edgedns() { stop_process "$PID"; PID=; }  # scripts/lib.sh
-
-# The EAL keeps a runtime directory per --file-prefix (--in-memory would
-# avoid it but does not go with --no-huge): remove ours.
-remove_eal_dirs() { rm -rf /var/run/dpdk/edt"$ID"-*; }
-
-teardown_net() {
-  ip netns del "$SRV" 2>/dev/null || true
-  ip netns del "$CLI" 2>/dev/null || true
-  ip link del "$VS" 2>/dev/null || true
-}
-
-cleanup() {
-  stop_edgedns
-  teardown_net
-  remove_eal_dirs
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # The zone the checks compare against.
 cat >"$TMP/example.zone" <<'EOF'
@@ -64,8 +22,8 @@ $ORIGIN example.test.
 $TTL 3600
 @       IN SOA ns1 hostmaster 2024010101 7200 3600 1209600 300
 @       IN NS  ns1
-ns1     IN A   10.53.0.53
-ns1     IN AAAA fd53::53
+ns1     IN A   198.18.53.53
+ns1     IN AAAA 2001:db8:53::53
 www     IN A   192.0.2.1
 www     IN AAAA 2001:db8::1
 mail    IN MX  10 mx1
@@ -78,46 +36,11 @@ for n in www mail mx1 txt alias ns1 nope; do
   for t in A AAAA MX TXT; do echo "$n.example.test $t" >>"$TMP/queries.txt"; done
 done
 
-in_cli() { ip netns exec "$CLI" timeout "$STEP_TIMEOUT" "$@"; }
+in_cli() { bounded "$STEP_TIMEOUT" ip netns exec "$CLI" "$@"; }  # scripts/lib.sh: TERM, then KILL
 
-# setup_veth QUEUES: two namespaces joined by a veth with QUEUES queue pairs.
-setup_veth() {
-  local q=$1
-  testhost_pair "$SRV" "$CLI" "$VS" "$VC" "$q"  # scripts/lib.sh
-  client_addrs "$VC"
-}
-
-# client_addrs IF: the client's addresses on IF (in the client namespace).
-client_addrs() {
-  local ifc=$1
-  ip netns exec "$CLI" ip link set lo up
-  ip netns exec "$CLI" ip link set "$ifc" up
-  ip netns exec "$CLI" ip addr add "$CLI4/24" dev "$ifc"
-  ip netns exec "$CLI" ip -6 addr add "$CLI6/64" dev "$ifc" nodad
-}
-
-# start_edgedns NAME LCORES VDEV: runs edgedns in the server namespace.
-start_edgedns() {
-  local name=$1 lcores=$2 vdev=$3
-  ip netns exec "$SRV" "$EDGEDNS" $lcores --no-huge -m 1024 --no-pci \
-    --file-prefix "edt$ID-$name" --vdev="$vdev" -- \
-    --listen "$SRV4" --listen "$SRV6" --zone "$TMP/example.zone" --idle-sleep \
-    >"$TMP/$name.log" 2>&1 &
-  PID=$!
-  edgedns_up "$TMP/$name.log" "$PID" && return 0  # scripts/lib.sh
-  fail "$name: edgedns did not start"
-  sed 's/^/    | /' "$TMP/$name.log"
-  return 1
-}
-
-# counters NAME: asks for counters (SIGUSR1) and prints the newest per-lcore lines.
-counters() { edgedns_counters "$TMP/$1.log" "$PID" | grep "^counters lcore="; }
-
-# counter LINE KEY: value of key=value in a counters line.
-counter() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<"$1"; }
-
-expect_eq() {  # what got want
-  if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi
+# serve NAME LCORES VDEV: edgedns in the server namespace with the test zone.
+serve() {
+  start_edgedns "$1" "$2" "$3" --listen "$SRV4" --listen "$SRV6" --zone "$TMP/example.zone" --idle-sleep
 }
 
 check_service() {
@@ -137,7 +60,7 @@ check_service() {
   if grep -q "status: NXDOMAIN" <<<"$out" && grep -q "flags: qr aa" <<<"$out"; then
     pass "$name: NXDOMAIN with AA over IPv6"
   else
-    fail "$name: NXDOMAIN with AA over IPv6"; sed 's/^/    | /' <<<"$out"
+    fail "$name: NXDOMAIN with AA over IPv6"; indent <<<"$out"
   fi
   # Echo.
   if in_cli ping -c 3 -i 0.2 -W 2 "$SRV4" >/dev/null 2>&1; then pass "$name: ping"; else fail "$name: ping"; fi
@@ -158,11 +81,12 @@ check_service() {
 check_vlan() {
   local name=$1 mac out
   mac=$(ip netns exec "$CLI" ip neigh show "$SRV4" | awk '{print $5}')
-  out=$(in_cli /usr/bin/python3 - "$VC" "$mac" <<'EOF' 2>&1 || true
+  out=$(in_cli "$PY" - "$VC" "$mac" "$SRV4" "$CLI4" "$SRV6" "$CLI6" <<'EOF' 2>&1 || true
 import socket, struct, sys, time
 import dns.message, dns.rdatatype
 
 ifname, srv_mac = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", ""))
+srv4, cli4, srv6, cli6 = sys.argv[3:7]
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.bind((ifname, 0))
 s.setsockopt(263, 8, 1)  # SOL_PACKET, PACKET_AUXDATA
@@ -180,15 +104,15 @@ def frame(v6, qid, qtype):
     payload = q.to_wire()
     udp = struct.pack("!HHHH", 33333, 53, 8 + len(payload), 0) + payload
     if v6:
-        src = socket.inet_pton(socket.AF_INET6, "fd53::2")
-        dst = socket.inet_pton(socket.AF_INET6, "fd53::53")
+        src = socket.inet_pton(socket.AF_INET6, cli6)
+        dst = socket.inet_pton(socket.AF_INET6, srv6)
         c = csum(src + dst + struct.pack("!IxxxB", len(udp), 17) + udp)
         udp = udp[:6] + struct.pack("!H", c) + udp[8:]
         l3 = struct.pack("!IHBB", 6 << 28, len(udp), 17, 64) + src + dst
         et = 0x86DD
     else:
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
-                         socket.inet_aton("10.53.0.2"), socket.inet_aton("10.53.0.53"))
+                         socket.inet_aton(cli4), socket.inet_aton(srv4))
         l3 = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
         et = 0x0800
     return srv_mac + my_mac + struct.pack("!HHH", 0x8100, 42, et) + l3 + udp
@@ -240,7 +164,7 @@ EOF
   if grep -q "VLAN OK" <<<"$out"; then
     pass "$name: VLAN 42 tagged queries get tagged answers (IPv4, IPv6)"
   else
-    fail "$name: VLAN"; sed 's/^/    | /' <<<"$out"
+    fail "$name: VLAN"; indent <<<"$out"
   fi
 }
 
@@ -249,35 +173,29 @@ run_dnsperf() {
   local name=$1 server=$2 clients=$3 out lost
   out=$(ip netns exec "$CLI" timeout 30 dnsperf -s "$server" -d "$TMP/queries.txt" -Q 2000 -l 5 \
         -c "$clients" -t 2 2>&1 || true)
-  lost=$(sed -n 's/.*Queries lost: *\([0-9]*\).*/\1/p' <<<"$out")
-  completed=$(sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' <<<"$out")
+  lost=$(dnsperf_stat "$out" lost)
+  completed=$(dnsperf_stat "$out" completed)
   if [ "$lost" = 0 ] && [ "${completed:-0}" -gt 5000 ]; then
     pass "$name: dnsperf -Q 2000 -l 5 to $server: $completed completed, 0 lost"
   else
     fail "$name: dnsperf to $server: completed=${completed:-?} lost=${lost:-?}"
-    sed 's/^/    | /' <<<"$out" | tail -20
+    indent <<<"$out" | tail -20
   fi
 }
 
-variant_af_packet() {
-  setup_veth 1
-  start_edgedns af_packet "-l 1" "net_af_packet0,iface=$VS" || return 0
-  check_service af_packet
-  run_dnsperf af_packet "$SRV4" 4
-  run_dnsperf af_packet "$SRV6" 4
-  counters af_packet | sed 's/^/    /'
-  check_vlan af_packet
-}
-
-variant_af_xdp() {
-  setup_veth 1
-  ip netns exec "$SRV" ip link set "$VS" xdp off 2>/dev/null || true
-  start_edgedns af_xdp "-l 1" "net_af_xdp0,iface=$VS,start_queue=0,queue_count=1" || return 0
-  check_service af_xdp
-  run_dnsperf af_xdp "$SRV4" 4
-  run_dnsperf af_xdp "$SRV6" 4
-  counters af_xdp | sed 's/^/    /'
-  check_vlan af_xdp
+# variant_af_packet, variant_af_xdp: one worker lcore on a 1-queue veth.
+variant_af_packet() { one_queue af_packet; }
+variant_af_xdp() { one_queue af_xdp; }
+one_queue() {
+  local pmd=$1
+  testhost_up 1 || return 1
+  xdp_off
+  serve "$pmd" "-l 1" "$(vdev "$pmd")" || return 0
+  check_service "$pmd"
+  run_dnsperf "$pmd" "$SRV4" 4
+  run_dnsperf "$pmd" "$SRV6" 4
+  lcore_counters | sed 's/^/    /'
+  check_vlan "$pmd"
 }
 
 variant_tap() {
@@ -285,14 +203,14 @@ variant_tap() {
   # client's interface, so it moves to the client namespace once edgedns runs.
   ip netns add "$SRV"
   ip netns add "$CLI"
-  start_edgedns tap "-l 1" "net_tap0,iface=$TAP" || return 0
+  serve tap "-l 1" "net_tap0,iface=$TAP" || return 0
   ip netns exec "$SRV" ip link set "$TAP" netns "$CLI"
   ip netns exec "$CLI" ethtool -K "$TAP" tx off rx off >/dev/null 2>&1 || true
   client_addrs "$TAP"
   check_service tap
   run_dnsperf tap "$SRV4" 4
   run_dnsperf tap "$SRV6" 4
-  counters tap | sed 's/^/    /'
+  lcore_counters | sed 's/^/    /'
 }
 
 variant_af_packet_2q() {
@@ -300,14 +218,14 @@ variant_af_packet_2q() {
   # opens at most ethtool's "combined" channel count, which veth reports as
   # 0, so the multi-queue check uses AF_PACKET: qpairs=2 opens one socket per
   # queue in a PACKET_FANOUT group that spreads flows by their hash.
-  setup_veth 2
+  testhost_up 2 || return 1
   # Main lcore 0 does housekeeping; workers 1 and 2 (2 shares CPU 0, fine with --idle-sleep).
-  start_edgedns af_packet_2q "--lcores=0@0,1@1,2@0" "net_af_packet0,iface=$VS,qpairs=2" || return 0
+  serve af_packet_2q "--lcores=0@0,1@1,2@0" "$(vdev af_packet 2)" || return 0
   check_service af_packet_2q
   # Many client sockets, so that flows hash to both queues.
   run_dnsperf af_packet_2q "$SRV4" 16
   local lines n=0 busy=0 a
-  lines=$(counters af_packet_2q)
+  lines=$(lcore_counters)
   sed 's/^/    /' <<<"$lines"
   while read -r line; do
     [ -n "$line" ] || continue
@@ -322,23 +240,8 @@ variant_af_packet_2q() {
   fi
 }
 
+variant() { "variant_$1"; }
 variants=("$@")
 [ ${#variants[@]} -gt 0 ] || variants=(af_packet af_xdp tap af_packet_2q)
-for v in "${variants[@]}"; do
-  log "=== $v"
-  FAILS_BEFORE=$FAILS
-  "variant_$v"
-  stop_edgedns
-  if [ "$FAILS" != "$FAILS_BEFORE" ]; then
-    echo "    --- edgedns log ($v) ---"
-    grep -v "^counters" "$TMP/$v.log" 2>/dev/null | tail -30 | sed 's/^/    | /' || true
-  fi
-  teardown_net
-done
-
-if [ "$FAILS" = 0 ]; then
-  log "dataplane_e2e: all checks passed (${variants[*]})"
-  exit 0
-fi
-log "dataplane_e2e: $FAILS check(s) failed"
-exit 1
+run_variants variant "${variants[@]}"
+harness_summary dataplane_e2e "${variants[*]}"

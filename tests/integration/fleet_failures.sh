@@ -16,71 +16,98 @@
 #   4. the same with on_restart: rollback: the restarted daemon rolls the
 #      interrupted rollout back (exit 3) and every node is on the committed
 #      version again.
-# One PASS/FAIL line per case.
+# One PASS/FAIL line per case. Robust on a loaded machine: the stage a case
+# acts in has a long bake (HOLD; the others 2 s), so the rollout is still there
+# when a slow poll sees it, and every wait is for a condition, with a
+# generous bound.
 # Usage: tests/integration/fleet_failures.sh. Needs root; bounded.
 set -euo pipefail
 . "$(dirname "$0")/lib/fleet_common.sh"
-trap fleet_cleanup EXIT
-trap 'exit 130' INT TERM
 
+HOLD=60  # s: the bake of the stage a case acts in: long enough for slow polls on a loaded 2-CPU machine
 fleet_up || exit 1
 write_policy "$TMP/policy.yaml" </dev/null
-write_policy "$TMP/policy-wait.yaml" <<EOF
+write_policy "$TMP/policy-hold1.yaml" 0 50 "2 $HOLD 2 2" </dev/null
+write_policy "$TMP/policy-wait.yaml" 0 50 "$HOLD 2 2 2" <<EOF
   on_node_down: wait
 EOF
-write_policy "$TMP/policy-restart-rollback.yaml" <<EOF
+write_policy "$TMP/policy-restart-rollback.yaml" 0 50 "2 2 $HOLD 2" <<EOF
 on_restart: rollback
 EOF
 
 ctl_status() { edgectl status --socket "$CTL_SOCK" --json; }
 result() { grep '"result"' "$1" | tail -1 | jget "$2"; }
 
-# start_push OUT BAKE FILE [options]: push --wait in the background (PUSH_PID).
+# start_push OUT FILE [options]: push --wait in the background (PUSH_PID),
+# with the bakes of the policy given.
 start_push() {
-  local out=$1 bake=$2
-  shift 2
-  CLI_TIMEOUT=170 edgectl push --socket "$CTL_SOCK" --bake "$bake" --wait --json "$@" >"$out" 2>"$out.err" &
+  local out=$1
+  shift
+  CLI_TIMEOUT=400 edgectl push --socket "$CTL_SOCK" --wait --json "$@" >"$out" 2>"$out.err" &
   PUSH_PID=$!
   BG_PIDS+=("$PUSH_PID")
 }
-# wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds.
-wait_for() {
-  local secs=$1 what=$2 i
-  shift 2
-  for ((i = 0; i < secs * 5; i++)); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  fail "timed out waiting for: $what"
-  return 1
-}
 # Node N serves VERSION on every lcore (agent status).
 node_all_on() {
-  node_status "$1" | jget 'all(l["version"] == "'"$2"'" for l in r["lcores"])' | grep -qx True
+  node_status "$1" | jget 'all(l["version"] == "'"$2"'" for l in r["lcores"])' | has_line -x True
 }
 node_lcore_on() {  # N LCORE VERSION
-  node_status "$1" | jget '[l["version"] for l in r["lcores"] if l["id"] == '"$2"'] == ["'"$3"'"]' | grep -qx True
+  node_status "$1" | jget '[l["version"] for l in r["lcores"] if l["id"] == '"$2"'] == ["'"$3"'"]' | has_line -x True
 }
 rollout_stage_is() {  # INDEX
-  ctl_status | jget '(r["rollout"] or {}).get("stage", -1)' | grep -qx "$1"
+  ctl_status | jget '(r["rollout"] or {}).get("stage", -1)' | has_line -x "$1"
+}
+# The rollout says it waits for node NAME.
+rollout_waits_for() {
+  ctl_status | jget 'any("waiting for '"$1"'" in v for v in (r["rollout"] or {}).get("verdicts", []))' | has_line -x True
+}
+bake_left() { ctl_status | jget '(r["rollout"] or {}).get("bake_left_s", -1)'; }
+# push_to_stage OUT ZONE POLICY STAGE WHAT NODE: ZONE pushed in the
+# background; waits until the rollout is in stage index STAGE (WHAT) and
+# edge-NODE serves the new version (NEW) on every lcore.
+push_to_stage() {
+  local out=$1 z=$2 pol=$3 stage=$4 what=$5 node=$6
+  start_push "$out" --policy "$pol" "$z"
+  wait_until 180 "$what" rollout_stage_is "$stage" || true
+  NEW=$(ctl_status | jget '(r["rollout"] or {}).get("version", "")')
+  wait_until 120 "edge-$node serving the new version on every lcore" node_all_on "$node" "$NEW" || true
+}
+# held_at STAGE OUT: a failed check unless the rollout (push output OUT) was
+# still in stage index STAGE when the case acted (else the machine was slower
+# than HOLD and the case tests nothing).
+held_at() {
+  if grep -q "\"ev\":\"stage_passed\".*\"stage\":$1," "$2"; then
+    fail "stage $(($1 + 1)) had passed before the case acted (slower than HOLD=$HOLD s)"
+  fi
+}
+# kill_serve: edgectl serve killed (-9) mid-rollout; its push client ends with it.
+kill_serve() {
+  log "kill -9 edgectl serve (pid $SERVE_PID)"
+  stop_serve KILL
+  wait "$PUSH_PID" || true
+}
+# restart_and_watch OUT: edgectl serve started again, then `rollout watch`
+# until the rollout ends; RC is its exit code.
+restart_and_watch() {
+  start_serve || true
+  RC=0
+  CLI_TIMEOUT=400 edgectl rollout watch --socket "$CTL_SOCK" --json >"$1" 2>&1 || RC=$?
 }
 
 # A good push first, so that v2 is the committed version everywhere.
 zone 2 >"$TMP/v2.zone"
-CLI_TIMEOUT=170 edgectl push --socket "$CTL_SOCK" --policy "$TMP/policy.yaml" --bake 1 --wait \
+CLI_TIMEOUT=400 edgectl push --socket "$CTL_SOCK" --policy "$TMP/policy.yaml" --bake 1 --wait \
   "$TMP/v2.zone" >"$TMP/push2.out" 2>&1 || { fail "the first push (v2) did not commit"; cat "$TMP/push2.out"; }
 V2=$(ctl_status | jget 'r["committed"]')
 
 # ---------------------------------------------------------------- case 1
 case_begin "node killed mid-rollout: rolled back; restarted, it serves its LKG"
 zone 3 --www 192.0.2.83 >"$TMP/v3.zone"
-start_push "$TMP/push3.out" 6 --policy "$TMP/policy.yaml" "$TMP/v3.zone"
-wait_for 60 "stage 2 (edge-1 whole)" rollout_stage_is 1 || true
-V3=$(ctl_status | jget '(r["rollout"] or {}).get("version", "")')
-wait_for 30 "edge-1 serving v3 on every lcore" node_all_on 1 "$V3" || true
+push_to_stage "$TMP/push3.out" "$TMP/v3.zone" "$TMP/policy-hold1.yaml" 1 "stage 2 (edge-1 whole)" 1
 expect_eq "edge-1 answers v3 before the kill" "$(node_serials 1 16)" "3"
 log "kill -9 edge-1 (pid ${NODE_PID[1]})"
 stop_node 1 KILL
+held_at 1 "$TMP/push3.out"
 set +e
 wait "$PUSH_PID"
 rc=$?
@@ -96,22 +123,29 @@ grep -q "last-known-good: serving" "$TMP/n1/edgedns.${NODE_STARTS[1]}.log" &&
   pass "edge-1 log: $(grep "last-known-good: serving" "$TMP/n1/edgedns.${NODE_STARTS[1]}.log")" ||
   fail "edge-1 did not start from its LKG"
 expect_eq "control plane still on v2" "$(ctl_status | jget 'r["committed"]')" "$V2"
-[ "$rc" = 3 ] || sed 's/^/    | /' "$TMP/push3.out" "$TMP/push3.out.err" | tail -30
+[ "$rc" = 3 ] || cat "$TMP/push3.out" "$TMP/push3.out.err" | tail -30 | indent
 case_end
 
 # ---------------------------------------------------------------- case 2
 case_begin "canary node killed mid-rollout, on_node_down: wait: the rollout waits, then commits"
 zone 3 --www 192.0.2.84 >"$TMP/v3w.zone"
-start_push "$TMP/push3w.out" 3 --policy "$TMP/policy-wait.yaml" "$TMP/v3w.zone"
-wait_for 60 "stage 1 (one lcore of edge-1)" rollout_stage_is 0 || true
+start_push "$TMP/push3w.out" --policy "$TMP/policy-wait.yaml" "$TMP/v3w.zone"
+wait_until 180 "stage 1 (one lcore of edge-1)" rollout_stage_is 0 || true
 V3W=$(ctl_status | jget '(r["rollout"] or {}).get("version", "")')
-wait_for 30 "edge-1 lcore 1 serving the new version" node_lcore_on 1 1 "$V3W" || true
+wait_until 120 "edge-1 lcore 1 serving the new version" node_lcore_on 1 1 "$V3W" || true
 log "kill -9 edge-1 (pid ${NODE_PID[1]}) while its lcore 1 is the canary"
 stop_node 1 KILL
-sleep 3
+held_at 0 "$TMP/push3w.out"
+wait_until 120 "the rollout to say it waits for edge-1" rollout_waits_for edge-1 || true
+left=$(bake_left)
+sleep 3  # time passes while edge-1 is down; the bake clock must not
 if kill -0 "$PUSH_PID" 2>/dev/null; then pass "the rollout waits while edge-1 is down"; else fail "the rollout ended while edge-1 was down"; fi
-expect_eq "it stays in stage 1 (the bake clock stops)" \
-  "$(ctl_status | jget '(r["rollout"] or {}).get("stage", -1)')" "0"
+expect_eq "it stays in stage 1" "$(ctl_status | jget '(r["rollout"] or {}).get("stage", -1)')" "0"
+if [ "$(bake_left)" = "$left" ] && awk -v l="$left" 'BEGIN { exit !(l > 0) }'; then
+  pass "the bake clock stops while edge-1 is down ($left s left, 3 s later too)"
+else
+  fail "the bake clock moved while edge-1 was down: $left s left, 3 s later $(bake_left) s"
+fi
 expect_eq "edge-2 still on v2" "$(node_serials 2 8)" "2"
 expect_eq "edge-3 still on v2" "$(node_serials 3 8)" "2"
 start_node 1 || true  # back on its LKG (v2); the rollout publishes the canary lcore again
@@ -126,34 +160,26 @@ republished=$(grep '"ev":"publish"' "$TMP/push3w.out" | grep '"node":"edge-1"' |
 expect_eq "the canary lcore was published again after the restart" "$((republished >= 2))" "1"
 for n in "${NODES[@]}"; do expect_eq "edge-$n answers serial 3" "$(node_serials "$n")" "3"; done
 expect_eq "control plane committed it" "$(ctl_status | jget 'r["committed"]')" "$V3W"
-[ "$rc" = 0 ] || sed 's/^/    | /' "$TMP/push3w.out" "$TMP/push3w.out.err" | tail -30
+[ "$rc" = 0 ] || cat "$TMP/push3w.out" "$TMP/push3w.out.err" | tail -30 | indent
 case_end
 
 # ---------------------------------------------------------------- case 3
 case_begin "edgectl serve killed mid-rollout: nodes answer; restart resumes the rollout"
 zone 4 >"$TMP/v4.zone"
-start_push "$TMP/push4.out" 4 --policy "$TMP/policy.yaml" "$TMP/v4.zone"
-wait_for 60 "stage 2 (edge-1 whole)" rollout_stage_is 1 || true
-V4=$(ctl_status | jget '(r["rollout"] or {}).get("version", "")')
-wait_for 30 "edge-1 serving v4 on every lcore" node_all_on 1 "$V4" || true
-log "kill -9 edgectl serve (pid $SERVE_PID)"
-stop_serve KILL
-set +e
-wait "$PUSH_PID"
-set -e
+push_to_stage "$TMP/push4.out" "$TMP/v4.zone" "$TMP/policy-hold1.yaml" 1 "stage 2 (edge-1 whole)" 1
+V4=$NEW
+kill_serve
+held_at 1 "$TMP/push4.out"
 # During the outage: every node answers, with the version it had.
 sleep 1
 expect_eq "outage: edge-1 answers (v4)" "$(node_serials 1 16)" "4"
 expect_eq "outage: edge-2 answers (v3)" "$(node_serials 2 8)" "3"
 expect_eq "outage: edge-3 answers (v3)" "$(node_serials 3 8)" "3"
-start_serve || true
-set +e
-CLI_TIMEOUT=170 edgectl rollout watch --socket "$CTL_SOCK" --json >"$TMP/watch4.out" 2>&1
-rc=$?
-set -e
+restart_and_watch "$TMP/watch4.out"
+rc=$RC
 expect_eq "after restart: rollout watch exits 0 (resumed and committed)" "$rc" "0"
 grep -q "resuming rollout" "$TMP/serve.$SERVE_STARTS.log" &&
-  pass "serve log: $(grep "resuming rollout" "$TMP/serve.$SERVE_STARTS.log" | head -1)" || fail "no resume in the serve log"
+  pass "serve log: $(grep -m1 "resuming rollout" "$TMP/serve.$SERVE_STARTS.log")" || fail "no resume in the serve log"
 for n in "${NODES[@]}"; do expect_eq "edge-$n answers serial 4" "$(node_serials "$n")" "4"; done
 expect_eq "control plane committed v4" "$(ctl_status | jget 'r["committed"]')" "$V4"
 # Every version a node holds, serves or has committed is in the control
@@ -165,29 +191,20 @@ for n in "${NODES[@]}"; do
   done
 done
 expect_eq "no node holds a version the control plane does not know" "${unknown:-none}" "none"
-[ "$rc" = 0 ] || sed 's/^/    | /' "$TMP/watch4.out" | tail -30
+[ "$rc" = 0 ] || tail -30 "$TMP/watch4.out" | indent
 case_end
 
 # ---------------------------------------------------------------- case 4
 case_begin "edgectl serve killed mid-rollout, on_restart: rollback: restart rolls it back"
 zone 5 >"$TMP/v5.zone"
-start_push "$TMP/push5.out" 4 --policy "$TMP/policy-restart-rollback.yaml" "$TMP/v5.zone"
-wait_for 60 "stage 3 (wave 2: edge-2)" rollout_stage_is 2 || true
-V5=$(ctl_status | jget '(r["rollout"] or {}).get("version", "")')
-wait_for 30 "edge-2 serving v5" node_all_on 2 "$V5" || true
-log "kill -9 edgectl serve (pid $SERVE_PID)"
-stop_serve KILL
-set +e
-wait "$PUSH_PID"
-set -e
+push_to_stage "$TMP/push5.out" "$TMP/v5.zone" "$TMP/policy-restart-rollback.yaml" 2 "stage 3 (wave 2: edge-2)" 2
+kill_serve
+held_at 2 "$TMP/push5.out"
 expect_eq "outage: edge-1 answers (v5)" "$(node_serials 1 16)" "5"
 expect_eq "outage: edge-2 answers (v5)" "$(node_serials 2 8)" "5"
 expect_eq "outage: edge-3 answers (v4)" "$(node_serials 3 8)" "4"
-start_serve || true
-set +e
-CLI_TIMEOUT=170 edgectl rollout watch --socket "$CTL_SOCK" --json >"$TMP/watch5.out" 2>&1
-rc=$?
-set -e
+restart_and_watch "$TMP/watch5.out"
+rc=$RC
 expect_eq "after restart: rollout watch exits 3 (rolled back)" "$rc" "3"
 reason=$(result "$TMP/watch5.out" 'r["rollout"]["reason"]' 2>/dev/null || echo "?")
 grep -q 'restarted' <<<"$reason" && pass "reason: $reason" || fail "reason: $reason"
@@ -197,7 +214,7 @@ for n in "${NODES[@]}"; do
   expect_eq "edge-$n committed and serves v4" "$(node_served "$n")" "$want"
 done
 expect_eq "control plane still on v4" "$(ctl_status | jget 'r["committed"]')" "$V4"
-[ "$rc" = 3 ] || sed 's/^/    | /' "$TMP/watch5.out" | tail -30
+[ "$rc" = 3 ] || tail -30 "$TMP/watch5.out" | indent
 case_end
 
 fleet_summary fleet_failures.sh

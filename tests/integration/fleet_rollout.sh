@@ -17,15 +17,13 @@
 # Usage: tests/integration/fleet_rollout.sh. Needs root; bounded.
 set -euo pipefail
 . "$(dirname "$0")/lib/fleet_common.sh"
-trap fleet_cleanup EXIT
-trap 'exit 130' INT TERM
 
 fleet_up || exit 1
 write_policy "$TMP/policy.yaml" </dev/null
 
 # push FILE... with the test policy and a 2 s bake, JSON lines on stdout;
 # the exit code is edgectl's.
-push() { CLI_TIMEOUT=170 edgectl push --socket "$CTL_SOCK" --bake 2 --wait --json "$@"; }
+push() { CLI_TIMEOUT=400 edgectl push --socket "$CTL_SOCK" --bake 2 --wait --json "$@"; }
 # The result line's rollout object, as EXPR over it (r).
 result() { grep '"result"' "$1" | tail -1 | jget "$2"; }
 
@@ -65,7 +63,7 @@ for n in "${NODES[@]}"; do
     "$(in_cli kdig +short +retry=1 +time=2 @"$(node_addr "$n")" www.fleet.test A)" "192.0.2.80"
 done
 expect_eq "control plane: v2 committed" "$(edgectl status --socket "$CTL_SOCK" --json | jget 'r["committed"]')" "$V2"
-if [ "$rc" != 0 ]; then sed 's/^/    | /' "$TMP/push2.out" "$TMP/push2.err" | tail -40; fi
+if [ "$rc" != 0 ]; then cat "$TMP/push2.out" "$TMP/push2.err" | tail -40 | indent; fi
 case_end
 [ -n "$V2" ] || { fleet_summary fleet_rollout.sh; exit 1; }
 
@@ -82,9 +80,9 @@ invalid() {  # KIND FILE EXPECTED-RULE-REGEX
   set -e
   expect_eq "$kind: exit 2" "$rc" "2"
   if grep -qE "$rule" "$TMP/inv-$kind.out"; then
-    pass "$kind: $(grep -E "$rule" "$TMP/inv-$kind.out" | head -1)"
+    pass "$kind: $(grep -m1 -E "$rule" "$TMP/inv-$kind.out")"
   else
-    fail "$kind: no message matching /$rule/"; sed 's/^/    | /' "$TMP/inv-$kind.out"
+    fail "$kind: no message matching /$rule/"; indent <"$TMP/inv-$kind.out"
   fi
 }
 zone 3 --bad syntax >"$TMP/bad-syntax.zone"
@@ -155,7 +153,7 @@ harmful() {
   every_node_on 2 "$V2" "$what: after rollback"
   expect_eq "$what: control plane still on v2" \
     "$(edgectl status --socket "$CTL_SOCK" --json | jget 'r["committed"]')" "$V2"
-  if [ "$rc" != 3 ]; then sed 's/^/    | /' "$TMP/push-$what.out" "$TMP/push-$what.err" | tail -40; fi
+  if [ "$rc" != 3 ]; then cat "$TMP/push-$what.out" "$TMP/push-$what.err" | tail -40 | indent; fi
 }
 
 # ---------------------------------------------------------------- case 3

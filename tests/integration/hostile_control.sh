@@ -12,8 +12,6 @@
 set -euo pipefail
 
 . "$(dirname "$0")/lib/agent_common.sh"
-trap agent_cleanup EXIT
-trap 'exit 130' INT TERM
 
 HC="$ROOT/tests/integration/lib/hostile_control.py"
 STATE=$TMP/state
@@ -22,8 +20,8 @@ command -v setpriv >/dev/null || { echo "FAIL: setpriv (util-linux) missing"; ex
 dig_www() { in_cli dig +tries=2 +time=2 +short @"$SRV4" static.swap.test A 2>&1 || true; }
 
 setup_veth 1
-"$PY" -c "import sys; sys.path.insert(0, '$ROOT/tests/integration/lib'); from agent_client import zone_text; print(zone_text(1), end='')" >"$TMP/zone"
-start_edgedns hc "-l 1" 1 --zone "swap.test.=$TMP/zone" --state-dir "$STATE" || exit 1
+write_zone 1 "$TMP/zone"
+start_edgedns_agent hc "-l 1" 1 --zone "swap.test.=$TMP/zone" --state-dir "$STATE" || exit 1
 
 # ---- ownership and modes
 mode=$(stat -c '%a %u %F' "$SOCK")
@@ -87,10 +85,5 @@ EOF
 )
 expect_eq "owner's update served after the abuse" "$(dig_www)" "192.0.2.2"
 
-if [ "$FAILS" = 0 ]; then
-  echo "hostile_control: all checks passed"
-  exit 0
-fi
-echo "hostile_control: $FAILS check(s) failed"
-tail -20 "$TMP/hc.log" | sed 's/^/    | /'
-exit 1
+[ "$FAILS" = 0 ] || tail -20 "$LOG" | indent
+harness_summary hostile_control

@@ -10,83 +10,26 @@
 #
 # Usage: tests/integration/hostile_malformed.sh [af_xdp] [af_packet]   (default: both)
 #   EDGEDNS=path/to/edgedns (default: $EDGEDNS_BUILD_DIR/dataplane/edgedns)
-# Needs root. Traffic stays inside the namespaces it creates.
+# Needs root. The test host comes from tests/integration/lib/harness.sh.
 set -euo pipefail
+. "$(dirname "$0")/lib/harness.sh"
+harness_init hm 51
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-. "$ROOT/scripts/lib.sh"
-EDGEDNS=${EDGEDNS:-$EDGEDNS_BUILD_DIR/dataplane/edgedns}
-[ -x "$EDGEDNS" ] || { echo "FAIL: $EDGEDNS not built"; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "FAIL: needs root (network namespaces)"; exit 1; }
-
-ID=$$
-SRV=hm-srv-$ID
-CLI=hm-cli-$ID
-VS=hms$ID
-VC=hmc$ID
-SRV4=10.53.1.53
-CLI4=10.53.1.2
-SRV6=fd53:1::53
-CLI6=fd53:1::2
-TMP=$(mktemp -d /tmp/hostile_malformed.XXXXXX)
-LOG=
-PID=
-FAILS=0
-
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-
-stop_edgedns() { stop_process "$PID"; PID=; }  # scripts/lib.sh
-
-cleanup() {
-  teardown
-  rm -rf /var/run/dpdk/hm"$ID"-*
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-in_cli() { ip netns exec "$CLI" timeout 20 "$@"; }
+in_cli() { bounded 20 ip netns exec "$CLI" "$@"; }  # scripts/lib.sh: TERM, then KILL
 
 cat >"$TMP/example.zone" <<'EOF'
 $ORIGIN example.test.
 $TTL 3600
 @       IN SOA ns1 hostmaster 2024010101 7200 3600 1209600 300
 @       IN NS  ns1
-ns1     IN A   10.53.1.53
+ns1     IN A   198.18.51.53
 www     IN A   192.0.2.1
 www     IN AAAA 2001:db8::1
 mail    IN MX  10 www
 EOF
 
-setup_net() {
-  testhost_pair "$SRV" "$CLI" "$VS" "$VC"  # scripts/lib.sh
-  ip netns exec "$CLI" ip addr add "$CLI4/24" dev "$VC"
-  ip netns exec "$CLI" ip -6 addr add "$CLI6/64" dev "$VC" nodad
-}
-
-teardown() {
-  stop_edgedns
-  ip netns del "$SRV" 2>/dev/null || true
-  ip netns del "$CLI" 2>/dev/null || true
-}
-
-start_edgedns() {
-  local name=$1 vdev=$2
-  LOG=$TMP/$name.log
-  ip netns exec "$SRV" "$EDGEDNS" -l 1 --no-huge -m 1024 --no-pci --file-prefix "hm$ID-$name" \
-    --vdev="$vdev" -- \
-    --listen "$SRV4" --listen "$SRV6" --zone "$TMP/example.zone" --idle-sleep >"$LOG" 2>&1 &
-  PID=$!
-  edgedns_up "$LOG" "$PID" && return 0  # scripts/lib.sh
-  sed 's/^/    | /' "$LOG"
-  fail "$name: edgedns did not start"
-  return 1
-}
-
-# counters: SIGUSR1, then the newest per-lcore line (one worker lcore here).
-counters() { edgedns_counters "$LOG" "$PID" | grep "^counters lcore=" | tail -1; }  # scripts/lib.sh
-counter() { local v; v=$(sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<"$1"); echo "${v:-0}"; }
+# lcore_line: the newest per-lcore counters (one worker lcore here).
+lcore_line() { lcore_counters | tail -1; }
 
 good_queries() {
   local tag=$1 out
@@ -98,16 +41,17 @@ good_queries() {
   [ "$out" = "10 www.example.test." ] && pass "$tag: kdig MX" || fail "$tag: kdig MX: '$out'"
 }
 
-# variant NAME VDEV: the whole check against edgedns on one PMD.
+# variant PMD: the whole check against edgedns on one PMD.
 variant() {
-  local name=$1 vdev=$2 out before after mac round
-  setup_net
-  ip netns exec "$SRV" ip link set "$VS" xdp off 2>/dev/null || true
-  start_edgedns "$name" "$vdev" || return 0
+  local name=$1 out before after mac round
+  testhost_up || return 1
+  xdp_off
+  start_edgedns "$name" "-l 1" "$(vdev "$name")" --listen "$SRV4" --listen "$SRV6" \
+    --zone "$TMP/example.zone" --idle-sleep || return 0
   good_queries "$name before"
   mac=$(ip netns exec "$CLI" ip neigh show "$SRV4" | awk '{print $5}')
   [ -n "$mac" ] || { fail "$name: no ARP entry for $SRV4"; return 0; }
-  before=$(counters)
+  before=$(lcore_line)
   # Twice: a node that survived the first round must behave the same in the second.
   for round in 1 2; do
     out=$(HOSTILE_PMD=$name in_cli "$PY" "$ROOT/tests/integration/lib/hostile_malformed.py" "$VC" \
@@ -117,12 +61,12 @@ variant() {
     else
       fail "$name round $round: malformed input not handled as documented"
     fi
-    grep -v "^ok " <<<"$out" | sed 's/^/    | /'
-    kill -0 "$PID" 2>/dev/null || { fail "$name: edgedns exited"; tail -30 "$LOG" | sed 's/^/    | /'; return 0; }
+    grep -v "^ok " <<<"$out" | indent || true
+    kill -0 "$PID" 2>/dev/null || { fail "$name: edgedns exited"; tail -30 "$LOG" | indent; return 0; }
   done
-  grep "^ok " <<<"$out" | sed 's/^/    /'
+  grep "^ok " <<<"$out" | sed 's/^/    /' || true
 
-  after=$(counters)
+  after=$(lcore_line)
   echo "    $after"
   local exp_mal exp_frag exp_bad d_mal d_frag d_bad d_kern d_formerr d_notimp
   exp_mal=$(sed -n 's/^expect malformed=\([0-9]*\).*/\1/p' <<<"$out")
@@ -152,8 +96,8 @@ variant() {
   printf 'www.example.test A\nmail.example.test MX\nnope.example.test A\n' >"$TMP/q.txt"
   local completed lost
   out=$(ip netns exec "$CLI" timeout 30 dnsperf -s "$SRV4" -d "$TMP/q.txt" -Q 1000 -l 3 -t 2 2>&1 || true)
-  lost=$(sed -n 's/.*Queries lost: *\([0-9]*\).*/\1/p' <<<"$out")
-  completed=$(sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' <<<"$out")
+  lost=$(dnsperf_stat "$out" lost)
+  completed=$(dnsperf_stat "$out" completed)
   [ "${lost:-x}" = 0 ] && [ "${completed:-0}" -ge 2500 ] &&
     pass "$name: dnsperf after: $completed completed, 0 lost" ||
     fail "$name: dnsperf after: completed=${completed:-?} lost=${lost:-?}"
@@ -161,23 +105,6 @@ variant() {
 
 variants=("$@")
 [ ${#variants[@]} -gt 0 ] || variants=(af_xdp af_packet)
-for v in "${variants[@]}"; do
-  echo "=== $v"
-  f0=$FAILS
-  case $v in
-    af_xdp) variant af_xdp "net_af_xdp0,iface=$VS,start_queue=0,queue_count=1" ;;
-    af_packet) variant af_packet "net_af_packet0,iface=$VS" ;;
-    *) fail "unknown variant $v" ;;
-  esac
-  if [ "$FAILS" != "$f0" ] && [ -f "$LOG" ]; then
-    grep -v "^counters" "$LOG" | tail -20 | sed 's/^/    | /'
-  fi
-  teardown
-done
-
-if [ "$FAILS" = 0 ]; then
-  echo "hostile_malformed: all checks passed (${variants[*]})"
-  exit 0
-fi
-echo "hostile_malformed: $FAILS check(s) failed"
-exit 1
+check_pmds "${variants[@]}"
+run_variants variant "${variants[@]}"
+harness_summary hostile_malformed "${variants[*]}"

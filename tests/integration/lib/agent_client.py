@@ -5,7 +5,7 @@ for the agent integration tests, plus the versioned test zone they share.
 Every version N of the test zone carries its marker in several places, so that
 one response can be checked to come from exactly one version:
   www.<apex> CNAME vN.<apex>.      (answer, first RR)
-  vN.<apex>  A     10.<N>>16&255>.<N>>8&255>.<N&255>   (answer, second RR)
+  vN.<apex>  A     198.<18+(N>>16&1)>.<N>>8&255>.<N&255>   (answer, second RR)
   vN.<apex>  TXT   "v=N"           (in the same RRset family on a TXT query)
   SOA serial N                     (authority of NXDOMAIN answers)
 """
@@ -59,7 +59,14 @@ class Agent:
 
 
 def a_of(n):
-    return "10.%d.%d.%d" % ((n >> 16) & 255, (n >> 8) & 255, n & 255)
+    # 198.18.0.0/15 (RFC 2544): test addresses, one per version up to 131,071.
+    return "198.%d.%d.%d" % (18 + ((n >> 16) & 1), (n >> 8) & 255, n & 255)
+
+
+def n_of(address):
+    """The version whose a_of() is ADDRESS."""
+    o = [int(x) for x in address.split(".")]
+    return (o[1] - 18) << 16 | o[2] << 8 | o[3]
 
 
 def zone_text(n, apex=APEX, extra=""):
@@ -67,7 +74,7 @@ def zone_text(n, apex=APEX, extra=""):
         "$ORIGIN %s\n$TTL 300\n"
         "@ IN SOA ns1 hostmaster %d 7200 3600 1209600 300\n"
         "@ IN NS ns1\n"
-        "ns1 IN A 10.53.0.53\n"
+        "ns1 IN A 198.18.54.53\n"
         "www IN CNAME v%d\n"
         "v%d IN A %s\n"
         "v%d IN TXT \"v=%d\"\n"
@@ -98,8 +105,7 @@ def markers(msg):
             if rd.rdtype == dns.rdatatype.CNAME:
                 seen.add(int(rd.target.labels[0][1:]))
             elif rd.rdtype == dns.rdatatype.A and str(rrset.name).startswith("v"):
-                o = [int(x) for x in rd.address.split(".")]
-                seen.add(o[1] << 16 | o[2] << 8 | o[3])
+                seen.add(n_of(rd.address))
             elif rd.rdtype == dns.rdatatype.SOA:
                 seen.add(rd.serial)
         if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.TXT) and str(rrset.name).startswith("v"):

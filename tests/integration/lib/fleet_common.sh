@@ -6,17 +6,13 @@
 # qpairs=2), so "one worker lcore of the first node" is a real canary stage;
 # nodes 2 and 3 have one. Every node runs with --idle-sleep, --no-huge and its
 # own --file-prefix, --control socket and --state-dir (last-known-good).
-# Traffic stays inside the namespaces; everything is removed on exit.
-# The caller sets `trap fleet_cleanup EXIT`.
+# Node N's veth is 198.18.(70+N).0/24 (lib/harness.sh says why). Traffic
+# stays inside the namespaces; everything is removed on exit (the traps are
+# set here).
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-. "$ROOT/scripts/lib.sh"
-EDGEDNS=${EDGEDNS:-$EDGEDNS_BUILD_DIR/dataplane/edgedns}
-EDGECTL=${EDGECTL:-$EDGEDNS_BUILD_DIR/control/edgectl}
+. "$(dirname "${BASH_SOURCE[0]}")/harness.sh"  # log, pass, fail, expect_eq, jget, wait_until, ...
 FLEET_LIB="$ROOT/tests/integration/lib"
-[ -x "$EDGEDNS" ] || { echo "FAIL: $EDGEDNS not built"; exit 1; }
-[ -x "$EDGECTL" ] || { echo "FAIL: $EDGECTL not built"; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "FAIL: needs root (network namespaces)"; exit 1; }
+harness_need "$EDGEDNS" "$EDGECTL"
 
 FID=$$
 CLI=efl-cli-$FID
@@ -28,19 +24,12 @@ FLEET_FILE=$TMP/fleet.yaml
 SERVE_PID=
 SERVE_STARTS=0
 declare -A NODE_PID=() NODE_STARTS=()
-FAILS=0
-
-log() { echo "[$(date +%T)] $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { echo "ok: $*"; }
-expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi; }
-jget() { "$PY" -c "import json,sys; r=json.load(sys.stdin); print($1)"; }
 
 node_ns() { echo "efl-s$1-$FID"; }
 node_if() { echo "efs$1$FID"; }   # server end (edgedns, no kernel address)
 cli_if() { echo "efc$1$FID"; }    # client end
-node_addr() { echo "10.57.$1.53"; }
-cli_addr() { echo "10.57.$1.2"; }
+node_addr() { echo "198.18.$((70 + $1)).53"; }
+cli_addr() { echo "198.18.$((70 + $1)).2"; }
 node_sock() { echo "$TMP/n$1/control.sock"; }
 node_state() { echo "$TMP/n$1/state"; }
 node_queues() { if [ "$1" = 1 ]; then echo 2; else echo 1; fi; }
@@ -53,7 +42,7 @@ node_lcores() {
   esac
 }
 
-in_cli() { ip netns exec "$CLI" timeout "${CLI_TIMEOUT:-30}" "$@"; }
+in_cli() { bounded "${CLI_TIMEOUT:-30}" ip netns exec "$CLI" "$@"; }  # scripts/lib.sh: TERM, then KILL
 fdns() { in_cli "$PY" "$FLEET_LIB/fleet_dns.py" "$@"; }
 edgectl() { in_cli "$EDGECTL" "$@"; }
 # The serial node N answers ver.fleet.test. TXT with, from 32 source ports:
@@ -97,15 +86,13 @@ start_node() {
   NODE_STARTS[$n]=$((${NODE_STARTS[$n]:-0} + 1))
   logf=$TMP/n$n/edgedns.${NODE_STARTS[$n]}.log
   rm -f "$(node_sock "$n")"
-  # shellcheck disable=SC2046
-  ip netns exec "$(node_ns "$n")" "$EDGEDNS" $(node_lcores "$n") --no-huge -m 512 --no-pci \
-    --file-prefix "efl$FID-n$n" --vdev="$vdev" -- \
+  EDGEDNS_MEM=512 edgedns_spawn "$(node_ns "$n")" "$logf" "efl$FID-n$n" "$(node_lcores "$n")" "$vdev" \
     --listen "$(node_addr "$n")" --control "$(node_sock "$n")" --state-dir "$(node_state "$n")" \
-    --idle-sleep "$@" >"$logf" 2>&1 &
+    --idle-sleep "$@"  # scripts/lib.sh
   NODE_PID[$n]=$!
   edgedns_up "$logf" "${NODE_PID[$n]}" "$(node_sock "$n")" && return 0  # scripts/lib.sh
   fail "node $n: edgedns did not start"
-  sed 's/^/    | /' "$logf"
+  indent <"$logf"
   return 1
 }
 
@@ -146,7 +133,7 @@ start_serve() {
     sleep 0.2
   done
   fail "edgectl serve did not start"
-  sed 's/^/    | /' "$logf"
+  indent <"$logf"
   return 1
 }
 
@@ -159,7 +146,7 @@ stop_serve() {
 BG_PIDS=()
 fleet_cleanup() {
   local p n
-  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${BG_PIDS[@]}"; do { stop_process "$p"; } 2>/dev/null; done
   stop_serve
   for n in "${NODES[@]}"; do stop_node "$n"; done
   ip netns del "$CLI" 2>/dev/null || true
@@ -167,6 +154,8 @@ fleet_cleanup() {
   rm -rf /var/run/dpdk/efl"$FID"-*
   if [ "${FLEET_KEEP_TMP:-0}" = 1 ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
+trap fleet_cleanup EXIT
+trap 'exit 130' INT TERM
 
 # zone SERIAL [fleet_zone.py options] > FILE
 zone() { "$PY" "$FLEET_LIB/fleet_zone.py" "$@"; }
@@ -183,15 +172,18 @@ fleet_up() {
 }
 
 # A policy for tests: gates every 0.5 s, short bakes (push --bake overrides
-# them anyway), probes with a short timeout. Extra YAML lines from stdin.
-write_policy() {  # FILE [STAGE_MIN_QUERIES [HEALTH_MIN_QUERIES]]
-  local f=$1 mq=${2:-0} hmq=${3:-50}
+# them), probes with a short timeout. BAKES: the four stages' bake_s (default
+# "2 2 2 2"; a long one holds the rollout in the stage a case acts in, however
+# slowly a loaded machine gets there). Extra YAML lines from stdin.
+write_policy() {  # FILE [STAGE_MIN_QUERIES [HEALTH_MIN_QUERIES [BAKES]]]
+  local f=$1 mq=${2:-0} hmq=${3:-50} b
+  read -r -a b <<<"${4:-2 2 2 2}"
   cat >"$f" <<EOF
 stages:
-  - {name: canary-lcore, scope: lcore, bake_s: 2, min_queries: $mq}
-  - {name: canary-node,  scope: node,  bake_s: 2, min_queries: $mq}
-  - {name: next-wave,    scope: wave,  bake_s: 2, waves: 1}
-  - {name: all,          scope: all,   bake_s: 2}
+  - {name: canary-lcore, scope: lcore, bake_s: ${b[0]}, min_queries: $mq}
+  - {name: canary-node,  scope: node,  bake_s: ${b[1]}, min_queries: $mq}
+  - {name: next-wave,    scope: wave,  bake_s: ${b[2]}, waves: 1}
+  - {name: all,          scope: all,   bake_s: ${b[3]}}
 health:
   interval_s: 0.5
   min_queries: $hmq
@@ -216,7 +208,7 @@ fleet_summary() {  # SCRIPT-NAME
   for r in "${CASE_RESULTS[@]}"; do echo "  $r"; done
   if [ "$FAILS" = 0 ]; then log "$1: all ${#CASE_RESULTS[@]} case(s) passed"; return 0; fi
   log "--- edgectl serve log (last 40 lines)"
-  tail -n 40 "$TMP"/serve.*.log | sed 's/^/    | /'
+  tail -n 40 "$TMP"/serve.*.log | indent
   log "$1: $FAILS check(s) failed"
   return 1
 }

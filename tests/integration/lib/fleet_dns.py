@@ -81,7 +81,8 @@ def serial_of(m):
 def cmd_versions(a):
     seen = {}
     for _ in range(a.ports):
-        s = serial_of(ask(a.server, VER, "TXT"))
+        # 3 s: a loaded machine may answer late; a late answer still names its version.
+        s = serial_of(ask(a.server, VER, "TXT", timeout=3.0))
         seen[s] = seen.get(s, 0) + 1
     timeouts = seen.pop("timeout", 0)
     print(json.dumps({"serials": seen, "timeouts": timeouts}, sort_keys=True))

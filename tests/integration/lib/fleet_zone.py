@@ -26,7 +26,7 @@ def dropped(frac):
 
 
 def host_addr(i):
-    return "10.77.%d.%d" % (i >> 8, i & 255)
+    return "198.19.%d.%d" % (i >> 8, i & 255)
 
 
 def zone(serial, www="192.0.2.80", drop_frac=0.0, bad=""):
@@ -37,14 +37,14 @@ def zone(serial, www="192.0.2.80", drop_frac=0.0, bad=""):
     out.append("@ IN NS ns1")
     if bad == "apexns":
         out.append("@ IN NS ns2")
-        out.append("ns2 IN A 10.53.0.54")
-    out.append("ns1 IN A 10.53.0.53")
+        out.append("ns2 IN A 198.18.70.54")
+    out.append("ns1 IN A 198.18.70.53")
     out.append("www IN A %s" % www)
     out.append('ver IN TXT "serial=%d"' % serial)
     if bad == "cname":
         out.append("www IN CNAME h1")
     if bad == "syntax":
-        out.append("broken IN A 10.300.1")
+        out.append("broken IN A 198.18.300.1")
     for i in range(HOSTS):
         if i not in gone:
             out.append("h%d IN A %s" % (i, host_addr(i)))
