@@ -1,24 +1,18 @@
 #include "control/daemon.hh"
 
 #include <atomic>
-#include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <iostream>
-#include <mutex>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <thread>
 #include <unistd.h>
 
 #include "control/config.hh"
 #include "control/probe.hh"
-#include "control/proto.hh"
 #include "control/rollout.hh"
 #include "control/zone_input.hh"
+#include "proto/client.hh"
+#include "proto/framing.hh"
+#include "proto/server.hh"
 
 namespace edgedns::ctl {
 
@@ -29,34 +23,18 @@ namespace {
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop = true; }
 
-int listen_unix(const std::string& path) {
-  // A live daemon on this path must not be replaced; a stale socket file may.
+// One request of a client of the daemon -> its reply.
+json handle_frame(Controller& ctl, const std::string& frame) {
   std::string err;
-  int probe = proto::connect_unix(path, &err);
-  if (probe >= 0) {
-    ::close(probe);
-    throw std::runtime_error(path + ": another edgectl serve is listening there");
-  }
-  ::unlink(path.c_str());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un sa{};
-  if (path.size() >= sizeof sa.sun_path) throw std::runtime_error(path + ": socket path too long");
-  sa.sun_family = AF_UNIX;
-  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-  mode_t old = ::umask(077);  // 0600 from the start, not after a window
-  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  ::umask(old);
-  if (rc != 0 || ::listen(fd, 16) != 0)
-    throw std::runtime_error(path + ": cannot listen: " + std::strerror(errno));
-  ::chmod(path.c_str(), 0600);
-  return fd;
-}
-
-bool peer_allowed(int fd) {
-  ucred cr{};
-  socklen_t l = sizeof cr;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) != 0) return false;
-  return cr.uid == 0 || cr.uid == ::getuid();
+  auto req = proto::parse_message(frame, &err);
+  if (!req) return proto::make_error(nullptr, "bad_request", err);
+  json id = req->value("id", json());
+  if (req->value("v", 0) != proto::kVersion)
+    return proto::make_error(id, "bad_request", "missing \"v\": 1");
+  json reply = ctl.handle(*req);
+  reply["v"] = proto::kVersion;
+  reply["id"] = id;
+  return reply;
 }
 
 }  // namespace
@@ -65,60 +43,20 @@ int serve_main(const std::string& fleet_path, const std::string& state_dir, cons
                const std::vector<std::string>& adopt) {
   Fleet fleet = load_fleet(fleet_path);
   Controller ctl({fleet, state_dir, adopt});
+  proto::Server server([&ctl](const std::string& frame) { return handle_frame(ctl, frame); });
+  // The socket first: a path that is taken (or not a socket) fails before
+  // any node is contacted or any thread started.
+  server.bind(socket);
   ctl.start();
-  int lfd = listen_unix(socket);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
+  server.start();
   std::cerr << "edgectl serve: " << fleet.nodes.size() << " node(s), state in " << state_dir << ", listening on "
             << socket << std::endl;
-  std::mutex mu;
-  std::vector<std::thread> threads;
-  std::vector<int> fds;
-  while (!g_stop) {
-    pollfd pf{lfd, POLLIN, 0};
-    if (::poll(&pf, 1, 200) <= 0) continue;
-    int fd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    if (!peer_allowed(fd)) {
-      ::close(fd);
-      continue;
-    }
-    std::lock_guard lk(mu);
-    fds.push_back(fd);
-    threads.emplace_back([fd, &ctl] {
-      std::string frame;
-      for (;;) {
-        proto::IoStatus st = proto::read_frame(fd, frame);
-        if (st == proto::IoStatus::TooLarge) {
-          proto::write_frame(fd, proto::make_error(nullptr, "bad_request", "frame too large").dump());
-          break;
-        }
-        if (st != proto::IoStatus::Ok) break;
-        std::string err;
-        auto req = proto::parse_message(frame, &err);
-        json reply;
-        if (!req) reply = proto::make_error(nullptr, "bad_request", err);
-        else if (req->value("v", 0) != proto::kVersion)
-          reply = proto::make_error(req->value("id", json()), "bad_request", "missing \"v\": 1");
-        else {
-          reply = ctl.handle(*req);
-          reply["v"] = proto::kVersion;
-          reply["id"] = req->value("id", json());
-        }
-        if (!proto::write_frame(fd, reply.dump())) break;
-      }
-    });
-  }
+  while (!g_stop) ::usleep(200'000);
   std::cerr << "edgectl serve: stopping" << std::endl;
-  ::close(lfd);
-  ::unlink(socket.c_str());
-  {
-    std::lock_guard lk(mu);
-    for (int fd : fds) ::shutdown(fd, SHUT_RDWR);
-  }
-  for (auto& t : threads) t.join();
-  for (int fd : fds) ::close(fd);
+  server.stop();
   ctl.stop();
   return 0;
 }
@@ -134,22 +72,18 @@ struct DaemonError : std::runtime_error {
 
 class Daemon {
  public:
-  explicit Daemon(const std::string& socket) : socket_(socket) {
-    std::string err;
-    fd_ = proto::connect_unix(socket, &err);
-    if (fd_ < 0) throw DaemonError("edgectl serve at " + socket + ": " + err);
-  }
-  ~Daemon() { ::close(fd_); }
-  json call(json req) {
-    req["v"] = proto::kVersion;
-    req["id"] = ++id_;
-    return proto::call(fd_, std::move(req), "edgectl serve at " + socket_);
-  }
+  explicit Daemon(const std::string& socket) : c_(connect(socket)) {}
+  json call(json req) { return c_.call(std::move(req)); }
 
  private:
-  std::string socket_;
-  int fd_ = -1;
-  uint64_t id_ = 0;
+  static proto::Client connect(const std::string& socket) {
+    try {
+      return proto::Client::connect_unix(socket, "edgectl serve at " + socket);
+    } catch (const proto::CallError& e) {
+      throw DaemonError("edgectl serve at " + socket + ": " + e.what());
+    }
+  }
+  proto::Client c_;
 };
 
 std::string short_id(const std::string& v) { return v.substr(0, 12); }

@@ -1,5 +1,5 @@
-// `edgectl serve` (the daemon: its own unix socket, mode 0600, the framing of
-// proto.hh) and the CLI commands that talk to it: push, status, rollout
+// `edgectl serve` (the daemon: its own unix socket served by proto::Server,
+// the node protocol's framing) and the CLI commands that talk to it: push, status, rollout
 // watch|pause|resume|abort, rollback, history. Exit codes of push --wait and
 // rollout watch: 0 committed everywhere, 2 rejected by validation (nothing
 // sent), 3 rolled back, 1 any other error.

@@ -1,13 +1,8 @@
 #include "control/node_client.hh"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
-#include "control/proto.hh"
+#include "proto/framing.hh"
 
 namespace edgedns::ctl {
 
@@ -85,40 +80,23 @@ NodeClient::NodeClient(std::string name, std::string socket, std::chrono::millis
 
 NodeClient::~NodeClient() { close(); }
 
-void NodeClient::close() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
+void NodeClient::close() { conn_.reset(); }
 
 json NodeClient::request(json req, std::chrono::milliseconds timeout) {
+  using K = proto::CallError::Kind;
   const std::string cmd = req.value("cmd", "?");
-  if (fd_ < 0) {
-    std::string err;
-    fd_ = proto::connect_unix(socket_, &err);
-    if (fd_ < 0) throw NodeError(name_, socket_, "unreachable", err);
-  }
-  timeval tv{};
-  tv.tv_sec = timeout.count() / 1000;
-  tv.tv_usec = (timeout.count() % 1000) * 1000;
-  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  // Our own ids: proto::call's counter is not shared between threads.
-  req["id"] = ++next_id_;
   json reply;
   try {
-    errno = 0;
-    reply = proto::call(fd_, std::move(req), "@");
-  } catch (const std::exception& e) {
-    int err = errno;
+    if (!conn_) conn_.emplace(proto::Client::connect_unix(socket_, "the socket"));
+    reply = conn_->call(std::move(req), int(timeout.count()));
+  } catch (const proto::CallError& e) {
     // The connection is in an unknown state (a late reply may still come): drop it.
     close();
-    if (err == EAGAIN || err == EWOULDBLOCK)
+    if (e.kind == K::Unreachable) throw NodeError(name_, socket_, "unreachable", e.what());
+    if (e.kind == K::Timeout)
       throw NodeError(name_, socket_, "timeout",
                       "no reply to '" + cmd + "' within " + std::to_string(timeout.count() / 1000.0).substr(0, 4) + " s");
-    // proto::call names the peer "@"; NodeError names it properly.
-    std::string what = e.what();
-    for (size_t at; (at = what.find("@")) != std::string::npos;) what.replace(at, 1, "the socket");
-    throw NodeError(name_, socket_, "io", "'" + cmd + "': " + what);
+    throw NodeError(name_, socket_, "io", "'" + cmd + "': " + e.what());
   }
   if (!reply.value("ok", false)) {
     std::string code = reply.value("code", std::string("error"));

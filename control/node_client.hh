@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "proto/client.hh"
+
 namespace edgedns::ctl {
 
 class NodeError : public std::runtime_error {
@@ -121,8 +123,7 @@ class NodeClient {
  private:
   std::string name_, socket_;
   std::chrono::milliseconds timeout_;
-  int fd_ = -1;
-  uint64_t next_id_ = 0;
+  std::optional<proto::Client> conn_;  // opened on the first request, dropped after an I/O error
 };
 
 std::map<int, std::string> parse_served(const nlohmann::json& j);

@@ -1,17 +1,10 @@
 #include "dataplane/agent.hh"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 
-#include "control/proto.hh"
+#include "proto/framing.hh"
 #include "zones/delta.hh"
 
 namespace edgedns::dp {
@@ -19,13 +12,6 @@ namespace edgedns::dp {
 using nlohmann::json;
 
 namespace {
-
-// Body reads grow the buffer as bytes arrive (never to the announced length
-// up front), so a peer announcing 512 MiB and sending nothing costs nothing.
-constexpr size_t kReadChunk = 1 << 20;
-// A frame whose body stalls this long is abandoned (the connection closes;
-// nothing was applied). Waiting for the next request has no limit.
-constexpr int kBodyTimeoutMs = 30'000;
 
 struct BadRequest : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -59,176 +45,18 @@ size_t rss_bytes() {
   return resident * size_t(sysconf(_SC_PAGESIZE));
 }
 
-// Waits until fd is readable (or the timeout/stop); false when it should give up.
-bool wait_readable(int fd, int timeout_ms) {
-  pollfd p{fd, POLLIN, 0};
-  for (;;) {
-    int r = ::poll(&p, 1, timeout_ms);
-    if (r > 0) return true;
-    if (r == 0) return false;
-    if (errno != EINTR) return false;
-  }
-}
-
-// Reads exactly n bytes, appending to out. False on EOF, error or stall.
-bool read_exact(int fd, std::string& out, size_t n, int timeout_ms, bool* eof_at_start) {
-  size_t got = 0;
-  char buf[kReadChunk < 65536 ? kReadChunk : 65536];
-  while (got < n) {
-    if (!wait_readable(fd, timeout_ms)) return false;
-    size_t want = n - got < sizeof buf ? n - got : sizeof buf;
-    ssize_t r = ::recv(fd, buf, want, 0);
-    if (r == 0) {
-      if (eof_at_start) *eof_at_start = got == 0;
-      return false;
-    }
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    out.append(buf, size_t(r));
-    got += size_t(r);
-  }
-  return true;
-}
-
 }  // namespace
 
 ControlAgent::ControlAgent(VersionRegistry& reg, AgentHooks hooks)
-    : reg_(reg), hooks_(std::move(hooks)), started_(std::chrono::steady_clock::now()) {}
+    : reg_(reg), hooks_(std::move(hooks)), started_(std::chrono::steady_clock::now()),
+      server_([this](const std::string& frame) { return handle_frame(frame); },
+              proto::ServerOptions{.thread_init = hooks_.thread_init}) {}
 
 ControlAgent::~ControlAgent() { stop(); }
 
-void ControlAgent::start(const std::string& path) {
-  sockaddr_un sa{};
-  if (path.empty() || path.size() >= sizeof sa.sun_path)
-    throw std::runtime_error("control socket path '" + path + "' is empty or too long");
-  struct stat stt;
-  if (::lstat(path.c_str(), &stt) == 0) {
-    if (!S_ISSOCK(stt.st_mode))
-      throw std::runtime_error("control socket " + path + " exists and is not a socket");
-    std::string err;
-    int probe = proto::connect_unix(path, &err);
-    if (probe >= 0) {
-      ::close(probe);
-      throw std::runtime_error("control socket " + path + " is in use by another process");
-    }
-    ::unlink(path.c_str());  // stale: its process is gone (kill -9)
-  }
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error(std::string("control socket: ") + std::strerror(errno));
-  sa.sun_family = AF_UNIX;
-  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-  // Created 0600 from the start (no window with wider permissions). Start-up
-  // is single-threaded here, so the process-wide umask change is harmless.
-  mode_t old = ::umask(0177);
-  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  int bind_errno = errno;
-  ::umask(old);
-  if (rc < 0 || ::chmod(path.c_str(), 0600) < 0 || ::listen(fd, int(kMaxConnections)) < 0) {
-    int e = rc < 0 ? bind_errno : errno;
-    ::close(fd);
-    throw std::runtime_error("control socket " + path + ": " + std::strerror(e));
-  }
-  if (::pipe2(wake_fd_, O_CLOEXEC) < 0) {
-    ::close(fd);
-    throw std::runtime_error(std::string("control socket pipe: ") + std::strerror(errno));
-  }
-  listen_fd_ = fd;
-  path_ = path;
-  stopping_ = false;
-  accept_thread_ = std::thread([this] { accept_loop(); });
-}
+void ControlAgent::start(const std::string& path) { server_.start(path); }
 
-void ControlAgent::stop() {
-  if (listen_fd_ < 0) return;
-  stopping_ = true;
-  char b = 1;
-  (void)!::write(wake_fd_[1], &b, 1);
-  if (accept_thread_.joinable()) accept_thread_.join();
-  reap(true);
-  ::close(listen_fd_);
-  ::close(wake_fd_[0]);
-  ::close(wake_fd_[1]);
-  listen_fd_ = wake_fd_[0] = wake_fd_[1] = -1;
-  ::unlink(path_.c_str());
-}
-
-void ControlAgent::reap(bool all) {
-  std::vector<std::unique_ptr<Conn>> gone;
-  {
-    std::lock_guard lock(conn_mu_);
-    for (auto it = conns_.begin(); it != conns_.end();) {
-      if (all || (*it)->done.load()) {
-        if (all) ::shutdown((*it)->fd, SHUT_RDWR);  // unblocks its reader
-        gone.push_back(std::move(*it));
-        it = conns_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-  for (auto& c : gone) {
-    if (c->t.joinable()) c->t.join();
-    ::close(c->fd);
-  }
-}
-
-void ControlAgent::accept_loop() {
-  if (hooks_.thread_init) hooks_.thread_init();
-  while (!stopping_) {
-    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_[0], POLLIN, 0}};
-    int r = ::poll(p, 2, 1000);
-    reap(false);
-    if (r <= 0 || stopping_) continue;
-    if (!(p[0].revents & POLLIN)) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-        (cred.uid != 0 && cred.uid != ::geteuid())) {
-      ::close(fd);  // neither root nor our user: not even an error frame
-      continue;
-    }
-    std::lock_guard lock(conn_mu_);
-    if (conns_.size() >= kMaxConnections) {
-      proto::write_frame(fd, proto::make_error(nullptr, "busy", "too many control connections").dump());
-      ::close(fd);
-      continue;
-    }
-    auto c = std::make_unique<Conn>();
-    c->fd = fd;
-    Conn* raw = c.get();
-    c->t = std::thread([this, raw] { serve(raw); });
-    conns_.push_back(std::move(c));
-  }
-}
-
-void ControlAgent::serve(Conn* c) {
-  if (hooks_.thread_init) hooks_.thread_init();
-  std::string frame;
-  while (!stopping_) {
-    frame.clear();
-    bool eof = false;
-    if (!read_exact(c->fd, frame, 4, -1, &eof)) break;
-    const auto* h = reinterpret_cast<const uint8_t*>(frame.data());
-    uint32_t len = uint32_t(h[0]) << 24 | uint32_t(h[1]) << 16 | uint32_t(h[2]) << 8 | h[3];
-    if (len > proto::kMaxFrame) {
-      // The rest of the stream cannot be resynchronised: answer and close.
-      proto::write_frame(c->fd, proto::make_error(nullptr, "bad_request",
-                                                  "frame of " + std::to_string(len) +
-                                                      " bytes exceeds the limit").dump());
-      break;
-    }
-    frame.clear();
-    if (!read_exact(c->fd, frame, len, kBodyTimeoutMs, nullptr)) break;  // mid-frame: no effect
-    json reply = handle_frame(frame);
-    std::string out = reply.dump(-1, ' ', false, json::error_handler_t::replace);
-    if (!proto::write_frame(c->fd, out)) break;
-  }
-  c->done = true;
-}
+void ControlAgent::stop() { server_.stop(); }
 
 json ControlAgent::handle_frame(const std::string& frame) {
   std::string err;

@@ -3,34 +3,28 @@
 // requests into VersionRegistry calls (upload, delta, publish, commit,
 // rollback, drop) and reports status and health.
 //
-// Threads: one accept thread and one thread per connection (at most
-// kMaxConnections) that read frames; commands from all connections run one at
-// a time under the agent's mutex, on those control threads, never on an
-// lcore. A client that stalls, sends garbage or disappears mid-frame only
-// ends its own connection: the lcores keep serving what they serve, and the
-// next connection sees where things stand. No DPDK here (unit-testable).
+// Threads: the socket, its bounds and timeouts are proto::Server's (an accept
+// thread and one thread per connection, off the lcores); commands from all
+// connections run one at a time under the agent's mutex. A client that
+// stalls, sends garbage or disappears mid-frame only ends its own
+// connection: the lcores keep serving what they serve, and the next
+// connection sees where things stand. No DPDK here (unit-testable).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "dataplane/registry.hh"
+#include "proto/server.hh"
 
 namespace edgedns::dp {
-
-// Concurrent connections: edgectl and an operator's status poll need a few;
-// each blocked reader is a thread, so a bound keeps a misbehaving client from
-// growing the process.
-constexpr unsigned kMaxConnections = 16;
 
 struct AgentHooks {
   // Persists a version as the last-known-good before a commit is answered
@@ -60,11 +54,13 @@ class ControlAgent {
   ControlAgent& operator=(const ControlAgent&) = delete;
 
   // Binds PATH (mode 0600; a stale socket left by a killed process is
-  // replaced, a live one is not) and starts accepting. Throws
-  // std::runtime_error naming the path.
+  // replaced, a live one or a non-socket is not) and starts accepting.
+  // Throws std::runtime_error naming the path.
   void start(const std::string& path);
   // Closes the socket, ends every connection, joins the threads.
   void stop();
+  // Live control connections (tests).
+  size_t connections() { return server_.connections(); }
 
   // One request (already parsed) -> its reply. Any control thread; commands
   // are serialised. Exposed for unit tests.
@@ -73,14 +69,6 @@ class ControlAgent {
   nlohmann::json handle_frame(const std::string& frame);
 
  private:
-  struct Conn {
-    int fd = -1;
-    std::thread t;
-    std::atomic<bool> done{false};
-  };
-  void accept_loop();
-  void serve(Conn* c);
-  void reap(bool all);
   nlohmann::json dispatch(const std::string& cmd, const nlohmann::json& req);
   nlohmann::json cmd_hello();
   nlohmann::json cmd_upload(const nlohmann::json& req);
@@ -98,13 +86,7 @@ class ControlAgent {
   AgentHooks hooks_;
   std::mutex cmd_mu_;  // one command at a time
   std::chrono::steady_clock::time_point started_;
-  std::string path_;
-  int listen_fd_ = -1;
-  int wake_fd_[2] = {-1, -1};  // a pipe that ends the accept loop's poll
-  std::thread accept_thread_;
-  std::mutex conn_mu_;
-  std::vector<std::unique_ptr<Conn>> conns_;
-  std::atomic<bool> stopping_{false};
+  proto::Server server_;  // last: its threads call handle_frame
 };
 
 }  // namespace edgedns::dp

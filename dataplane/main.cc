@@ -13,8 +13,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -125,73 +127,314 @@ SplitArgs split_args(int argc, char** argv) {
   return s;
 }
 
+// What the command line asks for; `exit` set when it is answered already
+// (help) or refused (the code to exit with).
+struct Invocation {
+  SplitArgs args;
+  ParsedArgs pa;
+  NodeAddrs addrs;
+  std::optional<int> exit;
+};
+
+Invocation parse_command_line(int argc, char** argv) {
+  Invocation in;
+  in.args = split_args(argc, argv);
+  // `edgedns --help` without "--" means ours, not the EAL's.
+  if (!in.args.saw_separator)
+    for (size_t i = 1; i < in.args.eal.size(); ++i)
+      if (!std::strcmp(in.args.eal[i], "--help") || !std::strcmp(in.args.eal[i], "-h")) {
+        std::printf("%s", help_text().c_str());
+        in.exit = 0;
+        return in;
+      }
+  try {
+    in.pa = parse_args(int(in.args.app.size()), in.args.app.data());
+    if (in.pa.help) {
+      std::printf("%s", in.pa.help_text.c_str());
+      in.exit = 0;
+      return in;
+    }
+    in.addrs = addrs_from_listen(in.pa.cfg.listen);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "edgedns: %s\n", e.what());
+    in.exit = 2;
+    return in;
+  }
+  if (in.addrs.n4 + in.addrs.n6 == 0) {
+    std::fprintf(stderr, "edgedns: no --listen address given\n");
+    in.exit = 2;
+  } else if (in.pa.cfg.zones.empty() && in.pa.cfg.state_dir.empty()) {
+    std::fprintf(stderr, "edgedns: no --zone and no --state-dir given: nothing to serve\n");
+    in.exit = 2;
+  }
+  return in;
+}
+
+// The state directory is created (0700, like the socket: owner only) when
+// missing, so that a first start with --zone and --state-dir just works.
+bool prepare_state_dir(const Config& cfg) {
+  if (cfg.state_dir.empty()) return true;
+  std::error_code ec;
+  if (std::filesystem::create_directories(cfg.state_dir, ec))
+    std::filesystem::permissions(cfg.state_dir, std::filesystem::perms::owner_all, ec);
+  if (ec) {
+    std::fprintf(stderr, "edgedns: --state-dir %s: %s\n", cfg.state_dir.c_str(), ec.message().c_str());
+    return false;
+  }
+  return true;
+}
+
+// The zones served at start: --zone files, or without them the newest good
+// last-known-good file of --state-dir (*from_lkg set). Throws naming the file.
+std::shared_ptr<const zones::ZoneSet> start_zones(const Config& cfg, bool* from_lkg) {
+  *from_lkg = false;
+  if (!cfg.zones.empty()) return load_zones(cfg);
+  auto zs = load_newest_lkg(cfg.state_dir, [](const std::string& line) {
+    std::printf("edgedns: %s\n", line.c_str());
+  });
+  if (!zs)
+    throw std::runtime_error("no --zone given and no good last-known-good file in " + cfg.state_dir);
+  *from_lkg = true;
+  return zs;
+}
+
+// Blocked before the EAL starts its threads so that all inherit the mask and
+// only housekeeping's sigtimedwait receives them.
+void block_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// Everything the node runs, in start-up order; torn down in the reverse.
+struct Node {
+  std::vector<unsigned> worker_lcores;
+  bool main_works = false;  // a single lcore: the main thread is the worker
+  std::vector<PortInfo> ports;
+  std::vector<LcoreState*> states;
+  std::unique_ptr<ZonePublisher> publisher;
+  std::unique_ptr<VersionRegistry> registry;
+  std::unique_ptr<ControlAgent> agent;
+  std::unique_ptr<ExceptionPath> exc;
+  std::unique_ptr<TcpServer> tcp;
+  rte_mempool* pool = nullptr;
+};
+
+void choose_worker_lcores(Node& n) {
+  n.main_works = rte_lcore_count() == 1;
+  if (n.main_works) {
+    n.worker_lcores.push_back(rte_get_main_lcore());
+  } else {
+    unsigned l;
+    RTE_LCORE_FOREACH_WORKER(l) n.worker_lcores.push_back(l);
+  }
+}
+
+void setup_ports(Node& n, const Config& cfg, const NodeAddrs& addrs) {
+  const uint16_t n_ports = rte_eth_dev_count_avail();
+  const unsigned n_workers = unsigned(n.worker_lcores.size());
+  if (n_ports == 0)
+    throw std::runtime_error("no DPDK ports: give --vdev=... or bind a NIC to vfio-pci");
+  if (n_ports > kMaxPorts)
+    throw std::runtime_error(std::to_string(n_ports) + " ports, at most " +
+                             std::to_string(kMaxPorts) + " supported");
+  unsigned n_mbufs = mbuf_count(
+      n_ports, n_workers, cfg.exception_path ? ExceptionPath::extra_mbufs(n_ports, n_workers) : 0);
+  n.pool = create_pool(n_mbufs, int(rte_socket_id()));
+  std::printf("edgedns: %u worker lcore(s), %u port(s), %u mbufs\n", n_workers, n_ports, n_mbufs);
+  if (cfg.rrl_rate)
+    std::printf("edgedns: response rate limiting: %u responses/s per prefix and class per lcore, "
+                "slip %u\n", cfg.rrl_rate, cfg.rrl_slip);
+  uint16_t pid;
+  RTE_ETH_FOREACH_DEV(pid)
+    n.ports.push_back(setup_port(pid, uint16_t(n_workers), n.pool, addrs, cfg.exception_path));
+  wait_links(n.ports.data(), unsigned(n.ports.size()), kLinkWaitMs);
+  // After the ports are listed: the taps are ports too, but not served ones.
+  if (cfg.exception_path) {
+    ExceptionConfig ec;
+    ec.iface_prefix = cfg.exception_iface;
+    ec.rate = cfg.exception_rate;
+    n.exc = std::make_unique<ExceptionPath>(n.ports, n_workers, n.pool, addrs, ec);
+  }
+}
+
+// One preallocated, cache-aligned state per worker lcore, on its socket.
+void setup_lcores(Node& n, const Config& cfg, const NodeAddrs& addrs) {
+  const unsigned n_workers = unsigned(n.worker_lcores.size());
+  n.publisher = std::make_unique<ZonePublisher>(n_workers);
+  for (unsigned w = 0; w < n_workers; ++w) {
+    unsigned lc = n.worker_lcores[w];
+    int socket = int(rte_lcore_to_socket_id(lc));
+    void* mem = rte_zmalloc_socket("edgedns_lcore", sizeof(LcoreState), RTE_CACHE_LINE_SIZE, socket);
+    if (!mem) throw std::runtime_error("lcore " + std::to_string(lc) + ": state alloc");
+    auto* st = new (mem) LcoreState();
+    st->lcore_id = lc;
+    st->slot = w;
+    st->publisher = n.publisher.get();
+    st->stop = &g_stop;
+    st->idle_sleep = cfg.idle_sleep;
+    st->idle_sleep_max_us = cfg.idle_sleep_max_us;
+    st->n_ports = unsigned(n.ports.size());
+    for (unsigned p = 0; p < n.ports.size(); ++p) {
+      PortCtx& pc = st->ports[p];
+      pc.port = n.ports[p].id;
+      pc.queue = uint16_t(w);
+      pc.mtu = n.ports[p].mtu;
+      pc.offload = n.ports[p].offload;
+      pc.addrs = addrs;
+      pc.addrs.mac = n.ports[p].mac;
+      if (n.exc && w == 0) pc.from_kernel = n.exc->from_kernel(p);
+    }
+    if (n.exc) {
+      st->to_kernel = n.exc->to_kernel(w);
+      st->exc_bucket.rate = cfg.exception_rate;
+      st->exc_bucket.tsc_hz = rte_get_tsc_hz();
+      st->exc_bucket.last_tsc = rte_rdtsc();
+    }
+    st->rrl.configure({cfg.rrl_rate, cfg.rrl_slip}, rte_get_tsc_hz());
+    n.states.push_back(st);
+    init_tx_buffers(*st, socket);
+  }
+}
+
+// The start-up version: published to every lcore before they run, so it is
+// served everywhere and counts as committed (the last-known-good).
+void publish_start_version(Node& n, const Config& cfg, std::shared_ptr<const zones::ZoneSet> zone_set,
+                           bool from_lkg) {
+  std::vector<VersionCounters*> vcounters;
+  for (LcoreState* st : n.states) vcounters.push_back(st->vcounters);
+  n.registry = std::make_unique<VersionRegistry>(*n.publisher, n.worker_lcores, vcounters);
+  auto v0 = n.registry->add(std::move(zone_set));  // the registry holds it now
+  n.registry->publish_all(v0);
+  if (!cfg.state_dir.empty() && !from_lkg) persist_lkg(cfg.state_dir, *v0);
+  n.registry->commit(v0);
+  std::printf("edgedns: version %s (%s) served and committed%s\n", v0->hex.c_str(),
+              v0->label.c_str(), from_lkg ? " (from the last-known-good)" : "");
+}
+
+// Helper threads (agent, exception path, TCP) run off the worker CPUs when
+// other CPUs exist (a busy-polling lcore and a zone compile or a tap write
+// must not share one). start_cpus: the process's CPUs before the EAL pinned
+// the main thread.
+std::function<void()> helper_thread_init(const cpu_set_t& start_cpus, const Node& n) {
+  cpu_set_t helper_cpus = start_cpus;
+  for (unsigned lc : n.worker_lcores) {
+    rte_cpuset_t wc = rte_lcore_cpuset(lc);
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &wc)) CPU_CLR(c, &helper_cpus);
+  }
+  if (CPU_COUNT(&helper_cpus) == 0) helper_cpus = start_cpus;
+  return [helper_cpus] { pthread_setaffinity_np(pthread_self(), sizeof helper_cpus, &helper_cpus); };
+}
+
+void start_helpers(Node& n, const Config& cfg, const NodeAddrs& addrs,
+                   const std::function<void()>& helper_init) {
+  if (n.exc) {
+    n.exc->start(helper_init);
+    g_exc = n.exc.get();
+  }
+  if (!cfg.tcp) return;
+  TcpConfig tc;
+  tc.threads = cfg.tcp_workers;
+  tc.max_connections = cfg.tcp_max_connections;
+  tc.max_per_client = cfg.tcp_max_per_client;
+  tc.idle_timeout_ms = cfg.tcp_idle_timeout_ms;
+  tc.max_queries = cfg.tcp_max_queries;
+  // Slot 0: TCP answers from the first worker lcore's version (tcp_server.hh).
+  n.tcp = std::make_unique<TcpServer>(*n.publisher, 0, addrs, tc);
+  n.tcp->start(helper_init);
+  g_tcp = n.tcp.get();
+  std::printf("edgedns: DNS over TCP on port 53 of the service addresses (%u threads)%s\n",
+              tc.threads, n.exc ? "" : "; no exception path: TCP must reach this host another way");
+}
+
+void start_agent(Node& n, const Config& cfg, const std::function<void()>& helper_init) {
+  if (cfg.control.empty()) return;
+  AgentHooks hooks;
+  if (!cfg.state_dir.empty())
+    hooks.persist = [dir = cfg.state_dir](const Version& v) { persist_lkg(dir, v); };
+  hooks.lcores_alive = [&states = n.states] {
+    const uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
+    for (const LcoreState* st : states) {
+      uint64_t t = st->last_qs_tsc.load(std::memory_order_relaxed);
+      // t may be a little later than now (stored by the lcore after this
+      // thread read its TSC): that lcore is alive, not 2^64 ticks late.
+      if (t == 0 || (now > t && now - t > hz)) return false;
+    }
+    return true;
+  };
+  hooks.thread_init = helper_init;
+  n.agent = std::make_unique<ControlAgent>(*n.registry, std::move(hooks));
+  n.agent->start(cfg.control);
+  std::printf("edgedns: control socket %s\n", cfg.control.c_str());
+}
+
+// Runs the lcores until SIGINT/SIGTERM; the exit code.
+int serve(Node& n, const NodeAddrs& addrs) {
+  int exit_code = 0;
+  std::printf("edgedns: serving on %zu address(es); SIGUSR1 prints counters\n", addrs.n4 + addrs.n6);
+  if (n.main_works) {
+    // An EAL control thread: its affinity is the CPUs outside the lcore
+    // set (or the main lcore's when there are none), so a busy worker and
+    // the signal handling do not fight over one CPU when others exist.
+    pthread_t hk;
+    auto hk_main = [](void* arg) -> void* {
+      housekeeping(*static_cast<const std::vector<LcoreState*>*>(arg));
+      return nullptr;
+    };
+    if (rte_ctrl_thread_create(&hk, "edgedns-hk", nullptr, hk_main, &n.states) != 0) {
+      std::fprintf(stderr, "edgedns: cannot start the housekeeping thread\n");
+      g_stop.store(true);
+      exit_code = 1;
+    } else {
+      worker_main(n.states[0]);
+      pthread_join(hk, nullptr);
+    }
+  } else {
+    for (LcoreState* st : n.states) rte_eal_remote_launch(worker_main, st, st->lcore_id);
+    housekeeping(n.states);
+    rte_eal_mp_wait_lcore();
+  }
+  print_counters(n.states);
+  return exit_code;
+}
+
+// Teardown in reverse: lcores are stopped; agent, ports, publisher, state, pool.
+void teardown(Node& n) {
+  if (n.agent) n.agent->stop();
+  n.agent.reset();
+  g_tcp = nullptr;
+  n.tcp.reset();  // before the publisher: its threads are RCU readers
+  g_exc = nullptr;
+  n.exc.reset();  // stops its thread, frees what the rings hold, removes the taps
+  for (const PortInfo& p : n.ports) stop_port(p.id);
+  n.registry.reset();
+  n.publisher.reset();
+  for (LcoreState* st : n.states) {
+    free_tx_buffers(*st);
+    st->~LcoreState();
+    rte_free(st);
+  }
+  n.states.clear();
+  if (n.pool) rte_mempool_free(n.pool);
+  n.pool = nullptr;
+}
+
 int run(int argc, char** argv) {
   setvbuf(stdout, nullptr, _IOLBF, 0);  // counters reach a log file line by line
-  SplitArgs sa = split_args(argc, argv);
-  // `edgedns --help` without "--" means ours, not the EAL's.
-  if (!sa.saw_separator)
-    for (size_t i = 1; i < sa.eal.size(); ++i)
-      if (!std::strcmp(sa.eal[i], "--help") || !std::strcmp(sa.eal[i], "-h")) {
-        std::printf("%s", help_text().c_str());
-        return 0;
-      }
+  Invocation in = parse_command_line(argc, argv);
+  if (in.exit) return *in.exit;
+  const Config& cfg = in.pa.cfg;
+  if (!prepare_state_dir(cfg)) return 1;
 
-  ParsedArgs pa;
-  try {
-    pa = parse_args(int(sa.app.size()), sa.app.data());
-  } catch (const ConfigError& e) {
-    std::fprintf(stderr, "edgedns: %s\n", e.what());
-    return 2;
-  }
-  if (pa.help) {
-    std::printf("%s", pa.help_text.c_str());
-    return 0;
-  }
-  const Config& cfg = pa.cfg;
-  NodeAddrs addrs;
-  try {
-    addrs = addrs_from_listen(cfg.listen);
-  } catch (const ConfigError& e) {
-    std::fprintf(stderr, "edgedns: %s\n", e.what());
-    return 2;
-  }
-  if (addrs.n4 + addrs.n6 == 0) {
-    std::fprintf(stderr, "edgedns: no --listen address given\n");
-    return 2;
-  }
-  if (cfg.zones.empty() && cfg.state_dir.empty()) {
-    std::fprintf(stderr, "edgedns: no --zone and no --state-dir given: nothing to serve\n");
-    return 2;
-  }
-
-  // The state directory is created (0700, like the socket: owner only) when
-  // missing, so that a first start with --zone and --state-dir just works.
-  if (!cfg.state_dir.empty()) {
-    std::error_code ec;
-    if (std::filesystem::create_directories(cfg.state_dir, ec))
-      std::filesystem::permissions(cfg.state_dir, std::filesystem::perms::owner_all, ec);
-    if (ec) {
-      std::fprintf(stderr, "edgedns: --state-dir %s: %s\n", cfg.state_dir.c_str(), ec.message().c_str());
-      return 1;
-    }
-  }
-
-  // Zones first: a bad zone fails before any device is touched. Without
-  // --zone, the newest good last-known-good file of --state-dir.
+  // Zones first: a bad zone fails before any device is touched.
   std::shared_ptr<const zones::ZoneSet> zone_set;
   bool from_lkg = false;
   try {
-    if (!cfg.zones.empty()) {
-      zone_set = load_zones(cfg);
-    } else {
-      zone_set = load_newest_lkg(cfg.state_dir, [](const std::string& line) {
-        std::printf("edgedns: %s\n", line.c_str());
-      });
-      if (!zone_set)
-        throw std::runtime_error("no --zone given and no good last-known-good file in " +
-                                 cfg.state_dir);
-      from_lkg = true;
-    }
+    zone_set = start_zones(cfg, &from_lkg);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "edgedns: %s\n", e.what());
     return 1;
@@ -201,218 +444,29 @@ int run(int argc, char** argv) {
   cpu_set_t start_cpus;
   CPU_ZERO(&start_cpus);
   sched_getaffinity(0, sizeof start_cpus, &start_cpus);
+  block_signals();
 
-  // Block the signals before the EAL starts its threads so that all inherit
-  // the mask and only housekeeping's sigtimedwait receives them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
-  int rc = rte_eal_init(int(sa.eal.size()), sa.eal.data());
-  if (rc < 0) {
+  if (rte_eal_init(int(in.args.eal.size()), in.args.eal.data()) < 0) {
     std::fprintf(stderr, "edgedns: EAL init failed: %s\n", rte_strerror(rte_errno));
     return 1;
   }
-
-  std::vector<unsigned> worker_lcores;
-  unsigned main_lcore = rte_get_main_lcore();
-  bool main_works = rte_lcore_count() == 1;
-  if (main_works) {
-    worker_lcores.push_back(main_lcore);
-  } else {
-    unsigned l;
-    RTE_LCORE_FOREACH_WORKER(l) worker_lcores.push_back(l);
-  }
-  const unsigned n_workers = unsigned(worker_lcores.size());
-  const uint16_t n_ports = rte_eth_dev_count_avail();
+  Node n;
   int exit_code = 0;
-  std::vector<PortInfo> ports;
-  std::vector<LcoreState*> states;
-  std::unique_ptr<ZonePublisher> publisher;
-  std::unique_ptr<VersionRegistry> registry;
-  std::unique_ptr<ControlAgent> agent;
-  std::unique_ptr<ExceptionPath> exc;
-  std::unique_ptr<TcpServer> tcp;
-  rte_mempool* pool = nullptr;
   try {
-    if (n_ports == 0)
-      throw std::runtime_error("no DPDK ports: give --vdev=... or bind a NIC to vfio-pci");
-    if (n_ports > kMaxPorts)
-      throw std::runtime_error(std::to_string(n_ports) + " ports, at most " +
-                               std::to_string(kMaxPorts) + " supported");
-    unsigned n_mbufs = mbuf_count(
-        n_ports, n_workers, cfg.exception_path ? ExceptionPath::extra_mbufs(n_ports, n_workers) : 0);
-    pool = create_pool(n_mbufs, int(rte_socket_id()));
-    std::printf("edgedns: %u worker lcore(s), %u port(s), %u mbufs\n", n_workers, n_ports, n_mbufs);
-    if (cfg.rrl_rate)
-      std::printf("edgedns: response rate limiting: %u responses/s per prefix and class per lcore, "
-                  "slip %u\n", cfg.rrl_rate, cfg.rrl_slip);
-    uint16_t pid;
-    RTE_ETH_FOREACH_DEV(pid)
-      ports.push_back(setup_port(pid, uint16_t(n_workers), pool, addrs, cfg.exception_path));
-    wait_links(ports.data(), unsigned(ports.size()), kLinkWaitMs);
-    // After the ports are listed: the taps are ports too, but not served ones.
-    if (cfg.exception_path) {
-      ExceptionConfig ec;
-      ec.iface_prefix = cfg.exception_iface;
-      ec.rate = cfg.exception_rate;
-      exc = std::make_unique<ExceptionPath>(ports, n_workers, pool, addrs, ec);
-    }
-
-    publisher = std::make_unique<ZonePublisher>(n_workers);
-
-    for (unsigned w = 0; w < n_workers; ++w) {
-      unsigned lc = worker_lcores[w];
-      int socket = int(rte_lcore_to_socket_id(lc));
-      void* mem = rte_zmalloc_socket("edgedns_lcore", sizeof(LcoreState), RTE_CACHE_LINE_SIZE, socket);
-      if (!mem) throw std::runtime_error("lcore " + std::to_string(lc) + ": state alloc");
-      auto* st = new (mem) LcoreState();
-      st->lcore_id = lc;
-      st->slot = w;
-      st->publisher = publisher.get();
-      st->stop = &g_stop;
-      st->idle_sleep = cfg.idle_sleep;
-      st->idle_sleep_max_us = cfg.idle_sleep_max_us;
-      st->n_ports = unsigned(ports.size());
-      for (unsigned p = 0; p < ports.size(); ++p) {
-        PortCtx& pc = st->ports[p];
-        pc.port = ports[p].id;
-        pc.queue = uint16_t(w);
-        pc.mtu = ports[p].mtu;
-        pc.offload = ports[p].offload;
-        pc.addrs = addrs;
-        pc.addrs.mac = ports[p].mac;
-        if (exc && w == 0) pc.from_kernel = exc->from_kernel(p);
-      }
-      if (exc) {
-        st->to_kernel = exc->to_kernel(w);
-        st->exc_bucket.rate = cfg.exception_rate;
-        st->exc_bucket.tsc_hz = rte_get_tsc_hz();
-        st->exc_bucket.last_tsc = rte_rdtsc();
-      }
-      st->rrl.configure({cfg.rrl_rate, cfg.rrl_slip}, rte_get_tsc_hz());
-      states.push_back(st);
-      init_tx_buffers(*st, socket);
-    }
-
-    // The start-up version: published to every lcore before they run, so it
-    // is served everywhere and counts as committed (the last-known-good).
-    std::vector<VersionCounters*> vcounters;
-    for (LcoreState* st : states) vcounters.push_back(st->vcounters);
-    registry = std::make_unique<VersionRegistry>(*publisher, worker_lcores, vcounters);
-    auto v0 = registry->add(zone_set);
-    zone_set.reset();  // the registry holds it now
-    registry->publish_all(v0);
-    if (!cfg.state_dir.empty() && !from_lkg) persist_lkg(cfg.state_dir, *v0);
-    registry->commit(v0);
-    std::printf("edgedns: version %s (%s) served and committed%s\n", v0->hex.c_str(),
-                v0->label.c_str(), from_lkg ? " (from the last-known-good)" : "");
-
-    // Helper threads (agent, exception path, TCP) run off the worker CPUs
-    // when other CPUs exist (a busy-polling lcore and a zone compile or a
-    // tap write must not share one).
-    cpu_set_t helper_cpus = start_cpus;
-    for (unsigned lc : worker_lcores) {
-      rte_cpuset_t wc = rte_lcore_cpuset(lc);
-      for (int c = 0; c < CPU_SETSIZE; ++c)
-        if (CPU_ISSET(c, &wc)) CPU_CLR(c, &helper_cpus);
-    }
-    if (CPU_COUNT(&helper_cpus) == 0) helper_cpus = start_cpus;
-    auto helper_init = [helper_cpus] {
-      pthread_setaffinity_np(pthread_self(), sizeof helper_cpus, &helper_cpus);
-    };
-
-    if (exc) {
-      exc->start(helper_init);
-      g_exc = exc.get();
-    }
-    if (cfg.tcp) {
-      TcpConfig tc;
-      tc.threads = cfg.tcp_workers;
-      tc.max_connections = cfg.tcp_max_connections;
-      tc.max_per_client = cfg.tcp_max_per_client;
-      tc.idle_timeout_ms = cfg.tcp_idle_timeout_ms;
-      tc.max_queries = cfg.tcp_max_queries;
-      // Slot 0: TCP answers from the first worker lcore's version (tcp_server.hh).
-      tcp = std::make_unique<TcpServer>(*publisher, 0, addrs, tc);
-      tcp->start(helper_init);
-      g_tcp = tcp.get();
-      std::printf("edgedns: DNS over TCP on port 53 of the service addresses (%u threads)%s\n",
-                  tc.threads, exc ? "" : "; no exception path: TCP must reach this host another way");
-    }
-
-    if (!cfg.control.empty()) {
-      AgentHooks hooks;
-      if (!cfg.state_dir.empty())
-        hooks.persist = [dir = cfg.state_dir](const Version& v) { persist_lkg(dir, v); };
-      hooks.lcores_alive = [&states] {
-        const uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
-        for (const LcoreState* st : states) {
-          uint64_t t = st->last_qs_tsc.load(std::memory_order_relaxed);
-          // t may be a little later than now (stored by the lcore after this
-          // thread read its TSC): that lcore is alive, not 2^64 ticks late.
-          if (t == 0 || (now > t && now - t > hz)) return false;
-        }
-        return true;
-      };
-      hooks.thread_init = helper_init;
-      agent = std::make_unique<ControlAgent>(*registry, std::move(hooks));
-      agent->start(cfg.control);
-      std::printf("edgedns: control socket %s\n", cfg.control.c_str());
-    }
+    choose_worker_lcores(n);
+    setup_ports(n, cfg, in.addrs);
+    setup_lcores(n, cfg, in.addrs);
+    publish_start_version(n, cfg, std::move(zone_set), from_lkg);
+    auto helper_init = helper_thread_init(start_cpus, n);
+    start_helpers(n, cfg, in.addrs, helper_init);
+    start_agent(n, cfg, helper_init);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "edgedns: %s\n", e.what());
     g_stop.store(true);
     exit_code = 1;
   }
-
-  if (exit_code == 0) {
-    std::printf("edgedns: serving on %zu address(es); SIGUSR1 prints counters\n", addrs.n4 + addrs.n6);
-    if (main_works) {
-      // An EAL control thread: its affinity is the CPUs outside the lcore
-      // set (or the main lcore's when there are none), so a busy worker and
-      // the signal handling do not fight over one CPU when others exist.
-      pthread_t hk;
-      auto hk_main = [](void* arg) -> void* {
-        housekeeping(*static_cast<const std::vector<LcoreState*>*>(arg));
-        return nullptr;
-      };
-      if (rte_ctrl_thread_create(&hk, "edgedns-hk", nullptr, hk_main, &states) != 0) {
-        std::fprintf(stderr, "edgedns: cannot start the housekeeping thread\n");
-        g_stop.store(true);
-        exit_code = 1;
-      } else {
-        worker_main(states[0]);
-        pthread_join(hk, nullptr);
-      }
-    } else {
-      for (LcoreState* st : states) rte_eal_remote_launch(worker_main, st, st->lcore_id);
-      housekeeping(states);
-      rte_eal_mp_wait_lcore();
-    }
-    print_counters(states);
-  }
-
-  // Teardown in reverse: lcores are stopped; agent, ports, publisher, state, pool, EAL.
-  if (agent) agent->stop();
-  agent.reset();
-  g_tcp = nullptr;
-  tcp.reset();  // before the publisher: its threads are RCU readers
-  g_exc = nullptr;
-  exc.reset();  // stops its thread, frees what the rings hold, removes the taps
-  for (const PortInfo& p : ports) stop_port(p.id);
-  registry.reset();
-  publisher.reset();
-  zone_set.reset();
-  for (LcoreState* st : states) {
-    free_tx_buffers(*st);
-    st->~LcoreState();
-    rte_free(st);
-  }
-  if (pool) rte_mempool_free(pool);
+  if (exit_code == 0) exit_code = serve(n, in.addrs);
+  teardown(n);
   rte_eal_cleanup();
   return exit_code;
 }

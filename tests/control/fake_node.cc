@@ -5,12 +5,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "control/dig_print.hh"
-#include "control/proto.hh"
 #include "control/version_id.hh"
+#include "proto/framing.hh"
 #include "zones/answer.hh"
 #include "zones/snapshot.hh"
 
@@ -20,7 +19,8 @@ using nlohmann::json;
 
 FakeNode::FakeNode(std::string name, std::string socket, std::vector<int> lcores,
                    const std::vector<ZoneText>& initial, bool udp)
-    : name_(std::move(name)), socket_(std::move(socket)), lcores_(std::move(lcores)), udp_(udp) {
+    : name_(std::move(name)), socket_(std::move(socket)), lcores_(std::move(lcores)), udp_(udp),
+      server_([this](const std::string& frame) { return handle_frame(frame); }) {
   std::vector<ctl::LoadedZone> zs;
   for (const auto& z : initial) {
     zs.push_back(ctl::load_zone_text(z.text, z.file));
@@ -52,15 +52,8 @@ std::string FakeNode::add_version(const std::vector<ctl::LoadedZone>& zones) {
 }
 
 void FakeNode::start() {
-  ::unlink(socket_.c_str());
-  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::strncpy(sa.sun_path, socket_.c_str(), sizeof sa.sun_path - 1);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(listen_fd_, 16) != 0)
-    throw std::runtime_error("fake node: cannot listen on " + socket_ + ": " + std::strerror(errno));
+  server_.start(socket_);
   running_ = true;
-  accept_thread_ = std::thread([this] { accept_loop(); });
   if (udp_) {
     if (udp_fd_ < 0) {
       udp_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -80,17 +73,7 @@ void FakeNode::start() {
 
 void FakeNode::stop() {
   if (!running_.exchange(false)) return;
-  ::shutdown(listen_fd_, SHUT_RDWR);
-  ::close(listen_fd_);
-  ::unlink(socket_.c_str());
-  {
-    std::lock_guard lk(mu_);
-    for (int fd : conn_fds_) ::shutdown(fd, SHUT_RDWR);
-  }
-  if (accept_thread_.joinable()) accept_thread_.join();
-  for (auto& t : conn_threads_) t.join();
-  conn_threads_.clear();
-  conn_fds_.clear();
+  server_.stop();
   if (udp_thread_.joinable()) udp_thread_.join();
   if (udp_fd_ >= 0) ::close(udp_fd_);
   udp_fd_ = -1;
@@ -107,27 +90,10 @@ void FakeNode::restart() {
   start();
 }
 
-void FakeNode::accept_loop() {
-  while (running_) {
-    pollfd pf{listen_fd_, POLLIN, 0};
-    if (::poll(&pf, 1, 50) <= 0) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    std::lock_guard lk(mu_);
-    conn_fds_.push_back(fd);
-    conn_threads_.emplace_back([this, fd] { serve_conn(fd); });
-  }
-}
-
-void FakeNode::serve_conn(int fd) {
-  std::string frame;
-  while (running_ && proto::read_frame(fd, frame) == proto::IoStatus::Ok) {
-    std::string err;
-    auto req = proto::parse_message(frame, &err);
-    json reply = req ? handle(*req) : proto::make_error(nullptr, "bad_request", err);
-    if (!running_ || !proto::write_frame(fd, reply.dump())) break;
-  }
-  ::close(fd);
+json FakeNode::handle_frame(const std::string& frame) {
+  std::string err;
+  auto req = proto::parse_message(frame, &err);
+  return req ? handle(*req) : proto::make_error(nullptr, "bad_request", err);
 }
 
 void FakeNode::udp_loop() {

@@ -18,6 +18,7 @@
 
 #include "control/node_client.hh"
 #include "control/zone_input.hh"
+#include "proto/server.hh"
 
 namespace edgedns::test {
 
@@ -55,8 +56,7 @@ class FakeNode {
     std::shared_ptr<const void> zoneset;  // zones::ZoneSet, type-erased to keep the header light
     size_t records = 0;
   };
-  void accept_loop();
-  void serve_conn(int fd);
+  nlohmann::json handle_frame(const std::string& frame);
   void udp_loop();
   nlohmann::json handle(const nlohmann::json& req);
   std::string add_version(const std::vector<ctl::LoadedZone>& zones);
@@ -73,13 +73,14 @@ class FakeNode {
   std::vector<std::string> log_;
   std::map<std::string, std::string> failing_;
   std::function<ctl::Counters(int, const std::string&)> traffic_;
-  int listen_fd_ = -1, udp_fd_ = -1;
+  int udp_fd_ = -1;
   uint16_t udp_port_ = 0;
   std::atomic<bool> running_{false};
-  std::thread accept_thread_, udp_thread_;
-  std::vector<std::thread> conn_threads_;
-  std::vector<int> conn_fds_;
+  std::thread udp_thread_;
   uint64_t udp_rr_ = 0;
+  // The node agent's own server (proto/): the fake differs from a node in
+  // what it answers, not in how it speaks.
+  proto::Server server_;
 };
 
 }  // namespace edgedns::test

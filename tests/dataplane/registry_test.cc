@@ -17,7 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "control/proto.hh"
+#include "proto/client.hh"
+#include "proto/framing.hh"
 
 using namespace edgedns;
 using namespace edgedns::dp;

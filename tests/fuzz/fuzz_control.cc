@@ -29,7 +29,7 @@
 #include <set>
 #include <string>
 
-#include "control/proto.hh"
+#include "proto/framing.hh"
 #include "dataplane/agent.hh"
 #include "dataplane/registry.hh"
 #include "fuzz_common.hh"

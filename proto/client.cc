@@ -1,0 +1,56 @@
+#include "proto/client.hh"
+
+#include <cerrno>
+#include <cstring>
+
+#include "proto/framing.hh"
+
+namespace edgedns::proto {
+
+using nlohmann::json;
+
+Client Client::connect_unix(const std::string& path, const std::string& what) {
+  std::string err;
+  auto s = connect_unix_stream(path, &err);
+  if (!s) throw CallError(CallError::Kind::Unreachable, err);
+  return Client(std::move(s), what);
+}
+
+json Client::call(json request, int timeout_ms) {
+  using K = CallError::Kind;
+  if (!request.contains("v")) request["v"] = kVersion;
+  if (!request.contains("id")) request["id"] = ++next_id_;
+  if (!write_frame(*s_, dump_message(request), timeout_ms)) {
+    int e = errno;
+    throw CallError(e == ETIMEDOUT ? K::Timeout : K::Io,
+                    "cannot send to " + what_ + ": " + std::strerror(e));
+  }
+  std::string frame;
+  errno = 0;
+  switch (read_frame(*s_, frame, ReadLimits{kMaxFrame, timeout_ms, timeout_ms})) {
+    case IoStatus::Ok: break;
+    case IoStatus::Closed: throw CallError(K::Closed, what_ + " closed the connection");
+    case IoStatus::TooLarge: throw CallError(K::Protocol, what_ + " sent an oversized reply");
+    case IoStatus::Timeout: throw CallError(K::Timeout, "no reply from " + what_ + " in time");
+    case IoStatus::Error:
+      throw CallError(K::Io, "cannot read from " + what_ + ": " +
+                                 (errno ? std::strerror(errno) : "connection cut mid-reply"));
+  }
+  std::string err;
+  auto j = parse_message(frame, &err);
+  if (!j) throw CallError(K::Protocol, what_ + ": " + err);
+  return *j;
+}
+
+int connect_unix(const std::string& path, std::string* err) {
+  auto s = connect_unix_stream(path, err);
+  if (!s) return -1;
+  return s->release();
+}
+
+json call(int fd, json request, const std::string& what) {
+  Client c(std::make_unique<FdStream>(fd, /*owns=*/false), what);
+  return c.call(std::move(request));
+}
+
+}  // namespace edgedns::proto

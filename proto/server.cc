@@ -1,0 +1,189 @@
+#include "proto/server.hh"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "proto/client.hh"
+
+namespace edgedns::proto {
+
+using nlohmann::json;
+
+struct Server::Conn {
+  std::unique_ptr<FdStream> s;
+  std::thread t;
+  std::atomic<bool> done{false};
+};
+
+Server::Server(Handler h, ServerOptions o) : handler_(std::move(h)), opt_(std::move(o)) {}
+
+Server::~Server() { stop(); }
+
+void Server::bind(const std::string& path) {
+  sockaddr_un sa{};
+  if (path.empty() || path.size() >= sizeof sa.sun_path)
+    throw std::runtime_error("control socket path '" + path + "' is empty or too long");
+  if (listen_fd_ >= 0) throw std::runtime_error("control socket " + path + ": server already bound");
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    // Only a socket may be replaced: a mistyped --socket must not delete a file.
+    if (!S_ISSOCK(st.st_mode))
+      throw std::runtime_error("control socket " + path +
+                               " exists and is not a socket; refusing to replace it");
+    std::string err;
+    int probe = connect_unix(path, &err);
+    if (probe >= 0) {
+      ::close(probe);
+      throw std::runtime_error("control socket " + path + " is in use by another process");
+    }
+    ::unlink(path.c_str());  // stale: its process is gone (kill -9)
+  }
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("control socket: ") + std::strerror(errno));
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+  // Created 0600 from the start (no window with wider permissions). umask is
+  // process-wide: this is brief, and callers bind before their own threads
+  // create files.
+  mode_t old = ::umask(0177);
+  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  int bind_errno = errno;
+  ::umask(old);
+  if (rc < 0 || ::chmod(path.c_str(), 0600) < 0 || ::listen(fd, int(opt_.max_connections)) < 0) {
+    int e = rc < 0 ? bind_errno : errno;
+    ::close(fd);
+    if (rc == 0) ::unlink(path.c_str());
+    throw std::runtime_error("control socket " + path + ": " + std::strerror(e));
+  }
+  if (::pipe2(wake_fd_, O_CLOEXEC | O_NONBLOCK) < 0) {
+    int e = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    throw std::runtime_error(std::string("control socket pipe: ") + std::strerror(e));
+  }
+  listen_fd_ = fd;
+  path_ = path;
+}
+
+void Server::start() {
+  if (listen_fd_ < 0) throw std::runtime_error("control socket: start() before bind()");
+  stopping_ = false;
+  accept_thread_ = std::thread([this] { accept_loop(); });
+}
+
+void Server::wake() {
+  char b = 1;
+  (void)!::write(wake_fd_[1], &b, 1);  // a full pipe already wakes the loop
+}
+
+void Server::stop() {
+  if (listen_fd_ < 0) return;
+  stopping_ = true;
+  wake();
+  if (accept_thread_.joinable()) accept_thread_.join();
+  reap(true);
+  ::close(listen_fd_);
+  ::close(wake_fd_[0]);
+  ::close(wake_fd_[1]);
+  listen_fd_ = wake_fd_[0] = wake_fd_[1] = -1;
+  ::unlink(path_.c_str());
+}
+
+size_t Server::connections() {
+  std::lock_guard lock(conn_mu_);
+  return conns_.size();
+}
+
+void Server::reap(bool all) {
+  std::vector<std::unique_ptr<Conn>> gone;
+  {
+    std::lock_guard lock(conn_mu_);
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      if (all || (*it)->done.load()) {
+        if (all) (*it)->s->shutdown();  // unblocks its reader
+        gone.push_back(std::move(*it));
+        it = conns_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& c : gone)
+    if (c->t.joinable()) c->t.join();
+  // ~Conn closes the fds.
+}
+
+void Server::accept_loop() {
+  if (opt_.thread_init) opt_.thread_init();
+  while (!stopping_) {
+    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_[0], POLLIN, 0}};
+    int r = ::poll(p, 2, -1);
+    if (p[1].revents & POLLIN) {
+      char buf[64];
+      while (::read(wake_fd_[0], buf, sizeof buf) > 0) {
+      }
+    }
+    reap(false);
+    if (r <= 0 || stopping_ || !(p[0].revents & POLLIN)) continue;
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    auto s = std::make_unique<FdStream>(fd);
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+        (cred.uid != 0 && cred.uid != ::geteuid()))
+      continue;  // neither root nor our user: closed without even an error frame
+    std::lock_guard lock(conn_mu_);
+    if (conns_.size() >= opt_.max_connections) {
+      write_frame(*s, dump_message(make_error(nullptr, "busy", "too many control connections")),
+                  opt_.write_timeout_ms > 1000 ? 1000 : opt_.write_timeout_ms);
+      continue;
+    }
+    auto c = std::make_unique<Conn>();
+    c->s = std::move(s);
+    Conn* raw = c.get();
+    c->t = std::thread([this, raw] { serve(raw); });
+    conns_.push_back(std::move(c));
+  }
+}
+
+void Server::serve(Conn* c) {
+  if (opt_.thread_init) opt_.thread_init();
+  const ReadLimits lim{opt_.max_frame, opt_.idle_timeout_ms, opt_.frame_timeout_ms};
+  std::string frame;
+  while (!stopping_) {
+    uint32_t announced = 0;
+    IoStatus st = read_frame(*c->s, frame, lim, &announced);
+    if (st == IoStatus::TooLarge) {
+      // The rest of the stream cannot be resynchronised: answer and close.
+      write_frame(*c->s,
+                  dump_message(make_error(nullptr, "bad_request",
+                                          "frame of " + std::to_string(announced) +
+                                              " bytes exceeds the limit")),
+                  opt_.write_timeout_ms);
+      break;
+    }
+    if (st != IoStatus::Ok) break;  // closed, stalled or cut mid-frame: nothing was handled
+    json reply;
+    try {
+      reply = handler_(frame);
+    } catch (const std::exception& e) {
+      reply = make_error(nullptr, "bad_request", e.what());
+    }
+    frame.clear();
+    frame.shrink_to_fit();  // an idle connection keeps no upload-sized buffer
+    if (!write_frame(*c->s, dump_message(reply), opt_.write_timeout_ms)) break;
+  }
+  c->done = true;
+  wake();  // the accept loop reaps this connection now, not at its next accept
+}
+
+}  // namespace edgedns::proto
