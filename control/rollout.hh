@@ -6,6 +6,8 @@
 // version; passing every stage commits everywhere. Each step is journaled
 // before it is acted on; after a restart the journal is replayed and an
 // interrupted rollout resumes (or rolls back, per policy) from its stage.
+// The state itself is rollout_state.hh, the stage decisions stage.hh (both
+// pure); rollout.cc holds the command handlers, rollout_engine.cc the engine.
 // Threads: handle() from any connection thread; one engine thread acts on nodes.
 #pragma once
 
@@ -25,34 +27,11 @@
 #include "control/journal.hh"
 #include "control/node_client.hh"
 #include "control/probe.hh"
+#include "control/rollout_state.hh"
+#include "control/stage.hh"
 #include "control/store.hh"
 
 namespace edgedns::ctl {
-
-// What must serve the new version during a stage (cumulative: earlier
-// stages' targets are included).
-struct StageTarget {
-  std::string node;
-  std::vector<int> lcores;  // empty: every lcore
-};
-struct ResolvedStage {
-  std::string name;
-  Scope scope = Scope::All;
-  double bake_s = 0;
-  uint64_t min_queries = 0;
-  double timeout_s = 0;
-  std::vector<StageTarget> targets;
-};
-
-// Pure: turns the policy's stages into concrete targets for this fleet
-// (`lcores` per node name, from hello). Stages that would add nothing are
-// dropped (e.g. "one lcore" on a single-lcore node equals "that node").
-std::vector<ResolvedStage> resolve_stages(const Policy& p, const Fleet& f,
-                                          const std::map<std::string, std::vector<int>>& lcores,
-                                          std::optional<double> bake_override);
-
-nlohmann::json stage_to_json(const ResolvedStage& s);
-ResolvedStage stage_from_json(const nlohmann::json& j);
 
 class Controller {
  public:
@@ -75,40 +54,12 @@ class Controller {
   bool idle();
 
  private:
-  struct Rollout {
-    uint64_t id = 0;
-    std::string version, label, previous;
-    std::string policy_text, policy_file, probes_text, probes_file;
-    std::vector<ResolvedStage> stages;
-    std::vector<std::string> untouched;
-    size_t stage = 0;
-    std::string phase = "stage";  // stage | commit | rollback | done
-    std::string outcome;          // committed | rolled_back
-    std::string reason;
-    bool paused = false;
-    double started = 0, finished = 0;
-    // progress, not journaled
-    double bake_left = 0;
-    size_t nodes_done = 0, lcores_done = 0;
-    std::vector<std::string> verdicts;
-  };
-
+  // Command handlers and start-up (rollout.cc).
   nlohmann::json journal(nlohmann::json rec);  // appends, feeds the event list
+  nlohmann::json journal_apply(nlohmann::json rec);  // journal(), then folded into st_
   void replay();
-  void apply(const nlohmann::json& rec);
   void adopt_baseline();
-  void engine();
-  void run_rollout();
-  bool run_stage(size_t i, std::string& reason);
-  bool commit_all(std::string& reason);
-  void rollback_all(const std::string& to, std::vector<std::string>& pending);
-  void finish_rollback(const std::string& reason);
-  void converge();
-  NodeClient& client(const std::string& node);
-  void ensure_held(NodeClient& c, const std::string& version);
-  bool sleep_interval(double seconds);  // false when stopping
   nlohmann::json rollout_json(const Rollout& r) const;
-  void set_verdicts(std::vector<std::string> v);
 
   nlohmann::json cmd_push(const nlohmann::json& req);
   nlohmann::json cmd_status();
@@ -117,6 +68,27 @@ class Controller {
   nlohmann::json cmd_rollback(const nlohmann::json& req);
   nlohmann::json cmd_history();
 
+  // The engine thread (rollout_engine.cc).
+  using CounterBase = std::map<std::string, std::map<int, std::map<std::string, Counters>>>;
+  void engine();
+  void run_rollout();
+  bool run_stage(size_t i, std::string& reason);
+  bool publish_stage(const Rollout& r, const ResolvedStage& st, const Policy& pol, std::string& reason);
+  bool stage_probes(const Rollout& r, const Policy& pol, std::vector<Probe>& probes, std::string& reason);
+  CounterBase counter_base();
+  bool bake_stage(const Rollout& r, const ResolvedStage& st, const Policy& pol, const std::vector<Probe>& probes,
+                  std::string& reason);
+  StageEvidence observe_nodes(const Rollout& r, const ResolvedStage& st, const Policy& pol, const CounterBase& base);
+  void probe_targets(const ResolvedStage& st, const Policy& pol, const std::vector<Probe>& probes, StageEvidence& ev);
+  bool commit_all(std::string& reason);
+  void rollback_all(const std::string& to, std::vector<std::string>& pending);
+  void finish_rollback(const std::string& reason);
+  void converge();
+  NodeClient& client(const std::string& node);
+  void ensure_held(NodeClient& c, const std::string& version);
+  bool sleep_interval(double seconds);  // false when stopping
+  void set_verdicts(std::vector<std::string> v);
+
   Options opt_;
   VersionStore store_;
   std::unique_ptr<Journal> journal_;
@@ -124,14 +96,8 @@ class Controller {
   std::mutex push_mu_; // one push validated at a time
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::string committed_;                 // the fleet's committed version ("" = unknown)
-  std::vector<std::string> committed_log_;
-  std::map<std::string, std::string> labels_, bad_;
-  std::optional<Rollout> active_;
-  std::vector<nlohmann::json> history_;   // finished rollouts
+  FleetState st_;                         // guarded by mu_
   std::vector<nlohmann::json> events_;    // journal records and verdicts, for watch
-  std::optional<std::string> manual_to_; // pending manual rollback target
-  uint64_t next_rollout_ = 1;
   std::atomic<bool> abort_{false};
   std::atomic<bool> stopping_{false};
   std::thread thread_;

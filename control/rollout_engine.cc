@@ -1,0 +1,465 @@
+// The engine thread of Controller: walks the active rollout through its
+// stages, commits or rolls back, and brings stray nodes back to the
+// committed version. Every step is journaled before it is acted on; what a
+// gate interval decides comes from stage.hh's pure judge_interval(). Engine
+// thread only (clients_ and reference_ are its own); st_ is read under mu_.
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <set>
+
+#include "control/rollout.hh"
+
+namespace edgedns::ctl {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void log_line(const std::string& s) { std::cerr << "edgectl serve: " << s << std::endl; }
+
+const char* ev(Event e) { return event_name(e); }
+
+// True unless the node has committed `v` and every lcore serves it.
+bool off_version(const NodeStatus& st, const std::string& v) {
+  bool off = st.committed != v;
+  for (const auto& l : st.lcores) off |= l.version != v;
+  return off;
+}
+
+}  // namespace
+
+NodeClient& Controller::client(const std::string& node) {
+  auto& c = clients_[node];
+  if (!c) {
+    const FleetNode* fn = opt_.fleet.find(node);
+    if (!fn) throw std::runtime_error("node " + node + " is not in the fleet file");
+    c = std::make_unique<NodeClient>(fn->name, fn->control);
+  }
+  return *c;
+}
+
+bool Controller::sleep_interval(double seconds) {
+  std::unique_lock lk(mu_);
+  cv_.wait_for(lk, std::chrono::duration<double>(seconds), [&] { return stopping_.load() || abort_.load(); });
+  return !stopping_;
+}
+
+void Controller::set_verdicts(std::vector<std::string> v) {
+  std::lock_guard lk(mu_);
+  if (!st_.active || st_.active->verdicts == v) return;
+  st_.active->verdicts = v;
+  events_.push_back({{"ev", ev(Event::Verdicts)}, {"rollout", st_.active->id}, {"verdicts", v}, {"time", now_s()}});
+}
+
+void Controller::engine() {
+  // Bring nodes to the committed version before anything new happens, unless
+  // a rollout is in flight (its own steps decide what nodes serve).
+  bool rollout_pending;
+  {
+    std::lock_guard lk(mu_);
+    rollout_pending = !st_.idle();
+  }
+  if (!rollout_pending) converge();
+  while (!stopping_) {
+    std::optional<std::string> manual;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return stopping_ || !st_.idle(); });
+      if (stopping_) break;
+      if (!st_.active) manual = st_.manual_to;
+    }
+    if (!manual) {
+      run_rollout();
+      continue;
+    }
+    std::vector<std::string> pending;
+    rollback_all(*manual, pending);
+    if (stopping_) break;
+    journal_apply({{"ev", ev(Event::ManualRollbackDone)}, {"to", *manual}, {"pending", pending}});
+  }
+}
+
+void Controller::converge() {
+  std::string target;
+  {
+    std::lock_guard lk(mu_);
+    target = st_.committed;
+  }
+  if (target.empty()) return;
+  for (const auto& n : opt_.fleet.nodes) {
+    try {
+      NodeClient& c = client(n.name);
+      if (!off_version(c.status(), target)) continue;
+      log_line("node " + n.name + " is not on the committed version " + short_version(target) + ": bringing it back");
+      journal({{"ev", ev(Event::Converge)}, {"node", n.name}, {"version", target}});
+      ensure_held(c, target);
+      c.publish(target);
+      c.commit(target);
+    } catch (const std::exception& e) {
+      log_line(std::string("converge: ") + e.what());
+    }
+  }
+}
+
+void Controller::ensure_held(NodeClient& c, const std::string& version) {
+  if (c.status().holds(version)) return;
+  if (!store_.has(version))
+    throw NodeError(c.name(), c.socket(), "unknown_version",
+                    "does not hold " + version + " and the control plane has no copy of it");
+  UploadResult u = c.upload(store_.uploads(version));
+  if (u.version != version)
+    throw NodeError(c.name(), c.socket(), "protocol",
+                    "computed version " + u.version + " for the zones of " + version + " (version hash mismatch)");
+}
+
+void Controller::run_rollout() {
+  Phase phase;
+  size_t stage, nstages;
+  uint64_t id;
+  {
+    std::lock_guard lk(mu_);
+    phase = st_.active->phase;
+    stage = st_.active->stage;
+    nstages = st_.active->stages.size();
+    id = st_.active->id;
+  }
+  std::string reason;
+  if (phase == Phase::Stage) {
+    reference_ = {};
+    bool ok = true;
+    for (size_t i = stage; i < nstages && ok; ++i) {
+      ok = run_stage(i, reason);
+      if (stopping_) return;  // a restart resumes from the journal
+      if (ok) journal_apply({{"ev", ev(Event::StagePassed)}, {"rollout", id}, {"stage", i}});
+    }
+    if (ok) {
+      journal_apply({{"ev", ev(Event::CommitBegin)}, {"rollout", id}});
+      phase = Phase::Commit;
+    } else {
+      journal_apply({{"ev", ev(Event::RollbackBegin)}, {"rollout", id}, {"reason", reason}});
+      phase = Phase::Rollback;
+    }
+  }
+  if (phase == Phase::Commit) {
+    if (commit_all(reason)) {
+      std::string v;
+      {
+        std::lock_guard lk(mu_);
+        v = st_.active->version;
+      }
+      json r = journal({{"ev", ev(Event::Committed)}, {"rollout", id}, {"version", v}});
+      log_line("rollout " + std::to_string(id) + ": " + v + " committed on every node");
+      std::lock_guard lk(mu_);
+      apply_record(st_, r);
+      return;
+    }
+    if (stopping_) return;
+    journal_apply({{"ev", ev(Event::RollbackBegin)}, {"rollout", id}, {"reason", reason}});
+    phase = Phase::Rollback;
+  }
+  if (phase == Phase::Rollback) {
+    std::string why;
+    {
+      std::lock_guard lk(mu_);
+      why = st_.active->reason;
+    }
+    finish_rollback(why);
+  }
+}
+
+void Controller::finish_rollback(const std::string& reason) {
+  std::string prev, v;
+  uint64_t id;
+  {
+    std::lock_guard lk(mu_);
+    prev = st_.active->previous;
+    v = st_.active->version;
+    id = st_.active->id;
+  }
+  std::vector<std::string> pending;
+  rollback_all(prev, pending);
+  if (stopping_) return;
+  journal_apply({{"ev", ev(Event::Bad)}, {"version", v}, {"reason", reason}});
+  try {
+    store_.set_meta(v, "bad", reason);
+  } catch (const std::exception& e) {
+    log_line(e.what());
+  }
+  json r = journal({{"ev", ev(Event::RolledBack)}, {"rollout", id}, {"version", v}, {"to", prev}, {"reason", reason},
+                    {"pending", pending}});
+  log_line("rollout " + std::to_string(id) + ": rolled back to " + prev + ": " + reason);
+  std::lock_guard lk(mu_);
+  apply_record(st_, r);
+}
+
+void Controller::rollback_all(const std::string& to, std::vector<std::string>& pending) {
+  if (to.empty()) return;
+  for (const auto& n : opt_.fleet.nodes) {
+    try {
+      NodeClient& c = client(n.name);
+      if (!off_version(c.status(), to)) continue;
+      ensure_held(c, to);
+      c.publish(to);
+      c.commit(to);
+    } catch (const NodeError& e) {
+      // A node that is down comes back on its last-known-good, which a
+      // rollout never changed before its commit phase; converge() at the next
+      // start fixes anything else.
+      log_line(std::string("rollback: ") + e.what());
+      pending.push_back(n.name);
+    }
+  }
+}
+
+bool Controller::commit_all(std::string& reason) {
+  std::string v;
+  Policy pol;
+  {
+    std::lock_guard lk(mu_);
+    v = st_.active->version;
+    pol = st_.active->policy();
+  }
+  std::set<std::string> left;
+  for (const auto& n : opt_.fleet.nodes) left.insert(n.name);
+  while (!left.empty()) {
+    if (abort_) {
+      reason = "aborted by the operator during the commit phase";
+      abort_ = false;
+      return false;
+    }
+    for (auto it = left.begin(); it != left.end();) {
+      try {
+        NodeClient& c = client(*it);
+        ensure_held(c, v);
+        c.publish(v);
+        c.commit(v);
+        it = left.erase(it);
+      } catch (const NodeError& e) {
+        if (!e.is_down()) {
+          reason = std::string("commit failed: ") + e.what();
+          return false;
+        }
+        ++it;
+      }
+    }
+    if (!left.empty()) {
+      std::string w;
+      for (const auto& n : left) w += (w.empty() ? "" : ", ") + n;
+      set_verdicts({"commit: waiting for " + w + " to come back"});
+      if (!sleep_interval(pol.health.interval_s)) return false;
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// One stage: publish to its targets, gather its probes, then bake.
+
+bool Controller::run_stage(size_t i, std::string& reason) {
+  Rollout r;
+  {
+    std::lock_guard lk(mu_);
+    r = *st_.active;
+  }
+  const ResolvedStage& st = r.stages[i];
+  Policy pol = r.policy();
+  journal_apply({{"ev", ev(Event::StageBegin)}, {"rollout", r.id}, {"stage", i}, {"name", st.name}});
+  if (!publish_stage(r, st, pol, reason)) return false;
+  std::vector<Probe> probes;
+  if (!stage_probes(r, pol, probes, reason)) return false;
+  return bake_stage(r, st, pol, probes, reason);
+}
+
+bool Controller::publish_stage(const Rollout& r, const ResolvedStage& st, const Policy& pol, std::string& reason) {
+  // Upload and publish, each step journaled first. Publishing is idempotent,
+  // so a resumed stage simply repeats it.
+  std::set<std::string> done;
+  while (done.size() < st.targets.size()) {
+    for (const auto& t : st.targets) {
+      if (done.count(t.node)) continue;
+      try {
+        NodeClient& c = client(t.node);
+        if (!c.status().holds(r.version)) {
+          journal({{"ev", ev(Event::Upload)}, {"rollout", r.id}, {"node", t.node}});
+          ensure_held(c, r.version);
+        }
+        json rec = {{"ev", ev(Event::Publish)}, {"rollout", r.id}, {"node", t.node}, {"version", r.version}};
+        if (!t.lcores.empty()) rec["lcores"] = t.lcores;
+        journal(rec);
+        c.publish(r.version, t.lcores.empty() ? std::nullopt : std::optional<std::vector<int>>(t.lcores));
+        done.insert(t.node);
+      } catch (const NodeError& e) {
+        if (!e.is_down() || pol.health.rollback_on_node_down) {
+          reason = "stage " + st.name + ": " + e.what();
+          return false;
+        }
+        set_verdicts({"waiting for node " + t.node + ": " + e.what()});
+      }
+    }
+    if (abort_) {
+      abort_ = false;
+      reason = "aborted by the operator";
+      return false;
+    }
+    if (done.size() < st.targets.size() && !sleep_interval(pol.health.interval_s)) return false;
+  }
+  return true;
+}
+
+bool Controller::stage_probes(const Rollout& r, const Policy& pol, std::vector<Probe>& probes, std::string& reason) {
+  // The operator's probes, plus untouched names that must answer as before.
+  try {
+    if (!r.probes_text.empty()) probes = parse_probes(r.probes_text, r.probes_file);
+    if (pol.health.auto_probes && store_.has(r.previous)) {
+      auto prev = store_.load(r.previous);
+      auto ap = auto_probes(prev, r.untouched, pol.health.auto_probes);
+      probes.insert(probes.end(), ap.begin(), ap.end());
+    }
+  } catch (const std::exception& e) {
+    reason = std::string("probes: ") + e.what();
+    return false;
+  }
+  return true;
+}
+
+Controller::CounterBase Controller::counter_base() {
+  // Rates are judged on what happened during this stage, from these counters on.
+  CounterBase base;
+  for (const auto& n : opt_.fleet.nodes) {
+    try {
+      for (const auto& l : client(n.name).status().lcores) base[n.name][l.id] = l.counters;
+    } catch (const NodeError&) {
+    }
+  }
+  return base;
+}
+
+bool Controller::bake_stage(const Rollout& r, const ResolvedStage& st, const Policy& pol,
+                            const std::vector<Probe>& probes, std::string& reason) {
+  CounterBase base = counter_base();
+  double baked = 0;
+  auto last = Clock::now();
+  auto started = Clock::now();
+  for (;;) {
+    if (!sleep_interval(std::min(pol.health.interval_s, std::max(0.05, st.bake_s - baked)))) return false;
+    if (abort_) {
+      abort_ = false;
+      reason = "aborted by the operator";
+      return false;
+    }
+    auto now = Clock::now();
+    double step = std::chrono::duration<double>(now - last).count();
+    last = now;
+    bool paused;
+    {
+      std::lock_guard lk(mu_);
+      paused = st_.active->paused;
+    }
+    StageEvidence evidence = observe_nodes(r, st, pol, base);
+    evidence.paused = paused;
+    if (evidence.node_failure.empty()) {
+      Counters ref = control_reference(evidence.control, reference_, pol.health.min_queries);
+      evidence.rates = compare_rates(evidence.canary, ref, pol.health);
+      // A stage that already failed sends no more traffic.
+      if (evidence.rates.failures.empty()) probe_targets(st, pol, probes, evidence);
+    }
+    evidence.have_probes = !probes.empty();
+    IntervalVerdict v =
+        judge_interval(st, r.version, evidence, baked, step, std::chrono::duration<double>(now - started).count());
+    if (!v.lines.empty()) {
+      baked = v.baked;
+      {
+        std::lock_guard lk(mu_);
+        st_.active->bake_left = std::max(0.0, st.bake_s - baked);
+        st_.active->nodes_done = evidence.nodes_done;
+        st_.active->lcores_done = evidence.lcores_done;
+      }
+      set_verdicts(v.lines);
+    }
+    if (v.verdict == StageVerdict::Pass) return true;
+    if (v.verdict == StageVerdict::Fail) {
+      reason = v.reason;
+      return false;
+    }
+  }
+}
+
+StageEvidence Controller::observe_nodes(const Rollout& r, const ResolvedStage& st, const Policy& pol,
+                                        const CounterBase& base) {
+  StageEvidence ev;
+  for (const auto& n : opt_.fleet.nodes) {
+    try {
+      NodeClient& c = client(n.name);
+      if (!c.health().lcores_alive) {
+        ev.node_failure = "node " + n.name + ": not every lcore is alive";
+        return ev;
+      }
+      NodeStatus s = c.status();
+      bool all_new = !s.lcores.empty();
+      for (const auto& l : s.lcores) {
+        LcoreJudgement j =
+            check_lcore(st, n.name, l.id, l.version, r.version, r.previous, pol.health.rollback_on_node_down);
+        if (j.check == LcoreCheck::Republish) {
+          journal({{"ev", event_name(Event::Publish)}, {"rollout", r.id}, {"node", n.name}, {"version", r.version},
+                   {"lcores", std::vector<int>{l.id}}});
+          ensure_held(c, r.version);
+          c.publish(r.version, std::vector<int>{l.id});
+          ev.republished = true;
+          continue;
+        }
+        if (j.check == LcoreCheck::Wrong) {
+          ev.node_failure = "node " + n.name + " lcore " + std::to_string(l.id) + " serves " + short_version(l.version) +
+                            ", expected " + short_version(j.expected);
+          return ev;
+        }
+        all_new &= l.version == r.version;
+        ev.lcores_done += l.version == r.version;
+        auto cur = l.counters.find(l.version);
+        if (cur == l.counters.end()) continue;
+        Counters b;
+        if (auto bn = base.find(n.name); bn != base.end())
+          if (auto bl = bn->second.find(l.id); bl != bn->second.end())
+            if (auto bv = bl->second.find(l.version); bv != bl->second.end()) b = bv->second;
+        Counters d = Counters::delta(cur->second, b);
+        if (l.version == r.version) ev.canary += d;
+        else ev.control += d;
+      }
+      ev.nodes_done += all_new;
+    } catch (const NodeError& e) {
+      if (!e.is_down() || pol.health.rollback_on_node_down) {
+        ev.node_failure = e.what();
+        return ev;
+      }
+      ev.down.emplace_back(n.name, e.what());
+    }
+  }
+  return ev;
+}
+
+void Controller::probe_targets(const ResolvedStage& st, const Policy& pol, const std::vector<Probe>& probes,
+                               StageEvidence& ev) {
+  for (const auto& t : st.targets) {
+    const FleetNode* fn = opt_.fleet.find(t.node);
+    bool down = std::any_of(ev.down.begin(), ev.down.end(), [&](const auto& d) { return d.first == t.node; });
+    // A node we wait for cannot answer; probing it would turn waiting into a rollback.
+    if (!fn || fn->probe.empty() || probes.empty() || down) continue;
+    for (const auto& p : probes)
+      for (int k = 0; k < pol.health.probe_repeats; ++k) {
+        std::string bad = check_probe(p, send_probe(fn->probe, p, pol.health.probe_timeout_s));
+        if (!bad.empty()) {
+          ev.probe_failure = "probe " + (p.origin == "auto" ? std::string("(unchanged name) ") : p.origin + " ") +
+                             "to " + t.node + ": " + bad;
+          return;
+        }
+        ++ev.probes_ok;
+      }
+  }
+}
+
+}  // namespace edgedns::ctl

@@ -1,0 +1,105 @@
+// The node's use of last-known-good files: a persisted version loads back as
+// the same zone set, the newest good file wins, a damaged newest file is
+// skipped with its reason logged, and an empty directory serves nothing.
+#include "dataplane/lkg_store.hh"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "dataplane/zone_publisher.hh"
+#include "zones/lkg.hh"
+#include "zones/zone_text.hh"
+
+using namespace edgedns;
+using namespace edgedns::dp;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/edgedns-lkgstore-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+Version version(int serial) {
+  std::string t = "; zone ex.\nex. 60 IN SOA ns.ex. h.ex. " + std::to_string(serial) +
+                  " 2 3 4 5\nex. 60 IN NS ns.ex.\nns.ex. 60 IN A 192.0.2.1\n";
+  zones::ZoneSetLoad l = zones::load_zoneset_text(t, "t");
+  EXPECT_TRUE(l.zones);
+  Version v;
+  v.id = zones::zoneset_version(*l.zones);
+  v.hex = v.id.hex();
+  auto sv = std::make_shared<ServedVersion>();
+  sv->zs = l.zones;
+  v.served = sv;
+  return v;
+}
+
+std::vector<std::string> logged;
+void log(const std::string& s) { logged.push_back(s); }
+
+}  // namespace
+
+TEST(LkgStore, PersistedVersionLoadsBack) {
+  TempDir d;
+  Version v = version(7);
+  persist_lkg(d.path, v);
+  EXPECT_TRUE(fs::exists(d.path + "/lkg-1.edz"));
+  logged.clear();
+  auto zs = load_newest_lkg(d.path, log);
+  ASSERT_TRUE(zs);
+  EXPECT_EQ(zones::zoneset_version(*zs).hex(), v.hex);
+  EXPECT_EQ(zones::zoneset_text(*zs), zones::zoneset_text(v.zone_set()));
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0], "last-known-good: serving " + d.path + "/lkg-1.edz (sequence 1, version " + v.hex + ")");
+}
+
+TEST(LkgStore, NewestWinsAndADamagedNewestIsSkipped) {
+  TempDir d;
+  Version a = version(1), b = version(2);
+  persist_lkg(d.path, a);
+  persist_lkg(d.path, b);
+  logged.clear();
+  EXPECT_EQ(zones::zoneset_version(*load_newest_lkg(d.path, log)).hex(), b.hex);
+  // Flip a payload byte of the newest file.
+  std::string p = d.path + "/lkg-2.edz";
+  std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(zones::kLkgHeaderSize + 3);
+  f.put('#');
+  f.close();
+  logged.clear();
+  auto zs = load_newest_lkg(d.path, log);
+  ASSERT_TRUE(zs);
+  EXPECT_EQ(zones::zoneset_version(*zs).hex(), a.hex);
+  ASSERT_EQ(logged.size(), 2u);
+  EXPECT_EQ(logged[0].rfind("last-known-good: skipped " + p + ": ", 0), 0u) << logged[0];
+  EXPECT_NE(logged[1].find("lkg-1.edz"), std::string::npos);
+}
+
+TEST(LkgStore, NothingToServe) {
+  TempDir d;
+  logged.clear();
+  EXPECT_FALSE(load_newest_lkg(d.path, log));
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0], "last-known-good: no good file in " + d.path);
+  EXPECT_FALSE(load_newest_lkg(d.path + "/missing", log));
+}
+
+TEST(LkgStore, AnUnwritableDirectoryIsAnErrorNamingIt) {
+  TempDir d;
+  std::string file = d.path + "/not-a-dir";
+  std::ofstream(file) << "x";
+  try {
+    persist_lkg(file, version(1));
+    FAIL() << "persisted into a regular file";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
+  }
+}
