@@ -284,7 +284,8 @@ json Controller::cmd_control(const std::string& cmd) {
     if (!st_.active) return error("no_rollout", "no rollout in progress");
     id = st_.active->id;
     if (st_.active->phase != Phase::Stage && cmd != "abort")
-      return error("bad_request", "rollout " + std::to_string(id) + " is " + phase_name(st_.active->phase) + "ing");
+      return error("bad_request", "rollout " + std::to_string(id) + " is " + state_name(*st_.active) +
+                                      ": only abort applies now");
   }
   if (cmd == "abort") {
     abort_ = true;
