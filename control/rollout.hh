@@ -80,6 +80,11 @@ class Controller {
                   std::string& reason);
   StageEvidence observe_nodes(const Rollout& r, const ResolvedStage& st, const Policy& pol, const CounterBase& base);
   void probe_targets(const ResolvedStage& st, const Policy& pol, const std::vector<Probe>& probes, StageEvidence& ev);
+  // Every probe `repeats` times to one node: the first failure, or "".
+  std::string probe_node(const FleetNode& fn, const Policy& pol, const std::vector<Probe>& probes, StageEvidence& ev);
+  // on_node_down: wait: true (and `node` added to ev.down) when a node whose
+  // probe failed no longer answers its agent.
+  bool node_went_down(const std::string& node, StageEvidence& ev);
   bool commit_all(std::string& reason);
   void rollback_all(const std::string& to, std::vector<std::string>& pending);
   void finish_rollback(const std::string& reason);

@@ -449,16 +449,37 @@ void Controller::probe_targets(const ResolvedStage& st, const Policy& pol, const
     bool down = std::any_of(ev.down.begin(), ev.down.end(), [&](const auto& d) { return d.first == t.node; });
     // A node we wait for cannot answer; probing it would turn waiting into a rollback.
     if (!fn || fn->probe.empty() || probes.empty() || down) continue;
-    for (const auto& p : probes)
-      for (int k = 0; k < pol.health.probe_repeats; ++k) {
-        std::string bad = check_probe(p, send_probe(fn->probe, p, pol.health.probe_timeout_s));
-        if (!bad.empty()) {
-          ev.probe_failure = "probe " + (p.origin == "auto" ? std::string("(unchanged name) ") : p.origin + " ") +
-                             "to " + t.node + ": " + bad;
-          return;
-        }
-        ++ev.probes_ok;
-      }
+    std::string failure = probe_node(*fn, pol, probes, ev);
+    if (failure.empty()) continue;
+    // A node that died after observe_nodes saw it up is waited for like any
+    // node that is down (on_node_down: wait), not judged by its silence.
+    if (!pol.health.rollback_on_node_down && node_went_down(t.node, ev)) continue;
+    ev.probe_failure = failure;
+    return;
+  }
+}
+
+std::string Controller::probe_node(const FleetNode& fn, const Policy& pol, const std::vector<Probe>& probes,
+                                   StageEvidence& ev) {
+  for (const auto& p : probes)
+    for (int k = 0; k < pol.health.probe_repeats; ++k) {
+      std::string bad = check_probe(p, send_probe(fn.probe, p, pol.health.probe_timeout_s));
+      if (!bad.empty())
+        return "probe " + (p.origin == "auto" ? std::string("(unchanged name) ") : p.origin + " ") + "to " + fn.name +
+               ": " + bad;
+      ++ev.probes_ok;
+    }
+  return "";
+}
+
+bool Controller::node_went_down(const std::string& node, StageEvidence& ev) {
+  try {
+    client(node).health();
+    return false;
+  } catch (const NodeError& e) {
+    if (!e.is_down()) return false;
+    ev.down.emplace_back(node, e.what());
+    return true;
   }
 }
 
