@@ -13,7 +13,7 @@
 
 #include "zones/name.hh"
 #include "zones/snapshot.hh"
-#include "zones/snapshot_impl.hh"
+#include "zones/zone.hh"
 
 namespace edgedns::zones {
 

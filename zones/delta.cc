@@ -4,7 +4,7 @@
 //  2. the zone rules of check.cc are checked on the touched names and their
 //     ancestors (CNAME, SOA, apex NS, DNAME, glue, occlusion);
 //  3. existence is settled bottom-up with the per-node child counts kept in
-//     the shards (snapshot_impl.hh, Shard::kids): new names bring their
+//     the shards (shard.hh, Shard::kids): new names bring their
 //     missing ancestors as empty non-terminals; emptied names and their ENT
 //     ancestors disappear once no child is left. A new cut or DNAME above
 //     existing names finds them through the children lists, so no step scans
@@ -21,7 +21,7 @@
 
 #include "zones/parser.hh"
 #include "zones/rdata.hh"
-#include "zones/snapshot_impl.hh"
+#include "zones/zone.hh"
 #include "zones/version.hh"
 
 namespace edgedns::zones {

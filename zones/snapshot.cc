@@ -1,5 +1,6 @@
-// Compiler from checked ZoneData to the immutable sharded snapshot described
-// in snapshot_impl.hh, plus ZoneSet (longest-match zone index). Control thread.
+// Compiler from checked ZoneData to the immutable sharded snapshot
+// (node_layout.hh, shard.hh, zone.hh), plus ZoneSet (longest-match zone
+// index). Control thread, allocates.
 #include "zones/snapshot.hh"
 
 #include <algorithm>
@@ -8,24 +9,11 @@
 #include <thread>
 #include <unordered_set>
 
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include "zones/snapshot_impl.hh"
+#include "zones/grouping.hh"
+#include "zones/pages.hh"
+#include "zones/zone.hh"
 
 namespace edgedns::zones {
-
-void release_consumed(const void* base, size_t upto, size_t& done) noexcept {
-  // Worth a syscall only per megabyte or so.
-  constexpr size_t kStep = size_t(1) << 20;
-  if (upto < done + kStep) return;
-  const size_t page = size_t(::sysconf(_SC_PAGESIZE));
-  const uintptr_t b = reinterpret_cast<uintptr_t>(base);
-  const uintptr_t from = (b + done + page - 1) & ~(page - 1);
-  const uintptr_t to = (b + upto) & ~(page - 1);
-  if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
-  done = upto;
-}
 
 namespace {
 // Below this many records a second thread costs more than it saves.
@@ -550,20 +538,6 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
 std::shared_ptr<const Zone> compile_zone(ZoneData&& data) {
   Grouping g = group_records(data);
   return compile_grouped(std::move(data), std::move(g));
-}
-
-LoadResult load_zone_file(const std::string& path, const ParseOptions& opts,
-                          const CheckOptions& check) {
-  LoadResult lr;
-  ParseResult pr = parse_zone_file(path, opts);
-  lr.diagnostics = std::move(pr.diagnostics);
-  for (const auto& d : lr.diagnostics) if (d.is_error()) return lr;
-  Grouping g;
-  check_zone_grouped(pr.zone, lr.diagnostics, check, &g);
-  for (const auto& d : lr.diagnostics) if (d.is_error()) return lr;
-  if (g.size != pr.zone.records.size()) g = group_records(pr.zone);
-  lr.zone = compile_grouped(std::move(pr.zone), std::move(g));
-  return lr;
 }
 
 const Name& zone_apex(const Zone& z) noexcept { return z.apex; }

@@ -3,6 +3,7 @@
 // wire | type | class | TTL | RDLENGTH | RDATA (all big-endian). RDLENGTH
 // makes the string self-delimiting, so no two different records hash the
 // same input.
+#include "zones/snapshot.hh"
 #include "zones/version.hh"
 
 #include <algorithm>
@@ -13,7 +14,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "zones/snapshot_impl.hh"
+#include "zones/zone.hh"
 
 namespace edgedns::zones {
 

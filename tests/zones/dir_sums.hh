@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "zones/snapshot_impl.hh"
+#include "zones/zone.hh"
 #include "zones/wire.hh"
 
 namespace edgedns::zones::test {

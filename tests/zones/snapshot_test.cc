@@ -1,4 +1,6 @@
 // Compiled snapshot: lookups, flags, record iteration, zone set longest match.
+#include "zones/grouping.hh"
+#include "zones/load.hh"
 #include "zones/snapshot.hh"
 
 #include <gtest/gtest.h>
@@ -8,7 +10,7 @@
 
 #include "tests/zones/compile_text.hh"
 #include "zones/answer.hh"
-#include "zones/snapshot_impl.hh"
+#include "zones/zone.hh"
 #include "tests/zones/dir_sums.hh"
 
 using namespace edgedns::zones;

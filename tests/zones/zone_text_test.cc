@@ -1,5 +1,6 @@
 // Zone text rendering: parse(zone_text(z)) has the same version id, for every
 // record type and for the differential-test zones; zone-set texts split again.
+#include "zones/load.hh"
 #include "zones/zone_text.hh"
 
 #include <gtest/gtest.h>
