@@ -52,8 +52,9 @@ class Zone {
   // kMaxSpecial (the answer engine then hashes and probes). Made by
   // prepare_answers(); special_bytes of it are counted in `memory`.
   // Bounds the table (2^k slots of 80 bytes, at most 2048 here: ~160 KiB,
-  // in L2 while answering) and what a delta pays to renew it (~40 us); a
-  // zone with more special nodes reads their shards' tables instead.
+  // in L2 while answering) and what a delta pays to renew it (every
+  // version has its own table); a zone with more special nodes reads their
+  // shards' tables instead.
   static constexpr size_t kMaxSpecial = 1024;
   std::vector<SpecialNode> special;
   std::vector<const uint8_t*> special_targets;
