@@ -3,7 +3,6 @@
 // wire | type | class | TTL | RDLENGTH | RDATA (all big-endian). RDLENGTH
 // makes the string self-delimiting, so no two different records hash the
 // same input.
-#include "zones/snapshot.hh"
 #include "zones/version.hh"
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "zones/snapshot.hh"
 #include "zones/zone.hh"
 
 namespace edgedns::zones {

@@ -1,11 +1,11 @@
 // Zone-file rendering of compiled zones and the reader of zone-set texts
 // (see zone_text.hh).
-#include "zones/check.hh"
-#include "zones/parser.hh"
 #include "zones/zone_text.hh"
 
 #include <algorithm>
 
+#include "zones/check.hh"
+#include "zones/parser.hh"
 #include "zones/rdata.hh"
 #include "zones/rrtype.hh"
 #include "zones/zone.hh"

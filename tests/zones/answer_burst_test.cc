@@ -227,7 +227,9 @@ TEST(AnswerBurst, FewAndManyZonesFindTheSameZone) {
       continue;
     }
     EXPECT_EQ(a == nullptr, b == nullptr) << text;
-    if (a && b) EXPECT_EQ(zone_apex(*a).to_text(), zone_apex(*b).to_text()) << text;
+    if (a && b) {
+      EXPECT_EQ(zone_apex(*a).to_text(), zone_apex(*b).to_text()) << text;
+    }
   }
   // A label boundary matters: one 11-byte label whose bytes end like "diff.test." is not below it.
   const uint8_t tricky[] = {11, 'x', 4, 'd', 'i', 'f', 'f', 4, 't', 'e', 's', 't', 0};

@@ -128,7 +128,9 @@ void expect_same_kids(const Zone& got, const Zone& want) {
         std::multiset<uint64_t> a(g.list, g.list + g.count), b(w.list, w.list + w.count);
         EXPECT_EQ(a, b) << name;
       }
-      if (name_equal(node_name(wn), wn[1], want.apex_lower, want.apex_len)) EXPECT_FALSE(g.list) << name;
+      if (name_equal(node_name(wn), wn[1], want.apex_lower, want.apex_len)) {
+        EXPECT_FALSE(g.list) << name;
+      }
     }
   }
   size_t got_nodes = 0;

@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "zones/zone.hh"
 #include "zones/wire.hh"
+#include "zones/zone.hh"
 
 namespace edgedns::zones::test {
 

@@ -1,10 +1,10 @@
 // Zone text rendering: parse(zone_text(z)) has the same version id, for every
 // record type and for the differential-test zones; zone-set texts split again.
-#include "zones/load.hh"
 #include "zones/zone_text.hh"
 
 #include <gtest/gtest.h>
 
+#include "zones/load.hh"
 #include "zones/version.hh"
 
 using namespace edgedns::zones;
