@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "zones/answer.hh"
+#include "zones/check.hh"
 #include "zones/delta.hh"
+#include "zones/parser.hh"
 #include "zones/snapshot.hh"
 #include "zones/version.hh"
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "zones/answer.hh"
+#include "zones/check.hh"
 #include "zones/parser.hh"
 #include "zones/snapshot.hh"
 

@@ -17,6 +17,7 @@
 #include "control/node_cmds.hh"
 #include "zones/answer.hh"
 #include "zones/check.hh"
+#include "zones/load.hh"
 #include "zones/parser.hh"
 #include "zones/rdata.hh"
 #include "zones/rrtype.hh"

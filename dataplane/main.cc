@@ -32,6 +32,7 @@
 #include "dataplane/tcp_server.hh"
 #include "dataplane/worker.hh"
 #include "dataplane/zone_publisher.hh"
+#include "zones/load.hh"
 #include "zones/snapshot.hh"
 
 using namespace edgedns;

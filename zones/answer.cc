@@ -1,19 +1,20 @@
-// The answer engine (see answer.hh). Behaviour follows Knot DNS 3.2 where the
-// RFCs leave room; deliberate differences are listed in docs/differences.md.
-// Everything here is noexcept and allocation-free: the response is built in
-// the caller's buffer from the pre-encoded RRsets of the snapshot.
+// The answer engine's query path (see answer.hh). Behaviour follows Knot DNS
+// 3.2 where the RFCs leave room; deliberate differences are listed in
+// docs/differences.md. Everything here runs per query and is noexcept and
+// allocation-free: the response is built in the caller's buffer from the
+// pre-encoded RRsets of the snapshot and the special-answer tables that
+// answer_prepare.cc made when the zone was compiled or changed.
 #include "zones/answer.hh"
 
-#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstring>
-#include <memory>
-#include <vector>
 
+#include "zones/answer_common.hh"
+#include "zones/answer_prepare.hh"
 #include "zones/name.hh"
 #include "zones/snapshot.hh"
-#include "zones/snapshot_impl.hh"
+#include "zones/zone.hh"
 
 namespace edgedns::zones {
 
@@ -24,36 +25,6 @@ constexpr size_t kOptSize = 11;       // root owner, type, class, ttl, rdlen 0
 // that long chains end where Knot's do (real zones use one or two hops); it
 // also bounds every loop.
 constexpr int kMaxChain = 5;
-constexpr int kMaxComprEntries = 64;  // names remembered for compression
-constexpr uint16_t kMaxPtr = 0x3fff;  // compression pointers reach 14 bits
-
-// Copy of a short run of unknown length (a name, a small RRset). GCC turns
-// such a memcpy into `rep movsq`, which takes ~30 cycles to start on this
-// CPU and showed up in profiles of every query; two overlapping fixed-size
-// moves do the same in a few. Longer runs go to memcpy. No overlap allowed.
-inline void copy_short(uint8_t* d, const uint8_t* s, size_t n) noexcept {
-  // (A loop of 16-byte moves would be recognised as a memcpy and expanded
-  // back into `rep movsq`.)
-  if (n > 64) {
-    std::memcpy(d, s, n);
-  } else if (n > 32) {
-    std::memcpy(d, s, 32);
-    std::memcpy(d + n - 32, s + n - 32, 32);
-  } else if (n >= 16) {
-    std::memcpy(d, s, 16);
-    std::memcpy(d + n - 16, s + n - 16, 16);
-  } else if (n >= 8) {
-    std::memcpy(d, s, 8);
-    std::memcpy(d + n - 8, s + n - 8, 8);
-  } else if (n >= 4) {
-    std::memcpy(d, s, 4);
-    std::memcpy(d + n - 4, s + n - 4, 4);
-  } else if (n) {
-    d[0] = s[0];
-    d[n / 2] = s[n / 2];
-    d[n - 1] = s[n - 1];
-  }
-}
 
 // Skips one (possibly compressed) name in a received message; returns the
 // offset after it or 0 when malformed. The pointer is not followed, but it
@@ -257,95 +228,6 @@ void prefetch_burst(const ZoneSet& zs, Query* qs, size_t n) noexcept {
 
 namespace {
 
-// Response writer with a small name-compression table. All writes are bounds
-// checked against `limit`; a failed RRset write rolls back to its start.
-struct Writer {
-  uint8_t* buf;
-  size_t limit;  // max bytes for records (room for OPT already subtracted)
-  size_t pos = 0;
-  uint16_t count[3] = {0, 0, 0};
-  struct Entry { uint16_t off; uint8_t labels; };
-  Entry ent[kMaxComprEntries];
-  int nent = 0;
-
-  void remember(size_t off, int labels) noexcept {
-    if (off <= kMaxPtr && nent < kMaxComprEntries && labels > 0)
-      ent[nent++] = Entry{uint16_t(off), uint8_t(labels)};
-  }
-  // The question's name (at kHeaderSize) and each of its suffixes as pointer
-  // targets: the table every answer starts from.
-  void remember_question(const uint8_t* name, size_t len) noexcept {
-    int k = name_label_count(name, len);
-    for (size_t i = 0; i < len && name[i] != 0; i += size_t(name[i]) + 1) remember(kHeaderSize + i, k--);
-  }
-  // Case-insensitive equality of an uncompressed name and a (possibly
-  // compressed) name already in the message.
-  bool equal_at(const uint8_t* n, size_t off) const noexcept {
-    for (int guard = 0; guard < 128; ++guard) {
-      uint8_t l = buf[off];
-      if ((l & 0xc0) == 0xc0) { off = size_t(l & 0x3f) << 8 | buf[off + 1]; continue; }
-      if (l != *n) return false;
-      if (l == 0) return true;
-      for (size_t k = 1; k <= l; ++k)
-        if (lower_ascii(buf[off + k]) != lower_ascii(n[k])) return false;
-      off += size_t(l) + 1;
-      n += size_t(l) + 1;
-    }
-    return false;
-  }
-  // Writes `name` (uncompressed wire, any case), compressed against the
-  // message when `compress`; its new labels become pointer targets when `target`.
-  bool put_name(const uint8_t* name, size_t len, bool compress, bool target = true) noexcept {
-    uint8_t starts[128];
-    int k = 0;
-    for (size_t i = 0; i < len && name[i] != 0 && k < 127; i += size_t(name[i]) + 1) starts[k++] = uint8_t(i);
-    int cut = k;  // labels written before the pointer
-    uint16_t ptr = 0;
-    if (compress) {
-      for (int i = 0; i < k && cut == k; ++i)
-        for (int e = 0; e < nent; ++e)
-          if (ent[e].labels == k - i && equal_at(name + starts[i], ent[e].off)) {
-            cut = i;
-            ptr = ent[e].off;
-            break;
-          }
-    }
-    size_t body = cut == k ? len : starts[cut];
-    size_t need = body + (cut == k ? 0 : 2);
-    if (pos + need > limit) return false;
-    copy_short(buf + pos, name, body);
-    if (target)
-      for (int i = 0; i < cut; ++i) remember(pos + starts[i], k - i);
-    pos += body;
-    if (cut != k) { wr16(buf + pos, uint16_t(0xc000 | ptr)); pos += 2; }
-    return true;
-  }
-  // Offset of a name already in the message, or -1.
-  int find(const uint8_t* name, size_t len) const noexcept {
-    int k = name_label_count(name, len);
-    for (int e = 0; e < nent; ++e)
-      if (ent[e].labels == k && equal_at(name, ent[e].off)) return ent[e].off;
-    return -1;
-  }
-};
-
-// Where the domain names sit in RDATA (RFC 3597 §4: only RFC 1035 types
-// compress). `target`: later names may point into them. Not into a DNAME's
-// target (RFC 6672 §2.5 keeps it uncompressed), so that the synthesized CNAME,
-// the record DNAME-unaware resolvers use, stands on its own (Knot does the same).
-struct NameInfo { uint8_t off; uint8_t count; bool compress; bool target; };
-constexpr NameInfo rdata_name_info(uint16_t t) noexcept {
-  switch (t) {
-    case rrtype::NS: case rrtype::CNAME: case rrtype::PTR: return {0, 1, true, true};
-    case rrtype::MX: return {2, 1, true, true};
-    case rrtype::SOA: return {0, 2, true, true};
-    case rrtype::SRV: return {6, 1, false, true};
-    case rrtype::SVCB: case rrtype::HTTPS: return {2, 1, false, true};
-    case rrtype::DNAME: return {0, 1, false, false};
-    default: return {0, 0, false, false};
-  }
-}
-
 // rdata_name_info(t).count != 0, as one bit test (the hit path asks it per answer).
 constexpr bool rdata_has_names(uint16_t t) noexcept {
   constexpr uint64_t kMask = 1ull << rrtype::NS | 1ull << rrtype::CNAME | 1ull << rrtype::SOA |
@@ -364,6 +246,8 @@ consteval bool rdata_has_names_agrees() {
   return true;
 }
 static_assert(rdata_has_names_agrees());
+
+}  // namespace
 
 // Writes an RRset from its pre-encoded block. The owner is `owner_ptr` when it
 // is a valid pointer target, else the name itself (compressed). Whole RRset or
@@ -430,33 +314,7 @@ fail:
   return false;
 }
 
-struct RRsetRef {
-  const uint8_t* block = nullptr;
-  uint32_t len = 0;
-  uint16_t count = 0;
-  uint16_t type = 0;
-  explicit operator bool() const noexcept { return block != nullptr; }
-};
-
-// The directory entry of a node's RRset of `type` (null: none) and, in `w`,
-// where its wire bytes start.
-inline const RRsetDir* find_dir(const uint8_t* node, uint16_t type, const uint8_t*& w) noexcept {
-  auto* h = reinterpret_cast<const NodeHdr*>(node);
-  const RRsetDir* dir = node_dir(node);
-  w = node_wire(node);
-  for (uint16_t i = 0; i < h->nrrsets; ++i) {
-    if (dir[i].type == type) return dir + i;
-    if (dir[i].type > type) break;  // sorted by type
-    w += dir[i].len;
-  }
-  return nullptr;
-}
-
-RRsetRef node_rrset(const uint8_t* node, uint16_t type) noexcept {
-  const uint8_t* w;
-  const RRsetDir* d = find_dir(node, type, w);
-  return d ? RRsetRef{w, d->len, d->count, type} : RRsetRef{};
-}
+namespace {
 
 // The answer-section copy of a node's RRset of one type for the hit path:
 // its block and the block's stored sum (RRsetDir::sum).
@@ -512,14 +370,6 @@ inline uint64_t neg_soa_sum(const Zone& z, size_t qname_len) noexcept {
   uint64_t s = ones_acc(t, z.neg_soa_c.size()) + (0xffff - rd16(t)) + ptr;  // owner at 0
   for (uint16_t at : z.neg_soa_ptr) s += ones_at(ptr, at);  // slots hold 00 00
   return s;
-}
-
-// Length of the labels of `n` above `apex`, or -1 when `n` is not at or below it.
-int above_apex(const uint8_t* n, size_t len, const uint8_t* apex, size_t al) noexcept {
-  if (len < al || !name_equal(n + (len - al), al, apex, al)) return -1;
-  size_t i = 0;
-  while (i < len - al) i += size_t(n[i]) + 1;
-  return i == len - al ? int(i) : -1;
 }
 
 struct Resolver {
@@ -874,36 +724,17 @@ inline uint64_t opt_sum(const Query& q, const AnswerConfig& cfg, uint8_t ext_rco
          (uint32_t(cfg.edns_payload & 0xff) << 8 | ext_rcode) + (q.do_bit ? 0x80u : 0u);
 }
 
-
 // ---- precomputed answers for cuts, CNAMEs and wildcard parents ----
 //
-// A referral, a one-hop CNAME and a wildcard answer cost about a hit's price
-// when what they need is prepared ahead, in two layers:
-//  - per shard, with it (prepare_shard_answers): the referral's NS RRset and
-//    the CNAME record exactly as the general path writes them for a question
-//    equal to the node's name, and the name hashes of the glue, the CNAME
-//    target and the "*" child. It depends on the node alone, so a shard a
-//    delta shares keeps valid templates;
-//  - per zone version (prepare_special, up to Zone::kMaxSpecial nodes): a
-//    table of the special nodes found by a cheap fingerprint of the name
-//    (no XXH3 for the question's parent), with the glue, target and "*"
-//    nodes of this version resolved and each referral written out whole.
-// special_fast() falls back to the general path (returns false) whenever its
-// output could differ from it.
+// Read from the tables of answer_prepare.hh (per shard, and per zone version
+// with the nodes each answer reads resolved). special_fast() falls back to
+// the general path (returns false) whenever its output could differ from it.
 
 // The special node's entry in its shard's table, and the table's bytes.
 struct AuxRef {
   const AnswerAux* e = nullptr;
   const uint8_t* base = nullptr;
 };
-
-// Entries in a shard's table (Shard::aux: a 32-bit count, then the entries from byte 8).
-size_t aux_count(const Shard& sh) noexcept {
-  if (sh.aux.empty()) return 0;
-  uint32_t k;
-  std::memcpy(&k, sh.aux.data(), 4);
-  return k;
-}
 
 AuxRef find_aux(const Zone& z, const uint8_t* node, uint64_t hash) noexcept {
   const Shard& s = *z.shards[z.shard_index(hash)];
@@ -919,34 +750,6 @@ AuxRef find_aux(const Zone& z, const uint8_t* node, uint64_t hash) noexcept {
   }
   if (lo == n || e[lo].node_off != off) return {};
   return {e + lo, a};
-}
-
-// The node "*.<name>" (hash `h`), as Zone::find finds it, without building the name.
-const uint8_t* find_star(const Zone& z, const uint8_t* name, size_t len, uint64_t h) noexcept {
-  const ShardView& s = z.view_of(h);
-  if (s.nslots == 0) return nullptr;
-  const uint32_t tag = uint32_t(h);
-  for (uint32_t i = slot_home(h, z.shard_bits, s.nslots);;) {
-    const Slot& sl = s.slots[i];
-    if (sl.off == kEmptySlot) return nullptr;
-    if (sl.tag == tag) {
-      const uint8_t* n = s.blob + sl.off;
-      const uint8_t* nm = node_name(n);
-      if (n[1] == len + 2 && nm[0] == 1 && nm[1] == '*' && bytes_equal(nm + 2, name, len)) return n;
-    }
-    if (++i == s.nslots) i = 0;
-  }
-}
-
-// An RRset whose owner is a pointer to `ptr` (put_rrset with owner_ptr, no
-// names in RDATA): the pre-encoded block with each owner field replaced.
-inline void put_block_at(uint8_t* d, const RRsetRef& r, uint16_t ptr) noexcept {
-  copy_short(d, r.block, r.len);
-  size_t o = 0;
-  for (uint16_t k = 0; k < r.count; ++k) {
-    wr16(d + o, uint16_t(0xc000 | ptr));
-    o += 12 + size_t(rd16(r.block + o + 10));
-  }
 }
 
 struct FastOut {
@@ -1412,361 +1215,6 @@ AnswerResult answer_query(const ZoneSet& zs, std::span<const uint8_t> packet,
   Query q;
   parse_query(packet, q);
   return answer(zs, q, out, t, cfg);
-}
-
-namespace {
-
-// A cut's whole referral for one zone version (SpecialNode::full): its
-// template, then the A and AAAA RRsets of each server (once per node) with
-// their owners pointing at the server's name, exactly as fast_referral's
-// per-server loop writes them. Not made when a server is missing (the
-// general path looks for a wildcard) or the result would be too long.
-void full_referral(SpecialNode& e, const AnswerAux& a, const uint8_t* base, const AuxTarget* t,
-                   const uint8_t* const* nodes, std::vector<uint8_t>& out) {
-  std::vector<uint8_t> bytes(base + a.data, base + a.data + a.tmpl_len);
-  std::vector<uint16_t> ptrs;
-  for (uint8_t i = 0; i < a.npatch; ++i) ptrs.push_back(rd16(base + a.data + a.tmpl_len + 2 * i));
-  uint32_t ar = 0;
-  std::vector<const uint8_t*> done;
-  for (uint8_t i = 0; i < a.ntarget; ++i) {
-    const uint8_t* n = nodes[i];
-    if (!n || t[i].msg_pos == 0) return;
-    if (std::find(done.begin(), done.end(), n) != done.end()) continue;
-    done.push_back(n);
-    for (uint16_t type : {rrtype::A, rrtype::AAAA}) {
-      const RRsetRef r = node_rrset(n, type);
-      if (!r) continue;
-      const size_t at = bytes.size();
-      bytes.resize(at + r.len);
-      put_block_at(bytes.data() + at, r, t[i].msg_pos);
-      size_t o = 0;
-      for (uint16_t k = 0; k < r.count; ++k) {
-        ptrs.push_back(uint16_t(at + o));
-        o += 12 + size_t(rd16(r.block + o + 10));
-      }
-      ar += r.count;
-    }
-  }
-  if (bytes.size() > 4096 || ar > UINT16_MAX || ptrs.size() > UINT16_MAX) return;
-  e.full_sum = ones_acc(bytes.data(), bytes.size());
-  e.full_odd = 0;
-  for (uint16_t p : ptrs) e.full_odd = uint16_t(e.full_odd + (p & 1));
-  e.full = uint32_t(out.size());
-  e.full_len = uint16_t(bytes.size());
-  e.full_ar = uint16_t(ar);
-  e.full_npatch = uint16_t(ptrs.size());
-  out.insert(out.end(), bytes.begin(), bytes.end());
-  for (uint16_t p : ptrs) { out.push_back(uint8_t(p >> 8)); out.push_back(uint8_t(p)); }
-}
-
-// Builds Zone::special (see prepare_special).
-struct SpecialBuilder {
-  const Zone& z;
-  std::vector<SpecialNode> table;
-  std::vector<const uint8_t*> targets;
-  std::vector<uint32_t> target_shards;
-  std::vector<uint8_t> answers;
-  unsigned bits;
-
-  SpecialBuilder(const Zone& zone, size_t n) : z(zone) {
-    bits = 1;
-    while ((size_t(1) << bits) < 2 * n) ++bits;
-    table.resize(size_t(1) << bits);
-  }
-  void insert(const SpecialNode& e) {
-    size_t at = size_t(e.fp >> (64 - bits));
-    while (table[at].node) at = (at + 1) & (table.size() - 1);
-    table[at] = e;
-  }
-  // A node of shard `shard` with its entry `a` there: everything it reads looked up now.
-  void add(const Shard& sh, uint32_t shard, const AnswerAux& a) {
-    const uint8_t* base = sh.aux.data();
-    SpecialNode e;
-    e.node = sh.blob.data() + a.node_off;
-    e.fp = special_fp(node_name(e.node), e.node[1]);
-    e.aux = &a;
-    e.aux_base = base;
-    e.shard = shard;
-    if (e.node[0] & node_flag::WildChild) {
-      e.star = find_star(z, node_name(e.node), e.node[1], a.star_hash);
-      e.star_shard = z.shard_index(a.star_hash);
-    }
-    e.targets = uint32_t(targets.size());
-    if (a.tmpl_len) {
-      const auto* t = reinterpret_cast<const AuxTarget*>(base + a.data + a.targets);
-      e.ntargets = a.ntarget;
-      for (uint8_t j = 0; j < a.ntarget; ++j) {
-        targets.push_back(z.find(base + t[j].name_at, t[j].len, t[j].hash));
-        target_shards.push_back(z.shard_index(t[j].hash));
-      }
-      if ((e.node[0] & node_flag::Cut) && !(e.node[0] & node_flag::Apex))
-        full_referral(e, a, base, t, targets.data() + e.targets, answers);
-    }
-    insert(e);
-  }
-  void add_shard(const Shard& sh, uint32_t shard) {
-    const size_t k = aux_count(sh);
-    if (k == 0) return;
-    const auto* ents = reinterpret_cast<const AnswerAux*>(sh.aux.data() + 8);
-    for (size_t i = 0; i < k; ++i) add(sh, shard, ents[i]);
-  }
-  // An entry of the previous version whose node and every node it reads
-  // sit in shards this version shares: the same answers, copied.
-  void copy(const Zone& prev, const SpecialNode& old) {
-    SpecialNode e = old;
-    e.targets = uint32_t(targets.size());
-    targets.insert(targets.end(), prev.special_targets.begin() + old.targets,
-                   prev.special_targets.begin() + old.targets + old.ntargets);
-    target_shards.insert(target_shards.end(), prev.special_target_shards.begin() + old.targets,
-                         prev.special_target_shards.begin() + old.targets + old.ntargets);
-    if (old.full_len) {
-      e.full = uint32_t(answers.size());
-      const uint8_t* from = prev.special_answers.data() + old.full;
-      answers.insert(answers.end(), from, from + old.full_len + 2 * size_t(old.full_npatch));
-    }
-    insert(e);
-  }
-};
-
-// Zone::special from the shards' tables, with the nodes each answer reads
-// looked up in this version. From scratch it costs a visit of every shard
-// and a few probes per special node; after a delta (`prev`: the version it
-// was applied to) only the entries whose node, glue, target or "*" child sit
-// in a rebuilt shard are made again, the others are copied.
-void prepare_special(Zone& z, const Zone* prev) {
-  z.memory -= std::min(z.memory, z.special_bytes);
-  z.special.clear();
-  z.special_targets.clear();
-  z.special_target_shards.clear();
-  z.special_answers.clear();
-  z.special_bits = 0;
-  z.special_bytes = 0;
-  z.special_count = 0;
-  const size_t nsh = z.shards.size();
-  const bool incremental = prev && prev->shards.size() == nsh && prev->shard_bits == z.shard_bits &&
-                           prev->special_count <= Zone::kMaxSpecial;
-  std::vector<uint8_t> rebuilt;
-  size_t n = 0;
-  if (incremental) {
-    rebuilt.assign(nsh, 0);
-    n = prev->special_count;
-    for (size_t i = 0; i < nsh; ++i) {
-      if (z.shards[i] == prev->shards[i]) continue;
-      rebuilt[i] = 1;
-      n = n - aux_count(*prev->shards[i]) + aux_count(*z.shards[i]);
-    }
-  } else {
-    for (const auto& sh : z.shards) n += aux_count(*sh);
-  }
-  z.special_count = n;
-  if (n == 0 || n > Zone::kMaxSpecial) return;
-  SpecialBuilder b(z, n);
-  if (incremental) {
-    for (const SpecialNode& e : prev->special) {
-      if (!e.node || rebuilt[e.shard]) continue;  // its shard's entries are added below
-      bool stale = e.star_shard != UINT32_MAX && rebuilt[e.star_shard];
-      for (uint32_t j = 0; j < e.ntargets && !stale; ++j) stale = rebuilt[prev->special_target_shards[e.targets + j]];
-      if (stale) b.add(*z.shards[e.shard], e.shard, *e.aux);
-      else b.copy(*prev, e);
-    }
-    for (size_t i = 0; i < nsh; ++i)
-      if (rebuilt[i]) b.add_shard(*z.shards[i], uint32_t(i));
-  } else {
-    for (size_t i = 0; i < nsh; ++i) b.add_shard(*z.shards[i], uint32_t(i));
-  }
-  z.special = std::move(b.table);
-  z.special_targets = std::move(b.targets);
-  z.special_target_shards = std::move(b.target_shards);
-  z.special_answers = std::move(b.answers);
-  z.special_bits = b.bits;
-  z.special_bytes = z.special.capacity() * sizeof(SpecialNode) +
-                    z.special_targets.capacity() * sizeof(const uint8_t*) +
-                    z.special_target_shards.capacity() * sizeof(uint32_t) + z.special_answers.capacity();
-  z.memory += z.special_bytes;
-}
-
-}  // namespace
-
-void prepare_answers(Zone& z, const Zone* previous) {
-  z.apex_hash = name_hash(z.apex_lower, z.apex_len);
-  prepare_special(z, previous);
-  z.neg_soa_c.clear();
-  z.neg_soa_ptr[0] = z.neg_soa_ptr[1] = 0;
-  // A root apex has no labels to point at: the general writer handles it.
-  if (z.neg_soa.size() < 12 || z.apex_len <= 1) return;
-  const uint8_t* blk = z.neg_soa.data();
-  const size_t rdlen = rd16(blk + 10);
-  if (z.neg_soa.size() != 12 + rdlen) return;
-  const uint8_t* rd = blk + 12;
-  const size_t l1 = name_wire_length(rd, rdlen);
-  const size_t l2 = l1 ? name_wire_length(rd + l1, rdlen - l1) : 0;
-  if (l2 == 0 || l1 + l2 + 20 != rdlen) return;
-  const int p1 = above_apex(rd, l1, z.apex_lower, z.apex_len);
-  const int p2 = p1 < 0 ? -1 : above_apex(rd + l1, l2, z.apex_lower, z.apex_len);
-  if (p2 < 0) return;
-  const size_t nrd = size_t(p1) + 2 + size_t(p2) + 2 + 20;
-  std::vector<uint8_t>& t = z.neg_soa_c;
-  t.assign(blk, blk + 10);  // owner pointer (patched), type, class, TTL
-  t.push_back(uint8_t(nrd >> 8));
-  t.push_back(uint8_t(nrd));
-  t.insert(t.end(), rd, rd + p1);
-  z.neg_soa_ptr[0] = uint16_t(t.size());
-  t.insert(t.end(), {0, 0});
-  t.insert(t.end(), rd + l1, rd + l1 + p2);
-  z.neg_soa_ptr[1] = uint16_t(t.size());
-  t.insert(t.end(), {0, 0});
-  t.insert(t.end(), rd + l1 + l2, rd + rdlen);  // serial .. minimum
-}
-
-namespace {
-
-// A message whose question is `name`, with the compression table answer()
-// starts from, for writing a template the way the general path would.
-struct Sim {
-  uint8_t buf[8192];
-  Writer w;
-  size_t start;
-  Sim(const uint8_t* name, size_t len) noexcept {
-    std::memset(buf, 0, kHeaderSize);
-    std::memcpy(buf + kHeaderSize, name, len);
-    std::memset(buf + kHeaderSize + len, 0, 4);
-    w.buf = buf;
-    w.limit = sizeof buf;
-    w.pos = start = kHeaderSize + len + 4;
-    w.remember_question(name, len);
-  }
-};
-
-// Offsets (from the template's start) of the compression pointers in the
-// owners and in the one RDATA name of each NS/CNAME record of a template.
-bool template_pointers(const uint8_t* t, size_t len, uint16_t count, std::vector<uint16_t>& out) {
-  auto walk = [&](size_t o, size_t end) -> size_t {
-    while (o < end) {
-      const uint8_t l = t[o];
-      if (l == 0) return o + 1;
-      if ((l & 0xc0) == 0xc0) { out.push_back(uint16_t(o)); return o + 2; }
-      o += size_t(l) + 1;
-    }
-    return SIZE_MAX;
-  };
-  size_t o = 0;
-  for (uint16_t i = 0; i < count; ++i) {
-    o = walk(o, len);
-    if (o == SIZE_MAX || o + 10 > len) return false;
-    const size_t rdlen = rd16(t + o + 8);
-    o += 10;
-    if (o + rdlen > len || walk(o, o + rdlen) == SIZE_MAX) return false;
-    o += rdlen;
-  }
-  return o == len;
-}
-
-}  // namespace
-
-void prepare_shard_answers(Shard& s, const uint8_t* apex, size_t apex_len) {
-  std::vector<uint32_t> offs;
-  for (const Slot& sl : s.slots) {
-    if (sl.off == kEmptySlot) continue;
-    if (s.blob[sl.off] & (node_flag::Cut | node_flag::Cname | node_flag::WildChild)) offs.push_back(sl.off);
-  }
-  s.aux.clear();
-  if (offs.empty()) { s.aux.shrink_to_fit(); return; }
-  std::sort(offs.begin(), offs.end());
-  std::vector<AnswerAux> ents;
-  std::vector<uint8_t> data;  // offsets relative to the data region, fixed up below
-  for (uint32_t off : offs) {
-    const uint8_t* nd = s.blob.data() + off;
-    const uint8_t f = nd[0];
-    const uint8_t* nm = node_name(nd);
-    const size_t nl = nd[1];
-    AnswerAux a{};
-    a.node_off = off;
-    if ((f & node_flag::WildChild) && nl + 2 <= kMaxName) {
-      uint8_t wc[kMaxName];
-      wc[0] = 1;
-      wc[1] = '*';
-      std::memcpy(wc + 2, nm, nl);
-      a.star_hash = name_hash(wc, nl + 2);
-    }
-    const bool cut = (f & node_flag::Cut) && !(f & node_flag::Apex);
-    const RRsetRef rs = node_rrset(nd, cut ? rrtype::NS : rrtype::CNAME);
-    if (f & node_flag::Below || !rs || (!cut && rs.count != 1)) {
-      ents.push_back(a);
-      continue;
-    }
-    // The record(s) as Resolver::referral / run() write them first.
-    auto sim = std::make_unique<Sim>(nm, nl);
-    Writer& w = sim->w;
-    const int nent0 = w.nent;
-    bool ok = put_rrset(w, cut ? 1 : 0, rs.block, rs.len, rs.count, rs.type, nm, nl,
-                        cut ? w.find(nm, nl) : int(kHeaderSize));
-    std::vector<AuxTarget> targets;
-    std::vector<std::vector<uint8_t>> names;
-    const uint8_t* p = rs.block;
-    for (uint16_t i = 0; ok && i < rs.count; ++i) {
-      const size_t rdlen = rd16(p + 10);
-      const size_t tl = name_wire_length(p + 12, rdlen);
-      if (tl) {
-        std::vector<uint8_t> low(p + 12, p + 12 + tl);
-        name_to_lower(low.data(), tl);
-        if (name_is_below_or_equal(low.data(), tl, apex, apex_len)) {
-          AuxTarget t{};
-          t.hash = name_hash(low.data(), tl);
-          t.len = uint8_t(tl);
-          const int at = w.find(p + 12, tl);
-          t.msg_pos = at > 0 ? uint16_t(at) : 0;
-          targets.push_back(t);
-          names.push_back(std::move(low));
-        }
-      }
-      p += 12 + rdlen;
-    }
-    const size_t tlen = w.pos - sim->start;
-    const int extra = w.nent - nent0;
-    std::vector<uint16_t> ptrs;
-    // Usable only when nothing overflowed the table or the message and the
-    // glue owners are all pointers (the general path writes them so then).
-    ok = ok && targets.size() <= 32 && w.nent < kMaxComprEntries &&
-         tlen > 0 && tlen <= UINT16_MAX && template_pointers(sim->buf + sim->start, tlen, rs.count, ptrs) &&
-         ptrs.size() <= 255;
-    if (ok) {
-      a.data = uint32_t(data.size());
-      a.tmpl_len = uint16_t(tlen);
-      a.count = rs.count;
-      a.npatch = uint8_t(ptrs.size());
-      a.ntarget = uint8_t(targets.size());
-      // The question has `steps` labels more than the node: the table must not overflow.
-      a.max_steps = uint8_t(kMaxComprEntries - nent0 - extra);
-      data.insert(data.end(), sim->buf + sim->start, sim->buf + w.pos);
-      for (uint16_t x : ptrs) { data.push_back(uint8_t(x >> 8)); data.push_back(uint8_t(x)); }
-      while ((data.size() - a.data) % 8) data.push_back(0);
-      a.targets = uint16_t(data.size() - a.data);
-      const size_t tstart = data.size();
-      data.resize(tstart + targets.size() * sizeof(AuxTarget));
-      for (size_t i = 0; i < targets.size(); ++i) {
-        targets[i].name_at = uint32_t(data.size());  // relative for now
-        data.insert(data.end(), names[i].begin(), names[i].end());
-      }
-      while (data.size() % 8) data.push_back(0);
-      // name_at becomes absolute once the table's size is known (below).
-      if (!targets.empty())  // (memcpy from a null pointer is undefined even for 0 bytes)
-        std::memcpy(data.data() + tstart, targets.data(), targets.size() * sizeof(AuxTarget));
-    }
-    ents.push_back(a);
-  }
-  const size_t head = 8 + ents.size() * sizeof(AnswerAux);
-  for (AnswerAux& a : ents) {
-    if (a.tmpl_len == 0) continue;
-    auto* t = reinterpret_cast<AuxTarget*>(data.data() + a.data + a.targets);
-    for (uint8_t i = 0; i < a.ntarget; ++i) t[i].name_at += uint32_t(head);
-    a.data += uint32_t(head);
-  }
-  std::vector<uint8_t> out(head + data.size());
-  const uint32_t n = uint32_t(ents.size());
-  std::memcpy(out.data(), &n, 4);
-  if (!ents.empty()) std::memcpy(out.data() + 8, ents.data(), ents.size() * sizeof(AnswerAux));
-  if (!data.empty()) std::memcpy(out.data() + head, data.data(), data.size());
-  s.aux = std::move(out);
 }
 
 }  // namespace edgedns::zones

@@ -84,7 +84,8 @@ void prefetch(const ZoneSet& zs, const Query& q) noexcept;
 // answer, with the same ZoneSet kept alive until the last answer.
 void prefetch_burst(const ZoneSet& zs, Query* qs, size_t n) noexcept;
 
-// What kind of response was produced; used for counters and (later) RRL classes.
+// What kind of response was produced: for counters and for the response
+// rate limiter, which keys its buckets by class (NXDOMAIN floods apart).
 enum class AnswerKind : uint8_t { Answer, NoData, NxDomain, Referral, Error, Dropped };
 
 struct AnswerResult {

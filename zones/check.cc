@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <string>
 
-#include "zones/snapshot_impl.hh"
+#include "zones/grouping.hh"
 
 namespace edgedns::zones {
 

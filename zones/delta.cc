@@ -4,7 +4,7 @@
 //  2. the zone rules of check.cc are checked on the touched names and their
 //     ancestors (CNAME, SOA, apex NS, DNAME, glue, occlusion);
 //  3. existence is settled bottom-up with the per-node child counts kept in
-//     the shards (snapshot_impl.hh, Shard::kids): new names bring their
+//     the shards (shard.hh, Shard::kids): new names bring their
 //     missing ancestors as empty non-terminals; emptied names and their ENT
 //     ancestors disappear once no child is left. A new cut or DNAME above
 //     existing names finds them through the children lists, so no step scans
@@ -21,7 +21,7 @@
 
 #include "zones/parser.hh"
 #include "zones/rdata.hh"
-#include "zones/snapshot_impl.hh"
+#include "zones/zone.hh"
 #include "zones/version.hh"
 
 namespace edgedns::zones {
@@ -124,6 +124,19 @@ struct ParsedChange {
   Rec rec;
 };
 
+// One node of a rebuilt shard: its bytes and its children (32 bytes: the
+// sort in lay_out_shard moves a shard's worth of them).
+struct Put {
+  uint64_t hash;
+  const uint8_t* p;
+  const uint64_t* list;  // `kids` hashes, or &kMany: a count only (kManyKids)
+  uint32_t n;
+  uint32_t kids;
+};
+const uint64_t kMany = 0;
+
+std::shared_ptr<Shard> lay_out_shard(std::vector<Put>& all, unsigned bits);
+
 class ZoneEditor {
  public:
   ZoneEditor(const Zone& z, DeltaResult& res, std::span<const DeltaChange> changes)
@@ -131,7 +144,7 @@ class ZoneEditor {
 
   // Steps 1-2; false when an error was reported.
   bool apply(const std::vector<const ParsedChange*>& cs);
-  // Steps 3-5; the new zone.
+  // Steps 3-5; the new zone, or null when an error was reported.
   std::shared_ptr<const Zone> build();
 
  private:
@@ -250,6 +263,18 @@ class ZoneEditor {
     return o && !(o[0] & node_flag::Ent);
   }
   std::vector<uint8_t> encode(const NodeEdit& e) const;
+  // The phases of build().
+  void settle_existence();
+  void check_new_dnames();
+  void widen_edit_set();
+  void compute_flags();
+  void check_glue();
+  std::shared_ptr<const Zone> rebuild();
+  void keep_old_nodes(const Shard& old, const std::vector<NodeEdit*>& list, std::vector<Put>& all) const;
+  void add_edited_nodes(const std::vector<NodeEdit*>& list, std::vector<Put>& all,
+                        std::vector<std::vector<uint8_t>>& fresh,
+                        std::vector<std::vector<uint64_t>>& fresh_kids) const;
+  void update_apex_soa(Zone& zone) const;
   void old_descendants(const uint8_t* n, size_t len, std::vector<std::string>& out);
   void scan_below(const uint8_t* n, size_t len, std::vector<std::string>& out);
 };
@@ -447,14 +472,22 @@ std::vector<uint8_t> ZoneEditor::encode(const NodeEdit& e) const {
 }
 
 std::shared_ptr<const Zone> ZoneEditor::build() {
-  const uint8_t* apex_w = z_.apex_lower;
-  const size_t apex_len = z_.apex_len;
+  settle_existence();
+  check_new_dnames();
+  if (failed_) return nullptr;
+  widen_edit_set();
+  compute_flags();
+  check_glue();
+  if (failed_) return nullptr;
+  return rebuild();
+}
 
-  // 3. Existence, bottom-up over the touched names (longest first, so every
-  // child is settled before its parent): a name exists when it owns data, is
-  // the apex, or has children left (old count + the delta's changes). A name
-  // that appears or disappears changes its parent's children, which joins
-  // the queue; the walk stops at the first ancestor whose existence holds.
+// 3. Existence, bottom-up over the touched names (longest first, so every
+// child is settled before its parent): a name exists when it owns data, is
+// the apex, or has children left (old count + the delta's changes). A name
+// that appears or disappears changes its parent's children, which joins
+// the queue; the walk stops at the first ancestor whose existence holds.
+void ZoneEditor::settle_existence() {
   auto longer = [](const NodeEdit* a, const NodeEdit* b) { return a->name.size() < b->name.size(); };
   std::vector<NodeEdit*> queue;
   for (auto& [key, e] : edits_)
@@ -479,15 +512,22 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
       std::push_heap(queue.begin(), queue.end(), longer);
     }
   }
-  // A new DNAME needs an empty subtree (names the delta adds below it were
-  // reported in step 2, at the names themselves).
+}
+
+// A new DNAME needs an empty subtree (names the delta adds below it were
+// reported in step 2, at the names themselves).
+void ZoneEditor::check_new_dnames() {
   for (auto& [key, e] : edits_) {
     if (!e.data_changed || !e.old || (e.old[0] & node_flag::Dname)) continue;
     if (!has_type(u8(key), key.size(), rrtype::DNAME)) continue;
     if (long(old_kids(z_, e.hash, e.old).count) + e.kid_delta > 0)
       error(e.last_change, "DNAME at " + name_to_text(u8(key), key.size()) + " has names below it");
   }
-  if (failed_) return nullptr;
+}
+
+// 4. Flags depending on other names: the parents of added/removed
+// wildcards and everything below a changed cut join the edit set.
+void ZoneEditor::widen_edit_set() {
   // Names that gain or lose a cut or DNAME: their old descendants get their
   // Below flag recomputed (new descendants, and old ones that go, are in the
   // edit set already; with no child left, every old descendant went).
@@ -502,16 +542,18 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
   }
   std::vector<std::string> extra;
   for (const std::string& c : cut_changed) old_descendants(u8(c), c.size(), extra);
-
-  // 4. Flags depending on other names: the parents of added/removed
-  // wildcards and everything below a changed cut join the edit set.
   for (auto& [key, e] : edits_) {
     const bool wc = wire_is_wildcard(u8(key), key.size());
     if (wc && e.exists != (e.old != nullptr)) extra.push_back(key.substr(2));
   }
   for (const std::string& x : extra) edit(u8(x), x.size());
-  // Wildcards and cuts among the new names also change the flags of
-  // names the edit set already holds, so flags are computed after it is complete.
+}
+
+// Wildcards and cuts among the new names also change the flags of names the
+// edit set already holds, so flags are computed once it is complete.
+void ZoneEditor::compute_flags() {
+  const uint8_t* apex_w = z_.apex_lower;
+  const size_t apex_len = z_.apex_len;
   for (auto& [key, e] : edits_) {
     if (!e.exists) continue;
     const uint8_t* n = u8(key);
@@ -541,8 +583,12 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
     if (cut_above(n, len, false) != SIZE_MAX) fl |= node_flag::Below;
     e.flags = fl;
   }
-  // Glue for NS RRsets that changed, and for names that lost their addresses
-  // (the NS RRsets of the apex and of the cuts above them).
+}
+
+// Glue for NS RRsets that changed, and for names that lost their addresses
+// (the NS RRsets of the apex and of the cuts above them).
+void ZoneEditor::check_glue() {
+  const size_t apex_len = z_.apex_len;
   struct GlueCheck { std::string owner, target; size_t change; };
   std::vector<GlueCheck> glue;
   for (auto& [key, e] : edits_) {
@@ -560,10 +606,14 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
   }
   for (const GlueCheck& g : glue)
     check_ns_glue(recs_of(g.owner), g.owner, g.target, g.change);
-  if (failed_) return nullptr;
+}
 
-  // 5. Nodes per shard; unchanged nodes drop out of the edit set (a node
-  // whose children changed stays: its shard's children arrays change).
+// 5. The new zone: a copy of the old one's fields and shard pointers, the
+// shards holding changed nodes rebuilt, then the apex SOA and the answer
+// tables.
+std::shared_ptr<const Zone> ZoneEditor::rebuild() {
+  // Unchanged nodes drop out of the edit set (a node whose children changed
+  // stays: its shard's children arrays change).
   const unsigned bits = z_.shard_bits;
   std::unordered_map<size_t, std::vector<NodeEdit*>> by_shard;
   for (auto& [key, e] : edits_) {
@@ -585,111 +635,17 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
   zone->apex_labels = z_.apex_labels;
   zone->version = version_;
   size_t mem = z_.memory;
-  // One node of a rebuilt shard: its bytes and its children (32 bytes: the
-  // sort below moves a shard's worth of them).
-  struct Put {
-    uint64_t hash;
-    const uint8_t* p;
-    const uint64_t* list;  // `kids` hashes, or &kMany: a count only (kManyKids)
-    uint32_t n;
-    uint32_t kids;
-  };
-  static const uint64_t kMany = 0;
   for (auto& [sh, list] : by_shard) {
     const Shard& old = *z_.shards[sh];
     std::vector<Put> all;
     all.reserve(old.names + list.size());
-    // Old nodes kept as they are, with their children (lists in slot order).
-    size_t kat = 0, mi = 0;
-    for (uint32_t j = 0; j < old.slots.size(); ++j) {
-      const uint8_t kc = old.kids.empty() ? 0 : old.kids[j];
-      Put k{0, nullptr, nullptr, 0, kc};
-      if (kc == kManyKids) {
-        k.list = &kMany;
-        while (mi < old.many_kids.size() && old.many_kids[mi].slot < j) ++mi;
-        k.kids = mi < old.many_kids.size() && old.many_kids[mi].slot == j ? old.many_kids[mi].count : 0;
-      } else {
-        k.list = old.kid_hashes.data() + kat;
-        kat += kc;
-      }
-      if (old.slots[j].off == kEmptySlot) continue;
-      const uint8_t* nd = old.blob.data() + old.slots[j].off;
-      bool replaced = false;
-      for (const NodeEdit* e : list)
-        if (e->old == nd) { replaced = true; break; }
-      if (replaced) continue;
-      k.hash = name_hash(node_name(nd), nd[1]);
-      k.p = nd;
-      k.n = uint32_t(node_size(nd));
-      all.push_back(k);
-    }
-    // Edited nodes: new bytes, children = old ones -/+ the delta's.
+    keep_old_nodes(old, list, all);
+    // The edited nodes' bytes and children lists, pointed at by `all`.
     std::vector<std::vector<uint8_t>> fresh;
     std::vector<std::vector<uint64_t>> fresh_kids;
-    fresh.reserve(list.size());
-    fresh_kids.reserve(list.size());
-    for (NodeEdit* e : list) {
-      if (!e->exists) continue;
-      if (e->data_changed || !e->old) {
-        if (!e->loaded) load(*e);
-        fresh.push_back(encode(*e));
-      } else {
-        std::vector<uint8_t> b(e->old, e->old + node_size(e->old));
-        b[0] = e->flags;
-        fresh.push_back(std::move(b));
-      }
-      const KidsOf ok = old_kids(z_, e->hash, e->old);
-      const long cnt = long(ok.count) + e->kid_delta;
-      Put k{e->hash, fresh.back().data(), nullptr, uint32_t(fresh.back().size()), uint32_t(std::max(0L, cnt))};
-      if (is_apex(e->name) || (cnt > 0 && ok.count > 0 && !ok.list) || cnt >= kManyKids) {
-        k.list = &kMany;
-      } else {
-        std::vector<uint64_t>& v = fresh_kids.emplace_back();
-        if (ok.list) v.assign(ok.list, ok.list + ok.count);
-        for (uint64_t h : e->kids_removed)
-          if (auto it = std::find(v.begin(), v.end(), h); it != v.end()) v.erase(it);
-        v.insert(v.end(), e->kids_added.begin(), e->kids_added.end());
-        k.kids = uint32_t(v.size());
-        k.list = v.data();
-      }
-      all.push_back(k);
-    }
-    auto s = std::make_shared<Shard>();
-    const size_t count = all.size();
-    size_t bytes = 0;
-    for (const Put& k : all) bytes += k.n;
-    s->names = count;
-    const uint32_t ns = count ? uint32_t(count * 5 / 3 + 2) : 0;  // the compiler's load factor (0.6)
-    s->slots.assign(ns, Slot{0, kEmptySlot});
-    s->blob.resize(bytes);
-    s->kids.assign(ns, 0);
-    std::unique_ptr<uint32_t[]> put_of(new uint32_t[ns]);  // slot -> index in `all` (read only where kids > 0)
-    size_t at = 0, nkids = 0;
-    // Hash order, as the compiler inserts (same probe sequences).
-    std::sort(all.begin(), all.end(), [](const Put& a, const Put& b) { return a.hash < b.hash; });
-    for (uint32_t x = 0; x < all.size(); ++x) {
-      const Put& k = all[x];
-      uint32_t i = slot_home(k.hash, bits, ns);
-      while (s->slots[i].off != kEmptySlot) if (++i == ns) i = 0;
-      s->slots[i] = Slot{uint32_t(k.hash), uint32_t(at)};
-      std::memcpy(s->blob.data() + at, k.p, k.n);
-      at += k.n;
-      if (k.list == &kMany) {
-        s->kids[i] = kManyKids;
-        s->many_kids.push_back(ManyKids{i, k.kids});
-      } else {
-        s->kids[i] = uint8_t(k.kids);
-        put_of[i] = x;
-        nkids += k.kids;
-      }
-    }
-    std::sort(s->many_kids.begin(), s->many_kids.end(),
-              [](const ManyKids& a, const ManyKids& b) { return a.slot < b.slot; });
-    s->kid_hashes.reserve(nkids);
-    for (uint32_t i = 0; i < ns; ++i)
-      if (s->kids[i] != kManyKids && s->kids[i])
-        s->kid_hashes.insert(s->kid_hashes.end(), all[put_of[i]].list, all[put_of[i]].list + s->kids[i]);
-    prepare_shard_answers(*s, apex_w, apex_len);
+    add_edited_nodes(list, all, fresh, fresh_kids);
+    std::shared_ptr<Shard> s = lay_out_shard(all, bits);
+    prepare_shard_answers(*s, z_.apex_lower, z_.apex_len);
     const size_t old_mem = shard_memory(old);
     const size_t new_mem = shard_memory(*s);
     mem = mem - old_mem + new_mem;
@@ -699,33 +655,142 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
     zone->shards[sh] = std::move(s);
   }
   zone->apex_node = zone->find(zone->apex_lower, zone->apex_len, name_hash(zone->apex_lower, zone->apex_len));
-  // The apex SOA (serial, negative-answer SOA) when the apex changed.
-  if (auto it = edits_.find(apex()); it != edits_.end() && it->second.data_changed) {
-    for (const Rec& r : it->second.recs) {
-      if (r.type != rrtype::SOA) continue;
-      const uint8_t* rd = u8(r.rdata);
-      size_t l1 = name_wire_length(rd, r.rdata.size());
-      size_t l2 = l1 ? name_wire_length(rd + l1, r.rdata.size() - l1) : 0;
-      zone->neg_soa.clear();
-      if (l1 && l2 && l1 + l2 + 20 <= r.rdata.size()) {
-        zone->serial = rd32(rd + l1 + l2);
-        const uint32_t minimum = rd32(rd + l1 + l2 + 16);
-        std::vector<uint8_t>& w = zone->neg_soa;
-        w.resize(12);
-        w[0] = 0xc0;
-        w[1] = kHeaderSize;
-        wr16(w.data() + 2, rrtype::SOA);
-        wr16(w.data() + 4, r.rclass);
-        wr32(w.data() + 6, std::min(r.ttl, minimum));
-        wr16(w.data() + 10, uint16_t(r.rdata.size()));
-        w.insert(w.end(), r.rdata.begin(), r.rdata.end());
-      }
-      break;
-    }
-  }
+  update_apex_soa(*zone);
   zone->memory = mem - z_.neg_soa.size() + zone->neg_soa.size() - z_.special_bytes;  // prepare_answers adds its own
   prepare_answers(*zone, &z_);
   return zone;
+}
+
+// Old nodes of a rebuilt shard kept as they are, with their children (lists
+// in slot order); the nodes in `list` are left to add_edited_nodes.
+void ZoneEditor::keep_old_nodes(const Shard& old, const std::vector<NodeEdit*>& list, std::vector<Put>& all) const {
+  size_t kat = 0, mi = 0;
+  for (uint32_t j = 0; j < old.slots.size(); ++j) {
+    const uint8_t kc = old.kids.empty() ? 0 : old.kids[j];
+    Put k{0, nullptr, nullptr, 0, kc};
+    if (kc == kManyKids) {
+      k.list = &kMany;
+      while (mi < old.many_kids.size() && old.many_kids[mi].slot < j) ++mi;
+      k.kids = mi < old.many_kids.size() && old.many_kids[mi].slot == j ? old.many_kids[mi].count : 0;
+    } else {
+      k.list = old.kid_hashes.data() + kat;
+      kat += kc;
+    }
+    if (old.slots[j].off == kEmptySlot) continue;
+    const uint8_t* nd = old.blob.data() + old.slots[j].off;
+    bool replaced = false;
+    for (const NodeEdit* e : list)
+      if (e->old == nd) { replaced = true; break; }
+    if (replaced) continue;
+    k.hash = name_hash(node_name(nd), nd[1]);
+    k.p = nd;
+    k.n = uint32_t(node_size(nd));
+    all.push_back(k);
+  }
+}
+
+// Edited nodes that exist: new bytes (encoded, or the old ones with new
+// flags), children = old ones -/+ the delta's. `fresh` and `fresh_kids` own
+// what the Puts point at.
+void ZoneEditor::add_edited_nodes(const std::vector<NodeEdit*>& list, std::vector<Put>& all,
+                                  std::vector<std::vector<uint8_t>>& fresh,
+                                  std::vector<std::vector<uint64_t>>& fresh_kids) const {
+  fresh.reserve(list.size());
+  fresh_kids.reserve(list.size());
+  for (NodeEdit* e : list) {
+    if (!e->exists) continue;
+    if (e->data_changed || !e->old) {
+      if (!e->loaded) load(*e);
+      fresh.push_back(encode(*e));
+    } else {
+      std::vector<uint8_t> b(e->old, e->old + node_size(e->old));
+      b[0] = e->flags;
+      fresh.push_back(std::move(b));
+    }
+    const KidsOf ok = old_kids(z_, e->hash, e->old);
+    const long cnt = long(ok.count) + e->kid_delta;
+    Put k{e->hash, fresh.back().data(), nullptr, uint32_t(fresh.back().size()), uint32_t(std::max(0L, cnt))};
+    if (is_apex(e->name) || (cnt > 0 && ok.count > 0 && !ok.list) || cnt >= kManyKids) {
+      k.list = &kMany;
+    } else {
+      std::vector<uint64_t>& v = fresh_kids.emplace_back();
+      if (ok.list) v.assign(ok.list, ok.list + ok.count);
+      for (uint64_t h : e->kids_removed)
+        if (auto it = std::find(v.begin(), v.end(), h); it != v.end()) v.erase(it);
+      v.insert(v.end(), e->kids_added.begin(), e->kids_added.end());
+      k.kids = uint32_t(v.size());
+      k.list = v.data();
+    }
+    all.push_back(k);
+  }
+}
+
+// A shard from its nodes, laid out as the compiler lays one out (same load
+// factor, inserted in hash order: same probe sequences, so answering costs
+// the same).
+std::shared_ptr<Shard> lay_out_shard(std::vector<Put>& all, unsigned bits) {
+  auto s = std::make_shared<Shard>();
+  const size_t count = all.size();
+  size_t bytes = 0;
+  for (const Put& k : all) bytes += k.n;
+  s->names = count;
+  const uint32_t ns = count ? uint32_t(count * 5 / 3 + 2) : 0;  // the compiler's load factor (0.6)
+  s->slots.assign(ns, Slot{0, kEmptySlot});
+  s->blob.resize(bytes);
+  s->kids.assign(ns, 0);
+  std::unique_ptr<uint32_t[]> put_of(new uint32_t[ns]);  // slot -> index in `all` (read only where kids > 0)
+  size_t at = 0, nkids = 0;
+  std::sort(all.begin(), all.end(), [](const Put& a, const Put& b) { return a.hash < b.hash; });
+  for (uint32_t x = 0; x < all.size(); ++x) {
+    const Put& k = all[x];
+    uint32_t i = slot_home(k.hash, bits, ns);
+    while (s->slots[i].off != kEmptySlot) if (++i == ns) i = 0;
+    s->slots[i] = Slot{uint32_t(k.hash), uint32_t(at)};
+    std::memcpy(s->blob.data() + at, k.p, k.n);
+    at += k.n;
+    if (k.list == &kMany) {
+      s->kids[i] = kManyKids;
+      s->many_kids.push_back(ManyKids{i, k.kids});
+    } else {
+      s->kids[i] = uint8_t(k.kids);
+      put_of[i] = x;
+      nkids += k.kids;
+    }
+  }
+  std::sort(s->many_kids.begin(), s->many_kids.end(),
+            [](const ManyKids& a, const ManyKids& b) { return a.slot < b.slot; });
+  s->kid_hashes.reserve(nkids);
+  for (uint32_t i = 0; i < ns; ++i)
+    if (s->kids[i] != kManyKids && s->kids[i])
+      s->kid_hashes.insert(s->kid_hashes.end(), all[put_of[i]].list, all[put_of[i]].list + s->kids[i]);
+  return s;
+}
+
+// The apex SOA (serial, negative-answer SOA) when the apex changed.
+void ZoneEditor::update_apex_soa(Zone& zone) const {
+  auto it = edits_.find(apex());
+  if (it == edits_.end() || !it->second.data_changed) return;
+  for (const Rec& r : it->second.recs) {
+    if (r.type != rrtype::SOA) continue;
+    const uint8_t* rd = u8(r.rdata);
+    size_t l1 = name_wire_length(rd, r.rdata.size());
+    size_t l2 = l1 ? name_wire_length(rd + l1, r.rdata.size() - l1) : 0;
+    zone.neg_soa.clear();
+    if (l1 && l2 && l1 + l2 + 20 <= r.rdata.size()) {
+      zone.serial = rd32(rd + l1 + l2);
+      const uint32_t minimum = rd32(rd + l1 + l2 + 16);
+      std::vector<uint8_t>& w = zone.neg_soa;
+      w.resize(12);
+      w[0] = 0xc0;
+      w[1] = kHeaderSize;
+      wr16(w.data() + 2, rrtype::SOA);
+      wr16(w.data() + 4, r.rclass);
+      wr32(w.data() + 6, std::min(r.ttl, minimum));
+      wr16(w.data() + 10, uint16_t(r.rdata.size()));
+      w.insert(w.end(), r.rdata.begin(), r.rdata.end());
+    }
+    break;
+  }
 }
 
 // Parses one change into its zone, owner and record. Empty string on success.

@@ -2,9 +2,9 @@
 // command "delta"): each change adds or deletes one RR given in presentation
 // form, "owner ttl class type rdata". The result is a new ZoneSet that shares
 // every untouched zone and, inside a touched zone, every shard whose names
-// did not change (copy-on-write of the few touched shards), so a 100-record
-// delta to a 1M-record zone costs about a millisecond and a few hundred KB,
-// not a recompile. Answers from the result equal those of a zone compiled
+// did not change (copy-on-write of the few touched shards), so a small
+// delta to a big zone costs a few shards' worth of work and memory, not a
+// recompile. Answers from the result equal those of a zone compiled
 // from scratch with the same content, and its version id is the same.
 //
 // Validation happens before anything is built: a bad delta returns errors

@@ -1,5 +1,6 @@
-// Compiler from checked ZoneData to the immutable sharded snapshot described
-// in snapshot_impl.hh, plus ZoneSet (longest-match zone index). Control thread.
+// Compiler from checked ZoneData to the immutable sharded snapshot
+// (node_layout.hh, shard.hh, zone.hh), plus ZoneSet (longest-match zone
+// index). Control thread, allocates.
 #include "zones/snapshot.hh"
 
 #include <algorithm>
@@ -8,24 +9,11 @@
 #include <thread>
 #include <unordered_set>
 
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include "zones/snapshot_impl.hh"
+#include "zones/grouping.hh"
+#include "zones/pages.hh"
+#include "zones/zone.hh"
 
 namespace edgedns::zones {
-
-void release_consumed(const void* base, size_t upto, size_t& done) noexcept {
-  // Worth a syscall only per megabyte or so.
-  constexpr size_t kStep = size_t(1) << 20;
-  if (upto < done + kStep) return;
-  const size_t page = size_t(::sysconf(_SC_PAGESIZE));
-  const uintptr_t b = reinterpret_cast<uintptr_t>(base);
-  const uintptr_t from = (b + done + page - 1) & ~(page - 1);
-  const uintptr_t to = (b + upto) & ~(page - 1);
-  if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
-  done = upto;
-}
 
 namespace {
 // Below this many records a second thread costs more than it saves.
@@ -197,38 +185,114 @@ constexpr unsigned kMaxShardBits = 12;
 // Below this many records a second thread costs more than it saves.
 constexpr size_t kThreadedBuild = 200'000;
 
-}  // namespace
+constexpr size_t kFine = size_t(1) << kMaxShardBits;
 
-std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
-  auto zone = std::make_shared<Zone>();
-  zone->apex = d.origin.lower();
-  zone->apex_len = uint8_t(zone->apex.size());
-  std::memcpy(zone->apex_lower, zone->apex.data(), zone->apex.size());
-  zone->apex_labels = uint8_t(zone->apex.label_count());
-  zone->records = d.records.size();
-  const uint8_t* apex = zone->apex_lower;
-  const size_t apex_len = zone->apex_len;
-  const uint64_t apex_hash = name_hash(apex, apex_len);
-  // The grouping carries every record field needed from here on.
-  { std::vector<Record> drop; drop.swap(d.records); }
-  const uint8_t* arena = d.arena.data();
-  const GroupEnt* E = g.ents.get();
-  const size_t n = g.size;
+// What the owner scan finds in one range of the grouping.
+struct OwnerScan {
+  std::vector<uint32_t> fine_names, fine_records;
+  std::vector<size_t> fine_bytes;
+  std::vector<SideName> ents, wild_parents, cuts;
+  std::vector<KidEdge> kid_edges;
+  size_t apex_kids = 0;
+  size_t owners = 0;
+
+  // Adds the other half's findings to this one.
+  void merge(OwnerScan&& b) {
+    for (size_t fb = 0; fb < kFine; ++fb) {
+      fine_names[fb] += b.fine_names[fb];
+      fine_records[fb] += b.fine_records[fb];
+      fine_bytes[fb] += b.fine_bytes[fb];
+    }
+    ents.insert(ents.end(), b.ents.begin(), b.ents.end());
+    wild_parents.insert(wild_parents.end(), b.wild_parents.begin(), b.wild_parents.end());
+    cuts.insert(cuts.end(), b.cuts.begin(), b.cuts.end());
+    kid_edges.insert(kid_edges.end(), b.kid_edges.begin(), b.kid_edges.end());
+    apex_kids += b.apex_kids;
+    owners += b.owners;
+    b = OwnerScan{};
+  }
+};
+
+// One shard being filled: its slots and blob, where the next node goes, and
+// its children links still to be matched with the nodes.
+struct ShardFill {
+  std::shared_ptr<Shard> s;
+  uint32_t ns = 0;   // slots
+  size_t at = 0;     // next node's offset in the blob
+  KidEdge* kb = nullptr;
+  KidEdge* ke = nullptr;
+  std::vector<uint32_t>* kid_start = nullptr;  // per slot: first link in kid_edges
+};
+
+// compile_grouped in its phases: scan the owners, settle the names that are
+// not owners (ENTs, wildcard parents, cuts) and the children links, choose
+// the shard count, build the shards, then the zone's own fields.
+class Compiler {
+ public:
+  Compiler(ZoneData& d, Grouping& g) : d_(d), g_(g) {}
+
+  std::shared_ptr<const Zone> run() {
+    start_zone();
+    // The grouping carries every record field needed from here on.
+    { std::vector<Record> drop; drop.swap(d_.records); }
+    arena_ = d_.arena.data();
+    E_ = g_.ents.get();
+    n_ = g_.size;
+    scan();
+    link_names();
+    choose_shards();
+    build_shards();
+    finish();
+    return zone_;
+  }
+
+ private:
+  ZoneData& d_;
+  Grouping& g_;
+  std::shared_ptr<Zone> zone_ = std::make_shared<Zone>();
+  const uint8_t* apex_ = nullptr;
+  size_t apex_len_ = 0;
+  uint64_t apex_hash_ = 0;
+  const uint8_t* arena_ = nullptr;
+  const GroupEnt* E_ = nullptr;
+  size_t n_ = 0;
+  // Found by the owner scan and link_names, per finest shard or in all.
+  std::vector<uint32_t> fine_names_, fine_records_, fine_ents_;
+  std::vector<size_t> fine_bytes_;
+  std::vector<SideName> ents_, wild_parents_, cuts_;
+  std::vector<KidEdge> kid_edges_;  // bucketed by the parent's finest shard
+  std::vector<uint32_t> kdir_;      // bucket b: [kdir_[b], kdir_[b+1]) of kid_edges_
+  size_t apex_kids_ = 0;
+  size_t owners_ = 0;
+  // The shards.
+  unsigned bits_ = 0;
+  size_t nshards_ = 0;
+  size_t fold_ = 0;  // finest shards per shard
+  std::vector<std::shared_ptr<const Shard>> done_shards_;
+  GroupEnt apex_soa_copy_{};  // written by the one thread that builds the apex's shard
+  bool have_apex_soa_ = false;
+  VersionId half_version_[2];  // each thread sums the record hashes of its shards
+
+  void start_zone() {
+    Zone& z = *zone_;
+    z.apex = d_.origin.lower();
+    z.apex_len = uint8_t(z.apex.size());
+    std::memcpy(z.apex_lower, z.apex.data(), z.apex.size());
+    z.apex_labels = uint8_t(z.apex.label_count());
+    z.records = d_.records.size();
+    apex_ = z.apex_lower;
+    apex_len_ = z.apex_len;
+    apex_hash_ = name_hash(apex_, apex_len_);
+  }
 
   // 1. One pass over the owners (hash order): counts and bytes per finest
   //    shard, empty non-terminals, wildcard parents, cuts and DNAMEs.
-  //    A large zone runs it on two threads, each over half of the
-  //    grouping (split between two owners), and adds up their findings.
-  constexpr size_t kFine = size_t(1) << kMaxShardBits;
-  struct Pass1 {
-    std::vector<uint32_t> fine_names, fine_records;
-    std::vector<size_t> fine_bytes;
-    std::vector<SideName> ents, wild_parents, cuts;
-    std::vector<KidEdge> kid_edges;
-    size_t apex_kids = 0;
-    size_t owners = 0;
-  };
-  auto pass1 = [&](size_t from, size_t to, Pass1& acc) {
+  void scan_owners(size_t from, size_t to, OwnerScan& acc) const {
+    const uint8_t* arena = arena_;
+    const GroupEnt* E = E_;
+    const uint8_t* apex = apex_;
+    const size_t apex_len = apex_len_;
+    const uint64_t apex_hash = apex_hash_;
     acc.fine_names.assign(kFine, 0);
     acc.fine_records.assign(kFine, 0);
     acc.fine_bytes.assign(kFine, 0);
@@ -243,7 +307,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
       size_t bytes = align4(sizeof(NodeHdr) + f.owner_len);
       bool cut = false;
       const bool is_apex = f.hash == apex_hash && name_equal(o, f.owner_len, apex, apex_len);
-      for (size_t k = i; k < to && (k == i || same_owner(d, f, E[k])); ++k) {
+      for (size_t k = i; k < to && (k == i || same_owner(d_, f, E[k])); ++k) {
         if (k == i || E[k].type != E[k - 1].type) bytes += sizeof(RRsetDir);
         bytes += 12 + E[k].rdata_len;
         if ((E[k].type == rrtype::NS && !is_apex) || E[k].type == rrtype::DNAME) cut = true;
@@ -268,7 +332,7 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
           // exists). Both halves may find the same one: sort_unique below.
           for (bool first = true; len >= apex_len; first = false) {
             uint64_t h = first ? cached_hash : name_hash(arena + off, len);
-            if (g.find(d, arena + off, len, h) != SIZE_MAX) break;
+            if (g_.find(d_, arena + off, len, h) != SIZE_MAX) break;
             acc.ents.push_back(SideName{h, off, uint8_t(len)});
             // A "*" that only has names below it is still a wildcard (RFC
             // 4592 §2.2.1): its parent has a wildcard child, which matches
@@ -286,284 +350,321 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
       }
       i = j;
     }
-  };
-  Pass1 acc[2];
-  if (n >= kThreadedBuild) {
-    size_t mid = n / 2;
-    while (mid < n && same_owner(d, E[mid - 1], E[mid])) ++mid;
-    std::thread t([&] { pass1(mid, n, acc[1]); });
-    pass1(0, mid, acc[0]);
-    t.join();
-    Pass1& a = acc[0];
-    Pass1& b = acc[1];
-    for (size_t fb = 0; fb < kFine; ++fb) {
-      a.fine_names[fb] += b.fine_names[fb];
-      a.fine_records[fb] += b.fine_records[fb];
-      a.fine_bytes[fb] += b.fine_bytes[fb];
-    }
-    a.ents.insert(a.ents.end(), b.ents.begin(), b.ents.end());
-    a.wild_parents.insert(a.wild_parents.end(), b.wild_parents.begin(), b.wild_parents.end());
-    a.cuts.insert(a.cuts.end(), b.cuts.begin(), b.cuts.end());
-    a.kid_edges.insert(a.kid_edges.end(), b.kid_edges.begin(), b.kid_edges.end());
-    a.apex_kids += b.apex_kids;
-    a.owners += b.owners;
-    b = Pass1{};
-  } else {
-    pass1(0, n, acc[0]);
-  }
-  std::vector<uint32_t> fine_names = std::move(acc[0].fine_names);
-  std::vector<size_t> fine_bytes = std::move(acc[0].fine_bytes);
-  std::vector<uint32_t> fine_records = std::move(acc[0].fine_records), fine_ents(kFine, 0);
-  std::vector<SideName> ents = std::move(acc[0].ents), wild_parents = std::move(acc[0].wild_parents),
-                        cuts = std::move(acc[0].cuts);
-  std::vector<KidEdge> kid_edges = std::move(acc[0].kid_edges);
-  size_t apex_kids = acc[0].apex_kids;
-  const size_t owners = acc[0].owners;
-  sort_unique(ents, arena);
-  for (const SideName& e : ents) {
-    const uint32_t off = e.off + 1u + arena[e.off];
-    const size_t len = e.len - 1u - arena[e.off];
-    if (len == apex_len) ++apex_kids;
-    else kid_edges.push_back(KidEdge{name_hash(arena + off, len), e.hash});
-  }
-  // Links bucketed by the parent's finest shard (each shard sorts its own).
-  std::vector<uint32_t> kdir(kFine + 1, 0);
-  {
-    for (const KidEdge& k : kid_edges) ++kdir[(k.parent >> (64 - kMaxShardBits)) + 1];
-    for (size_t b = 0; b < kFine; ++b) kdir[b + 1] += kdir[b];
-    std::vector<uint32_t> pos(kdir.begin(), kdir.end() - 1);
-    std::vector<KidEdge> sorted(kid_edges.size());
-    for (const KidEdge& k : kid_edges) sorted[pos[k.parent >> (64 - kMaxShardBits)]++] = k;
-    kid_edges.swap(sorted);
-  }
-  sort_unique(wild_parents, arena);
-  sort_unique(cuts, arena);
-  for (const SideName& e : ents) {
-    const size_t fb = size_t(e.hash >> (64 - kMaxShardBits));
-    ++fine_names[fb];
-    ++fine_ents[fb];
-    fine_bytes[fb] += align4(sizeof(NodeHdr) + e.len);
   }
 
-  // 2. Shards: about 256-512 names each, at most 4096 (issue 4 rebuilds only touched shards).
-  const size_t names = owners + ents.size();
-  unsigned bits = 0;
-  while (bits < kMaxShardBits && (names >> bits) > 512) ++bits;
-  zone->shard_bits = bits;
-  const size_t nshards = size_t(1) << bits;
+  // The owner scan, on two threads for a large zone (each over half of the
+  // grouping, split between two owners), its findings added up.
+  void scan() {
+    OwnerScan acc[2];
+    if (n_ >= kThreadedBuild) {
+      size_t mid = n_ / 2;
+      while (mid < n_ && same_owner(d_, E_[mid - 1], E_[mid])) ++mid;
+      std::thread t([&] { scan_owners(mid, n_, acc[1]); });
+      scan_owners(0, mid, acc[0]);
+      t.join();
+      acc[0].merge(std::move(acc[1]));
+    } else {
+      scan_owners(0, n_, acc[0]);
+    }
+    OwnerScan& a = acc[0];
+    fine_names_ = std::move(a.fine_names);
+    fine_bytes_ = std::move(a.fine_bytes);
+    fine_records_ = std::move(a.fine_records);
+    fine_ents_.assign(kFine, 0);
+    ents_ = std::move(a.ents);
+    wild_parents_ = std::move(a.wild_parents);
+    cuts_ = std::move(a.cuts);
+    kid_edges_ = std::move(a.kid_edges);
+    apex_kids_ = a.apex_kids;
+    owners_ = a.owners;
+  }
+
+  // The names found beside the owners, made unique; the ENTs' own children
+  // links and their share of the finest shards; every link bucketed by its
+  // parent's finest shard (each shard sorts its own).
+  void link_names() {
+    const uint8_t* arena = arena_;
+    sort_unique(ents_, arena);
+    for (const SideName& e : ents_) {
+      const uint32_t off = e.off + 1u + arena[e.off];
+      const size_t len = e.len - 1u - arena[e.off];
+      if (len == apex_len_) ++apex_kids_;
+      else kid_edges_.push_back(KidEdge{name_hash(arena + off, len), e.hash});
+    }
+    kdir_.assign(kFine + 1, 0);
+    for (const KidEdge& k : kid_edges_) ++kdir_[(k.parent >> (64 - kMaxShardBits)) + 1];
+    for (size_t b = 0; b < kFine; ++b) kdir_[b + 1] += kdir_[b];
+    {
+      std::vector<uint32_t> pos(kdir_.begin(), kdir_.end() - 1);
+      std::vector<KidEdge> sorted(kid_edges_.size());
+      for (const KidEdge& k : kid_edges_) sorted[pos[k.parent >> (64 - kMaxShardBits)]++] = k;
+      kid_edges_.swap(sorted);
+    }
+    sort_unique(wild_parents_, arena);
+    sort_unique(cuts_, arena);
+    for (const SideName& e : ents_) {
+      const size_t fb = size_t(e.hash >> (64 - kMaxShardBits));
+      ++fine_names_[fb];
+      ++fine_ents_[fb];
+      fine_bytes_[fb] += align4(sizeof(NodeHdr) + e.len);
+    }
+  }
+
+  // 2. Shards: about 256-512 names each, at most 4096, so that a delta
+  //    rebuilds a small part of a big zone.
+  void choose_shards() {
+    const size_t names = owners_ + ents_.size();
+    unsigned bits = 0;
+    while (bits < kMaxShardBits && (names >> bits) > 512) ++bits;
+    bits_ = bits;
+    zone_->shard_bits = bits;
+    nshards_ = size_t(1) << bits;
+    fold_ = size_t(1) << (kMaxShardBits - bits);
+    done_shards_.resize(nshards_);
+  }
 
   // Flags that depend on other names: WildChild, Below.
-  auto outer_flags = [&](const uint8_t* nm, size_t len, uint64_t h) {
+  uint8_t outer_flags(const uint8_t* nm, size_t len, uint64_t h) const {
     uint8_t fl = 0;
-    if (!wild_parents.empty() && side_has(wild_parents, arena, nm, len, h)) fl |= node_flag::WildChild;
-    if (!cuts.empty()) {
+    if (!wild_parents_.empty() && side_has(wild_parents_, arena_, nm, len, h)) fl |= node_flag::WildChild;
+    if (!cuts_.empty()) {
       size_t off = 0;
       for (;;) {
         uint8_t ll = nm[off];
         if (ll == 0) break;
         off += 1u + ll;
-        if (len - off <= apex_len) break;
-        if (side_has(cuts, arena, nm + off, len - off, name_hash(nm + off, len - off))) {
+        if (len - off <= apex_len_) break;
+        if (side_has(cuts_, arena_, nm + off, len - off, name_hash(nm + off, len - off))) {
           fl |= node_flag::Below;
           break;
         }
       }
     }
     return fl;
-  };
+  }
 
   // 3. Nodes, shard by shard, in hash order (owners and ENTs merged); the
   //    grouping is released as it is consumed, so peak RSS is about the
   //    arena plus the finished snapshot. Shards are independent: a large
   //    zone builds its two halves on two threads.
-  const size_t fold = size_t(1) << (kMaxShardBits - bits);
-  std::vector<std::shared_ptr<const Shard>> done_shards(nshards);
-  GroupEnt apex_soa_copy{};
-  bool have_apex_soa = false;
-  VersionId half_version[2];  // each thread sums the record hashes of its shards
-  auto build_range = [&](size_t sh_from, size_t sh_to, size_t k, size_t ent_i, VersionId& version) {
+  void build_shards() {
+    if (n_ >= kThreadedBuild && nshards_ >= 2) {
+      // Where the second half starts in the grouping and in the ENT list.
+      const size_t half = nshards_ / 2;
+      const size_t fb_half = half * fold_;
+      size_t k_half = 0, ent_half = 0;
+      for (size_t fb = 0; fb < fb_half; ++fb) { k_half += fine_records_[fb]; ent_half += fine_ents_[fb]; }
+      std::thread t([&] { build_range(half, nshards_, k_half, ent_half, half_version_[1]); });
+      build_range(0, half, 0, 0, half_version_[0]);
+      t.join();
+    } else {
+      build_range(0, nshards_, 0, 0, half_version_[0]);
+    }
+  }
+
+  // Shards [sh_from, sh_to), whose nodes start at grouping entry `k` and ENT `ent_i`.
+  void build_range(size_t sh_from, size_t sh_to, size_t k, size_t ent_i, VersionId& version) {
     size_t released = 0;
     const size_t first_k = k;
-    std::vector<uint32_t> kid_start;  // per slot: first link in kid_edges
+    std::vector<uint32_t> kid_start;
     for (size_t sh = sh_from; sh < sh_to; ++sh) {
-      auto s = std::make_shared<Shard>();
-      size_t count = 0, bytes = 0;
-      for (size_t fb = sh * fold; fb < (sh + 1) * fold; ++fb) { count += fine_names[fb]; bytes += fine_bytes[fb]; }
-      s->names = count;
-      // Load factor 0.6: short unsuccessful probes (NXDOMAIN, closest-encloser walks).
-      const uint32_t ns = count ? uint32_t(count * 5 / 3 + 2) : 0;
-      s->slots.assign(ns, Slot{0, kEmptySlot});
-      s->blob.resize(bytes);
-      uint8_t* blob = s->blob.data();
-      size_t at = 0;
-      auto in_shard = [&](uint64_t h) { return (bits ? size_t(h >> (64 - bits)) : 0) == sh; };
-      // Children: this shard's links in (parent, child) order, merged with
-      // the nodes (inserted in hash order); lists laid out in slot order after.
-      KidEdge* kb = kid_edges.data() + kdir[sh * fold];
-      KidEdge* ke = kid_edges.data() + kdir[(sh + 1) * fold];
-      std::sort(kb, ke, [](const KidEdge& a, const KidEdge& b) {
-        return a.parent != b.parent ? a.parent < b.parent : a.child < b.child;
-      });
-      s->kids.assign(ns, 0);
-      kid_start.assign(ns, 0);
-      auto insert_slot = [&](uint64_t h) {
-        uint32_t i = slot_home(h, bits, ns);
-        while (s->slots[i].off != kEmptySlot) if (++i == ns) i = 0;
-        s->slots[i] = Slot{uint32_t(h), uint32_t(at)};
-        while (kb < ke && kb->parent < h) ++kb;  // only on a 64-bit hash collision
-        const KidEdge* first = kb;
-        while (kb < ke && kb->parent == h) ++kb;
-        const size_t c = size_t(kb - first);
-        if (c >= kManyKids) {
-          s->kids[i] = kManyKids;
-          s->many_kids.push_back(ManyKids{i, uint32_t(c)});
-        } else {
-          s->kids[i] = uint8_t(c);
-          kid_start[i] = uint32_t(first - kid_edges.data());
-        }
-        return i;
-      };
-      for (;;) {
-        const bool own = k < n && in_shard(E[k].hash);
-        const bool ent = ent_i < ents.size() && in_shard(ents[ent_i].hash);
-        if (!own && !ent) break;
-        if (ent && (!own || ents[ent_i].hash < E[k].hash)) {
-          const SideName& e = ents[ent_i++];
-          const uint8_t* nm = arena + e.off;
-          uint8_t fl = node_flag::Ent | outer_flags(nm, e.len, e.hash);
-          if (wire_is_wildcard(nm, e.len)) fl |= node_flag::Wildcard;
-          NodeHdr hdr{fl, e.len, 0};
-          insert_slot(e.hash);
-          std::memcpy(blob + at, &hdr, sizeof hdr);
-          std::memcpy(blob + at + sizeof hdr, nm, e.len);
-          at += align4(sizeof hdr + e.len);
-          continue;
-        }
-        const GroupEnt& f = E[k];
-        const uint8_t* nm = arena + f.owner_off;
-        size_t j = k + 1;
-        while (j < n && same_owner(d, f, E[j])) ++j;
-        uint8_t fl = outer_flags(nm, f.owner_len, f.hash);
-        const bool is_apex = f.hash == apex_hash && name_equal(nm, f.owner_len, apex, apex_len);
-        if (is_apex) fl |= node_flag::Apex;
-        if (wire_is_wildcard(nm, f.owner_len)) fl |= node_flag::Wildcard;
-        uint16_t nrrsets = 0;
-        for (size_t x = k; x < j; ++x) {
-          const uint16_t t = E[x].type;
-          if (x == k || t != E[x - 1].type) ++nrrsets;
-          if (t == rrtype::NS && !is_apex) fl |= node_flag::Cut;
-          if (t == rrtype::DNAME) fl |= node_flag::Dname;
-          if (t == rrtype::CNAME) fl |= node_flag::Cname;
-        }
-        const uint32_t slot = insert_slot(f.hash);
-        if (is_apex) {
-          s->kids[slot] = kManyKids;
-          s->many_kids.push_back(ManyKids{slot, uint32_t(apex_kids)});
-        }
-        NodeHdr hdr{fl, f.owner_len, nrrsets};
-        std::memcpy(blob + at, &hdr, sizeof hdr);
-        std::memcpy(blob + at + sizeof hdr, nm, f.owner_len);
-        RRsetDir* dir = reinterpret_cast<RRsetDir*>(blob + at + align4(sizeof hdr + f.owner_len));
-        uint8_t* w = reinterpret_cast<uint8_t*>(dir + nrrsets);
-        for (size_t x = k; x < j; ++x) {
-          if (x + kPrefetch < n) __builtin_prefetch(arena + E[x + kPrefetch].owner_off);
-          const GroupEnt& r = E[x];
-          if (x == k || r.type != E[x - 1].type) *dir++ = RRsetDir{r.type, 0, 0, 0, 0};
-          dir[-1].count++;
-          dir[-1].len += 12u + r.rdata_len;
-          if (is_apex && r.type == rrtype::SOA && !have_apex_soa) { apex_soa_copy = r; have_apex_soa = true; }
-          w[0] = 0xc0;
-          w[1] = kHeaderSize;
-          put16(w + 2, r.type);
-          put16(w + 4, r.rclass);
-          put32(w + 6, r.ttl);
-          put16(w + 10, r.rdata_len);
-          std::memcpy(w + 12, arena + r.rdata_off, r.rdata_len);
-          version += record_hash(nm, f.owner_len, r.type, r.rclass, r.ttl, w + 12, r.rdata_len);
-          w += 12 + r.rdata_len;
-        }
-        set_dir_sums(dir - nrrsets, nrrsets, reinterpret_cast<uint8_t*>(dir));
-        at = align4(size_t(w - blob));
-        k = j;
-      }
-      std::sort(s->many_kids.begin(), s->many_kids.end(),
-                [](const ManyKids& a, const ManyKids& b) { return a.slot < b.slot; });
-      size_t nkids = 0;
-      for (uint32_t i = 0; i < ns; ++i)
-        if (s->kids[i] != kManyKids) nkids += s->kids[i];
-      s->kid_hashes.reserve(nkids);
-      for (uint32_t i = 0; i < ns; ++i)
-        if (s->kids[i] != kManyKids)
-          for (uint32_t c = 0; c < s->kids[i]; ++c) s->kid_hashes.push_back(kid_edges[kid_start[i] + c].child);
-      release_consumed(E + first_k, (k - first_k) * sizeof(GroupEnt), released);
-      prepare_shard_answers(*s, apex, apex_len);
-      done_shards[sh] = std::move(s);
-    }
-  };
-  if (n >= kThreadedBuild && nshards >= 2) {
-    // Where the second half starts in the grouping and in the ENT list.
-    const size_t half = nshards / 2;
-    const size_t fb_half = half * fold;
-    size_t k_half = 0, ent_half = 0;
-    for (size_t fb = 0; fb < fb_half; ++fb) { k_half += fine_records[fb]; ent_half += fine_ents[fb]; }
-    std::thread t([&] { build_range(half, nshards, k_half, ent_half, half_version[1]); });
-    build_range(0, half, 0, 0, half_version[0]);
-    t.join();
-  } else {
-    build_range(0, nshards, 0, 0, half_version[0]);
-  }
-  zone->version = zones::apex_hash(apex, apex_len);
-  zone->version += half_version[0];
-  zone->version += half_version[1];
-  const GroupEnt* apex_soa = have_apex_soa ? &apex_soa_copy : nullptr;
-  size_t mem = sizeof(Zone);
-  for (const auto& s : done_shards) {
-    mem += shard_memory(*s);
-    zone->views.push_back(ShardView{s->slots.data(), s->blob.data(), uint32_t(s->slots.size())});
-  }
-  zone->shards = std::move(done_shards);
-  if (apex_soa) {
-    const uint8_t* rd = arena + apex_soa->rdata_off;
-    size_t l1 = name_wire_length(rd, apex_soa->rdata_len);
-    size_t l2 = l1 ? name_wire_length(rd + l1, apex_soa->rdata_len - l1) : 0;
-    if (l1 && l2 && l1 + l2 + 20 <= apex_soa->rdata_len) {
-      zone->serial = rd32(rd + l1 + l2);
-      uint32_t minimum = rd32(rd + l1 + l2 + 16);
-      std::vector<uint8_t>& w = zone->neg_soa;
-      w.push_back(0xc0);
-      w.push_back(kHeaderSize);
-      put16(w, rrtype::SOA);
-      put16(w, apex_soa->rclass);
-      put32(w, std::min(apex_soa->ttl, minimum));
-      put16(w, apex_soa->rdata_len);
-      w.insert(w.end(), rd, rd + apex_soa->rdata_len);
+      auto s = build_shard(sh, k, ent_i, version, kid_start);
+      release_consumed(E_ + first_k, (k - first_k) * sizeof(GroupEnt), released);
+      prepare_shard_answers(*s, apex_, apex_len_);
+      done_shards_[sh] = std::move(s);
     }
   }
-  zone->memory = mem + zone->neg_soa.size();
-  g = Grouping{};
-  { std::vector<uint8_t> drop; drop.swap(d.arena); }
-  zone->apex_node = zone->find(zone->apex_lower, zone->apex_len, apex_hash);
-  prepare_answers(*zone);
-  return zone;
+
+  // One shard: its owners (from grouping entry `k`) and ENTs (from `ent_i`)
+  // in hash order, both advanced past it.
+  std::shared_ptr<Shard> build_shard(size_t sh, size_t& k, size_t& ent_i, VersionId& version,
+                                     std::vector<uint32_t>& kid_start) {
+    ShardFill f;
+    f.s = std::make_shared<Shard>();
+    Shard& s = *f.s;
+    size_t count = 0, bytes = 0;
+    for (size_t fb = sh * fold_; fb < (sh + 1) * fold_; ++fb) { count += fine_names_[fb]; bytes += fine_bytes_[fb]; }
+    s.names = count;
+    // Load factor 0.6: short unsuccessful probes (NXDOMAIN, closest-encloser walks).
+    f.ns = count ? uint32_t(count * 5 / 3 + 2) : 0;
+    s.slots.assign(f.ns, Slot{0, kEmptySlot});
+    s.blob.resize(bytes);
+    // Children: this shard's links in (parent, child) order, merged with
+    // the nodes (inserted in hash order); lists laid out in slot order after.
+    f.kb = kid_edges_.data() + kdir_[sh * fold_];
+    f.ke = kid_edges_.data() + kdir_[(sh + 1) * fold_];
+    std::sort(f.kb, f.ke, [](const KidEdge& a, const KidEdge& b) {
+      return a.parent != b.parent ? a.parent < b.parent : a.child < b.child;
+    });
+    s.kids.assign(f.ns, 0);
+    kid_start.assign(f.ns, 0);
+    f.kid_start = &kid_start;
+    const unsigned bits = bits_;
+    auto in_shard = [&](uint64_t h) { return (bits ? size_t(h >> (64 - bits)) : 0) == sh; };
+    for (;;) {
+      const bool own = k < n_ && in_shard(E_[k].hash);
+      const bool ent = ent_i < ents_.size() && in_shard(ents_[ent_i].hash);
+      if (!own && !ent) break;
+      if (ent && (!own || ents_[ent_i].hash < E_[k].hash)) put_ent(f, ents_[ent_i++]);
+      else k = put_owner(f, k, version);
+    }
+    lay_out_kids(s, kid_start);
+    return std::move(f.s);
+  }
+
+  // Takes the slot of a name about to be written at f.at, with its children.
+  uint32_t insert_slot(ShardFill& f, uint64_t h) const {
+    Shard& s = *f.s;
+    const uint32_t ns = f.ns;
+    uint32_t i = slot_home(h, bits_, ns);
+    while (s.slots[i].off != kEmptySlot) if (++i == ns) i = 0;
+    s.slots[i] = Slot{uint32_t(h), uint32_t(f.at)};
+    while (f.kb < f.ke && f.kb->parent < h) ++f.kb;  // only on a 64-bit hash collision
+    const KidEdge* first = f.kb;
+    while (f.kb < f.ke && f.kb->parent == h) ++f.kb;
+    const size_t c = size_t(f.kb - first);
+    if (c >= kManyKids) {
+      s.kids[i] = kManyKids;
+      s.many_kids.push_back(ManyKids{i, uint32_t(c)});
+    } else {
+      s.kids[i] = uint8_t(c);
+      (*f.kid_start)[i] = uint32_t(first - kid_edges_.data());
+    }
+    return i;
+  }
+
+  // An empty non-terminal: a header and its name.
+  void put_ent(ShardFill& f, const SideName& e) const {
+    uint8_t* blob = f.s->blob.data();
+    const uint8_t* nm = arena_ + e.off;
+    uint8_t fl = node_flag::Ent | outer_flags(nm, e.len, e.hash);
+    if (wire_is_wildcard(nm, e.len)) fl |= node_flag::Wildcard;
+    NodeHdr hdr{fl, e.len, 0};
+    insert_slot(f, e.hash);
+    std::memcpy(blob + f.at, &hdr, sizeof hdr);
+    std::memcpy(blob + f.at + sizeof hdr, nm, e.len);
+    f.at += align4(sizeof hdr + e.len);
+  }
+
+  // The owner of grouping entries [k, j): its node with every RRset
+  // pre-encoded; returns j. Adds the records' hashes to `version`.
+  size_t put_owner(ShardFill& f, size_t k, VersionId& version) {
+    Shard& s = *f.s;
+    uint8_t* blob = s.blob.data();
+    const GroupEnt* E = E_;
+    const uint8_t* arena = arena_;
+    const size_t n = n_;
+    const GroupEnt& g = E[k];
+    const uint8_t* nm = arena + g.owner_off;
+    size_t j = k + 1;
+    while (j < n && same_owner(d_, g, E[j])) ++j;
+    uint8_t fl = outer_flags(nm, g.owner_len, g.hash);
+    const bool is_apex = g.hash == apex_hash_ && name_equal(nm, g.owner_len, apex_, apex_len_);
+    if (is_apex) fl |= node_flag::Apex;
+    if (wire_is_wildcard(nm, g.owner_len)) fl |= node_flag::Wildcard;
+    uint16_t nrrsets = 0;
+    for (size_t x = k; x < j; ++x) {
+      const uint16_t t = E[x].type;
+      if (x == k || t != E[x - 1].type) ++nrrsets;
+      if (t == rrtype::NS && !is_apex) fl |= node_flag::Cut;
+      if (t == rrtype::DNAME) fl |= node_flag::Dname;
+      if (t == rrtype::CNAME) fl |= node_flag::Cname;
+    }
+    const uint32_t slot = insert_slot(f, g.hash);
+    if (is_apex) {
+      s.kids[slot] = kManyKids;
+      s.many_kids.push_back(ManyKids{slot, uint32_t(apex_kids_)});
+    }
+    NodeHdr hdr{fl, g.owner_len, nrrsets};
+    std::memcpy(blob + f.at, &hdr, sizeof hdr);
+    std::memcpy(blob + f.at + sizeof hdr, nm, g.owner_len);
+    RRsetDir* dir = reinterpret_cast<RRsetDir*>(blob + f.at + align4(sizeof hdr + g.owner_len));
+    uint8_t* w = reinterpret_cast<uint8_t*>(dir + nrrsets);
+    for (size_t x = k; x < j; ++x) {
+      if (x + kPrefetch < n) __builtin_prefetch(arena + E[x + kPrefetch].owner_off);
+      const GroupEnt& r = E[x];
+      if (x == k || r.type != E[x - 1].type) *dir++ = RRsetDir{r.type, 0, 0, 0, 0};
+      dir[-1].count++;
+      dir[-1].len += 12u + r.rdata_len;
+      if (is_apex && r.type == rrtype::SOA && !have_apex_soa_) { apex_soa_copy_ = r; have_apex_soa_ = true; }
+      w[0] = 0xc0;
+      w[1] = kHeaderSize;
+      put16(w + 2, r.type);
+      put16(w + 4, r.rclass);
+      put32(w + 6, r.ttl);
+      put16(w + 10, r.rdata_len);
+      std::memcpy(w + 12, arena + r.rdata_off, r.rdata_len);
+      version += record_hash(nm, g.owner_len, r.type, r.rclass, r.ttl, w + 12, r.rdata_len);
+      w += 12 + r.rdata_len;
+    }
+    set_dir_sums(dir - nrrsets, nrrsets, reinterpret_cast<uint8_t*>(dir));
+    f.at = align4(size_t(w - blob));
+    return j;
+  }
+
+  // The shard's children lists, in slot order, once every node is in.
+  void lay_out_kids(Shard& s, const std::vector<uint32_t>& kid_start) const {
+    const size_t ns = s.slots.size();
+    std::sort(s.many_kids.begin(), s.many_kids.end(),
+              [](const ManyKids& a, const ManyKids& b) { return a.slot < b.slot; });
+    size_t nkids = 0;
+    for (uint32_t i = 0; i < ns; ++i)
+      if (s.kids[i] != kManyKids) nkids += s.kids[i];
+    s.kid_hashes.reserve(nkids);
+    for (uint32_t i = 0; i < ns; ++i)
+      if (s.kids[i] != kManyKids)
+        for (uint32_t c = 0; c < s.kids[i]; ++c) s.kid_hashes.push_back(kid_edges_[kid_start[i] + c].child);
+  }
+
+  // The negative-answer SOA (RFC 2308 §3: TTL = min(SOA TTL, MINIMUM)) and the serial.
+  void set_neg_soa(const GroupEnt& soa) {
+    const uint8_t* rd = arena_ + soa.rdata_off;
+    size_t l1 = name_wire_length(rd, soa.rdata_len);
+    size_t l2 = l1 ? name_wire_length(rd + l1, soa.rdata_len - l1) : 0;
+    if (!(l1 && l2 && l1 + l2 + 20 <= soa.rdata_len)) return;
+    zone_->serial = rd32(rd + l1 + l2);
+    uint32_t minimum = rd32(rd + l1 + l2 + 16);
+    std::vector<uint8_t>& w = zone_->neg_soa;
+    w.push_back(0xc0);
+    w.push_back(kHeaderSize);
+    put16(w, rrtype::SOA);
+    put16(w, soa.rclass);
+    put32(w, std::min(soa.ttl, minimum));
+    put16(w, soa.rdata_len);
+    w.insert(w.end(), rd, rd + soa.rdata_len);
+  }
+
+  // The zone's own fields once its shards are built; the parsed data is
+  // dropped before the answer tables are made.
+  void finish() {
+    Zone& z = *zone_;
+    z.version = zones::apex_hash(apex_, apex_len_);
+    z.version += half_version_[0];
+    z.version += half_version_[1];
+    size_t mem = sizeof(Zone);
+    for (const auto& s : done_shards_) {
+      mem += shard_memory(*s);
+      z.views.push_back(ShardView{s->slots.data(), s->blob.data(), uint32_t(s->slots.size())});
+    }
+    z.shards = std::move(done_shards_);
+    if (have_apex_soa_) set_neg_soa(apex_soa_copy_);
+    z.memory = mem + z.neg_soa.size();
+    g_ = Grouping{};
+    { std::vector<uint8_t> drop; drop.swap(d_.arena); }
+    z.apex_node = z.find(z.apex_lower, z.apex_len, apex_hash_);
+    prepare_answers(z);
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g) {
+  return Compiler(d, g).run();
 }
 
 std::shared_ptr<const Zone> compile_zone(ZoneData&& data) {
   Grouping g = group_records(data);
   return compile_grouped(std::move(data), std::move(g));
-}
-
-LoadResult load_zone_file(const std::string& path, const ParseOptions& opts,
-                          const CheckOptions& check) {
-  LoadResult lr;
-  ParseResult pr = parse_zone_file(path, opts);
-  lr.diagnostics = std::move(pr.diagnostics);
-  for (const auto& d : lr.diagnostics) if (d.is_error()) return lr;
-  Grouping g;
-  check_zone_grouped(pr.zone, lr.diagnostics, check, &g);
-  for (const auto& d : lr.diagnostics) if (d.is_error()) return lr;
-  if (g.size != pr.zone.records.size()) g = group_records(pr.zone);
-  lr.zone = compile_grouped(std::move(pr.zone), std::move(g));
-  return lr;
 }
 
 const Name& zone_apex(const Zone& z) noexcept { return z.apex; }

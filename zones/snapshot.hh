@@ -13,26 +13,16 @@
 #include <string>
 #include <vector>
 
-#include "zones/check.hh"
-#include "zones/parser.hh"
 #include "zones/zone_data.hh"
 
 namespace edgedns::zones {
 
-class Zone;      // defined in snapshot.cc / snapshot_impl.hh (engine-private layout)
+class Zone;      // engine-private layout (zones/zone.hh)
 class ZoneSet;
 
 // Compiles checked zone data. Precondition: check_zone reported no error.
+// Loading from a file (parse + check + compile) is zones/load.hh.
 std::shared_ptr<const Zone> compile_zone(ZoneData&& data);
-
-// Parse + check + compile one file. `zone` is null when any error was found;
-// every diagnostic (errors and warnings) is returned either way.
-struct LoadResult {
-  std::shared_ptr<const Zone> zone;
-  std::vector<Diagnostic> diagnostics;
-};
-LoadResult load_zone_file(const std::string& path, const ParseOptions& opts = {},
-                          const CheckOptions& check = {});
 
 // Read-only facts about a compiled zone (any thread).
 const Name& zone_apex(const Zone& z) noexcept;

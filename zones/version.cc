@@ -13,7 +13,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "zones/snapshot_impl.hh"
+#include "zones/snapshot.hh"
+#include "zones/zone.hh"
 
 namespace edgedns::zones {
 

@@ -1,11 +1,9 @@
 #include "zones/zone_data.hh"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
-
 #include <cstring>
+
+#include "zones/pages.hh"
 
 namespace edgedns::zones {
 
@@ -19,19 +17,6 @@ std::string Diagnostic::to_string() const {
   s += is_error() ? ": error: " : ": warning: ";
   s += message;
   return s;
-}
-
-void advise_huge_pages(const void* p, size_t bytes) noexcept {
-#ifdef MADV_HUGEPAGE
-  constexpr uintptr_t kHuge = uintptr_t(2) << 20;  // x86-64 and arm64 (4 KiB base pages) PMD size
-  const uintptr_t b = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t from = (b + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t to = (b + bytes) & ~(kHuge - 1);
-  if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
-#else
-  (void)p;
-  (void)bytes;
-#endif
 }
 
 void ZoneData::reserve(size_t nrecords, size_t arena_bytes) {
@@ -70,18 +55,6 @@ Record& ZoneData::add(const uint8_t* own, size_t own_len, uint16_t type, uint16_
   records.push_back(r);
   return records.back();
 }
-
-namespace {
-// MADV_DONTNEED on the whole pages inside [p, p + bytes): the bytes are
-// never read again, and the buffer is freed right after.
-void drop_pages(const void* p, size_t bytes) noexcept {
-  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
-  const uintptr_t b = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t from = (b + page - 1) & ~(page - 1);
-  const uintptr_t to = (b + bytes) & ~(page - 1);
-  if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
-}
-}  // namespace
 
 void ZoneData::append(ZoneData&& more, uint32_t line_delta) {
   constexpr size_t kStep = size_t(4) << 20;  // bytes copied between two releases

@@ -79,9 +79,4 @@ inline bool lower_name_below_or_equal(const uint8_t* n, size_t nlen, const uint8
   return nlen - i == plen && std::memcmp(n + i, p, plen) == 0;
 }
 
-// Asks for transparent huge pages on the whole 2 MiB pages inside
-// [p, p + bytes) (madvise MADV_HUGEPAGE; a no-op where unsupported). Only for
-// buffers that will be filled: a touched huge page is resident as a whole.
-void advise_huge_pages(const void* p, size_t bytes) noexcept;
-
 }  // namespace edgedns::zones

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 
+#include "zones/check.hh"
+#include "zones/parser.hh"
 #include "zones/rdata.hh"
 #include "zones/rrtype.hh"
-#include "zones/snapshot_impl.hh"
+#include "zones/zone.hh"
 
 namespace edgedns::zones {
 

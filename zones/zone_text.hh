@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "zones/check.hh"
 #include "zones/snapshot.hh"
 
 namespace edgedns::zones {

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "zones/load.hh"
+
 namespace fuzz {
 
 using namespace edgedns::zones;

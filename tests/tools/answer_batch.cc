@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "zones/answer.hh"
+#include "zones/load.hh"
 #include "zones/snapshot.hh"
 
 using namespace edgedns::zones;

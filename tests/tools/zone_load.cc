@@ -22,8 +22,10 @@
 #include <string>
 #include <vector>
 
+#include "zones/grouping.hh"
+#include "zones/load.hh"
 #include "zones/snapshot.hh"
-#include "zones/snapshot_impl.hh"
+#include "zones/zone.hh"
 
 using namespace edgedns::zones;
 

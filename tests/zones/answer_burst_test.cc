@@ -12,10 +12,11 @@
 #include <vector>
 
 #include "zones/answer.hh"
+#include "zones/load.hh"
 #include "zones/name.hh"
 #include "zones/parser.hh"
 #include "zones/snapshot.hh"
-#include "zones/snapshot_impl.hh"
+#include "zones/zone.hh"
 #include "zones/zone_text.hh"
 
 using namespace edgedns::zones;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "zones/load.hh"
 #include "zones/rrtype.hh"
 #include "zones/snapshot.hh"
 

@@ -11,7 +11,7 @@
 
 #include "tests/zones/dir_sums.hh"
 #include "zones/answer.hh"
-#include "zones/snapshot_impl.hh"
+#include "zones/zone.hh"
 #include "zones/version.hh"
 #include "zones/zone_text.hh"
 

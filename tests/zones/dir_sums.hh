@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "zones/snapshot_impl.hh"
 #include "zones/wire.hh"
+#include "zones/zone.hh"
 
 namespace edgedns::zones::test {
 

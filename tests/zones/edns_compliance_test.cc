@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "zones/answer.hh"
+#include "zones/load.hh"
 #include "zones/name.hh"
 #include "zones/rrtype.hh"
 #include "zones/snapshot.hh"

@@ -4,12 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "tests/zones/compile_text.hh"
-#include "zones/answer.hh"
-#include "zones/snapshot_impl.hh"
 #include "tests/zones/dir_sums.hh"
+#include "zones/answer.hh"
+#include "zones/grouping.hh"
+#include "zones/load.hh"
+#include "zones/zone.hh"
 
 using namespace edgedns::zones;
 
@@ -99,7 +102,25 @@ TEST(Snapshot, ManyNamesUseShards) {
   ParseResult pr = parse_zone_text(text, "m", {});
   ASSERT_FALSE(pr.has_errors());
   auto z = compile_zone(std::move(pr.zone));
-  EXPECT_GT(z->shard_bits, 0u);
+  // 20002 names, at most 512 per shard on average: 2^6 shards (2^5 would
+  // hold 625 each), every name in the shard its hash's top bits name.
+  const size_t names = 20002;
+  unsigned want_bits = 0;
+  while ((names >> want_bits) > 512) ++want_bits;
+  ASSERT_EQ(want_bits, 6u);
+  EXPECT_EQ(z->shard_bits, want_bits);
+  ASSERT_EQ(z->shards.size(), size_t(1) << want_bits);
+  size_t in_shards = 0;
+  for (size_t i = 0; i < z->shards.size(); ++i) {
+    const Shard& s = *z->shards[i];
+    in_shards += s.names;
+    for (const Slot& sl : s.slots) {
+      if (sl.off == kEmptySlot) continue;
+      const uint8_t* nd = s.blob.data() + sl.off;
+      EXPECT_EQ(z->shard_index(name_hash(node_name(nd), nd[1])), i);
+    }
+  }
+  EXPECT_EQ(in_shards, names);
   for (int i = 0; i < 20000; i += 997)
     EXPECT_TRUE(find(*z, ("h" + std::to_string(i) + ".m.").c_str())) << i;
   EXPECT_FALSE(find(*z, "h20000.m."));
@@ -167,6 +188,14 @@ TEST(Grouping, TwoThreadsKeepTheOrderAndEveryRecord) {
   ASSERT_GE(n, 200000u);
   Grouping g = group_records(pr.zone);
   ASSERT_EQ(g.size, n);
+  // About 16 records per bucket (at most 2^16 buckets): the directory's size
+  // follows from n alone, and it partitions [0, n).
+  const unsigned want_bits = unsigned(std::clamp(int(std::bit_width(n)) - 4, 1, 16));
+  ASSERT_EQ(g.dir_bits, want_bits);
+  ASSERT_EQ(g.dir.size(), (size_t(1) << want_bits) + 1);
+  ASSERT_EQ(g.dir.front(), 0u);
+  ASSERT_EQ(g.dir.back(), n);
+  ASSERT_TRUE(std::is_sorted(g.dir.begin(), g.dir.end()));
   std::vector<uint8_t> seen(n, 0);
   const uint8_t* arena = pr.zone.arena.data();
   for (size_t k = 0; k < n; ++k) {
@@ -177,7 +206,6 @@ TEST(Grouping, TwoThreadsKeepTheOrderAndEveryRecord) {
     const Record& r = pr.zone.records[e.idx];
     ASSERT_EQ(e.hash, name_hash(arena + r.owner_off, r.owner_len));
     ASSERT_EQ(e.type, r.type);
-    ASSERT_EQ(size_t(e.hash >> (64 - g.dir_bits)) < (size_t(1) << g.dir_bits), true);
     ASSERT_GE(k, g.dir[e.hash >> (64 - g.dir_bits)]);
     ASSERT_LT(k, g.dir[(e.hash >> (64 - g.dir_bits)) + 1]);
     if (k == 0) continue;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "zones/load.hh"
 #include "zones/version.hh"
 
 using namespace edgedns::zones;
