@@ -65,7 +65,8 @@ std::shared_ptr<const zones::ZoneSet> zone_set(size_t names) {
 
 // An Ethernet/IPv4-or-IPv6/UDP frame carrying a query with EDNS (as real resolvers send).
 std::vector<uint8_t> query_frame(const std::string& name, uint16_t type, bool v6, uint16_t id) {
-  return test::udp_frame(v6, test::dns_query(name.c_str(), type, id, false, 1232), 0, uint16_t(1024 + id));
+  return test::udp_frame(v6, test::dns_query(name.c_str(), type, id, false, 1232), 0,
+                         uint16_t(1024 + id));
 }
 
 // The mix: 60% hits (A), 10% NODATA (AAAA of an A-only name), 10% NXDOMAIN,
@@ -78,10 +79,22 @@ std::vector<std::vector<uint8_t>> mixed_frames(size_t names) {
     bool v6 = i & 1;
     uint16_t id = uint16_t(i);
     switch (i % 20) {
-      case 12: case 13: fs.push_back(query_frame(h, zones::rrtype::AAAA, v6, id)); break;
-      case 14: case 15: fs.push_back(query_frame("nx" + std::to_string(k) + ".bench.test.", zones::rrtype::A, v6, id)); break;
-      case 16: case 17: fs.push_back(query_frame("w" + std::to_string(k) + ".wild.bench.test.", zones::rrtype::A, v6, id)); break;
-      case 18: fs.push_back(query_frame("x" + std::to_string(k) + ".sub.bench.test.", zones::rrtype::A, v6, id)); break;
+      case 12:
+      case 13: fs.push_back(query_frame(h, zones::rrtype::AAAA, v6, id)); break;
+      case 14:
+      case 15:
+        fs.push_back(
+            query_frame("nx" + std::to_string(k) + ".bench.test.", zones::rrtype::A, v6, id));
+        break;
+      case 16:
+      case 17:
+        fs.push_back(
+            query_frame("w" + std::to_string(k) + ".wild.bench.test.", zones::rrtype::A, v6, id));
+        break;
+      case 18:
+        fs.push_back(
+            query_frame("x" + std::to_string(k) + ".sub.bench.test.", zones::rrtype::A, v6, id));
+        break;
       case 19: fs.push_back(query_frame("alias.bench.test.", zones::rrtype::A, v6, id)); break;
       default: fs.push_back(query_frame(h, zones::rrtype::A, v6, id)); break;
     }
@@ -117,11 +130,10 @@ struct Harness {
 
 void report(benchmark::State& s, const Harness& h) {
   s.SetItemsProcessed(int64_t(s.iterations()) * kBurst);
-  s.counters["ns/query"] = benchmark::Counter(double(s.iterations()) * kBurst,
-                                              benchmark::Counter::kIsRate |
-                                                  benchmark::Counter::kInvert);
-  s.counters["Mqps"] = benchmark::Counter(double(s.iterations()) * kBurst / 1e6,
-                                          benchmark::Counter::kIsRate);
+  s.counters["ns/query"] = benchmark::Counter(
+      double(s.iterations()) * kBurst, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  s.counters["Mqps"] =
+      benchmark::Counter(double(s.iterations()) * kBurst / 1e6, benchmark::Counter::kIsRate);
   uint64_t ans = h.st->counters.answers();
   uint64_t q = h.st->counters.queries.get();
   if (q) s.counters["answered"] = double(ans) / double(q);
@@ -131,7 +143,10 @@ void BM_Pipeline(benchmark::State& s) {
   auto zs = zone_set(size_t(s.range(0)));
   Harness h(size_t(s.range(0)));
   for (auto _ : s) {
-    if (!h.rx()) { s.SkipWithError("mempool empty"); break; }
+    if (!h.rx()) {
+      s.SkipWithError("mempool empty");
+      break;
+    }
     uint16_t n = process_burst(*h.st, h.st->ports[0], zs.get(), h.pkts, kBurst, h.out);
     benchmark::DoNotOptimize(h.out[0]);
     rte_pktmbuf_free_bulk(h.out, n);  // TX stand-in
@@ -142,7 +157,10 @@ void BM_Pipeline(benchmark::State& s) {
 void BM_Baseline_SwapOnly(benchmark::State& s) {
   Harness h(size_t(s.range(0)));
   for (auto _ : s) {
-    if (!h.rx()) { s.SkipWithError("mempool empty"); break; }
+    if (!h.rx()) {
+      s.SkipWithError("mempool empty");
+      break;
+    }
     uint16_t n = reflect_burst(*h.st, h.st->ports[0], h.pkts, kBurst, h.out);
     benchmark::DoNotOptimize(h.out[0]);
     rte_pktmbuf_free_bulk(h.out, n);
@@ -167,12 +185,13 @@ int main(int argc, char** argv) {
     execv("/proc/self/exe", argv);
     std::perror("dataplane_bench: re-exec with GLIBC_TUNABLES");  // run on as we are
   }
-  std::fprintf(stderr, "dataplane_bench: zone memory in %s\n",
-               std::getenv("GLIBC_TUNABLES") ? "transparent huge pages (GLIBC_TUNABLES set)"
-                                             : "4 KB pages");
+  std::fprintf(
+      stderr, "dataplane_bench: zone memory in %s\n",
+      std::getenv("GLIBC_TUNABLES") ? "transparent huge pages (GLIBC_TUNABLES set)" : "4 KB pages");
   std::string prefix = "--file-prefix=dpbench" + std::to_string(getpid());
-  const char* eal[] = {"dataplane_bench", "--no-huge", "-m", "256", "--no-pci", "-l", "0",
-                       "--log-level=error", prefix.c_str(), "--no-telemetry"};
+  const char* eal[] = {
+      "dataplane_bench", "--no-huge",     "-m", "256", "--no-pci", "-l", "0", "--log-level=error",
+      prefix.c_str(),    "--no-telemetry"};
   if (rte_eal_init(int(std::size(eal)), const_cast<char**>(eal)) < 0) {
     std::fprintf(stderr, "dataplane_bench: EAL init failed\n");
     return 1;

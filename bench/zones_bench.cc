@@ -20,8 +20,9 @@ using namespace edgedns::zones;
 namespace {
 
 std::string zone_text(size_t names) {
-  std::string t = "$ORIGIN bench.test.\n$TTL 3600\n@ SOA ns1 h 1 7200 900 1209600 300\n@ NS ns1\n"
-                  "ns1 A 192.0.2.1\n*.wild A 192.0.2.9\nalias CNAME host1\nsub NS ns.sub\nns.sub A 192.0.2.2\n";
+  std::string t =
+      "$ORIGIN bench.test.\n$TTL 3600\n@ SOA ns1 h 1 7200 900 1209600 300\n@ NS ns1\n"
+      "ns1 A 192.0.2.1\n*.wild A 192.0.2.9\nalias CNAME host1\nsub NS ns.sub\nns.sub A 192.0.2.2\n";
   t.reserve(names * 28);
   for (size_t i = 0; i < names; ++i)
     t += "host" + std::to_string(i) + " A 10." + std::to_string((i >> 16) & 255) + "." +
@@ -62,17 +63,21 @@ std::vector<std::vector<uint8_t>> queries(size_t names, const std::string& kind)
     size_t k = (i * 2654435761u) % names;
     std::string s = kind;
     if (s == "mixed") {
-      static const char* const mix[20] = {"hit", "hit", "hit", "hit", "hit", "hit", "hit",
-                                          "hit", "hit", "hit", "hit", "hit", "nodata", "nodata",
-                                          "nxdomain", "nxdomain", "wildcard", "wildcard",
-                                          "referral", "cname"};
+      static const char* const mix[20] = {
+          "hit",      "hit",      "hit",      "hit",      "hit",      "hit",    "hit",
+          "hit",      "hit",      "hit",      "hit",      "hit",      "nodata", "nodata",
+          "nxdomain", "nxdomain", "wildcard", "wildcard", "referral", "cname"};
       s = mix[i % 20];
     }
     if (s == "hit") qs.push_back(query("host" + std::to_string(k) + ".bench.test.", rrtype::A));
-    else if (s == "nodata") qs.push_back(query("host" + std::to_string(k) + ".bench.test.", rrtype::AAAA));
-    else if (s == "nxdomain") qs.push_back(query("nx" + std::to_string(k) + ".bench.test.", rrtype::A));
-    else if (s == "wildcard") qs.push_back(query("w" + std::to_string(k) + ".wild.bench.test.", rrtype::A));
-    else if (s == "referral") qs.push_back(query("x" + std::to_string(k) + ".sub.bench.test.", rrtype::A));
+    else if (s == "nodata")
+      qs.push_back(query("host" + std::to_string(k) + ".bench.test.", rrtype::AAAA));
+    else if (s == "nxdomain")
+      qs.push_back(query("nx" + std::to_string(k) + ".bench.test.", rrtype::A));
+    else if (s == "wildcard")
+      qs.push_back(query("w" + std::to_string(k) + ".wild.bench.test.", rrtype::A));
+    else if (s == "referral")
+      qs.push_back(query("x" + std::to_string(k) + ".sub.bench.test.", rrtype::A));
     else qs.push_back(query("alias.bench.test.", rrtype::A));
   }
   return qs;
@@ -114,8 +119,8 @@ void burst(benchmark::State& st, size_t names, const char* kind) {
     i += kBurst;
   }
   st.SetItemsProcessed(int64_t(st.iterations() * kBurst));
-  st.counters["ns/query"] = benchmark::Counter(double(st.iterations()) * kBurst,
-                                               benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  st.counters["ns/query"] = benchmark::Counter(
+      double(st.iterations()) * kBurst, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void BM_ParseCompile(benchmark::State& st) {
@@ -133,16 +138,16 @@ void BM_ParseCompile(benchmark::State& st) {
 }  // namespace
 
 BENCHMARK(BM_ParseCompile)->Arg(100000)->Unit(benchmark::kMillisecond);
-#define ANSWER_BENCH(kind)                                                                     \
-  BENCHMARK_CAPTURE(run, kind##_10k, 10000, #kind);                                            \
+#define ANSWER_BENCH(kind)                          \
+  BENCHMARK_CAPTURE(run, kind##_10k, 10000, #kind); \
   BENCHMARK_CAPTURE(run, kind##_1M, 1000000, #kind);
 ANSWER_BENCH(hit)
 ANSWER_BENCH(nxdomain)
 ANSWER_BENCH(wildcard)
 ANSWER_BENCH(referral)
 ANSWER_BENCH(cname)
-#define BURST_BENCH(kind)                                                                      \
-  BENCHMARK_CAPTURE(burst, kind##_10k, 10000, #kind);                                          \
+#define BURST_BENCH(kind)                             \
+  BENCHMARK_CAPTURE(burst, kind##_10k, 10000, #kind); \
   BENCHMARK_CAPTURE(burst, kind##_1M, 1000000, #kind);
 BURST_BENCH(hit)
 BURST_BENCH(nodata)

@@ -17,7 +17,8 @@ const char* kRateNames[] = {"servfail", "refused", "nxdomain", "formerr", "dropp
 
 struct Ctx {
   std::string file;
-  [[noreturn]] void fail(const YAML::Node& n, const std::string& field, const std::string& msg) const {
+  [[noreturn]] void fail(const YAML::Node& n, const std::string& field,
+                         const std::string& msg) const {
     std::string where = file;
     if (n.IsDefined() && n.Mark().line >= 0) where += ":" + std::to_string(n.Mark().line + 1);
     throw ConfigError(where + ": " + field + ": " + msg);
@@ -27,7 +28,9 @@ struct Ctx {
     try {
       return n.as<T>();
     } catch (const YAML::Exception&) {
-      fail(n, field, std::string("expected ") + what + ", got '" + (n.IsScalar() ? n.Scalar() : "a structure") + "'");
+      fail(n, field,
+           std::string("expected ") + what + ", got '" +
+               (n.IsScalar() ? n.Scalar() : "a structure") + "'");
     }
   }
   double number(const YAML::Node& n, const std::string& field, double lo, double hi) const {
@@ -43,7 +46,8 @@ struct Ctx {
     o << d;
     return o.str();
   }
-  void known_keys(const YAML::Node& n, const std::string& field, std::initializer_list<const char*> keys) const {
+  void known_keys(const YAML::Node& n, const std::string& field,
+                  std::initializer_list<const char*> keys) const {
     if (!n.IsMap()) fail(n, field, "expected a mapping");
     for (const auto& kv : n) {
       std::string k = kv.first.as<std::string>();
@@ -72,7 +76,8 @@ std::string read_file(const std::string& path) {
 }
 
 const FleetNode* Fleet::find(const std::string& name) const {
-  for (const auto& n : nodes) if (n.name == name) return &n;
+  for (const auto& n : nodes)
+    if (n.name == name) return &n;
   return nullptr;
 }
 
@@ -99,12 +104,15 @@ Fleet parse_fleet(const std::string& yaml, const std::string& file) {
     if (fn.name.empty()) c.fail(n["name"], field + ".name", "empty");
     if (fn.control.empty()) c.fail(n["control"], field + ".control", "empty");
     if (n["wave"]) fn.wave = int(c.number(n["wave"], field + ".wave", 0, 1e6));
-    if (!names.insert(fn.name).second) c.fail(n["name"], field + ".name", "'" + fn.name + "' appears twice");
+    if (!names.insert(fn.name).second)
+      c.fail(n["name"], field + ".name", "'" + fn.name + "' appears twice");
     if (!sockets.insert(fn.control).second)
-      c.fail(n["control"], field + ".control", "'" + fn.control + "' is already used by another node");
+      c.fail(n["control"], field + ".control",
+             "'" + fn.control + "' is already used by another node");
     f.nodes.push_back(fn);
   }
-  std::stable_sort(f.nodes.begin(), f.nodes.end(), [](const FleetNode& a, const FleetNode& b) { return a.wave < b.wave; });
+  std::stable_sort(f.nodes.begin(), f.nodes.end(),
+                   [](const FleetNode& a, const FleetNode& b) { return a.wave < b.wave; });
   return f;
 }
 
@@ -146,30 +154,38 @@ Policy parse_policy(const std::string& yaml, const std::string& file) {
       std::string field = "stages[" + std::to_string(i) + "]";
       c.known_keys(s, field, {"name", "scope", "waves", "bake_s", "min_queries", "timeout_s"});
       StagePolicy sp;
-      sp.name = s["name"] ? c.get<std::string>(s["name"], field + ".name", "a string") : "stage-" + std::to_string(i + 1);
+      sp.name = s["name"] ? c.get<std::string>(s["name"], field + ".name", "a string")
+                          : "stage-" + std::to_string(i + 1);
       if (!s["scope"]) c.fail(s, field + ".scope", "missing (lcore, node, wave or all)");
       std::string scope = c.get<std::string>(s["scope"], field + ".scope", "a string");
       if (scope == "lcore") sp.scope = Scope::Lcore;
       else if (scope == "node") sp.scope = Scope::Node;
       else if (scope == "wave") sp.scope = Scope::Wave;
       else if (scope == "all") sp.scope = Scope::All;
-      else c.fail(s["scope"], field + ".scope", "'" + scope + "' is not one of lcore, node, wave, all");
+      else
+        c.fail(s["scope"], field + ".scope",
+               "'" + scope + "' is not one of lcore, node, wave, all");
       if (s["waves"]) sp.waves = int(c.number(s["waves"], field + ".waves", 1, 1e6));
       if (s["bake_s"]) sp.bake_s = c.number(s["bake_s"], field + ".bake_s", 0, 1e7);
       if (s["min_queries"]) sp.min_queries = c.count(s["min_queries"], field + ".min_queries");
       if (s["timeout_s"]) sp.timeout_s = c.number(s["timeout_s"], field + ".timeout_s", 0, 1e7);
       p.stages.push_back(sp);
     }
-    if (p.stages.back().scope != Scope::All) c.fail(st, "stages", "the last stage must have scope 'all'");
+    if (p.stages.back().scope != Scope::All)
+      c.fail(st, "stages", "the last stage must have scope 'all'");
   }
   if (YAML::Node h = root["health"]) {
-    c.known_keys(h, "health", {"interval_s", "min_queries", "rates", "on_node_down", "auto_probes",
-                               "probe_timeout_s", "probe_repeats"});
-    if (h["interval_s"]) p.health.interval_s = c.number(h["interval_s"], "health.interval_s", 0.05, 3600);
+    c.known_keys(h, "health",
+                 {"interval_s", "min_queries", "rates", "on_node_down", "auto_probes",
+                  "probe_timeout_s", "probe_repeats"});
+    if (h["interval_s"])
+      p.health.interval_s = c.number(h["interval_s"], "health.interval_s", 0.05, 3600);
     if (h["min_queries"]) p.health.min_queries = c.count(h["min_queries"], "health.min_queries");
     if (h["auto_probes"]) p.health.auto_probes = c.count(h["auto_probes"], "health.auto_probes");
-    if (h["probe_timeout_s"]) p.health.probe_timeout_s = c.number(h["probe_timeout_s"], "health.probe_timeout_s", 0.01, 60);
-    if (h["probe_repeats"]) p.health.probe_repeats = int(c.number(h["probe_repeats"], "health.probe_repeats", 1, 100));
+    if (h["probe_timeout_s"])
+      p.health.probe_timeout_s = c.number(h["probe_timeout_s"], "health.probe_timeout_s", 0.01, 60);
+    if (h["probe_repeats"])
+      p.health.probe_repeats = int(c.number(h["probe_repeats"], "health.probe_repeats", 1, 100));
     if (h["on_node_down"]) {
       std::string v = c.get<std::string>(h["on_node_down"], "health.on_node_down", "a string");
       if (v == "rollback") p.health.rollback_on_node_down = true;
@@ -177,19 +193,23 @@ Policy parse_policy(const std::string& yaml, const std::string& file) {
       else c.fail(h["on_node_down"], "health.on_node_down", "'" + v + "' is not rollback or wait");
     }
     if (YAML::Node r = h["rates"]) {
-      c.known_keys(r, "health.rates", {"servfail", "refused", "nxdomain", "formerr", "dropped", "malformed"});
+      c.known_keys(r, "health.rates",
+                   {"servfail", "refused", "nxdomain", "formerr", "dropped", "malformed"});
       for (const auto& kv : r) {
         std::string k = kv.first.as<std::string>(), field = "health.rates." + k;
         c.known_keys(kv.second, field, {"abs", "rel"});
-        if (kv.second["abs"]) p.health.rates[k].abs = c.number(kv.second["abs"], field + ".abs", 0, 1);
-        if (kv.second["rel"]) p.health.rates[k].rel = c.number(kv.second["rel"], field + ".rel", 0, 1e6);
+        if (kv.second["abs"])
+          p.health.rates[k].abs = c.number(kv.second["abs"], field + ".abs", 0, 1);
+        if (kv.second["rel"])
+          p.health.rates[k].rel = c.number(kv.second["rel"], field + ".rel", 0, 1e6);
       }
     }
   }
   if (YAML::Node g = root["gates"]) {
-    c.known_keys(g, "gates", {"max_names_removed_fraction", "max_names_removed", "max_rrsets_changed_fraction",
-                              "max_rrsets_changed", "per_type", "max_records", "max_bytes", "validator",
-                              "validator_timeout_s"});
+    c.known_keys(g, "gates",
+                 {"max_names_removed_fraction", "max_names_removed", "max_rrsets_changed_fraction",
+                  "max_rrsets_changed", "per_type", "max_records", "max_bytes", "validator",
+                  "validator_timeout_s"});
     auto frac = [&](const char* k, std::optional<double>& out) {
       if (!g[k]) return;
       if (g[k].IsNull()) out.reset();
@@ -206,9 +226,11 @@ Policy parse_policy(const std::string& yaml, const std::string& file) {
     cnt("max_rrsets_changed", p.gates.max_rrsets_changed);
     if (g["max_records"]) p.gates.max_records = c.count(g["max_records"], "gates.max_records");
     if (g["max_bytes"]) p.gates.max_bytes = c.count(g["max_bytes"], "gates.max_bytes");
-    if (g["validator"]) p.gates.validator = c.get<std::string>(g["validator"], "gates.validator", "a command");
+    if (g["validator"])
+      p.gates.validator = c.get<std::string>(g["validator"], "gates.validator", "a command");
     if (g["validator_timeout_s"])
-      p.gates.validator_timeout_s = c.number(g["validator_timeout_s"], "gates.validator_timeout_s", 0.1, 3600);
+      p.gates.validator_timeout_s =
+          c.number(g["validator_timeout_s"], "gates.validator_timeout_s", 0.1, 3600);
     if (YAML::Node pt = g["per_type"]) {
       if (!pt.IsMap()) c.fail(pt, "gates.per_type", "expected a mapping of RR type to limits");
       for (const auto& kv : pt) {
@@ -218,8 +240,10 @@ Policy parse_policy(const std::string& yaml, const std::string& file) {
         c.known_keys(kv.second, field, {"max_changed_fraction", "max_changed"});
         TypeLimit tl;
         if (kv.second["max_changed_fraction"])
-          tl.max_changed_fraction = c.number(kv.second["max_changed_fraction"], field + ".max_changed_fraction", 0, 1);
-        if (kv.second["max_changed"]) tl.max_changed = c.count(kv.second["max_changed"], field + ".max_changed");
+          tl.max_changed_fraction =
+              c.number(kv.second["max_changed_fraction"], field + ".max_changed_fraction", 0, 1);
+        if (kv.second["max_changed"])
+          tl.max_changed = c.count(kv.second["max_changed"], field + ".max_changed");
         p.gates.per_type[*type] = tl;
       }
     }

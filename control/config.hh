@@ -39,10 +39,10 @@ const char* scope_name(Scope s);
 struct StagePolicy {
   std::string name;
   Scope scope = Scope::All;
-  int waves = 1;            // Scope::Wave: how many further waves this stage adds
+  int waves = 1;  // Scope::Wave: how many further waves this stage adds
   double bake_s = 60;
-  uint64_t min_queries = 0; // canary queries that must be observed before the stage passes
-  double timeout_s = 0;     // 0: bake + 300 s; a stage that cannot see min_queries by then fails
+  uint64_t min_queries = 0;  // canary queries that must be observed before the stage passes
+  double timeout_s = 0;      // 0: bake + 300 s; a stage that cannot see min_queries by then fails
 };
 
 struct RateLimit {
@@ -58,7 +58,7 @@ struct HealthPolicy {
   bool rollback_on_node_down = true;       // false: wait (bake clock stops) until it is back
   size_t auto_probes = 5;                  // untouched names probed, answers must not change
   double probe_timeout_s = 1;
-  int probe_repeats = 4;                   // each from a new source port, to reach several lcores via RSS
+  int probe_repeats = 4;  // each from a new source port, to reach several lcores via RSS
 };
 
 struct Policy {

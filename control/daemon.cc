@@ -1,10 +1,10 @@
 #include "control/daemon.hh"
 
+#include <unistd.h>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <unistd.h>
 
 #include "control/config.hh"
 #include "control/probe.hh"
@@ -39,8 +39,8 @@ json handle_frame(Controller& ctl, const std::string& frame) {
 
 }  // namespace
 
-int serve_main(const std::string& fleet_path, const std::string& state_dir, const std::string& socket,
-               const std::vector<std::string>& adopt) {
+int serve_main(const std::string& fleet_path, const std::string& state_dir,
+               const std::string& socket, const std::vector<std::string>& adopt) {
   Fleet fleet = load_fleet(fleet_path);
   Controller ctl({fleet, state_dir, adopt});
   proto::Server server([&ctl](const std::string& frame) { return handle_frame(ctl, frame); });
@@ -52,8 +52,8 @@ int serve_main(const std::string& fleet_path, const std::string& state_dir, cons
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
   server.start();
-  std::cerr << "edgectl serve: " << fleet.nodes.size() << " node(s), state in " << state_dir << ", listening on "
-            << socket << std::endl;
+  std::cerr << "edgectl serve: " << fleet.nodes.size() << " node(s), state in " << state_dir
+            << ", listening on " << socket << std::endl;
   while (!g_stop) ::usleep(200'000);
   std::cerr << "edgectl serve: stopping" << std::endl;
   server.stop();
@@ -91,12 +91,16 @@ std::string short_id(const std::string& v) { return v.substr(0, 12); }
 std::string event_text(const json& e) {
   std::string ev = e.value("ev", "");
   if (ev == "rollout_start") {
-    std::string s = "rollout " + std::to_string(e.value("rollout", 0)) + ": " + e.value("version", "") + " (" +
-                    e.value("label", "") + ") replacing " + (e.value("previous", "").empty() ? "(unknown)" : short_id(e.value("previous", ""))) +
-                    ", " + std::to_string(e["stages"].size()) + " stage(s)";
+    std::string s =
+        "rollout " + std::to_string(e.value("rollout", 0)) + ": " + e.value("version", "") + " (" +
+        e.value("label", "") + ") replacing " +
+        (e.value("previous", "").empty() ? "(unknown)" : short_id(e.value("previous", ""))) + ", " +
+        std::to_string(e["stages"].size()) + " stage(s)";
     return s;
   }
-  if (ev == "stage_begin") return "stage " + std::to_string(e.value("stage", 0) + 1) + " " + e.value("name", "") + ": begins";
+  if (ev == "stage_begin")
+    return "stage " + std::to_string(e.value("stage", 0) + 1) + " " + e.value("name", "") +
+           ": begins";
   if (ev == "upload") return "  upload to " + e.value("node", "");
   if (ev == "publish") {
     std::string l = e.contains("lcores") ? "lcores " + e["lcores"].dump() : "all lcores";
@@ -115,7 +119,8 @@ std::string event_text(const json& e) {
   if (ev == "rollback_begin") return "ROLLING BACK: " + e.value("reason", "");
   if (ev == "rolled_back") {
     std::string s = "rolled back to " + e.value("to", "") + ": " + e.value("reason", "");
-    if (!e.value("pending", json::array()).empty()) s += " (unreachable, will come back on their LKG: " + e["pending"].dump() + ")";
+    if (!e.value("pending", json::array()).empty())
+      s += " (unreachable, will come back on their LKG: " + e["pending"].dump() + ")";
     return s;
   }
   return ev;
@@ -152,10 +157,12 @@ int follow(Daemon& d, uint64_t id, bool as_json) {
     if (!as_json && state != "committing" && state != "rolling_back") {
       size_t stage = ro.value("stage", size_t(0)), n = ro["stages"].size();
       char buf[256];
-      std::snprintf(buf, sizeof buf, "  [stage %zu/%zu %s%s] nodes %zu/%zu on new version, %zu lcores, bake %.0f s left",
-                    stage + 1, n, ro.value("stage_name", "").c_str(), state == "paused" ? ", PAUSED" : "",
-                    ro.value("nodes_done", size_t(0)), ro.value("nodes_total", size_t(0)),
-                    ro.value("lcores_done", size_t(0)), ro.value("bake_left_s", 0.0));
+      std::snprintf(
+          buf, sizeof buf,
+          "  [stage %zu/%zu %s%s] nodes %zu/%zu on new version, %zu lcores, bake %.0f s left",
+          stage + 1, n, ro.value("stage_name", "").c_str(), state == "paused" ? ", PAUSED" : "",
+          ro.value("nodes_done", size_t(0)), ro.value("nodes_total", size_t(0)),
+          ro.value("lcores_done", size_t(0)), ro.value("bake_left_s", 0.0));
       if (buf != last_progress) std::cout << buf << std::endl;
       last_progress = buf;
     }
@@ -174,7 +181,9 @@ int cli_push(const PushOptions& o, const std::vector<std::string>& files) {
       LoadedZone z = load_zone(f, o.origin);
       for (const auto& d : z.diagnostics) {
         if (!o.json) std::cerr << d.to_string() << "\n";
-        diags.push_back({{"file", d.file}, {"line", d.line}, {"severity", d.is_error() ? "error" : "warning"},
+        diags.push_back({{"file", d.file},
+                         {"line", d.line},
+                         {"severity", d.is_error() ? "error" : "warning"},
                          {"message", d.message}});
       }
       if (!z.ok()) {
@@ -184,11 +193,16 @@ int cli_push(const PushOptions& o, const std::vector<std::string>& files) {
       zones.push_back({{"file", f}, {"origin", z.apex()}, {"text", canonical_text(z.data)}});
     }
     if (bad) {
-      if (o.json) std::cout << json{{"result", "rejected"}, {"rule", "parse/check"}, {"diagnostics", diags}}.dump() << "\n";
+      if (o.json)
+        std::cout
+            << json{{"result", "rejected"}, {"rule", "parse/check"}, {"diagnostics", diags}}.dump()
+            << "\n";
       else std::cerr << "rejected: the zones do not load; nothing was sent\n";
       return 2;
     }
-    json req = {{"cmd", "push"}, {"zones", zones}, {"force_serial", o.force_serial},
+    json req = {{"cmd", "push"},
+                {"zones", zones},
+                {"force_serial", o.force_serial},
                 {"allow_apex_change", o.allow_apex_change}};
     if (!o.policy.empty()) {
       std::string text = read_file(o.policy);
@@ -211,23 +225,27 @@ int cli_push(const PushOptions& o, const std::vector<std::string>& files) {
       if (code == "rejected") {
         if (!o.json)
           for (const auto& x : r["rejections"])
-            std::cerr << "rejected: " << x.value("rule", "") << ": " << x.value("message", "") << "\n";
+            std::cerr << "rejected: " << x.value("rule", "") << ": " << x.value("message", "")
+                      << "\n";
         if (!o.json) std::cerr << "nothing was sent to any node\n";
         return 2;
       }
-      if (!o.json) std::cerr << "edgectl: push failed (" << code << "): " << r.value("error", "") << "\n";
+      if (!o.json)
+        std::cerr << "edgectl: push failed (" << code << "): " << r.value("error", "") << "\n";
       return 1;
     }
     if (o.json && !o.wait) std::cout << r.dump() << "\n";
     if (!o.json) {
       for (const auto& n : r["notes"]) std::cout << "note: " << n.get<std::string>() << "\n";
-      std::cout << "rollout " << r.value("rollout", 0) << " started: " << r.value("version", "") << " ("
-                << r.value("label", "") << ")\n";
+      std::cout << "rollout " << r.value("rollout", 0) << " started: " << r.value("version", "")
+                << " (" << r.value("label", "") << ")\n";
       for (const auto& s : r["stages"]) {
         std::string t;
         for (const auto& x : s["targets"])
-          t += (t.empty() ? "" : ", ") + x.value("node", "") + (x.contains("lcores") ? " lcores " + x["lcores"].dump() : "");
-        std::cout << "  stage " << s.value("name", "") << ": " << t << "; bake " << s.value("bake_s", 0.0) << " s\n";
+          t += (t.empty() ? "" : ", ") + x.value("node", "") +
+               (x.contains("lcores") ? " lcores " + x["lcores"].dump() : "");
+        std::cout << "  stage " << s.value("name", "") << ": " << t << "; bake "
+                  << s.value("bake_s", 0.0) << " s\n";
       }
     }
     if (!o.wait) return 0;
@@ -252,12 +270,14 @@ int cli_status(const std::string& socket, bool as_json) {
   }
   if (!r.value("ok", false)) throw DaemonError(r.value("error", "status failed"));
   std::string c = r.value("committed", "");
-  std::cout << "committed: " << (c.empty() ? "(unknown)" : c + " (" + r.value("committed_label", "") + ")") << "\n";
+  std::cout << "committed: "
+            << (c.empty() ? "(unknown)" : c + " (" + r.value("committed_label", "") + ")") << "\n";
   if (r["rollout"].is_object()) {
     const json& ro = r["rollout"];
-    std::cout << "rollout " << ro.value("rollout", 0) << ": " << ro.value("version", "") << " " << ro.value("state", "")
-              << ", stage " << ro.value("stage", 0) + 1 << "/" << ro["stages"].size() << " "
-              << ro.value("stage_name", "") << ", bake " << int(ro.value("bake_left_s", 0.0)) << " s left\n";
+    std::cout << "rollout " << ro.value("rollout", 0) << ": " << ro.value("version", "") << " "
+              << ro.value("state", "") << ", stage " << ro.value("stage", 0) + 1 << "/"
+              << ro["stages"].size() << " " << ro.value("stage_name", "") << ", bake "
+              << int(ro.value("bake_left_s", 0.0)) << " s left\n";
     for (const auto& v : ro["verdicts"]) std::cout << "  " << v.get<std::string>() << "\n";
   } else {
     std::cout << "no rollout in progress\n";
@@ -287,8 +307,7 @@ int cli_rollout(const std::string& socket, const std::string& action, bool as_js
   if (as_json) std::cout << r.dump() << "\n";
   else if (r.value("ok", false))
     std::cout << "rollout " << r.value("rollout", 0) << ": " << r.value("state", "") << "\n";
-  else
-    std::cerr << "edgectl: " << r.value("error", "") << "\n";
+  else std::cerr << "edgectl: " << r.value("error", "") << "\n";
   return r.value("ok", false) ? 0 : 1;
 }
 
@@ -303,10 +322,14 @@ int cli_rollback(const std::string& socket, const std::string& version, bool wai
     return 1;
   }
   if (r.contains("rollout")) {
-    if (!as_json) std::cout << "aborting rollout " << r.value("rollout", 0) << ": rolling back to " << r.value("to", "") << "\n";
+    if (!as_json)
+      std::cout << "aborting rollout " << r.value("rollout", 0) << ": rolling back to "
+                << r.value("to", "") << "\n";
     if (wait) return follow(d, r.value("rollout", uint64_t(0)), as_json) == 3 ? 0 : 1;
   } else {
-    if (!as_json) std::cout << "rolling back from " << r.value("from", "") << " to " << r.value("to", "") << "\n";
+    if (!as_json)
+      std::cout << "rolling back from " << r.value("from", "") << " to " << r.value("to", "")
+                << "\n";
     while (wait) {
       json s = d.call({{"cmd", "status"}});
       if (s["manual_rollback"].is_null() && s["rollout"].is_null()) break;
@@ -327,15 +350,15 @@ int cli_history(const std::string& socket, bool as_json) {
     return 0;
   }
   for (const auto& h : r["rollouts"]) {
-    std::cout << "rollout " << h.value("rollout", 0) << "  " << h.value("version", "") << "  " << h.value("label", "")
-              << "  " << h.value("state", "");
+    std::cout << "rollout " << h.value("rollout", 0) << "  " << h.value("version", "") << "  "
+              << h.value("label", "") << "  " << h.value("state", "");
     if (!h.value("reason", "").empty()) std::cout << ": " << h.value("reason", "");
     std::cout << "\n";
   }
   for (const auto& e : r["rejected"])
     for (const auto& x : e["rejections"])
-      std::cout << "rejected push (journal #" << e.value("seq", 0) << "): " << x.value("rule", "") << ": "
-                << x.value("message", "") << "\n";
+      std::cout << "rejected push (journal #" << e.value("seq", 0) << "): " << x.value("rule", "")
+                << ": " << x.value("message", "") << "\n";
   std::cout << "committed: " << r.value("committed", "") << "\n";
   return 0;
 }

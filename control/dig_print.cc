@@ -42,8 +42,8 @@ size_t read_name(std::span<const uint8_t> m, size_t off, std::vector<uint8_t>& o
 }
 
 const char* rcode_text(unsigned rc) {
-  static const char* t[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
-                            "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"};
+  static const char* t[] = {"NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+                            "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE"};
   if (rc < std::size(t)) return t[rc];
   if (rc == 16) return "BADVERS";
   return nullptr;
@@ -55,8 +55,8 @@ const char* opcode_text(unsigned op) {
 }
 
 // RDATA with names decompressed, for the types that may compress them.
-std::vector<uint8_t> rdata_plain(std::span<const uint8_t> m, size_t off, uint16_t rdlen, uint16_t type,
-                                 bool& ok) {
+std::vector<uint8_t> rdata_plain(std::span<const uint8_t> m, size_t off, uint16_t rdlen,
+                                 uint16_t type, bool& ok) {
   std::vector<uint8_t> out;
   ok = true;
   size_t end = off + rdlen;
@@ -65,14 +65,26 @@ std::vector<uint8_t> rdata_plain(std::span<const uint8_t> m, size_t off, uint16_
     size_t o = off + fixed;
     for (int i = 0; i < count; ++i) {
       o = read_name(m, o, out);
-      if (o == 0 || o > end) { ok = false; return; }
+      if (o == 0 || o > end) {
+        ok = false;
+        return;
+      }
     }
     out.insert(out.end(), m.begin() + o, m.begin() + end);
   };
   switch (type) {
-    case rrtype::NS: case rrtype::CNAME: case rrtype::PTR: case rrtype::DNAME: names(0, 1); break;
-    case rrtype::MX: if (rdlen >= 2) names(2, 1); else ok = false; break;
-    case rrtype::SRV: if (rdlen >= 6) names(6, 1); else ok = false; break;
+    case rrtype::NS:
+    case rrtype::CNAME:
+    case rrtype::PTR:
+    case rrtype::DNAME: names(0, 1); break;
+    case rrtype::MX:
+      if (rdlen >= 2) names(2, 1);
+      else ok = false;
+      break;
+    case rrtype::SRV:
+      if (rdlen >= 6) names(6, 1);
+      else ok = false;
+      break;
     case rrtype::SOA: names(0, 2); break;
     default: out.assign(m.begin() + off, m.begin() + end);
   }
@@ -84,7 +96,8 @@ std::vector<uint8_t> rdata_plain(std::span<const uint8_t> m, size_t off, uint16_
 std::string format_response_dig(std::span<const uint8_t> m) {
   std::string s;
   char buf[256];
-  if (m.size() < kHeaderSize) return ";; malformed: " + std::to_string(m.size()) + " bytes, no header\n";
+  if (m.size() < kHeaderSize)
+    return ";; malformed: " + std::to_string(m.size()) + " bytes, no header\n";
   const uint8_t* p = m.data();
   uint16_t id = rd16(p), flags = rd16(p + 2);
   uint16_t cnt[4] = {rd16(p + 4), rd16(p + 6), rd16(p + 8), rd16(p + 10)};
@@ -101,26 +114,40 @@ std::string format_response_dig(std::span<const uint8_t> m) {
     for (unsigned i = 0; i < cnt[sec]; ++i) {
       std::vector<uint8_t> owner;
       size_t o = read_name(m, off, owner);
-      if (o == 0) { err = "bad owner name in " + std::string(secnames[sec]); break; }
+      if (o == 0) {
+        err = "bad owner name in " + std::string(secnames[sec]);
+        break;
+      }
       if (sec == 0) {
-        if (o + 4 > m.size()) { err = "question runs past the message"; break; }
+        if (o + 4 > m.size()) {
+          err = "question runs past the message";
+          break;
+        }
         std::string nm = name_to_text(owner.data(), owner.size());
-        std::snprintf(buf, sizeof buf, ";%s\t\t%s\t%s\n", nm.c_str(), rrclass_to_text(rd16(p + o + 2)).c_str(),
+        std::snprintf(buf, sizeof buf, ";%s\t\t%s\t%s\n", nm.c_str(),
+                      rrclass_to_text(rd16(p + o + 2)).c_str(),
                       rrtype_to_text(rd16(p + o)).c_str());
         sect += buf;
         off = o + 4;
         continue;
       }
-      if (o + 10 > m.size()) { err = "record header runs past the message"; break; }
+      if (o + 10 > m.size()) {
+        err = "record header runs past the message";
+        break;
+      }
       uint16_t type = rd16(p + o), cls = rd16(p + o + 2);
       uint32_t ttl = rd32(p + o + 4);
       uint16_t rdlen = rd16(p + o + 8);
-      if (o + 10 + rdlen > m.size()) { err = "RDATA runs past the message"; break; }
+      if (o + 10 + rdlen > m.size()) {
+        err = "RDATA runs past the message";
+        break;
+      }
       if (type == rrtype::OPT) {
         have_opt = true;
         rc |= (ttl >> 24) << 4;
         opt_text = ";; OPT PSEUDOSECTION:\n; EDNS: version: " + std::to_string((ttl >> 16) & 0xff) +
-                   ", flags:" + ((ttl & 0x8000) ? " do" : "") + "; udp: " + std::to_string(cls) + "\n";
+                   ", flags:" + ((ttl & 0x8000) ? " do" : "") + "; udp: " + std::to_string(cls) +
+                   "\n";
         off = o + 10 + rdlen;
         cnt[3]--;  // dig does not count the OPT in ADDITIONAL
         --i;
@@ -128,7 +155,10 @@ std::string format_response_dig(std::span<const uint8_t> m) {
       }
       bool ok = true;
       std::vector<uint8_t> rd = rdata_plain(m, o + 10, rdlen, type, ok);
-      if (!ok) { err = "bad name in RDATA"; break; }
+      if (!ok) {
+        err = "bad name in RDATA";
+        break;
+      }
       std::string line = name_to_text(owner.data(), owner.size());
       line += '\t';
       line += std::to_string(ttl);
@@ -146,7 +176,8 @@ std::string format_response_dig(std::span<const uint8_t> m) {
   const char* rct = rcode_text(rc);
   const char* opt = opcode_text(op);
   s += ";; ->>HEADER<<- opcode: " + (opt ? std::string(opt) : std::to_string(op)) +
-       ", status: " + (rct ? std::string(rct) : std::to_string(rc)) + ", id: " + std::to_string(id) + "\n";
+       ", status: " + (rct ? std::string(rct) : std::to_string(rc)) +
+       ", id: " + std::to_string(id) + "\n";
   s += ";; flags:";
   if (flags & hflag::QR) s += " qr";
   if (flags & hflag::AA) s += " aa";
@@ -155,8 +186,8 @@ std::string format_response_dig(std::span<const uint8_t> m) {
   if (flags & hflag::RA) s += " ra";
   if (flags & hflag::AD) s += " ad";
   if (flags & hflag::CD) s += " cd";
-  std::snprintf(buf, sizeof buf, "; QUERY: %u, ANSWER: %u, AUTHORITY: %u, ADDITIONAL: %u\n", cnt[0], cnt[1],
-                cnt[2], unsigned(cnt[3]) + (have_opt ? 1 : 0));
+  std::snprintf(buf, sizeof buf, "; QUERY: %u, ANSWER: %u, AUTHORITY: %u, ADDITIONAL: %u\n", cnt[0],
+                cnt[1], cnt[2], unsigned(cnt[3]) + (have_opt ? 1 : 0));
   s += buf;
   if (have_opt) s += "\n" + opt_text;
   s += body;

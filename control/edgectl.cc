@@ -149,13 +149,15 @@ int main(int argc, char** argv) {
 
   std::string origin;
   std::vector<std::string> files;
-  auto* check = app.add_subcommand("check-zone", "parse and check zone files (exit 0 valid, 1 invalid)");
+  auto* check =
+      app.add_subcommand("check-zone", "parse and check zone files (exit 0 valid, 1 invalid)");
   check->add_option("--origin", origin, "zone origin (default: $ORIGIN or the SOA owner)");
   check->add_option("files", files, "zone files")->required();
 
   bool generic = false;
   std::string dump_file;
-  auto* dump = app.add_subcommand("dump-zone", "print one record per line: owner TTL CLASS TYPE RDATA");
+  auto* dump =
+      app.add_subcommand("dump-zone", "print one record per line: owner TTL CLASS TYPE RDATA");
   dump->add_option("--origin", origin, "zone origin");
   dump->add_flag("--generic", generic, "RDATA in RFC 3597 form");
   dump->add_option("file", dump_file, "zone file")->required();
@@ -164,9 +166,12 @@ int main(int argc, char** argv) {
   std::string qname, qtype = "A";
   bool no_edns = false, dnssec = false, tcp = false;
   int bufsize = 1232;
-  auto* query = app.add_subcommand("query", "answer one query from zone files with the engine, dig-style");
+  auto* query =
+      app.add_subcommand("query", "answer one query from zone files with the engine, dig-style");
   // One value per --zone, so that NAME and TYPE may follow the last one.
-  query->add_option("--zone", qzones, "zone file (repeatable)")->required()->allow_extra_args(false);
+  query->add_option("--zone", qzones, "zone file (repeatable)")
+      ->required()
+      ->allow_extra_args(false);
   query->add_option("--origin", origin, "origin for every --zone");
   query->add_flag("--no-edns", no_edns, "send the query without OPT");
   query->add_flag("--dnssec", dnssec, "set the DO bit");
@@ -181,19 +186,24 @@ int main(int argc, char** argv) {
   auto* node = app.add_subcommand("node", "commands for one node agent (no daemon)");
   node->add_option("--control", node_socket, "the node agent's control socket")->required();
   node->require_subcommand(1);
-  auto* node_load = node->add_subcommand("load", "validate, upload, publish to all lcores, commit (0: every lcore serves it, 2: rejected)");
+  auto* node_load = node->add_subcommand(
+      "load",
+      "validate, upload, publish to all lcores, commit (0: every lcore serves it, 2: rejected)");
   node_load->add_option("--origin", origin, "origin for every zone file");
   node_load->add_flag("--json", as_json, "machine-readable output");
   node_load->add_option("files", node_files, "zone files")->required();
-  auto* node_status = node->add_subcommand("status", "versions, lcores, per-version counters, health");
+  auto* node_status =
+      node->add_subcommand("status", "versions, lcores, per-version counters, health");
   node_status->add_flag("--json", as_json, "machine-readable output");
-  auto* node_rollback = node->add_subcommand("rollback", "back to the committed version (or the one before)");
+  auto* node_rollback =
+      node->add_subcommand("rollback", "back to the committed version (or the one before)");
   node_rollback->add_option("--to", node_to, "version to roll back to");
   node_rollback->add_flag("--json", as_json, "machine-readable output");
 
   std::string fleet, state_dir, daemon_socket = ctl::kDefaultDaemonSocket;
   std::vector<std::string> adopt;
-  auto* serve = app.add_subcommand("serve", "the control-plane daemon (rollouts, journal, versions)");
+  auto* serve =
+      app.add_subcommand("serve", "the control-plane daemon (rollouts, journal, versions)");
   serve->add_option("--fleet", fleet, "fleet file (YAML)")->required();
   serve->add_option("--state-dir", state_dir, "versions and journal")->required();
   serve->add_option("--socket", daemon_socket, "the daemon's unix socket");
@@ -203,7 +213,8 @@ int main(int argc, char** argv) {
   ctl::PushOptions push_opt;
   double bake = -1;
   std::vector<std::string> push_files;
-  auto* push = app.add_subcommand("push", "validate and roll out zones (0 committed, 2 rejected, 3 rolled back, 1 error)");
+  auto* push = app.add_subcommand(
+      "push", "validate and roll out zones (0 committed, 2 rejected, 3 rolled back, 1 error)");
   push->add_option("--socket", push_opt.socket, "the daemon's socket");
   push->add_option("--policy", push_opt.policy, "rollout policy (YAML)");
   push->add_option("--probes", push_opt.probes, "probes file: NAME TYPE RCODE [RDATA] per line");
@@ -211,24 +222,28 @@ int main(int argc, char** argv) {
   push->add_option("--origin", push_opt.origin, "origin for every zone file");
   push->add_flag("--wait", push_opt.wait, "follow the rollout until it ends");
   push->add_flag("--force-serial", push_opt.force_serial, "allow a serial that does not increase");
-  push->add_flag("--allow-apex-change", push_opt.allow_apex_change, "allow apex NS/SOA/DNSKEY/DS changes");
+  push->add_flag("--allow-apex-change", push_opt.allow_apex_change,
+                 "allow apex NS/SOA/DNSKEY/DS changes");
   push->add_flag("--json", push_opt.json, "machine-readable output (one JSON object per line)");
   push->add_option("files", push_files, "zone files")->required();
 
-  auto* status = app.add_subcommand("status", "the fleet's committed version, the rollout, every node");
+  auto* status =
+      app.add_subcommand("status", "the fleet's committed version, the rollout, every node");
   status->add_option("--socket", daemon_socket, "the daemon's socket");
   status->add_flag("--json", as_json, "machine-readable output");
 
   std::string action;
   auto* rollout = app.add_subcommand("rollout", "watch|pause|resume|abort the rollout in progress");
-  rollout->add_option("action", action, "watch, pause, resume or abort")->required()
+  rollout->add_option("action", action, "watch, pause, resume or abort")
+      ->required()
       ->check(CLI::IsMember({"watch", "pause", "resume", "abort"}));
   rollout->add_option("--socket", daemon_socket, "the daemon's socket");
   rollout->add_flag("--json", as_json, "machine-readable output");
 
   std::string rb_version;
   bool rb_wait = false;
-  auto* rollback = app.add_subcommand("rollback", "abort the rollout, or go back to VERSION (default: the previous committed)");
+  auto* rollback = app.add_subcommand(
+      "rollback", "abort the rollout, or go back to VERSION (default: the previous committed)");
   rollback->add_option("version", rb_version, "version id");
   rollback->add_option("--socket", daemon_socket, "the daemon's socket");
   rollback->add_flag("--wait", rb_wait, "wait until every node is back");

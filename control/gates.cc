@@ -1,16 +1,16 @@
 #include "control/gates.hh"
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
 #include <fstream>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 #include <unordered_map>
 
 #include "zones/rrtype.hh"
@@ -122,20 +122,23 @@ ZoneDiff diff_zone(const ZoneData* before, const ZoneData* after) {
         add_records(d.added, *after, *n, '+');
       } else {
         for (size_t i = 0; i < s.recs.size(); ++i)
-          if (!std::binary_search(n->rdatas.begin(), n->rdatas.end(),
-                                  std::string(reinterpret_cast<const char*>(before->rdata(*s.recs[i])),
-                                              s.recs[i]->rdata_len)))
+          if (!std::binary_search(
+                  n->rdatas.begin(), n->rdatas.end(),
+                  std::string(reinterpret_cast<const char*>(before->rdata(*s.recs[i])),
+                              s.recs[i]->rdata_len)))
             d.removed.push_back('-' + record_text(*before, *s.recs[i]));
         for (size_t i = 0; i < n->recs.size(); ++i)
-          if (!std::binary_search(s.rdatas.begin(), s.rdatas.end(),
-                                  std::string(reinterpret_cast<const char*>(after->rdata(*n->recs[i])),
-                                              n->recs[i]->rdata_len)))
+          if (!std::binary_search(
+                  s.rdatas.begin(), s.rdatas.end(),
+                  std::string(reinterpret_cast<const char*>(after->rdata(*n->recs[i])),
+                              n->recs[i]->rdata_len)))
             d.added.push_back('+' + record_text(*after, *n->recs[i]));
       }
       if (owner == apex_key) {
         if (t == rrtype::SOA) {
           if (s.ttl != n->ttl || s.rdatas.size() != n->rdatas.size() ||
-              (!s.rdatas.empty() && soa_without_serial(s.rdatas[0]) != soa_without_serial(n->rdatas[0])))
+              (!s.rdatas.empty() &&
+               soa_without_serial(s.rdatas[0]) != soa_without_serial(n->rdatas[0])))
             d.apex_changes.push_back("SOA (other than serial)");
         } else if (t == rrtype::NS || t == rrtype::DNSKEY || t == rrtype::DS) {
           d.apex_changes.push_back(rrtype_to_text(t));
@@ -152,7 +155,8 @@ ZoneDiff diff_zone(const ZoneData* before, const ZoneData* after) {
         d.apex_changes.push_back(rrtype_to_text(t));
     }
     if (untouched && d.untouched_names.size() < 64)
-      d.untouched_names.push_back(name_to_text(reinterpret_cast<const uint8_t*>(owner.data()), owner.size()));
+      d.untouched_names.push_back(
+          name_to_text(reinterpret_cast<const uint8_t*>(owner.data()), owner.size()));
   }
   for (const auto& [owner, types] : ia) {
     if (ib.count(owner)) continue;
@@ -167,7 +171,8 @@ ZoneDiff diff_zone(const ZoneData* before, const ZoneData* after) {
   // the blast-radius gate already says everything.
   if (d.zone_added || d.zone_removed) d.apex_changes.clear();
   std::sort(d.apex_changes.begin(), d.apex_changes.end());
-  d.apex_changes.erase(std::unique(d.apex_changes.begin(), d.apex_changes.end()), d.apex_changes.end());
+  d.apex_changes.erase(std::unique(d.apex_changes.begin(), d.apex_changes.end()),
+                       d.apex_changes.end());
   return d;
 }
 
@@ -193,10 +198,12 @@ std::vector<Rejection> gate_checks(const std::vector<LoadedZone>& zones) {
 }
 
 std::vector<Rejection> gate_serial(const ZoneDiff& d, const GateFlags& f) {
-  if (f.force_serial || d.zone_added || d.zone_removed || !d.serial_before || !d.serial_after) return {};
+  if (f.force_serial || d.zone_added || d.zone_removed || !d.serial_before || !d.serial_after)
+    return {};
   if (serial_gt(*d.serial_after, *d.serial_before)) return {};
   return {{"serial", d.apex + ": SOA serial " + std::to_string(*d.serial_after) +
-                         " does not increase over the committed " + std::to_string(*d.serial_before) +
+                         " does not increase over the committed " +
+                         std::to_string(*d.serial_before) +
                          " (RFC 1982; --force-serial to override)"}};
 }
 
@@ -206,13 +213,15 @@ std::vector<Rejection> gate_blast_radius(const ZoneDiff& d, const GateLimits& l)
                    std::optional<size_t> max_count) {
     double frac = total ? double(n) / double(total) : 0.0;
     if (max_frac && n > 0 && frac > *max_frac + 1e-12)
-      out.push_back({"blast-radius", d.apex + ": " + pct(frac) + " of " + what + " (" + std::to_string(n) +
-                                         " of " + std::to_string(total) + ") exceeds " + pct(*max_frac)});
+      out.push_back({"blast-radius", d.apex + ": " + pct(frac) + " of " + what + " (" +
+                                         std::to_string(n) + " of " + std::to_string(total) +
+                                         ") exceeds " + pct(*max_frac)});
     if (max_count && n > *max_count)
-      out.push_back({"blast-radius", d.apex + ": " + std::to_string(n) + " " + what + " exceeds the limit of " +
-                                         std::to_string(*max_count)});
+      out.push_back({"blast-radius", d.apex + ": " + std::to_string(n) + " " + what +
+                                         " exceeds the limit of " + std::to_string(*max_count)});
   };
-  check("names removed", d.names_removed, d.names_before, l.max_names_removed_fraction, l.max_names_removed);
+  check("names removed", d.names_removed, d.names_before, l.max_names_removed_fraction,
+        l.max_names_removed);
   check("RRsets changed", d.rrsets_changed(), d.rrsets_before, l.max_rrsets_changed_fraction,
         l.max_rrsets_changed);
   for (const auto& [t, lim] : l.per_type) {
@@ -240,9 +249,11 @@ std::vector<Rejection> gate_size(const std::vector<LoadedZone>& zones, const Gat
   }
   std::vector<Rejection> out;
   if (records > l.max_records)
-    out.push_back({"size", std::to_string(records) + " records exceed the cap of " + std::to_string(l.max_records)});
+    out.push_back({"size", std::to_string(records) + " records exceed the cap of " +
+                               std::to_string(l.max_records)});
   if (bytes > l.max_bytes)
-    out.push_back({"size", "about " + std::to_string(bytes) + " bytes of zone text exceed the cap of " +
+    out.push_back({"size", "about " + std::to_string(bytes) +
+                               " bytes of zone text exceed the cap of " +
                                std::to_string(l.max_bytes)});
   return out;
 }
@@ -251,7 +262,9 @@ std::optional<Rejection> run_validator(const std::string& command, double timeou
                                        const std::string& zone_path, const std::string& diff_path) {
   char out_tmpl[] = "/tmp/edgectl-validator-XXXXXX";
   int out_fd = ::mkstemp(out_tmpl);
-  if (out_fd < 0) return Rejection{"validator", std::string("cannot create output file: ") + std::strerror(errno)};
+  if (out_fd < 0)
+    return Rejection{"validator",
+                     std::string("cannot create output file: ") + std::strerror(errno)};
   ::unlink(out_tmpl);
   pid_t pid = ::fork();
   if (pid < 0) {
@@ -292,36 +305,43 @@ std::optional<Rejection> run_validator(const std::string& command, double timeou
   while ((n = ::read(out_fd, buf, sizeof buf)) > 0) output.append(buf, size_t(n));
   ::close(out_fd);
   while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
-  std::string last = output.substr(output.rfind('\n') == std::string::npos ? 0 : output.rfind('\n') + 1);
+  std::string last =
+      output.substr(output.rfind('\n') == std::string::npos ? 0 : output.rfind('\n') + 1);
   std::string tail = last.empty() ? "" : ": " + last;
   if (timed_out)
-    return Rejection{"validator", "'" + command + "' did not finish within " + std::to_string(int(timeout_s)) + " s"};
+    return Rejection{"validator", "'" + command + "' did not finish within " +
+                                      std::to_string(int(timeout_s)) + " s"};
   if (WIFSIGNALED(status))
-    return Rejection{"validator", "'" + command + "' killed by signal " + std::to_string(WTERMSIG(status)) + tail};
+    return Rejection{"validator", "'" + command + "' killed by signal " +
+                                      std::to_string(WTERMSIG(status)) + tail};
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-    return Rejection{"validator", "'" + command + "' exited with " + std::to_string(WEXITSTATUS(status)) + tail};
+    return Rejection{"validator",
+                     "'" + command + "' exited with " + std::to_string(WEXITSTATUS(status)) + tail};
   return std::nullopt;
 }
 
 GateReport run_gates(const std::vector<LoadedZone>& next, const std::vector<LoadedZone>* committed,
-                     const GateLimits& limits, const GateFlags& flags, const std::string& work_dir) {
+                     const GateLimits& limits, const GateFlags& flags,
+                     const std::string& work_dir) {
   GateReport rep;
   rep.rejections = gate_checks(next);
   if (!rep.ok()) return rep;  // nothing else is meaningful on a zone that did not load
   for (size_t i = 0; i < next.size(); ++i)
     for (size_t j = i + 1; j < next.size(); ++j)
       if (next[i].data.origin == next[j].data.origin)
-        rep.rejections.push_back({"check", next[i].apex() + " is given twice (" + next[i].file + ", " +
-                                               next[j].file + ")"});
+        rep.rejections.push_back({"check", next[i].apex() + " is given twice (" + next[i].file +
+                                               ", " + next[j].file + ")"});
   auto size = gate_size(next, limits);
   rep.rejections.insert(rep.rejections.end(), size.begin(), size.end());
-  if (!committed) rep.notes.push_back("no committed version known: serial, blast radius and apex not evaluated");
+  if (!committed)
+    rep.notes.push_back("no committed version known: serial, blast radius and apex not evaluated");
   for (const auto& z : next) {
     const LoadedZone* before = nullptr;
     if (committed)
       for (const auto& c : *committed)
         if (c.data.origin == z.data.origin) before = &c;
-    ZoneDiff d = committed ? diff_zone(before ? &before->data : nullptr, &z.data) : diff_zone(nullptr, &z.data);
+    ZoneDiff d = committed ? diff_zone(before ? &before->data : nullptr, &z.data)
+                           : diff_zone(nullptr, &z.data);
     if (committed) {
       auto s = gate_serial(d, flags);
       auto b = gate_blast_radius(d, limits);

@@ -56,8 +56,8 @@ struct ZoneDiff {
   std::map<uint16_t, size_t> changed_by_type, before_by_type;
   std::vector<std::string> apex_changes;  // e.g. "NS", "SOA (other than serial)"
   std::optional<uint32_t> serial_before, serial_after;
-  std::vector<std::string> removed, added;  // record texts, for the diff file
-  std::vector<std::string> untouched_names; // owners whose RRsets are all unchanged (text)
+  std::vector<std::string> removed, added;   // record texts, for the diff file
+  std::vector<std::string> untouched_names;  // owners whose RRsets are all unchanged (text)
   size_t rrsets_changed() const { return rrsets_added + rrsets_removed + rrsets_modified; }
 };
 

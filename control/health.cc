@@ -24,7 +24,8 @@ uint64_t field(const Counters& c, const std::string& name) {
 
 RateVerdict compare_rates(const Counters& canary, const Counters& control, const HealthPolicy& h) {
   RateVerdict v;
-  v.summary = "canary " + std::to_string(canary.queries) + " q, control " + std::to_string(control.queries) + " q";
+  v.summary = "canary " + std::to_string(canary.queries) + " q, control " +
+              std::to_string(control.queries) + " q";
   if (canary.queries < h.min_queries || control.queries < h.min_queries || canary.queries == 0 ||
       control.queries == 0) {
     v.summary += " (rates not compared below " + std::to_string(h.min_queries) + " q each)";
@@ -36,8 +37,9 @@ RateVerdict compare_rates(const Counters& canary, const Counters& control, const
     double kr = double(field(control, name)) / double(control.queries);
     double allowed = std::max(lim.abs, lim.rel * kr);
     if (cr > kr + allowed)
-      v.failures.push_back(name + " rate " + pct(cr) + " on canary vs " + pct(kr) + " on control (limit +" +
-                           pct(allowed) + ", " + std::to_string(canary.queries) + " vs " +
+      v.failures.push_back(name + " rate " + pct(cr) + " on canary vs " + pct(kr) +
+                           " on control (limit +" + pct(allowed) + ", " +
+                           std::to_string(canary.queries) + " vs " +
                            std::to_string(control.queries) + " queries)");
   }
   return v;

@@ -15,9 +15,10 @@
 namespace edgedns::ctl {
 
 struct RateVerdict {
-  bool evaluated = false;   // false: too few queries on one side
-  std::vector<std::string> failures;  // "nxdomain rate 5.0% on canary vs 0.1% on control (limit +1.0%)"
-  std::string summary;      // for progress output
+  bool evaluated = false;  // false: too few queries on one side
+  std::vector<std::string>
+      failures;         // "nxdomain rate 5.0% on canary vs 0.1% on control (limit +1.0%)"
+  std::string summary;  // for progress output
 };
 
 RateVerdict compare_rates(const Counters& canary, const Counters& control, const HealthPolicy& h);

@@ -1,12 +1,12 @@
 #include "control/journal.hh"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fcntl.h>
 #include <stdexcept>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace edgedns::ctl {
 
@@ -34,11 +34,13 @@ Journal::Journal(std::string path) : path_(std::move(path)) {
     bool ok = nl != std::string::npos && !j.is_discarded() && j.is_object();
     if (!ok) {
       if (!last)
-        throw std::runtime_error("journal " + path_ + ":" + std::to_string(line) +
-                                 ": damaged record before the end of the file (not a torn write); refusing to guess");
+        throw std::runtime_error(
+            "journal " + path_ + ":" + std::to_string(line) +
+            ": damaged record before the end of the file (not a torn write); refusing to guess");
       break;  // torn tail: dropped below
     }
-    if (j.contains("seq") && j["seq"].is_number_unsigned()) seq_ = std::max(seq_, j["seq"].get<uint64_t>());
+    if (j.contains("seq") && j["seq"].is_number_unsigned())
+      seq_ = std::max(seq_, j["seq"].get<uint64_t>());
     recovered_.push_back(std::move(j));
     pos = nl + 1;
     good_end = pos;
@@ -64,7 +66,8 @@ Journal::~Journal() {
 
 nlohmann::json Journal::append(nlohmann::json rec) {
   rec["seq"] = ++seq_;
-  rec["time"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  rec["time"] =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::string line = rec.dump() + "\n";
   const char* p = line.data();
   size_t left = line.size();

@@ -10,14 +10,19 @@ using nlohmann::json;
 
 NodeError::NodeError(const std::string& node, const std::string& socket, const std::string& code,
                      const std::string& message, json diagnostics)
-    : std::runtime_error((node.empty() ? "node agent at " + socket : "node " + node + " (" + socket + ")") +
-                         ": " + message),
-      node(node), socket(socket), code(code), diagnostics(std::move(diagnostics)) {}
+    : std::runtime_error(
+          (node.empty() ? "node agent at " + socket : "node " + node + " (" + socket + ")") + ": " +
+          message),
+      node(node),
+      socket(socket),
+      code(code),
+      diagnostics(std::move(diagnostics)) {}
 
 namespace {
 
 #define EDGEDNS_COUNTER_FIELDS(X) \
-  X(queries) X(noerror) X(nxdomain) X(servfail) X(refused) X(formerr) X(notimp) X(dropped) X(malformed)
+  X(queries)                      \
+  X(noerror) X(nxdomain) X(servfail) X(refused) X(formerr) X(notimp) X(dropped) X(malformed)
 
 uint64_t u64(const json& j, const char* k) {
   auto it = j.find(k);
@@ -64,7 +69,8 @@ Counters Counters::from_json(const json& j) {
 }
 
 bool NodeStatus::holds(const std::string& v) const {
-  return std::any_of(versions.begin(), versions.end(), [&](const VersionStatus& s) { return s.version == v; });
+  return std::any_of(versions.begin(), versions.end(),
+                     [&](const VersionStatus& s) { return s.version == v; });
 }
 
 std::map<int, std::string> parse_served(const json& j) {
@@ -95,7 +101,8 @@ json NodeClient::request(json req, std::chrono::milliseconds timeout) {
     if (e.kind == K::Unreachable) throw NodeError(name_, socket_, "unreachable", e.what());
     if (e.kind == K::Timeout)
       throw NodeError(name_, socket_, "timeout",
-                      "no reply to '" + cmd + "' within " + std::to_string(timeout.count() / 1000.0).substr(0, 4) + " s");
+                      "no reply to '" + cmd + "' within " +
+                          std::to_string(timeout.count() / 1000.0).substr(0, 4) + " s");
     throw NodeError(name_, socket_, "io", "'" + cmd + "': " + e.what());
   }
   if (!reply.value("ok", false)) {
@@ -117,7 +124,8 @@ Hello NodeClient::hello() {
                     "speaks protocol " + std::to_string(h.protocol) + ", edgectl speaks " +
                         std::to_string(proto::kVersion));
   if (r.contains("lcores") && r["lcores"].is_array())
-    for (const auto& l : r["lcores"]) if (l.is_number_integer()) h.lcores.push_back(l.get<int>());
+    for (const auto& l : r["lcores"])
+      if (l.is_number_integer()) h.lcores.push_back(l.get<int>());
   h.committed = str(r, "committed");
   h.served = parse_served(r.value("served", json::object()));
   return h;
@@ -130,7 +138,8 @@ UploadResult upload_result(const json& r) {
   u.label = str(r, "label");
   u.records = u64(r, "records");
   if (r.contains("warnings") && r["warnings"].is_array())
-    for (const auto& w : r["warnings"]) u.warnings.push_back(w.is_string() ? w.get<std::string>() : w.dump());
+    for (const auto& w : r["warnings"])
+      u.warnings.push_back(w.is_string() ? w.get<std::string>() : w.dump());
   return u;
 }
 }  // namespace
@@ -142,7 +151,8 @@ UploadResult NodeClient::upload(const std::vector<ZoneUpload>& zones) {
     if (!u.origin.empty()) e["origin"] = u.origin;
     z.push_back(std::move(e));
   }
-  return upload_result(request({{"cmd", "upload"}, {"zones", std::move(z)}}, std::max(timeout_, kUploadTimeout)));
+  return upload_result(
+      request({{"cmd", "upload"}, {"zones", std::move(z)}}, std::max(timeout_, kUploadTimeout)));
 }
 
 UploadResult NodeClient::delta(const std::string& base, const std::vector<DeltaChange>& changes) {
@@ -177,7 +187,8 @@ NodeStatus NodeClient::status() {
   if (r.contains("versions") && r["versions"].is_array())
     for (const auto& v : r["versions"]) {
       if (!v.is_object()) continue;
-      s.versions.push_back({str(v, "version"), str(v, "label"), str(v, "state"), u64(v, "records"), u64(v, "memory")});
+      s.versions.push_back({str(v, "version"), str(v, "label"), str(v, "state"), u64(v, "records"),
+                            u64(v, "memory")});
     }
   if (r.contains("lcores") && r["lcores"].is_array())
     for (const auto& l : r["lcores"]) {
@@ -198,7 +209,8 @@ Health NodeClient::health() {
   json r = request({{"cmd", "health"}}, timeout_);
   Health h;
   h.ok = r.value("ok", false);
-  h.uptime_s = r.contains("uptime_s") && r["uptime_s"].is_number() ? r["uptime_s"].get<double>() : 0;
+  h.uptime_s =
+      r.contains("uptime_s") && r["uptime_s"].is_number() ? r["uptime_s"].get<double>() : 0;
   h.lcores_alive = r.value("lcores_alive", false);
   return h;
 }

@@ -14,20 +14,23 @@ using nlohmann::json;
 namespace {
 
 json diag_json(const zones::Diagnostic& d) {
-  return {{"file", d.file}, {"line", d.line}, {"severity", d.is_error() ? "error" : "warning"},
+  return {{"file", d.file},
+          {"line", d.line},
+          {"severity", d.is_error() ? "error" : "warning"},
           {"message", d.message}};
 }
 
 std::string served_text(const std::map<int, std::string>& served) {
   std::string s;
-  for (const auto& [l, v] : served) s += (s.empty() ? "" : ", ") + ("lcore " + std::to_string(l) + "=" + v.substr(0, 12));
+  for (const auto& [l, v] : served)
+    s += (s.empty() ? "" : ", ") + ("lcore " + std::to_string(l) + "=" + v.substr(0, 12));
   return s;
 }
 
 }  // namespace
 
-int node_load(const std::string& socket, const std::vector<std::string>& files, const std::string& origin,
-              bool as_json) {
+int node_load(const std::string& socket, const std::vector<std::string>& files,
+              const std::string& origin, bool as_json) {
   std::vector<LoadedZone> zones;
   json diags = json::array();
   bool bad = false;
@@ -40,7 +43,9 @@ int node_load(const std::string& socket, const std::vector<std::string>& files, 
     bad |= !zones.back().ok();
   }
   if (bad) {
-    if (as_json) std::cout << json{{"ok", false}, {"error", "invalid zone"}, {"diagnostics", diags}}.dump() << "\n";
+    if (as_json)
+      std::cout << json{{"ok", false}, {"error", "invalid zone"}, {"diagnostics", diags}}.dump()
+                << "\n";
     else std::cerr << "edgectl: zones rejected, nothing sent to the node\n";
     return 2;
   }
@@ -62,15 +67,23 @@ int node_load(const std::string& socket, const std::vector<std::string>& files, 
   for (const auto& l : st.lcores) serving += l.version == u.version;
   bool all = serving == st.lcores.size() && !st.lcores.empty() && st.committed == u.version;
   if (as_json) {
-    std::cout << json{{"ok", all}, {"node", h.node}, {"version", u.version}, {"label", u.label},
-                      {"records", u.records}, {"lcores", st.lcores.size()}, {"serving", serving},
-                      {"committed", st.committed}, {"warnings", u.warnings}}.dump()
+    std::cout << json{{"ok", all},
+                      {"node", h.node},
+                      {"version", u.version},
+                      {"label", u.label},
+                      {"records", u.records},
+                      {"lcores", st.lcores.size()},
+                      {"serving", serving},
+                      {"committed", st.committed},
+                      {"warnings", u.warnings}}
+                     .dump()
               << "\n";
   } else {
     for (const auto& w : u.warnings) std::cerr << "warning: " << w << "\n";
-    std::cout << "node " << h.node << ": version " << u.version << " (" << u.label << ", " << u.records
-              << " records) served by " << serving << "/" << st.lcores.size() << " lcores"
-              << (st.committed == u.version ? ", committed" : ", NOT committed") << "\n";
+    std::cout << "node " << h.node << ": version " << u.version << " (" << u.label << ", "
+              << u.records << " records) served by " << serving << "/" << st.lcores.size()
+              << " lcores" << (st.committed == u.version ? ", committed" : ", NOT committed")
+              << "\n";
   }
   (void)served;
   return all ? 0 : 1;
@@ -90,8 +103,9 @@ int node_status(const std::string& socket, bool as_json) {
     std::cout << j.dump() << "\n";
     return 0;
   }
-  std::cout << "node " << h.node << " (protocol " << h.protocol << "), up " << int(hl.uptime_s) << " s, lcores "
-            << (hl.lcores_alive ? "alive" : "NOT ALL ALIVE") << ", memory " << st.memory_bytes << " bytes\n";
+  std::cout << "node " << h.node << " (protocol " << h.protocol << "), up " << int(hl.uptime_s)
+            << " s, lcores " << (hl.lcores_alive ? "alive" : "NOT ALL ALIVE") << ", memory "
+            << st.memory_bytes << " bytes\n";
   std::cout << "committed " << (st.committed.empty() ? "(none)" : st.committed) << "\n";
   std::cout << "versions:\n";
   for (const auto& v : st.versions)
@@ -101,12 +115,14 @@ int node_status(const std::string& socket, bool as_json) {
   for (const auto& l : st.lcores) {
     std::printf("  lcore %d serves %s\n", l.id, l.version.c_str());
     for (const auto& [ver, c] : l.counters)
-      std::printf("    %s: queries %llu noerror %llu nxdomain %llu servfail %llu refused %llu formerr %llu "
-                  "notimp %llu dropped %llu malformed %llu\n",
-                  ver.substr(0, 12).c_str(), (unsigned long long)c.queries, (unsigned long long)c.noerror,
-                  (unsigned long long)c.nxdomain, (unsigned long long)c.servfail, (unsigned long long)c.refused,
-                  (unsigned long long)c.formerr, (unsigned long long)c.notimp, (unsigned long long)c.dropped,
-                  (unsigned long long)c.malformed);
+      std::printf(
+          "    %s: queries %llu noerror %llu nxdomain %llu servfail %llu refused %llu formerr %llu "
+          "notimp %llu dropped %llu malformed %llu\n",
+          ver.substr(0, 12).c_str(), (unsigned long long)c.queries, (unsigned long long)c.noerror,
+          (unsigned long long)c.nxdomain, (unsigned long long)c.servfail,
+          (unsigned long long)c.refused, (unsigned long long)c.formerr,
+          (unsigned long long)c.notimp, (unsigned long long)c.dropped,
+          (unsigned long long)c.malformed);
   }
   return hl.lcores_alive ? 0 : 1;
 }

@@ -1,15 +1,15 @@
 #include "control/probe.hh"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <netinet/in.h>
-#include <poll.h>
 #include <random>
 #include <sstream>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "control/config.hh"
 #include "control/dig_print.hh"
@@ -50,14 +50,16 @@ void collect(const ParsedResponse& pr, uint16_t type, ProbeResult& r) {
   r.answered = true;
   r.rcode = pr.rcode;
   for (const auto& rr : pr.answer)
-    if (rr.type == type) r.rdatas.emplace(reinterpret_cast<const char*>(rr.rdata.data()), rr.rdata.size());
+    if (rr.type == type)
+      r.rdatas.emplace(reinterpret_cast<const char*>(rr.rdata.data()), rr.rdata.size());
 }
 
 std::string set_text(uint16_t type, const std::set<std::string>& s) {
   if (s.empty()) return "(no data)";
   std::string out;
   for (const auto& rd : s)
-    out += (out.empty() ? "" : " | ") + rdata_to_text(type, reinterpret_cast<const uint8_t*>(rd.data()), rd.size());
+    out += (out.empty() ? "" : " | ") +
+           rdata_to_text(type, reinterpret_cast<const uint8_t*>(rd.data()), rd.size());
   return out;
 }
 
@@ -97,7 +99,9 @@ std::vector<Probe> parse_probes(const std::string& text, const std::string& file
     bool found = false;
     for (uint8_t i = 0; i < std::size(kRcodes); ++i)
       if (strcasecmp(rcode.c_str(), kRcodes[i]) == 0) p.rcode = i, found = true;
-    if (!found) throw ConfigError(where + ": unknown rcode '" + rcode + "' (NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ...)");
+    if (!found)
+      throw ConfigError(where + ": unknown rcode '" + rcode +
+                        "' (NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ...)");
     p.origin = where;
     if (rdata.find_first_not_of(" \t\r") != std::string::npos) {
       // The zone parser reads the RDATA, so the probes file uses zone-file syntax.
@@ -114,7 +118,9 @@ std::vector<Probe> parse_probes(const std::string& text, const std::string& file
     bool merged = false;
     for (auto& q : out)
       if (q.name == p.name && q.type == p.type) {
-        if (q.rcode != p.rcode) throw ConfigError(where + ": expects another rcode for " + p.describe() + " than " + q.origin);
+        if (q.rcode != p.rcode)
+          throw ConfigError(where + ": expects another rcode for " + p.describe() + " than " +
+                            q.origin);
         q.check_rdata |= p.check_rdata;
         q.rdatas.insert(p.rdatas.begin(), p.rdatas.end());
         merged = true;
@@ -124,8 +130,8 @@ std::vector<Probe> parse_probes(const std::string& text, const std::string& file
   return out;
 }
 
-std::vector<Probe> auto_probes(const std::vector<LoadedZone>& previous, const std::vector<std::string>& names,
-                               size_t n) {
+std::vector<Probe> auto_probes(const std::vector<LoadedZone>& previous,
+                               const std::vector<std::string>& names, size_t n) {
   std::vector<Probe> out;
   if (previous.empty() || names.empty() || n == 0) return out;
   std::vector<std::shared_ptr<const Zone>> compiled;
@@ -211,9 +217,11 @@ ProbeResult send_probe(const std::string& address, const Probe& p, double timeou
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   std::vector<uint8_t> buf(65535);
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      r.error = "no answer from " + address + " within " + std::to_string(int(timeout_s * 1000)) + " ms";
+      r.error =
+          "no answer from " + address + " within " + std::to_string(int(timeout_s * 1000)) + " ms";
       break;
     }
     pollfd pf{fd, POLLIN, 0};
@@ -222,7 +230,8 @@ ProbeResult send_probe(const std::string& address, const Probe& p, double timeou
     if (n <= 0) continue;
     ParsedResponse pr;
     // Anything that is not the answer to this query id is ignored.
-    if (!parse_response({buf.data(), size_t(n)}, pr) || pr.id != id || !(pr.flags & 0x8000)) continue;
+    if (!parse_response({buf.data(), size_t(n)}, pr) || pr.id != id || !(pr.flags & 0x8000))
+      continue;
     collect(pr, p.type, r);
     break;
   }
@@ -232,9 +241,11 @@ ProbeResult send_probe(const std::string& address, const Probe& p, double timeou
 
 std::string check_probe(const Probe& p, const ProbeResult& r) {
   if (!r.answered) return p.describe() + ": " + r.error;
-  if (r.rcode != p.rcode) return p.describe() + ": rcode " + rcode_name(r.rcode) + ", expected " + rcode_name(p.rcode);
+  if (r.rcode != p.rcode)
+    return p.describe() + ": rcode " + rcode_name(r.rcode) + ", expected " + rcode_name(p.rcode);
   if (p.check_rdata && r.rdatas != p.rdatas)
-    return p.describe() + ": answer " + set_text(p.type, r.rdatas) + ", expected " + set_text(p.type, p.rdatas);
+    return p.describe() + ": answer " + set_text(p.type, r.rdatas) + ", expected " +
+           set_text(p.type, p.rdatas);
   return "";
 }
 

@@ -17,13 +17,13 @@
 namespace edgedns::ctl {
 
 struct Probe {
-  std::string name;      // presentation, absolute
+  std::string name;  // presentation, absolute
   uint16_t type = 1;
   uint8_t rcode = 0;
-  bool check_rdata = false;          // false: only the rcode is checked
-  std::set<std::string> rdatas;      // expected answer RDATA (wire, names uncompressed)
-  std::string origin;                // "file:line" or "auto"
-  std::string describe() const;      // "www.example.com. A"
+  bool check_rdata = false;      // false: only the rcode is checked
+  std::set<std::string> rdatas;  // expected answer RDATA (wire, names uncompressed)
+  std::string origin;            // "file:line" or "auto"
+  std::string describe() const;  // "www.example.com. A"
 };
 
 // Throws ConfigError naming file:line.
@@ -31,8 +31,8 @@ std::vector<Probe> parse_probes(const std::string& text, const std::string& file
 
 // Probes for up to `n` of `names` (taken from untouched owners), each expecting
 // exactly what `previous` answers now.
-std::vector<Probe> auto_probes(const std::vector<LoadedZone>& previous, const std::vector<std::string>& names,
-                               size_t n);
+std::vector<Probe> auto_probes(const std::vector<LoadedZone>& previous,
+                               const std::vector<std::string>& names, size_t n);
 
 struct ProbeResult {
   bool answered = false;

@@ -30,7 +30,8 @@ json error(const std::string& code, const std::string& msg) {
 Controller::Controller(Options o) : opt_(std::move(o)), store_(opt_.state_dir) {
   journal_ = std::make_unique<Journal>(opt_.state_dir + "/journal.jsonl");
   if (journal_->truncated_bytes())
-    log_line("journal: cut a torn last record (" + std::to_string(journal_->truncated_bytes()) + " bytes)");
+    log_line("journal: cut a torn last record (" + std::to_string(journal_->truncated_bytes()) +
+             " bytes)");
 }
 
 Controller::~Controller() { stop(); }
@@ -85,7 +86,8 @@ void Controller::adopt_baseline() {
   if (seen.size() == 1) {
     std::string v = *seen.begin();
     journal_apply({{"ev", ev(Event::Baseline)}, {"version", v}, {"source", "nodes"}});
-    log_line("the fleet's committed version is " + v + " (content unknown: gates against it are skipped)");
+    log_line("the fleet's committed version is " + v +
+             " (content unknown: gates against it are skipped)");
   }
 }
 
@@ -100,8 +102,8 @@ void Controller::start() {
   {
     std::lock_guard lk(mu_);
     if (st_.active) {
-      log_line("resuming rollout " + std::to_string(st_.active->id) + " of " + st_.active->version + " in phase " +
-               phase_name(st_.active->phase));
+      log_line("resuming rollout " + std::to_string(st_.active->id) + " of " + st_.active->version +
+               " in phase " + phase_name(st_.active->phase));
       interrupt_on_restart(st_);
     }
   }
@@ -119,7 +121,9 @@ bool Controller::idle() {
   return st_.idle();
 }
 
-json Controller::rollout_json(const Rollout& r) const { return ctl::rollout_json(r, opt_.fleet.nodes.size()); }
+json Controller::rollout_json(const Rollout& r) const {
+  return ctl::rollout_json(r, opt_.fleet.nodes.size());
+}
 
 json Controller::handle(const json& req) {
   std::string cmd = req.value("cmd", "");
@@ -143,12 +147,14 @@ json Controller::cmd_push(const json& req) {
   {
     std::lock_guard lk(mu_);
     if (!st_.idle())
-      return error("busy", st_.active ? "rollout " + std::to_string(st_.active->id) + " of " + st_.active->version +
-                                         " is in progress"
-                                   : "a rollback is in progress");
+      return error("busy", st_.active ? "rollout " + std::to_string(st_.active->id) + " of " +
+                                            st_.active->version + " is in progress"
+                                      : "a rollback is in progress");
   }
-  std::string policy_text = req.value("policy", ""), policy_file = req.value("policy_file", "policy");
-  std::string probes_text = req.value("probes", ""), probes_file = req.value("probes_file", "probes");
+  std::string policy_text = req.value("policy", ""),
+              policy_file = req.value("policy_file", "policy");
+  std::string probes_text = req.value("probes", ""),
+              probes_file = req.value("probes_file", "probes");
   Policy pol = policy_text.empty() ? default_policy() : parse_policy(policy_text, policy_file);
   if (!probes_text.empty()) parse_probes(probes_text, probes_file);  // errors before anything else
   std::optional<double> bake;
@@ -158,9 +164,12 @@ json Controller::cmd_push(const json& req) {
   std::vector<LoadedZone> zones;
   json diags = json::array();
   for (const auto& z : req.value("zones", json::array())) {
-    zones.push_back(load_zone_text(z.value("text", ""), z.value("file", "zone"), z.value("origin", "")));
+    zones.push_back(
+        load_zone_text(z.value("text", ""), z.value("file", "zone"), z.value("origin", "")));
     for (const auto& d : zones.back().diagnostics)
-      diags.push_back({{"file", d.file}, {"line", d.line}, {"severity", d.is_error() ? "error" : "warning"},
+      diags.push_back({{"file", d.file},
+                       {"line", d.line},
+                       {"severity", d.is_error() ? "error" : "warning"},
                        {"message", d.message}});
   }
   if (zones.empty()) return error("bad_request", "no zones given");
@@ -188,7 +197,8 @@ json Controller::cmd_push(const json& req) {
   std::optional<std::string> bad_reason;
   {
     std::lock_guard lk(mu_);
-    if (vi.id == st_.committed) return error("no_change", vi.id + " (" + vi.label + ") is already committed");
+    if (vi.id == st_.committed)
+      return error("no_change", vi.id + " (" + vi.label + ") is already committed");
     if (auto b = st_.bad.find(vi.id); b != st_.bad.end()) bad_reason = b->second;
   }
   if (bad_reason) return reject({{"known-bad", vi.id + " was rolled back before: " + *bad_reason}});
@@ -204,7 +214,8 @@ json Controller::cmd_push(const json& req) {
   }
   auto stages = resolve_stages(pol, opt_.fleet, lcores, bake);
   std::vector<std::string> untouched;
-  for (const auto& d : rep.diffs) untouched.insert(untouched.end(), d.untouched_names.begin(), d.untouched_names.end());
+  for (const auto& d : rep.diffs)
+    untouched.insert(untouched.end(), d.untouched_names.begin(), d.untouched_names.end());
   store_.put(vi.id, vi.label, zones);
   journal_apply({{"ev", ev(Event::Version)}, {"version", vi.id}, {"label", vi.label}});
   json stages_json = json::array();
@@ -214,16 +225,24 @@ json Controller::cmd_push(const json& req) {
     std::lock_guard lk(mu_);
     id = st_.next_rollout;
   }
-  journal_apply({{"ev", ev(Event::RolloutStart)}, {"rollout", id}, {"version", vi.id}, {"label", vi.label},
-                 {"previous", committed}, {"stages", stages_json}, {"policy", policy_text},
-                 {"policy_file", policy_file}, {"probes", probes_text}, {"probes_file", probes_file},
+  journal_apply({{"ev", ev(Event::RolloutStart)},
+                 {"rollout", id},
+                 {"version", vi.id},
+                 {"label", vi.label},
+                 {"previous", committed},
+                 {"stages", stages_json},
+                 {"policy", policy_text},
+                 {"policy_file", policy_file},
+                 {"probes", probes_text},
+                 {"probes_file", probes_file},
                  {"untouched", untouched}});
   abort_ = false;
   cv_.notify_all();
   json notes = json::array();
   for (const auto& n : rep.notes) notes.push_back(n);
-  return {{"ok", true}, {"rollout", id}, {"version", vi.id}, {"label", vi.label}, {"previous", committed},
-          {"stages", stages_json}, {"notes", notes}};
+  return {{"ok", true},        {"rollout", id},         {"version", vi.id},
+          {"label", vi.label}, {"previous", committed}, {"stages", stages_json},
+          {"notes", notes}};
 }
 
 json Controller::cmd_status() {
@@ -266,7 +285,8 @@ json Controller::cmd_rollout(const json& req) {
   else
     for (const auto& h : st_.history)
       if (id == 0 || h.id == id) r = rollout_json(h);
-  if (r.is_null()) return error("unknown_rollout", id ? "no rollout " + std::to_string(id) : "no rollout yet");
+  if (r.is_null())
+    return error("unknown_rollout", id ? "no rollout " + std::to_string(id) : "no rollout yet");
   uint64_t rid = r["rollout"];
   json evs = json::array();
   size_t next = since;
@@ -284,8 +304,8 @@ json Controller::cmd_control(const std::string& cmd) {
     if (!st_.active) return error("no_rollout", "no rollout in progress");
     id = st_.active->id;
     if (st_.active->phase != Phase::Stage && cmd != "abort")
-      return error("bad_request", "rollout " + std::to_string(id) + " is " + state_name(*st_.active) +
-                                      ": only abort applies now");
+      return error("bad_request", "rollout " + std::to_string(id) + " is " +
+                                      state_name(*st_.active) + ": only abort applies now");
   }
   if (cmd == "abort") {
     abort_ = true;
@@ -303,7 +323,9 @@ json Controller::cmd_rollback(const json& req) {
     if (st_.active) {
       abort_ = true;
       cv_.notify_all();
-      return {{"ok", true}, {"rollout", st_.active->id}, {"state", "aborting"},
+      return {{"ok", true},
+              {"rollout", st_.active->id},
+              {"state", "aborting"},
               {"to", st_.active->previous}};
     }
     if (st_.manual_to) return error("busy", "a rollback to " + *st_.manual_to + " is in progress");
@@ -326,7 +348,9 @@ json Controller::cmd_rollback(const json& req) {
         held_everywhere = false;
       }
     }
-    if (!held_everywhere) return error("unknown_version", "version " + to + " is neither stored nor held by every node");
+    if (!held_everywhere)
+      return error("unknown_version",
+                   "version " + to + " is neither stored nor held by every node");
   }
   std::string from;
   {

@@ -55,7 +55,7 @@ class Controller {
 
  private:
   // Command handlers and start-up (rollout.cc).
-  nlohmann::json journal(nlohmann::json rec);  // appends, feeds the event list
+  nlohmann::json journal(nlohmann::json rec);        // appends, feeds the event list
   nlohmann::json journal_apply(nlohmann::json rec);  // journal(), then folded into st_
   void replay();
   void adopt_baseline();
@@ -73,15 +73,20 @@ class Controller {
   void engine();
   void run_rollout();
   bool run_stage(size_t i, std::string& reason);
-  bool publish_stage(const Rollout& r, const ResolvedStage& st, const Policy& pol, std::string& reason);
-  bool stage_probes(const Rollout& r, const Policy& pol, std::vector<Probe>& probes, std::string& reason);
+  bool publish_stage(const Rollout& r, const ResolvedStage& st, const Policy& pol,
+                     std::string& reason);
+  bool stage_probes(const Rollout& r, const Policy& pol, std::vector<Probe>& probes,
+                    std::string& reason);
   CounterBase counter_base();
-  bool bake_stage(const Rollout& r, const ResolvedStage& st, const Policy& pol, const std::vector<Probe>& probes,
-                  std::string& reason);
-  StageEvidence observe_nodes(const Rollout& r, const ResolvedStage& st, const Policy& pol, const CounterBase& base);
-  void probe_targets(const ResolvedStage& st, const Policy& pol, const std::vector<Probe>& probes, StageEvidence& ev);
+  bool bake_stage(const Rollout& r, const ResolvedStage& st, const Policy& pol,
+                  const std::vector<Probe>& probes, std::string& reason);
+  StageEvidence observe_nodes(const Rollout& r, const ResolvedStage& st, const Policy& pol,
+                              const CounterBase& base);
+  void probe_targets(const ResolvedStage& st, const Policy& pol, const std::vector<Probe>& probes,
+                     StageEvidence& ev);
   // Every probe `repeats` times to one node: the first failure, or "".
-  std::string probe_node(const FleetNode& fn, const Policy& pol, const std::vector<Probe>& probes, StageEvidence& ev);
+  std::string probe_node(const FleetNode& fn, const Policy& pol, const std::vector<Probe>& probes,
+                         StageEvidence& ev);
   // on_node_down: wait: true (and `node` added to ev.down) when a node whose
   // probe failed no longer answers its agent.
   bool node_went_down(const std::string& node, StageEvidence& ev);
@@ -97,12 +102,12 @@ class Controller {
   Options opt_;
   VersionStore store_;
   std::unique_ptr<Journal> journal_;
-  std::mutex jmu_;     // journal writes
-  std::mutex push_mu_; // one push validated at a time
+  std::mutex jmu_;      // journal writes
+  std::mutex push_mu_;  // one push validated at a time
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  FleetState st_;                         // guarded by mu_
-  std::vector<nlohmann::json> events_;    // journal records and verdicts, for watch
+  FleetState st_;                       // guarded by mu_
+  std::vector<nlohmann::json> events_;  // journal records and verdicts, for watch
   std::atomic<bool> abort_{false};
   std::atomic<bool> stopping_{false};
   std::thread thread_;

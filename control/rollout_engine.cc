@@ -46,7 +46,8 @@ NodeClient& Controller::client(const std::string& node) {
 
 bool Controller::sleep_interval(double seconds) {
   std::unique_lock lk(mu_);
-  cv_.wait_for(lk, std::chrono::duration<double>(seconds), [&] { return stopping_.load() || abort_.load(); });
+  cv_.wait_for(lk, std::chrono::duration<double>(seconds),
+               [&] { return stopping_.load() || abort_.load(); });
   return !stopping_;
 }
 
@@ -54,7 +55,10 @@ void Controller::set_verdicts(std::vector<std::string> v) {
   std::lock_guard lk(mu_);
   if (!st_.active || st_.active->verdicts == v) return;
   st_.active->verdicts = v;
-  events_.push_back({{"ev", ev(Event::Verdicts)}, {"rollout", st_.active->id}, {"verdicts", v}, {"time", now_s()}});
+  events_.push_back({{"ev", ev(Event::Verdicts)},
+                     {"rollout", st_.active->id},
+                     {"verdicts", v},
+                     {"time", now_s()}});
 }
 
 void Controller::engine() {
@@ -96,7 +100,8 @@ void Controller::converge() {
     try {
       NodeClient& c = client(n.name);
       if (!off_version(c.status(), target)) continue;
-      log_line("node " + n.name + " is not on the committed version " + short_version(target) + ": bringing it back");
+      log_line("node " + n.name + " is not on the committed version " + short_version(target) +
+               ": bringing it back");
       journal({{"ev", ev(Event::Converge)}, {"node", n.name}, {"version", target}});
       ensure_held(c, target);
       c.publish(target);
@@ -115,7 +120,8 @@ void Controller::ensure_held(NodeClient& c, const std::string& version) {
   UploadResult u = c.upload(store_.uploads(version));
   if (u.version != version)
     throw NodeError(c.name(), c.socket(), "protocol",
-                    "computed version " + u.version + " for the zones of " + version + " (version hash mismatch)");
+                    "computed version " + u.version + " for the zones of " + version +
+                        " (version hash mismatch)");
 }
 
 void Controller::run_rollout() {
@@ -191,7 +197,11 @@ void Controller::finish_rollback(const std::string& reason) {
   } catch (const std::exception& e) {
     log_line(e.what());
   }
-  json r = journal({{"ev", ev(Event::RolledBack)}, {"rollout", id}, {"version", v}, {"to", prev}, {"reason", reason},
+  json r = journal({{"ev", ev(Event::RolledBack)},
+                    {"rollout", id},
+                    {"version", v},
+                    {"to", prev},
+                    {"reason", reason},
                     {"pending", pending}});
   log_line("rollout " + std::to_string(id) + ": rolled back to " + prev + ": " + reason);
   std::lock_guard lk(mu_);
@@ -269,14 +279,16 @@ bool Controller::run_stage(size_t i, std::string& reason) {
   }
   const ResolvedStage& st = r.stages[i];
   Policy pol = r.policy();
-  journal_apply({{"ev", ev(Event::StageBegin)}, {"rollout", r.id}, {"stage", i}, {"name", st.name}});
+  journal_apply(
+      {{"ev", ev(Event::StageBegin)}, {"rollout", r.id}, {"stage", i}, {"name", st.name}});
   if (!publish_stage(r, st, pol, reason)) return false;
   std::vector<Probe> probes;
   if (!stage_probes(r, pol, probes, reason)) return false;
   return bake_stage(r, st, pol, probes, reason);
 }
 
-bool Controller::publish_stage(const Rollout& r, const ResolvedStage& st, const Policy& pol, std::string& reason) {
+bool Controller::publish_stage(const Rollout& r, const ResolvedStage& st, const Policy& pol,
+                               std::string& reason) {
   // Upload and publish, each step journaled first. Publishing is idempotent,
   // so a resumed stage simply repeats it.
   std::set<std::string> done;
@@ -289,10 +301,14 @@ bool Controller::publish_stage(const Rollout& r, const ResolvedStage& st, const 
           journal({{"ev", ev(Event::Upload)}, {"rollout", r.id}, {"node", t.node}});
           ensure_held(c, r.version);
         }
-        json rec = {{"ev", ev(Event::Publish)}, {"rollout", r.id}, {"node", t.node}, {"version", r.version}};
+        json rec = {{"ev", ev(Event::Publish)},
+                    {"rollout", r.id},
+                    {"node", t.node},
+                    {"version", r.version}};
         if (!t.lcores.empty()) rec["lcores"] = t.lcores;
         journal(rec);
-        c.publish(r.version, t.lcores.empty() ? std::nullopt : std::optional<std::vector<int>>(t.lcores));
+        c.publish(r.version,
+                  t.lcores.empty() ? std::nullopt : std::optional<std::vector<int>>(t.lcores));
         done.insert(t.node);
       } catch (const NodeError& e) {
         if (!e.is_down() || pol.health.rollback_on_node_down) {
@@ -312,7 +328,8 @@ bool Controller::publish_stage(const Rollout& r, const ResolvedStage& st, const 
   return true;
 }
 
-bool Controller::stage_probes(const Rollout& r, const Policy& pol, std::vector<Probe>& probes, std::string& reason) {
+bool Controller::stage_probes(const Rollout& r, const Policy& pol, std::vector<Probe>& probes,
+                              std::string& reason) {
   // The operator's probes, plus untouched names that must answer as before.
   try {
     if (!r.probes_text.empty()) probes = parse_probes(r.probes_text, r.probes_file);
@@ -347,7 +364,8 @@ bool Controller::bake_stage(const Rollout& r, const ResolvedStage& st, const Pol
   auto last = Clock::now();
   auto started = Clock::now();
   for (;;) {
-    if (!sleep_interval(std::min(pol.health.interval_s, std::max(0.05, st.bake_s - baked)))) return false;
+    if (!sleep_interval(std::min(pol.health.interval_s, std::max(0.05, st.bake_s - baked))))
+      return false;
     if (abort_) {
       abort_ = false;
       reason = "aborted by the operator";
@@ -370,8 +388,8 @@ bool Controller::bake_stage(const Rollout& r, const ResolvedStage& st, const Pol
       if (evidence.rates.failures.empty()) probe_targets(st, pol, probes, evidence);
     }
     evidence.have_probes = !probes.empty();
-    IntervalVerdict v =
-        judge_interval(st, r.version, evidence, baked, step, std::chrono::duration<double>(now - started).count());
+    IntervalVerdict v = judge_interval(st, r.version, evidence, baked, step,
+                                       std::chrono::duration<double>(now - started).count());
     if (!v.lines.empty()) {
       baked = v.baked;
       {
@@ -390,8 +408,8 @@ bool Controller::bake_stage(const Rollout& r, const ResolvedStage& st, const Pol
   }
 }
 
-StageEvidence Controller::observe_nodes(const Rollout& r, const ResolvedStage& st, const Policy& pol,
-                                        const CounterBase& base) {
+StageEvidence Controller::observe_nodes(const Rollout& r, const ResolvedStage& st,
+                                        const Policy& pol, const CounterBase& base) {
   StageEvidence ev;
   for (const auto& n : opt_.fleet.nodes) {
     try {
@@ -403,10 +421,13 @@ StageEvidence Controller::observe_nodes(const Rollout& r, const ResolvedStage& s
       NodeStatus s = c.status();
       bool all_new = !s.lcores.empty();
       for (const auto& l : s.lcores) {
-        LcoreJudgement j =
-            check_lcore(st, n.name, l.id, l.version, r.version, r.previous, pol.health.rollback_on_node_down);
+        LcoreJudgement j = check_lcore(st, n.name, l.id, l.version, r.version, r.previous,
+                                       pol.health.rollback_on_node_down);
         if (j.check == LcoreCheck::Republish) {
-          journal({{"ev", event_name(Event::Publish)}, {"rollout", r.id}, {"node", n.name}, {"version", r.version},
+          journal({{"ev", event_name(Event::Publish)},
+                   {"rollout", r.id},
+                   {"node", n.name},
+                   {"version", r.version},
                    {"lcores", std::vector<int>{l.id}}});
           ensure_held(c, r.version);
           c.publish(r.version, std::vector<int>{l.id});
@@ -414,8 +435,8 @@ StageEvidence Controller::observe_nodes(const Rollout& r, const ResolvedStage& s
           continue;
         }
         if (j.check == LcoreCheck::Wrong) {
-          ev.node_failure = "node " + n.name + " lcore " + std::to_string(l.id) + " serves " + short_version(l.version) +
-                            ", expected " + short_version(j.expected);
+          ev.node_failure = "node " + n.name + " lcore " + std::to_string(l.id) + " serves " +
+                            short_version(l.version) + ", expected " + short_version(j.expected);
           return ev;
         }
         all_new &= l.version == r.version;
@@ -442,11 +463,12 @@ StageEvidence Controller::observe_nodes(const Rollout& r, const ResolvedStage& s
   return ev;
 }
 
-void Controller::probe_targets(const ResolvedStage& st, const Policy& pol, const std::vector<Probe>& probes,
-                               StageEvidence& ev) {
+void Controller::probe_targets(const ResolvedStage& st, const Policy& pol,
+                               const std::vector<Probe>& probes, StageEvidence& ev) {
   for (const auto& t : st.targets) {
     const FleetNode* fn = opt_.fleet.find(t.node);
-    bool down = std::any_of(ev.down.begin(), ev.down.end(), [&](const auto& d) { return d.first == t.node; });
+    bool down = std::any_of(ev.down.begin(), ev.down.end(),
+                            [&](const auto& d) { return d.first == t.node; });
     // A node we wait for cannot answer; probing it would turn waiting into a rollback.
     if (!fn || fn->probe.empty() || probes.empty() || down) continue;
     std::string failure = probe_node(*fn, pol, probes, ev);
@@ -459,14 +481,14 @@ void Controller::probe_targets(const ResolvedStage& st, const Policy& pol, const
   }
 }
 
-std::string Controller::probe_node(const FleetNode& fn, const Policy& pol, const std::vector<Probe>& probes,
-                                   StageEvidence& ev) {
+std::string Controller::probe_node(const FleetNode& fn, const Policy& pol,
+                                   const std::vector<Probe>& probes, StageEvidence& ev) {
   for (const auto& p : probes)
     for (int k = 0; k < pol.health.probe_repeats; ++k) {
       std::string bad = check_probe(p, send_probe(fn.probe, p, pol.health.probe_timeout_s));
       if (!bad.empty())
-        return "probe " + (p.origin == "auto" ? std::string("(unchanged name) ") : p.origin + " ") + "to " + fn.name +
-               ": " + bad;
+        return "probe " + (p.origin == "auto" ? std::string("(unchanged name) ") : p.origin + " ") +
+               "to " + fn.name + ": " + bad;
       ++ev.probes_ok;
     }
   return "";

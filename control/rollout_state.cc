@@ -96,7 +96,8 @@ json stage_to_json(const ResolvedStage& s) {
     if (!x.lcores.empty()) e["lcores"] = x.lcores;
     t.push_back(e);
   }
-  return {{"name", s.name}, {"scope", scope_name(s.scope)}, {"bake_s", s.bake_s}, {"min_queries", s.min_queries},
+  return {{"name", s.name},           {"scope", scope_name(s.scope)},
+          {"bake_s", s.bake_s},       {"min_queries", s.min_queries},
           {"timeout_s", s.timeout_s}, {"targets", t}};
 }
 
@@ -104,7 +105,10 @@ ResolvedStage stage_from_json(const json& j) {
   ResolvedStage s;
   s.name = j.value("name", "");
   std::string sc = j.value("scope", "all");
-  s.scope = sc == "lcore" ? Scope::Lcore : sc == "node" ? Scope::Node : sc == "wave" ? Scope::Wave : Scope::All;
+  s.scope = sc == "lcore"  ? Scope::Lcore
+            : sc == "node" ? Scope::Node
+            : sc == "wave" ? Scope::Wave
+                           : Scope::All;
   s.bake_s = j.value("bake_s", 0.0);
   s.min_queries = j.value("min_queries", uint64_t(0));
   s.timeout_s = j.value("timeout_s", 0.0);
@@ -129,7 +133,10 @@ Policy Rollout::policy() const {
 
 std::string state_name(const Rollout& r) {
   switch (r.phase) {
-    case Phase::Done: return r.outcome == Outcome::Committed ? "committed" : r.outcome == Outcome::RolledBack ? "rolled_back" : "";
+    case Phase::Done:
+      return r.outcome == Outcome::Committed    ? "committed"
+             : r.outcome == Outcome::RolledBack ? "rolled_back"
+                                                : "";
     case Phase::Commit: return "committing";
     case Phase::Rollback: return "rolling_back";
     case Phase::Stage: break;
@@ -140,11 +147,22 @@ std::string state_name(const Rollout& r) {
 json rollout_json(const Rollout& r, size_t nodes_total) {
   json stages = json::array();
   for (const auto& s : r.stages) stages.push_back(stage_to_json(s));
-  return {{"rollout", r.id}, {"version", r.version}, {"label", r.label}, {"previous", r.previous},
-          {"state", state_name(r)}, {"stage", r.stage}, {"stage_name", r.stage < r.stages.size() ? r.stages[r.stage].name : ""},
-          {"stages", stages}, {"nodes_total", nodes_total}, {"nodes_done", r.nodes_done},
-          {"lcores_done", r.lcores_done}, {"bake_left_s", r.bake_left}, {"verdicts", r.verdicts},
-          {"reason", r.reason}, {"started", r.started}, {"finished", r.finished}};
+  return {{"rollout", r.id},
+          {"version", r.version},
+          {"label", r.label},
+          {"previous", r.previous},
+          {"state", state_name(r)},
+          {"stage", r.stage},
+          {"stage_name", r.stage < r.stages.size() ? r.stages[r.stage].name : ""},
+          {"stages", stages},
+          {"nodes_total", nodes_total},
+          {"nodes_done", r.nodes_done},
+          {"lcores_done", r.lcores_done},
+          {"bake_left_s", r.bake_left},
+          {"verdicts", r.verdicts},
+          {"reason", r.reason},
+          {"started", r.started},
+          {"finished", r.finished}};
 }
 
 void apply_record(FleetState& s, const json& rec) {
@@ -164,7 +182,8 @@ void apply_record(FleetState& s, const json& rec) {
       s.active->stage = rec.value("stage", size_t(0));
       s.active->phase = Phase::Stage;
       // Progress shows the whole bake until the first gate interval counts it down.
-      s.active->bake_left = s.active->stage < s.active->stages.size() ? s.active->stages[s.active->stage].bake_s : 0;
+      s.active->bake_left =
+          s.active->stage < s.active->stages.size() ? s.active->stages[s.active->stage].bake_s : 0;
       break;
     case Event::StagePassed:
       if (mine) s.active->stage = rec.value("stage", size_t(0)) + 1;

@@ -23,13 +23,13 @@ namespace edgedns::ctl {
 // Every "ev" the journal holds, plus Verdicts (progress shown to watchers,
 // never journaled). Names are the on-disk spelling, see event_name().
 enum class Event {
-  Baseline,             // the fleet's committed version became known (adopt or nodes)
-  Version,              // a version was stored, with its label
-  Rejected,             // a push failed its gates (no state change)
+  Baseline,  // the fleet's committed version became known (adopt or nodes)
+  Version,   // a version was stored, with its label
+  Rejected,  // a push failed its gates (no state change)
   RolloutStart,
   StageBegin,
-  Upload,               // steps acted on nodes: recorded for watchers and
-  Publish,              // post-mortems, replay needs nothing from them
+  Upload,   // steps acted on nodes: recorded for watchers and
+  Publish,  // post-mortems, replay needs nothing from them
   Converge,
   StagePassed,
   Pause,
@@ -38,11 +38,11 @@ enum class Event {
   RollbackBegin,
   Committed,
   RolledBack,
-  Bad,                  // a version rolled back once is refused afterwards
+  Bad,  // a version rolled back once is refused afterwards
   ManualRollbackBegin,
   ManualRollbackDone,
   Verdicts,
-  Unknown,              // a kind this build does not know: ignored on replay
+  Unknown,  // a kind this build does not know: ignored on replay
 };
 
 const char* event_name(Event e);
@@ -100,7 +100,7 @@ std::string state_name(const Rollout& r);
 nlohmann::json rollout_json(const Rollout& r, size_t nodes_total);
 
 struct FleetState {
-  std::string committed;                 // the fleet's committed version ("" = unknown)
+  std::string committed;  // the fleet's committed version ("" = unknown)
   std::vector<std::string> committed_log;
   std::map<std::string, std::string> labels, bad;
   std::optional<Rollout> active;

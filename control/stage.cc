@@ -39,7 +39,8 @@ std::vector<ResolvedStage> resolve_stages(const Policy& p, const Fleet& f,
       case Scope::Wave: {
         std::vector<int> waves;
         for (const auto& n : f.nodes)
-          if (!full(n.name) && std::find(waves.begin(), waves.end(), n.wave) == waves.end()) waves.push_back(n.wave);
+          if (!full(n.name) && std::find(waves.begin(), waves.end(), n.wave) == waves.end())
+            waves.push_back(n.wave);
         std::sort(waves.begin(), waves.end());
         waves.resize(std::min<size_t>(waves.size(), size_t(sp.waves)));
         for (const auto& n : f.nodes)
@@ -72,12 +73,14 @@ std::vector<ResolvedStage> resolve_stages(const Policy& p, const Fleet& f,
 
 bool targets_lcore(const ResolvedStage& s, const std::string& node, int lcore) {
   for (const auto& t : s.targets)
-    if (t.node == node) return t.lcores.empty() || std::count(t.lcores.begin(), t.lcores.end(), lcore);
+    if (t.node == node)
+      return t.lcores.empty() || std::count(t.lcores.begin(), t.lcores.end(), lcore);
   return false;
 }
 
-LcoreJudgement check_lcore(const ResolvedStage& s, const std::string& node, int lcore, const std::string& serving,
-                           const std::string& version, const std::string& previous, bool rollback_on_node_down) {
+LcoreJudgement check_lcore(const ResolvedStage& s, const std::string& node, int lcore,
+                           const std::string& serving, const std::string& version,
+                           const std::string& previous, bool rollback_on_node_down) {
   bool want_new = targets_lcore(s, node, lcore);
   LcoreJudgement j{LcoreCheck::Ok, want_new ? version : previous};
   if (serving == j.expected) return j;
@@ -94,8 +97,8 @@ Counters control_reference(const Counters& control, Counters& remembered, uint64
   return control;
 }
 
-IntervalVerdict judge_interval(const ResolvedStage& s, const std::string& version, const StageEvidence& ev,
-                               double baked, double step, double elapsed) {
+IntervalVerdict judge_interval(const ResolvedStage& s, const std::string& version,
+                               const StageEvidence& ev, double baked, double step, double elapsed) {
   IntervalVerdict v;
   v.baked = baked;
   auto fail = [&](const std::string& why) {
@@ -108,11 +111,14 @@ IntervalVerdict judge_interval(const ResolvedStage& s, const std::string& versio
   if (!ev.probe_failure.empty()) return fail(ev.probe_failure);
 
   bool waiting = !ev.down.empty() || ev.republished;
-  for (const auto& [node, err] : ev.down) v.lines.push_back("liveness: waiting for " + node + " (" + err + ")");
+  for (const auto& [node, err] : ev.down)
+    v.lines.push_back("liveness: waiting for " + node + " (" + err + ")");
   if (!waiting) v.lines.push_back("liveness: every node up, lcores alive");
-  v.lines.push_back("convergence: " + std::to_string(ev.lcores_done) + " lcores serve " + short_version(version));
+  v.lines.push_back("convergence: " + std::to_string(ev.lcores_done) + " lcores serve " +
+                    short_version(version));
   v.lines.push_back("rates: " + std::string(ev.rates.evaluated ? "ok, " : "") + ev.rates.summary);
-  if (ev.have_probes) v.lines.push_back("probes: " + std::to_string(ev.probes_ok) + " answers as expected");
+  if (ev.have_probes)
+    v.lines.push_back("probes: " + std::to_string(ev.probes_ok) + " answers as expected");
   if (ev.paused) v.lines.push_back("paused");
 
   if (!ev.paused && !waiting) v.baked += step;
@@ -121,8 +127,9 @@ IntervalVerdict judge_interval(const ResolvedStage& s, const std::string& versio
     return v;
   }
   if (elapsed > s.timeout_s && !ev.paused)
-    return fail(std::to_string(ev.canary.queries) + " canary queries observed in " + std::to_string(int(s.timeout_s)) +
-                " s, the stage needs " + std::to_string(s.min_queries));
+    return fail(std::to_string(ev.canary.queries) + " canary queries observed in " +
+                std::to_string(int(s.timeout_s)) + " s, the stage needs " +
+                std::to_string(s.min_queries));
   return v;
 }
 

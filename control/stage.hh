@@ -40,8 +40,9 @@ struct LcoreJudgement {
   LcoreCheck check = LcoreCheck::Ok;
   std::string expected;  // the version it should serve
 };
-LcoreJudgement check_lcore(const ResolvedStage& s, const std::string& node, int lcore, const std::string& serving,
-                           const std::string& version, const std::string& previous, bool rollback_on_node_down);
+LcoreJudgement check_lcore(const ResolvedStage& s, const std::string& node, int lcore,
+                           const std::string& serving, const std::string& version,
+                           const std::string& previous, bool rollback_on_node_down);
 
 // The control counters canaries are judged against. A stage that leaves no
 // control lcore (the last one) uses the last control sample that saw enough
@@ -53,7 +54,8 @@ struct StageEvidence {
   // The first hard failure met while reading nodes (lcores not alive, an
   // lcore on the wrong version, a node down when the policy rolls back).
   std::string node_failure;
-  std::vector<std::pair<std::string, std::string>> down;  // waited for (on_node_down: wait): node, error
+  std::vector<std::pair<std::string, std::string>>
+      down;                  // waited for (on_node_down: wait): node, error
   bool republished = false;  // an lcore was published again: not settled yet
   size_t nodes_done = 0;     // nodes whose every lcore serves the new version
   size_t lcores_done = 0;    // lcores serving the new version
@@ -80,8 +82,8 @@ struct IntervalVerdict {
 // within timeout_s (not counted while paused). `baked` is the time counted
 // before this interval, `step` the interval's length, `elapsed` the time
 // since the bake began.
-IntervalVerdict judge_interval(const ResolvedStage& s, const std::string& version, const StageEvidence& ev,
-                               double baked, double step, double elapsed);
+IntervalVerdict judge_interval(const ResolvedStage& s, const std::string& version,
+                               const StageEvidence& ev, double baked, double step, double elapsed);
 
 // The first 12 hex digits, as progress and logs show a version.
 std::string short_version(const std::string& version);

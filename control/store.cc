@@ -1,12 +1,12 @@
 #include "control/store.hh"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
-#include <filesystem>
-#include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
 
 #include "control/config.hh"
 
@@ -69,7 +69,8 @@ bool VersionStore::has(const std::string& id) const {
   return !id.empty() && fs::exists(dir(id) + "/meta.json");
 }
 
-void VersionStore::put(const std::string& id, const std::string& label, const std::vector<LoadedZone>& zones) {
+void VersionStore::put(const std::string& id, const std::string& label,
+                       const std::vector<LoadedZone>& zones) {
   if (has(id)) return;
   std::string tmp = dir(id) + ".tmp";
   fs::remove_all(tmp);
@@ -101,7 +102,8 @@ std::vector<ZoneUpload> VersionStore::uploads(const std::string& id) const {
   std::vector<ZoneUpload> out;
   const nlohmann::json m = meta(id);  // named: a range-for over a temporary's member dangles
   for (const auto& z : m["zones"])
-    out.push_back({z.value("apex", ""), z.value("file", ""), read_file(dir(id) + "/" + z.value("path", ""))});
+    out.push_back(
+        {z.value("apex", ""), z.value("file", ""), read_file(dir(id) + "/" + z.value("path", ""))});
   return out;
 }
 
@@ -115,7 +117,8 @@ std::vector<LoadedZone> VersionStore::load(const std::string& id) const {
   return out;
 }
 
-void VersionStore::set_meta(const std::string& id, const std::string& key, const nlohmann::json& value) {
+void VersionStore::set_meta(const std::string& id, const std::string& key,
+                            const nlohmann::json& value) {
   nlohmann::json m = meta(id);
   m[key] = value;
   write_file_atomic(dir(id) + "/meta.json", m.dump(2));

@@ -39,7 +39,8 @@ LoadedZone load_zone(const std::string& path, const std::string& origin) {
   return finish(parse_zone_file(path, options(origin)), path);
 }
 
-LoadedZone load_zone_text(std::string_view text, const std::string& name, const std::string& origin) {
+LoadedZone load_zone_text(std::string_view text, const std::string& name,
+                          const std::string& origin) {
   return finish(parse_zone_text(text, name, options(origin)), name);
 }
 
@@ -69,7 +70,8 @@ std::string canonical_text(const ZoneData& z) {
 
 std::optional<uint32_t> soa_serial(const ZoneData& z) {
   for (const Record& r : z.records) {
-    if (r.type != rrtype::SOA || !name_equal(z.owner(r), r.owner_len, z.origin.data(), z.origin.size()))
+    if (r.type != rrtype::SOA ||
+        !name_equal(z.owner(r), r.owner_len, z.origin.data(), z.origin.size()))
       continue;
     // SOA RDATA: mname, rname, then serial.
     size_t n1 = name_wire_length(z.rdata(r), r.rdata_len);

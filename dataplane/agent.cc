@@ -30,8 +30,10 @@ std::string string_field(const json& req, const char* name) {
 }
 
 json diag_json(const zones::Diagnostic& d) {
-  return {{"file", d.file}, {"line", d.line},
-          {"severity", d.is_error() ? "error" : "warning"}, {"message", d.message}};
+  return {{"file", d.file},
+          {"line", d.line},
+          {"severity", d.is_error() ? "error" : "warning"},
+          {"message", d.message}};
 }
 
 json version_or_null(const std::shared_ptr<const Version>& v) {
@@ -48,7 +50,9 @@ size_t rss_bytes() {
 }  // namespace
 
 ControlAgent::ControlAgent(VersionRegistry& reg, AgentHooks hooks)
-    : reg_(reg), hooks_(std::move(hooks)), started_(std::chrono::steady_clock::now()),
+    : reg_(reg),
+      hooks_(std::move(hooks)),
+      started_(std::chrono::steady_clock::now()),
       server_([this](const std::string& frame) { return handle_frame(frame); },
               proto::ServerOptions{.thread_init = hooks_.thread_init}) {}
 
@@ -121,8 +125,11 @@ json ControlAgent::served_map() const {
 json ControlAgent::cmd_hello() {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  return {{"node", host}, {"protocol", proto::kVersion}, {"lcores", reg_.lcore_ids()},
-          {"committed", version_or_null(reg_.committed())}, {"served", served_map()}};
+  return {{"node", host},
+          {"protocol", proto::kVersion},
+          {"lcores", reg_.lcore_ids()},
+          {"committed", version_or_null(reg_.committed())},
+          {"served", served_map()}};
 }
 
 json ControlAgent::cmd_upload(const json& req) {
@@ -140,11 +147,13 @@ json ControlAgent::cmd_upload(const json& req) {
     texts.push_back(std::move(t));
   }
   BuildResult b = build_zone_set(texts);
-  if (!b.ok()) throw CommandError("invalid_zone", "zone set has errors; nothing kept", b.diagnostics);
+  if (!b.ok())
+    throw CommandError("invalid_zone", "zone set has errors; nothing kept", b.diagnostics);
   auto v = reg_.add(std::move(b.set));
   json warnings = json::array();
   for (const auto& d : b.diagnostics) warnings.push_back(diag_json(d));
-  return {{"version", v->hex}, {"label", v->label}, {"records", v->records}, {"warnings", warnings}};
+  return {
+      {"version", v->hex}, {"label", v->label}, {"records", v->records}, {"warnings", warnings}};
 }
 
 json ControlAgent::cmd_delta(const json& req) {
@@ -170,7 +179,10 @@ json ControlAgent::cmd_delta(const json& req) {
   if (!r.ok()) {
     std::string first;
     for (const auto& d : r.diagnostics)
-      if (d.is_error()) { first = d.to_string(); break; }
+      if (d.is_error()) {
+        first = d.to_string();
+        break;
+      }
     throw CommandError(r.status == zones::DeltaStatus::InvalidZone ? "invalid_zone" : "bad_request",
                        "delta refused; nothing kept" + (first.empty() ? "" : ": " + first),
                        r.diagnostics);
@@ -178,8 +190,8 @@ json ControlAgent::cmd_delta(const json& req) {
   auto v = reg_.add(std::move(r.zones));
   json warnings = json::array();
   for (const auto& d : r.diagnostics) warnings.push_back(diag_json(d));
-  return {{"version", v->hex}, {"label", v->label}, {"records", v->records}, {"base", base->hex},
-          {"added", r.added}, {"removed", r.removed}, {"warnings", warnings}};
+  return {{"version", v->hex}, {"label", v->label},    {"records", v->records}, {"base", base->hex},
+          {"added", r.added},  {"removed", r.removed}, {"warnings", warnings}};
 }
 
 json ControlAgent::cmd_publish(const json& req) {
@@ -187,7 +199,8 @@ json ControlAgent::cmd_publish(const json& req) {
   std::vector<unsigned> lcores;
   if (req.contains("lcores") && !req["lcores"].is_null()) {
     const json& l = req["lcores"];
-    if (!l.is_array() || l.empty()) throw BadRequest("\"lcores\" must be a non-empty array of lcore ids");
+    if (!l.is_array() || l.empty())
+      throw BadRequest("\"lcores\" must be a non-empty array of lcore ids");
     for (const json& x : l) {
       if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > 65535)
         throw BadRequest("lcore ids are unsigned integers");
@@ -229,7 +242,8 @@ json ControlAgent::cmd_rollback(const json& req) {
   }
   reg_.publish_all(to);
   commit_version(to);
-  return {{"version", to->hex}, {"label", to->label}, {"committed", to->hex}, {"served", served_map()}};
+  return {
+      {"version", to->hex}, {"label", to->label}, {"committed", to->hex}, {"served", served_map()}};
 }
 
 json ControlAgent::cmd_status() {
@@ -239,9 +253,14 @@ json ControlAgent::cmd_status() {
   for (const auto& v : reg_.versions()) {
     bool served = reg_.is_served(*v);
     const char* state = v == committed ? "committed" : served ? "served" : "held";
-    versions.push_back({{"version", v->hex}, {"label", v->label}, {"records", v->records},
-                        {"memory", v->memory}, {"state", state}, {"served", served},
-                        {"committed", v == committed}, {"previous_committed", v == previous}});
+    versions.push_back({{"version", v->hex},
+                        {"label", v->label},
+                        {"records", v->records},
+                        {"memory", v->memory},
+                        {"state", state},
+                        {"served", served},
+                        {"committed", v == committed},
+                        {"previous_committed", v == previous}});
   }
   json lcores = json::array();
   auto served = reg_.served();
@@ -251,15 +270,20 @@ json ControlAgent::cmd_status() {
     for (const auto& v : all) {
       VersionCounts c = reg_.counts(*v, i);
       if (c.queries == 0 && c.malformed == 0 && served[i].second != v) continue;
-      counters[v->hex] = {{"queries", c.queries}, {"noerror", c.rcode[0]}, {"formerr", c.rcode[1]},
-                          {"servfail", c.rcode[2]}, {"nxdomain", c.rcode[3]}, {"notimp", c.rcode[4]},
-                          {"refused", c.rcode[5]}, {"dropped", c.dropped}, {"malformed", c.malformed}};
+      counters[v->hex] = {
+          {"queries", c.queries},   {"noerror", c.rcode[0]},  {"formerr", c.rcode[1]},
+          {"servfail", c.rcode[2]}, {"nxdomain", c.rcode[3]}, {"notimp", c.rcode[4]},
+          {"refused", c.rcode[5]},  {"dropped", c.dropped},   {"malformed", c.malformed}};
     }
-    lcores.push_back({{"id", served[i].first}, {"version", version_or_null(served[i].second)},
+    lcores.push_back({{"id", served[i].first},
+                      {"version", version_or_null(served[i].second)},
                       {"counters", counters}});
   }
-  return {{"versions", versions}, {"lcores", lcores}, {"committed", version_or_null(committed)},
-          {"previous_committed", version_or_null(previous)}, {"memory_bytes", reg_.memory_bytes()},
+  return {{"versions", versions},
+          {"lcores", lcores},
+          {"committed", version_or_null(committed)},
+          {"previous_committed", version_or_null(previous)},
+          {"memory_bytes", reg_.memory_bytes()},
           {"rss_bytes", rss_bytes()}};
 }
 

@@ -2,9 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <yaml-cpp/yaml.h>
 #include <CLI/CLI.hpp>
 #include <cstring>
-#include <yaml-cpp/yaml.h>
 
 namespace edgedns::dp {
 
@@ -47,8 +47,9 @@ void build_app(CLI::App& app, CliValues& v) {
       ->allow_extra_args(false);
   app.add_option("--control", v.control, "unix socket of the node agent (see notes)");
   app.add_option("--state-dir", v.state_dir, "directory of last-known-good versions (see notes)");
-  app.add_flag("--idle-sleep", v.idle_sleep,
-               "sleep with growing pauses (1us doubling up to --idle-sleep-max-us) while RX is empty");
+  app.add_flag(
+      "--idle-sleep", v.idle_sleep,
+      "sleep with growing pauses (1us doubling up to --idle-sleep-max-us) while RX is empty");
   app.add_option("--idle-sleep-max-us", v.idle_max, "ceiling of the idle backoff (default 1000)")
       ->check(CLI::Range(1u, 1000000u));
   app.add_flag("--no-exception-path", v.no_exception,
@@ -128,11 +129,23 @@ Config load_yaml_config(const std::string& path) {
     throw ConfigError(path + ": " + e.what());
   }
   if (!root.IsMap()) throw ConfigError(path + ": top level must be a mapping");
-  static const char* const kKeys[] = {"listen", "zone", "zones", "control", "state-dir",
-                                      "idle-sleep", "idle-sleep-max-us", "exception-path",
-                                      "exception-iface", "exception-rate", "tcp", "tcp-workers",
-                                      "tcp-max-connections", "tcp-max-per-client",
-                                      "tcp-idle-timeout-ms", "tcp-max-queries", "rrl-rate",
+  static const char* const kKeys[] = {"listen",
+                                      "zone",
+                                      "zones",
+                                      "control",
+                                      "state-dir",
+                                      "idle-sleep",
+                                      "idle-sleep-max-us",
+                                      "exception-path",
+                                      "exception-iface",
+                                      "exception-rate",
+                                      "tcp",
+                                      "tcp-workers",
+                                      "tcp-max-connections",
+                                      "tcp-max-per-client",
+                                      "tcp-idle-timeout-ms",
+                                      "tcp-max-queries",
+                                      "rrl-rate",
                                       "rrl-slip"};
   Config c;
   try {
@@ -154,9 +167,12 @@ Config load_yaml_config(const std::string& path) {
     if (root["exception-rate"]) c.exception_rate = root["exception-rate"].as<uint64_t>();
     if (root["tcp"]) c.tcp = root["tcp"].as<bool>();
     if (root["tcp-workers"]) c.tcp_workers = root["tcp-workers"].as<unsigned>();
-    if (root["tcp-max-connections"]) c.tcp_max_connections = root["tcp-max-connections"].as<unsigned>();
-    if (root["tcp-max-per-client"]) c.tcp_max_per_client = root["tcp-max-per-client"].as<unsigned>();
-    if (root["tcp-idle-timeout-ms"]) c.tcp_idle_timeout_ms = root["tcp-idle-timeout-ms"].as<unsigned>();
+    if (root["tcp-max-connections"])
+      c.tcp_max_connections = root["tcp-max-connections"].as<unsigned>();
+    if (root["tcp-max-per-client"])
+      c.tcp_max_per_client = root["tcp-max-per-client"].as<unsigned>();
+    if (root["tcp-idle-timeout-ms"])
+      c.tcp_idle_timeout_ms = root["tcp-idle-timeout-ms"].as<unsigned>();
     if (root["tcp-max-queries"]) c.tcp_max_queries = root["tcp-max-queries"].as<unsigned>();
     if (root["rrl-rate"]) c.rrl_rate = root["rrl-rate"].as<uint32_t>();
     if (root["rrl-slip"]) c.rrl_slip = root["rrl-slip"].as<uint32_t>();
@@ -165,8 +181,9 @@ Config load_yaml_config(const std::string& path) {
       throw ConfigError("exception-iface: 1 to 12 characters");
     if (c.tcp_workers == 0 || c.tcp_max_connections == 0 || c.tcp_max_per_client == 0 ||
         c.tcp_idle_timeout_ms == 0)
-      throw ConfigError("tcp-workers, tcp-max-connections, tcp-max-per-client and "
-                        "tcp-idle-timeout-ms must be at least 1");
+      throw ConfigError(
+          "tcp-workers, tcp-max-connections, tcp-max-per-client and "
+          "tcp-idle-timeout-ms must be at least 1");
   } catch (const YAML::Exception& e) {
     throw ConfigError(path + ": " + e.what());
   } catch (const ConfigError& e) {

@@ -23,12 +23,12 @@ struct ZoneArg {
 };
 
 struct Config {
-  std::vector<std::string> listen;   // service addresses, IPv4 and IPv6 text
+  std::vector<std::string> listen;  // service addresses, IPv4 and IPv6 text
   std::vector<ZoneArg> zones;
-  std::string control;               // the agent's unix socket (dataplane/agent.hh); empty: none
-  std::string state_dir;             // last-known-good versions (dataplane/lkg_store.hh)
+  std::string control;    // the agent's unix socket (dataplane/agent.hh); empty: none
+  std::string state_dir;  // last-known-good versions (dataplane/lkg_store.hh)
   bool idle_sleep = false;
-  unsigned idle_sleep_max_us = 1000; // backoff ceiling: 1 ms keeps a burst's wait below a timeout
+  unsigned idle_sleep_max_us = 1000;  // backoff ceiling: 1 ms keeps a burst's wait below a timeout
   std::string config_file;
   // Kernel exception path (dataplane/exception.hh) and DNS over TCP
   // (dataplane/tcp_server.hh); defaults there.

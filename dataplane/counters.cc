@@ -6,16 +6,15 @@
 namespace edgedns::dp {
 
 namespace {
-constexpr const char* kRcodeNames[16] = {"noerror", "formerr", "servfail", "nxdomain",
-                                         "notimp",  "refused", "yxdomain", "yxrrset",
-                                         "nxrrset", "notauth", "notzone",  "rcode11",
-                                         "rcode12", "rcode13", "rcode14",  "rcode15"};
-constexpr const char* kDropNames[] = {
-    "drop_not_for_us", "drop_malformed", "drop_fragment", "drop_ethertype",
-    "drop_protocol",   "drop_non_dns_port", "drop_icmp_other", "drop_bad_source"};
-constexpr const char* kLateNames[] = {
-    "drop_dns_unparsable", "drop_engine", "drop_no_zones", "drop_multiseg", "drop_too_small",
-    "drop_tx_full", "drop_exception_full", "drop_exception_rate"};
+constexpr const char* kRcodeNames[16] = {
+    "noerror", "formerr", "servfail", "nxdomain", "notimp",  "refused", "yxdomain", "yxrrset",
+    "nxrrset", "notauth", "notzone",  "rcode11",  "rcode12", "rcode13", "rcode14",  "rcode15"};
+constexpr const char* kDropNames[] = {"drop_not_for_us", "drop_malformed", "drop_fragment",
+                                      "drop_ethertype",  "drop_protocol",  "drop_non_dns_port",
+                                      "drop_icmp_other", "drop_bad_source"};
+constexpr const char* kLateNames[] = {"drop_dns_unparsable", "drop_engine",        "drop_no_zones",
+                                      "drop_multiseg",       "drop_too_small",     "drop_tx_full",
+                                      "drop_exception_full", "drop_exception_rate"};
 static_assert(std::size(kDropNames) == size_t(DropReason::kCount), "a name per DropReason");
 static_assert(std::size(kLateNames) == size_t(LateDrop::kCount), "a name per LateDrop");
 

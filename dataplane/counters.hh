@@ -18,7 +18,9 @@ namespace edgedns::dp {
 
 class Counter {
  public:
-  void add(uint64_t n = 1) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(uint64_t n = 1) noexcept {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
   // Control thread, only while no lcore can write this counter (a version
   // counter slot that is free: see VersionCounters).
@@ -43,17 +45,17 @@ enum class LateDrop : uint8_t {
 
 struct alignas(64) LcoreCounters {
   Counter rx, tx;
-  Counter queries;              // UDP/53 packets handed to the engine
-  Counter rcode[16];            // answers sent, by header rcode
-  Counter truncated;            // answers sent with TC=1
+  Counter queries;    // UDP/53 packets handed to the engine
+  Counter rcode[16];  // answers sent, by header rcode
+  Counter truncated;  // answers sent with TC=1
   Counter arp_replies, nd_adverts, echo4_replies, echo6_replies;
   Counter drop[size_t(DropReason::kCount)];
   Counter late_drop[size_t(LateDrop::kCount)];
   Counter idle_sleeps;
-  Counter to_kernel;            // frames handed to the exception path (see exception.hh)
-  Counter from_kernel;          // kernel frames this lcore sent out (worker slot 0 only)
-  Counter rrl_limited;          // responses over the RRL rate (dropped or slipped; dataplane/rrl.hh)
-  Counter rrl_slipped;          // of those, sent truncated (TC=1) instead
+  Counter to_kernel;    // frames handed to the exception path (see exception.hh)
+  Counter from_kernel;  // kernel frames this lcore sent out (worker slot 0 only)
+  Counter rrl_limited;  // responses over the RRL rate (dropped or slipped; dataplane/rrl.hh)
+  Counter rrl_slipped;  // of those, sent truncated (TC=1) instead
 
   uint64_t answers() const noexcept {
     uint64_t s = 0;
@@ -84,10 +86,10 @@ constexpr unsigned kVersionSlots = 64;
 constexpr unsigned kVersionRcodes = 8;  // rcodes 0-6 by value, everything above in the last
 
 struct alignas(64) VersionCounters {
-  Counter queries;               // DNS queries handed to the engine
-  Counter rcode[kVersionRcodes]; // answers sent, by header rcode (7 = "other")
-  Counter dropped;               // queries the engine or TX dropped
-  Counter malformed;             // unparsable DNS / malformed frames seen in that iteration
+  Counter queries;                // DNS queries handed to the engine
+  Counter rcode[kVersionRcodes];  // answers sent, by header rcode (7 = "other")
+  Counter dropped;                // queries the engine or TX dropped
+  Counter malformed;              // unparsable DNS / malformed frames seen in that iteration
 
   void reset() noexcept {
     queries.reset();

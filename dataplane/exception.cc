@@ -106,7 +106,8 @@ void add_address(const std::string& ifname, int family, const void* addr) {
   req.ifa.ifa_scope = RT_SCOPE_UNIVERSE;
   req.ifa.ifa_index = ifindex;
   for (unsigned short type : {IFA_LOCAL, IFA_ADDRESS}) {
-    auto* rta = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&req) + NLMSG_ALIGN(req.nh.nlmsg_len));
+    auto* rta =
+        reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&req) + NLMSG_ALIGN(req.nh.nlmsg_len));
     rta->rta_type = type;
     rta->rta_len = uint16_t(RTA_LENGTH(alen));
     std::memcpy(RTA_DATA(rta), addr, alen);
@@ -119,7 +120,8 @@ void add_address(const std::string& ifname, int family, const void* addr) {
   if (fd < 0) fail(what, errno);
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (sendto(fd, &req, req.nh.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
+  if (sendto(fd, &req, req.nh.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) <
+      0) {
     int err = errno;
     close(fd);
     fail(what, err);
@@ -145,8 +147,7 @@ unsigned ExceptionPath::extra_mbufs(unsigned n_ports, unsigned n_workers) {
 }
 
 ExceptionPath::ExceptionPath(const std::vector<PortInfo>& ports, unsigned n_workers,
-                             rte_mempool* pool, const NodeAddrs& addrs,
-                             const ExceptionConfig& cfg)
+                             rte_mempool* pool, const NodeAddrs& addrs, const ExceptionConfig& cfg)
     : pool_(pool) {
   try {
     for (unsigned w = 0; w < n_workers; ++w) {
@@ -154,7 +155,8 @@ ExceptionPath::ExceptionPath(const std::vector<PortInfo>& ports, unsigned n_work
       // Single producer (the lcore), single consumer (the exception thread).
       rte_ring* r = rte_ring_create(rn.c_str(), kExcRingSize, int(rte_socket_id()),
                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
-      if (!r) throw std::runtime_error("exception path: ring " + rn + ": " + rte_strerror(rte_errno));
+      if (!r)
+        throw std::runtime_error("exception path: ring " + rn + ": " + rte_strerror(rte_errno));
       to_kernel_.push_back(r);
     }
     for (unsigned i = 0; i < ports.size(); ++i) {
@@ -176,15 +178,21 @@ ExceptionPath::ExceptionPath(const std::vector<PortInfo>& ports, unsigned n_work
         throw std::runtime_error("exception path: tap " + tp.name + " has no port id");
       rte_eth_conf conf{};
       rc = rte_eth_dev_configure(tp.tap, 1, 1, &conf);
-      if (rc != 0) throw std::runtime_error("exception path: tap " + tp.name + ": configure: " + rte_strerror(-rc));
+      if (rc != 0)
+        throw std::runtime_error("exception path: tap " + tp.name +
+                                 ": configure: " + rte_strerror(-rc));
       rte_eth_dev_set_mtu(tp.tap, p.mtu);  // best effort: the kernel default (1500) otherwise
       uint16_t nrx = kTapDesc, ntx = kTapDesc;
       rte_eth_dev_adjust_nb_rx_tx_desc(tp.tap, &nrx, &ntx);
       rc = rte_eth_rx_queue_setup(tp.tap, 0, nrx, rte_socket_id(), nullptr, pool);
       if (rc == 0) rc = rte_eth_tx_queue_setup(tp.tap, 0, ntx, rte_socket_id(), nullptr);
-      if (rc != 0) throw std::runtime_error("exception path: tap " + tp.name + ": queues: " + rte_strerror(-rc));
+      if (rc != 0)
+        throw std::runtime_error("exception path: tap " + tp.name +
+                                 ": queues: " + rte_strerror(-rc));
       rc = rte_eth_dev_start(tp.tap);
-      if (rc != 0) throw std::runtime_error("exception path: tap " + tp.name + ": start: " + rte_strerror(-rc));
+      if (rc != 0)
+        throw std::runtime_error("exception path: tap " + tp.name +
+                                 ": start: " + rte_strerror(-rc));
       std::string rn = "edgedns_exc_p" + std::to_string(i);
       // Single producer (the exception thread), single consumer (worker slot 0).
       tp.from_kernel = rte_ring_create(rn.c_str(), kExcRingSize, int(rte_socket_id()),
@@ -194,9 +202,9 @@ ExceptionPath::ExceptionPath(const std::vector<PortInfo>& ports, unsigned n_work
       link_up(tp.name);
       for (size_t a = 0; a < addrs.n4; ++a) add_address(tp.name, AF_INET, &addrs.v4[a]);
       for (size_t a = 0; a < addrs.n6; ++a) add_address(tp.name, AF_INET6, addrs.v6[a].data());
-      std::printf("edgedns: %s: exception path to kernel interface %s (MAC %s, MTU %u, %zu address(es))\n",
-                  p.name.c_str(), tp.name.c_str(), mac_text(p.mac).c_str(), p.mtu,
-                  addrs.n4 + addrs.n6);
+      std::printf(
+          "edgedns: %s: exception path to kernel interface %s (MAC %s, MTU %u, %zu address(es))\n",
+          p.name.c_str(), tp.name.c_str(), mac_text(p.mac).c_str(), p.mtu, addrs.n4 + addrs.n6);
     }
   } catch (...) {
     cleanup();
@@ -290,8 +298,10 @@ void ExceptionPath::run() noexcept {
       uint16_t n = rte_eth_rx_burst(t.tap, 0, in, kBurst);
       if (n == 0) continue;
       work += n;
-      for (uint16_t i = 0; i < n; ++i) in[i]->ol_flags = 0;  // RX flags must not read as TX requests
-      unsigned q = rte_ring_sp_enqueue_burst(t.from_kernel, reinterpret_cast<void**>(in), n, nullptr);
+      for (uint16_t i = 0; i < n; ++i)
+        in[i]->ol_flags = 0;  // RX flags must not read as TX requests
+      unsigned q =
+          rte_ring_sp_enqueue_burst(t.from_kernel, reinterpret_cast<void**>(in), n, nullptr);
       k.from_tap.add(q);
       if (q < n) {
         k.from_ring_full.add(n - q);

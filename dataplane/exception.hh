@@ -45,10 +45,10 @@ namespace edgedns::dp {
 struct PortInfo;
 
 // Ring depths and pacing (reasons next to each value).
-constexpr unsigned kExcRingSize = 1024;  // ~30 bursts: rides out a scheduling hiccup of the
-                                         // exception thread without drops at SSH/BGP rates
-constexpr uint16_t kTapDesc = 512;       // tap RX refill: the kernel writes one frame per read
-constexpr unsigned kExcIdleMaxUs = 200;  // idle backoff ceiling: adds <= 0.2 ms to a TCP RTT
+constexpr unsigned kExcRingSize = 1024;       // ~30 bursts: rides out a scheduling hiccup of the
+                                              // exception thread without drops at SSH/BGP rates
+constexpr uint16_t kTapDesc = 512;            // tap RX refill: the kernel writes one frame per read
+constexpr unsigned kExcIdleMaxUs = 200;       // idle backoff ceiling: adds <= 0.2 ms to a TCP RTT
 constexpr uint64_t kExcBucketBurst = 4 * 32;  // token bucket depth: 4 bursts pass at once
 
 // True when a frame the lcore classified as Drop belongs to the host's kernel:
@@ -61,7 +61,7 @@ bool wants_kernel(const uint8_t* frame, size_t len, const Classified& c,
 // Tokens for the lcore's hand-over rate limit (packets per second; 0 = no
 // limit). Lcore only; no syscall (TSC based).
 struct ExcBucket {
-  uint64_t rate = 0;           // packets per second, 0 = unlimited
+  uint64_t rate = 0;  // packets per second, 0 = unlimited
   uint64_t tokens = kExcBucketBurst;
   uint64_t last_tsc = 0;
   uint64_t tsc_hz = 1;
@@ -111,10 +111,10 @@ class ExceptionPath {
 
  private:
   struct Tap {
-    uint16_t port = 0;   // the DPDK port it serves
-    uint16_t tap = 0;    // the net_tap's port id
-    std::string name;    // kernel interface
-    std::string vdev;    // vdev name for rte_vdev_uninit
+    uint16_t port = 0;  // the DPDK port it serves
+    uint16_t tap = 0;   // the net_tap's port id
+    std::string name;   // kernel interface
+    std::string vdev;   // vdev name for rte_vdev_uninit
     rte_ring* from_kernel = nullptr;
   };
   void run() noexcept;

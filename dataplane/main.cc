@@ -24,11 +24,11 @@
 
 #include "dataplane/agent.hh"
 #include "dataplane/config.hh"
-#include "dataplane/lkg_store.hh"
-#include "dataplane/registry.hh"
 #include "dataplane/counters.hh"
 #include "dataplane/exception.hh"
+#include "dataplane/lkg_store.hh"
 #include "dataplane/port.hh"
+#include "dataplane/registry.hh"
 #include "dataplane/tcp_server.hh"
 #include "dataplane/worker.hh"
 #include "dataplane/zone_publisher.hh"
@@ -40,7 +40,7 @@ using namespace edgedns::dp;
 
 namespace {
 
-constexpr unsigned kLinkWaitMs = 9000;   // l3fwd's 9 s: slow NICs renegotiate for seconds
+constexpr unsigned kLinkWaitMs = 9000;     // l3fwd's 9 s: slow NICs renegotiate for seconds
 constexpr long kHousekeepingTickMs = 100;  // signal wait granularity; nothing else is timed
 
 std::atomic<bool> g_stop{false};
@@ -120,10 +120,8 @@ SplitArgs split_args(int argc, char** argv) {
       s.saw_separator = true;
       continue;
     }
-    if (s.saw_separator)
-      s.app.push_back(argv[i]);
-    else
-      s.eal.push_back(argv[i]);
+    if (s.saw_separator) s.app.push_back(argv[i]);
+    else s.eal.push_back(argv[i]);
   }
   return s;
 }
@@ -179,7 +177,8 @@ bool prepare_state_dir(const Config& cfg) {
   if (std::filesystem::create_directories(cfg.state_dir, ec))
     std::filesystem::permissions(cfg.state_dir, std::filesystem::perms::owner_all, ec);
   if (ec) {
-    std::fprintf(stderr, "edgedns: --state-dir %s: %s\n", cfg.state_dir.c_str(), ec.message().c_str());
+    std::fprintf(stderr, "edgedns: --state-dir %s: %s\n", cfg.state_dir.c_str(),
+                 ec.message().c_str());
     return false;
   }
   return true;
@@ -190,11 +189,11 @@ bool prepare_state_dir(const Config& cfg) {
 std::shared_ptr<const zones::ZoneSet> start_zones(const Config& cfg, bool* from_lkg) {
   *from_lkg = false;
   if (!cfg.zones.empty()) return load_zones(cfg);
-  auto zs = load_newest_lkg(cfg.state_dir, [](const std::string& line) {
-    std::printf("edgedns: %s\n", line.c_str());
-  });
+  auto zs = load_newest_lkg(
+      cfg.state_dir, [](const std::string& line) { std::printf("edgedns: %s\n", line.c_str()); });
   if (!zs)
-    throw std::runtime_error("no --zone given and no good last-known-good file in " + cfg.state_dir);
+    throw std::runtime_error("no --zone given and no good last-known-good file in " +
+                             cfg.state_dir);
   *from_lkg = true;
   return zs;
 }
@@ -247,11 +246,13 @@ void setup_ports(Node& n, const Config& cfg, const NodeAddrs& addrs) {
   n.pool = create_pool(n_mbufs, int(rte_socket_id()));
   std::printf("edgedns: %u worker lcore(s), %u port(s), %u mbufs\n", n_workers, n_ports, n_mbufs);
   if (cfg.rrl_rate)
-    std::printf("edgedns: response rate limiting: %u responses/s per prefix and class per lcore, "
-                "slip %u\n", cfg.rrl_rate, cfg.rrl_slip);
+    std::printf(
+        "edgedns: response rate limiting: %u responses/s per prefix and class per lcore, "
+        "slip %u\n",
+        cfg.rrl_rate, cfg.rrl_slip);
   uint16_t pid;
   RTE_ETH_FOREACH_DEV(pid)
-    n.ports.push_back(setup_port(pid, uint16_t(n_workers), n.pool, addrs, cfg.exception_path));
+  n.ports.push_back(setup_port(pid, uint16_t(n_workers), n.pool, addrs, cfg.exception_path));
   wait_links(n.ports.data(), unsigned(n.ports.size()), kLinkWaitMs);
   // After the ports are listed: the taps are ports too, but not served ones.
   if (cfg.exception_path) {
@@ -269,7 +270,8 @@ void setup_lcores(Node& n, const Config& cfg, const NodeAddrs& addrs) {
   for (unsigned w = 0; w < n_workers; ++w) {
     unsigned lc = n.worker_lcores[w];
     int socket = int(rte_lcore_to_socket_id(lc));
-    void* mem = rte_zmalloc_socket("edgedns_lcore", sizeof(LcoreState), RTE_CACHE_LINE_SIZE, socket);
+    void* mem =
+        rte_zmalloc_socket("edgedns_lcore", sizeof(LcoreState), RTE_CACHE_LINE_SIZE, socket);
     if (!mem) throw std::runtime_error("lcore " + std::to_string(lc) + ": state alloc");
     auto* st = new (mem) LcoreState();
     st->lcore_id = lc;
@@ -303,8 +305,8 @@ void setup_lcores(Node& n, const Config& cfg, const NodeAddrs& addrs) {
 
 // The start-up version: published to every lcore before they run, so it is
 // served everywhere and counts as committed (the last-known-good).
-void publish_start_version(Node& n, const Config& cfg, std::shared_ptr<const zones::ZoneSet> zone_set,
-                           bool from_lkg) {
+void publish_start_version(Node& n, const Config& cfg,
+                           std::shared_ptr<const zones::ZoneSet> zone_set, bool from_lkg) {
   std::vector<VersionCounters*> vcounters;
   for (LcoreState* st : n.states) vcounters.push_back(st->vcounters);
   n.registry = std::make_unique<VersionRegistry>(*n.publisher, n.worker_lcores, vcounters);
@@ -328,7 +330,8 @@ std::function<void()> helper_thread_init(const cpu_set_t& start_cpus, const Node
       if (CPU_ISSET(c, &wc)) CPU_CLR(c, &helper_cpus);
   }
   if (CPU_COUNT(&helper_cpus) == 0) helper_cpus = start_cpus;
-  return [helper_cpus] { pthread_setaffinity_np(pthread_self(), sizeof helper_cpus, &helper_cpus); };
+  return
+      [helper_cpus] { pthread_setaffinity_np(pthread_self(), sizeof helper_cpus, &helper_cpus); };
 }
 
 void start_helpers(Node& n, const Config& cfg, const NodeAddrs& addrs,
@@ -376,7 +379,8 @@ void start_agent(Node& n, const Config& cfg, const std::function<void()>& helper
 // Runs the lcores until SIGINT/SIGTERM; the exit code.
 int serve(Node& n, const NodeAddrs& addrs) {
   int exit_code = 0;
-  std::printf("edgedns: serving on %zu address(es); SIGUSR1 prints counters\n", addrs.n4 + addrs.n6);
+  std::printf("edgedns: serving on %zu address(es); SIGUSR1 prints counters\n",
+              addrs.n4 + addrs.n6);
   if (n.main_works) {
     // An EAL control thread: its affinity is the CPUs outside the lcore
     // set (or the main lcore's when there are none), so a busy worker and

@@ -15,12 +15,12 @@ namespace {
 // Offsets inside the headers (RFC 791, RFC 8200, RFC 768, RFC 826, RFC 4861).
 constexpr size_t kEthHdr = 14, kVlanTag = 4;
 constexpr size_t kIp4Min = 20, kIp6Hdr = 40, kUdpHdr = 8, kArpLen = 28;
-constexpr size_t kNsMin = 24;            // type, code, csum, reserved, target
-constexpr size_t kNaLen = 24 + 8;        // NA plus one target link-layer address option
+constexpr size_t kNsMin = 24;      // type, code, csum, reserved, target
+constexpr size_t kNaLen = 24 + 8;  // NA plus one target link-layer address option
 constexpr uint8_t kIcmpEchoRequest = 8, kIcmpEchoReply = 0;
 constexpr uint8_t kIcmp6EchoRequest = 128, kIcmp6EchoReply = 129;
 constexpr uint8_t kIcmp6Ns = 135, kIcmp6Na = 136;
-constexpr uint8_t kNdHopLimit = 255;     // RFC 4861 §7.1.1: anything else is off-link, ignore
+constexpr uint8_t kNdHopLimit = 255;  // RFC 4861 §7.1.1: anything else is off-link, ignore
 constexpr uint8_t kNaSolicited = 0x40, kNaOverride = 0x20;
 constexpr uint8_t kOptTargetLladdr = 2;
 
@@ -46,7 +46,9 @@ void swap_bytes(uint8_t* a, uint8_t* b, size_t n) noexcept {
 
 // Reply goes back to whoever sent the frame, from the port's own MAC (the
 // UDP fast path's rewrite, packet.hh).
-void eth_reply(uint8_t* frame, const NodeAddrs& me) noexcept { fast::eth_reply(frame, mac_word(me.mac)); }
+void eth_reply(uint8_t* frame, const NodeAddrs& me) noexcept {
+  fast::eth_reply(frame, mac_word(me.mac));
+}
 
 Classified classify_ip4(const uint8_t* frame, size_t len, size_t l2, const NodeAddrs& me) noexcept {
   const uint8_t* ip = frame + l2;
@@ -86,8 +88,7 @@ Classified classify_ip4(const uint8_t* frame, size_t len, size_t l2, const NodeA
       c.payload_off = uint16_t(l2 + ihl);
       c.payload_len = uint16_t(l4_len);
       return c;
-    default:
-      return drop(DropReason::Protocol);
+    default: return drop(DropReason::Protocol);
   }
 }
 
@@ -133,10 +134,8 @@ Classified classify_ip6(const uint8_t* frame, size_t len, size_t l2, const NodeA
       c.payload_off = uint16_t(l2 + kIp6Hdr);
       c.payload_len = uint16_t(plen);
       return c;
-    case ipproto::kFrag6:
-      return drop(DropReason::Fragment);
-    default:
-      return drop(DropReason::Protocol);  // includes extension headers: not on the fast path
+    case ipproto::kFrag6: return drop(DropReason::Fragment);
+    default: return drop(DropReason::Protocol);  // includes extension headers: not on the fast path
   }
 }
 
@@ -181,10 +180,8 @@ Classified classify(const uint8_t* frame, size_t len, const NodeAddrs& me) noexc
     l2 += kVlanTag;
   }
   switch (et) {
-    case eth::kIpv4:
-      return classify_ip4(frame, len, l2, me);
-    case eth::kIpv6:
-      return classify_ip6(frame, len, l2, me);
+    case eth::kIpv4: return classify_ip4(frame, len, l2, me);
+    case eth::kIpv6: return classify_ip6(frame, len, l2, me);
     case eth::kArp: {
       if (len < l2 + kArpLen) return drop(DropReason::Malformed);
       const uint8_t* a = frame + l2;
@@ -199,8 +196,7 @@ Classified classify(const uint8_t* frame, size_t len, const NodeAddrs& me) noexc
       c.payload_len = uint16_t(kArpLen);
       return c;
     }
-    default:
-      return drop(DropReason::Ethertype);
+    default: return drop(DropReason::Ethertype);
   }
 }
 
@@ -208,10 +204,10 @@ size_t arp_reply(uint8_t* frame, size_t len, const Classified& c, const NodeAddr
   if (c.kind != Kind::Arp) return 0;
   uint8_t* a = frame + c.l2_len;
   uint8_t ours[4];
-  std::memcpy(ours, a + 24, 4);              // the requested address, ours (checked by classify)
-  wr16(a + 6, 2);                            // reply
-  std::memcpy(a + 18, a + 8, 10);            // target := requester (MAC + IPv4)
-  std::memcpy(a + 8, me.mac.data(), 6);      // sender := our MAC and the requested address
+  std::memcpy(ours, a + 24, 4);          // the requested address, ours (checked by classify)
+  wr16(a + 6, 2);                        // reply
+  std::memcpy(a + 18, a + 8, 10);        // target := requester (MAC + IPv4)
+  std::memcpy(a + 8, me.mac.data(), 6);  // sender := our MAC and the requested address
   std::memcpy(a + 14, ours, 4);
   eth_reply(frame, me);
   return len;
@@ -234,7 +230,10 @@ size_t nd_advert(uint8_t* frame, size_t cap, const Classified& c, const NodeAddr
   } else {
     eth_reply(frame, me);
   }
-  ip[0] = 0x60; ip[1] = 0; ip[2] = 0; ip[3] = 0;
+  ip[0] = 0x60;
+  ip[1] = 0;
+  ip[2] = 0;
+  ip[3] = 0;
   wr16(ip + 4, uint16_t(kNaLen));
   ip[6] = ipproto::kIcmp6;
   ip[7] = kNdHopLimit;
@@ -280,10 +279,8 @@ size_t echo_reply(uint8_t* frame, size_t len, const Classified& c, const NodeAdd
 void swap_l2_l4(uint8_t* frame, const Classified& c) noexcept {
   swap_bytes(frame, frame + 6, 6);
   uint8_t* ip = frame + c.l2_len;
-  if (c.kind == Kind::Dns4)
-    swap_bytes(ip + 12, ip + 16, 4);
-  else
-    swap_bytes(ip + 8, ip + 24, 16);
+  if (c.kind == Kind::Dns4) swap_bytes(ip + 12, ip + 16, 4);
+  else swap_bytes(ip + 8, ip + 24, 16);
   uint8_t* udp = ip + c.l3_len;
   swap_bytes(udp, udp + 2, 2);
 }
@@ -291,7 +288,8 @@ void swap_l2_l4(uint8_t* frame, const Classified& c) noexcept {
 size_t udp_reply(uint8_t* frame, const Classified& c, size_t dns_len, const NodeAddrs& me,
                  CsumOffload off, uint32_t dns_sum) noexcept {
   const uint64_t mac = mac_word(me.mac);
-  const uint64_t payload = dns_sum != kNoSum ? dns_sum : zones::ones_acc(frame + c.payload_off, dns_len);
+  const uint64_t payload =
+      dns_sum != kNoSum ? dns_sum : zones::ones_acc(frame + c.payload_off, dns_len);
   return c.kind == Kind::Dns4 ? udp_reply4(frame, c.l2_len, c.l3_len, dns_len, mac, off, payload)
                               : udp_reply6(frame, c.l2_len, dns_len, mac, off, payload);
 }
@@ -307,7 +305,8 @@ uint16_t csum_fold(uint32_t sum) noexcept {
 
 uint16_t ip4_header_csum(const uint8_t* ip, size_t ihl_bytes) noexcept {
   // No options, nearly every packet: a constant length, which the inlined sum unrolls.
-  return uint16_t(~(ihl_bytes == kIp4Min ? zones::ones_sum(ip, kIp4Min) : zones::ones_sum(ip, ihl_bytes)));
+  return uint16_t(
+      ~(ihl_bytes == kIp4Min ? zones::ones_sum(ip, kIp4Min) : zones::ones_sum(ip, ihl_bytes)));
 }
 
 uint16_t l4_csum4(const uint8_t* ip, uint8_t proto, const uint8_t* l4, size_t l4_len) noexcept {

@@ -27,7 +27,7 @@ using Ip6 = std::array<uint8_t, 16>;
 struct NodeAddrs {
   static constexpr size_t kMax = 16;  // service addresses per family; an edge node has a few
   Mac mac{};
-  std::array<uint32_t, kMax> v4{};    // network byte order, as in the packet
+  std::array<uint32_t, kMax> v4{};  // network byte order, as in the packet
   size_t n4 = 0;
   std::array<Ip6, kMax> v6{};
   size_t n6 = 0;
@@ -39,31 +39,33 @@ struct NodeAddrs {
 };
 
 enum class Kind : uint8_t {
-  Dns4, Dns6,        // UDP to port 53 on one of ours: payload_off/payload_len set
-  Arp,               // ARP request for one of our IPv4 addresses
-  Ns,                // neighbour solicitation for one of our IPv6 addresses
-  Echo4, Echo6,      // echo request to one of ours
-  Drop,              // see Classified::reason
+  Dns4,
+  Dns6,  // UDP to port 53 on one of ours: payload_off/payload_len set
+  Arp,   // ARP request for one of our IPv4 addresses
+  Ns,    // neighbour solicitation for one of our IPv6 addresses
+  Echo4,
+  Echo6,  // echo request to one of ours
+  Drop,   // see Classified::reason
 };
 
 enum class DropReason : uint8_t {
-  NotForUs,      // other MAC / other IP / ARP or ND for someone else
-  Malformed,     // truncated or inconsistent headers
-  Fragment,      // IPv4 MF/offset or IPv6 fragment header (no reassembly here)
-  Ethertype,     // neither IPv4, IPv6 nor ARP (after at most one VLAN tag)
-  Protocol,      // IP protocol other than UDP/ICMP, IPv6 extension headers
-  NonDnsPort,    // UDP to us, not port 53
-  IcmpOther,     // ICMP we do not answer (unreachable, RA, ...)
-  BadSource,     // source we must not answer: 0.0.0.0, multicast, broadcast, ::, port 0
+  NotForUs,    // other MAC / other IP / ARP or ND for someone else
+  Malformed,   // truncated or inconsistent headers
+  Fragment,    // IPv4 MF/offset or IPv6 fragment header (no reassembly here)
+  Ethertype,   // neither IPv4, IPv6 nor ARP (after at most one VLAN tag)
+  Protocol,    // IP protocol other than UDP/ICMP, IPv6 extension headers
+  NonDnsPort,  // UDP to us, not port 53
+  IcmpOther,   // ICMP we do not answer (unreachable, RA, ...)
+  BadSource,   // source we must not answer: 0.0.0.0, multicast, broadcast, ::, port 0
   kCount,
 };
 
 struct Classified {
   Kind kind = Kind::Drop;
   DropReason reason = DropReason::Malformed;
-  uint16_t l2_len = 0;        // 14 or 18
-  uint16_t l3_len = 0;        // IPv4 header incl. options, or 40
-  uint16_t payload_off = 0;   // DNS message (Dns*) or ICMP header (Echo*, Ns)
+  uint16_t l2_len = 0;       // 14 or 18
+  uint16_t l3_len = 0;       // IPv4 header incl. options, or 40
+  uint16_t payload_off = 0;  // DNS message (Dns*) or ICMP header (Echo*, Ns)
   uint16_t payload_len = 0;
 };
 
@@ -102,8 +104,8 @@ size_t udp_reply(uint8_t* frame, const Classified& c, size_t dns_len, const Node
 // what the lcore calls per query, so it carries no kind test. Defined below.
 inline size_t udp_reply4(uint8_t* frame, size_t l2, size_t l3, size_t dns_len, uint64_t mac,
                          CsumOffload off, uint64_t payload) noexcept;
-inline size_t udp_reply6(uint8_t* frame, size_t l2, size_t dns_len, uint64_t mac,
-                         CsumOffload off, uint64_t payload) noexcept;
+inline size_t udp_reply6(uint8_t* frame, size_t l2, size_t dns_len, uint64_t mac, CsumOffload off,
+                         uint64_t payload) noexcept;
 
 // Swaps MACs, IP addresses and UDP ports, nothing else: the floor every
 // responder pays (bench baseline), and a reflector for tests.
@@ -145,8 +147,16 @@ constexpr uint8_t kReplyTtl = 64;  // Linux's default; RFC 1700 suggests 64 for 
 
 namespace fast {
 static_assert(std::endian::native == std::endian::little);
-inline uint64_t ld64(const uint8_t* p) noexcept { uint64_t v; std::memcpy(&v, p, 8); return v; }
-inline uint32_t ld32(const uint8_t* p) noexcept { uint32_t v; std::memcpy(&v, p, 4); return v; }
+inline uint64_t ld64(const uint8_t* p) noexcept {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline uint32_t ld32(const uint8_t* p) noexcept {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
 inline void st64(uint8_t* p, uint64_t v) noexcept { std::memcpy(p, &v, 8); }
 inline void st32(uint8_t* p, uint32_t v) noexcept { std::memcpy(p, &v, 4); }
 inline uint32_t bswap16(uint32_t v) noexcept { return __builtin_bswap16(uint16_t(v)); }
@@ -175,11 +185,11 @@ inline uint64_t mac_word(const Mac& m) noexcept {
 // burst. A family without addresses gets a key no frame can match, so the
 // per-frame test needs no count.
 struct FastAddrs {
-  uint64_t mac = 0;              // mac_word(our MAC)
-  uint32_t key4 = UINT32_MAX;    // ethertype 0x0800 + version/IHL 0x45 as loaded, or never
-  uint32_t key6 = UINT32_MAX;    // ethertype 0x86dd + version 6 as loaded (masked), or never
-  uint32_t v4 = 0;               // first IPv4 service address, network order
-  uint64_t v6[2] = {0, 0};       // first IPv6 service address, as two loads
+  uint64_t mac = 0;            // mac_word(our MAC)
+  uint32_t key4 = UINT32_MAX;  // ethertype 0x0800 + version/IHL 0x45 as loaded, or never
+  uint32_t key6 = UINT32_MAX;  // ethertype 0x86dd + version 6 as loaded (masked), or never
+  uint32_t v4 = 0;             // first IPv4 service address, network order
+  uint64_t v6[2] = {0, 0};     // first IPv6 service address, as two loads
 };
 
 inline FastAddrs fast_addrs(const NodeAddrs& me) noexcept {
@@ -225,18 +235,18 @@ inline bool classify_dns_fast(const uint8_t* frame, size_t len, const FastAddrs&
   const uint8_t* ip = frame + kEth;
   if ((et & 0x00ffffff) == a.key4) {
     // One test at a time, in an order that lets each loaded word die early.
-    const uint64_t h0 = ld64(ip);       // version/IHL, TOS, total length, id, flags/fragment
-    const uint64_t h1 = ld64(ip + 8);   // TTL, protocol, checksum, source
+    const uint64_t h0 = ld64(ip);      // version/IHL, TOS, total length, id, flags/fragment
+    const uint64_t h1 = ld64(ip + 8);  // TTL, protocol, checksum, source
     const uint32_t dst = ld32(ip + 16);
     // The header's sum over all 20 bytes is 0xffff when its checksum is
     // right; never 0 (0x45), so that is "divisible by 0xffff".
     if ((ones_halves(h0) + ones_halves(h1) + dst) % 0xffff != 0) return false;
     if (dst != a.v4 || (h1 & 0xff00) != uint32_t(ipproto::kUdp) << 8) return false;
-    if ((h0 >> 48) & 0xff3f) return false;                      // MF or a fragment offset
-    if (uint8_t((h1 >> 32) - 1) >= 223) return false;           // source not 1.x.x.x-223.x.x.x
+    if ((h0 >> 48) & 0xff3f) return false;             // MF or a fragment offset
+    if (uint8_t((h1 >> 32) - 1) >= 223) return false;  // source not 1.x.x.x-223.x.x.x
     const uint32_t tot = bswap16(uint32_t(h0 >> 16));
     if (kEth + tot > len) return false;
-    const uint64_t u = ld64(ip + 20);   // UDP ports, length, checksum
+    const uint64_t u = ld64(ip + 20);  // UDP ports, length, checksum
     if (!to_port53_from_nonzero(u)) return false;
     const uint32_t ulen = bswap16(uint32_t(u >> 32));
     if (ulen < 8 || ulen + 20 > tot) return false;
@@ -244,16 +254,15 @@ inline bool classify_dns_fast(const uint8_t* frame, size_t len, const FastAddrs&
     return true;
   }
   if ((et & 0x00f0ffff) == a.key6 && len >= kV6Min) {
-    const uint32_t w = ld32(ip + 4);    // payload length, next header, hop limit
+    const uint32_t w = ld32(ip + 4);  // payload length, next header, hop limit
     const uint64_t s0 = ld64(ip + 8), s1 = ld64(ip + 16);
     const uint64_t u = ld64(ip + 40);
     const uint32_t plen = bswap16(w);
     const uint32_t ulen = bswap16(uint32_t(u >> 32));
     if (ld64(ip + 24) == a.v6[0] && ld64(ip + 32) == a.v6[1] &&
-        ((w >> 16) & 0xff) == ipproto::kUdp && kV6Min - 8 + plen <= len &&
-        (s0 | s1) != 0 && (s0 & 0xff) != 0xff &&  // not :: and not multicast
-        to_port53_from_nonzero(u) && ulen >= 8 &&
-        ulen <= plen) {
+        ((w >> 16) & 0xff) == ipproto::kUdp && kV6Min - 8 + plen <= len && (s0 | s1) != 0 &&
+        (s0 & 0xff) != 0xff &&  // not :: and not multicast
+        to_port53_from_nonzero(u) && ulen >= 8 && ulen <= plen) {
       set_fast(c, Kind::Dns6, 40, uint16_t(ulen - 8));
       return true;
     }
@@ -329,8 +338,8 @@ inline size_t udp_reply4(uint8_t* frame, size_t l2, size_t l3, size_t dns_len, u
   return l2 + l3 + ulen;
 }
 
-inline size_t udp_reply6(uint8_t* frame, size_t l2, size_t dns_len, uint64_t mac,
-                         CsumOffload off, uint64_t payload) noexcept {
+inline size_t udp_reply6(uint8_t* frame, size_t l2, size_t dns_len, uint64_t mac, CsumOffload off,
+                         uint64_t payload) noexcept {
   using namespace fast;
   uint8_t* ip = frame + l2;
   uint8_t* udp = ip + 40;

@@ -26,12 +26,19 @@ std::string port_name(uint16_t port) {
 }
 
 std::string rss_names(uint64_t hf) {
-  struct { uint64_t bit; const char* name; } const kNames[] = {
-      {RTE_ETH_RSS_IPV4, "ipv4"}, {RTE_ETH_RSS_FRAG_IPV4, "frag-ipv4"},
-      {RTE_ETH_RSS_NONFRAG_IPV4_UDP, "ipv4-udp"}, {RTE_ETH_RSS_NONFRAG_IPV4_OTHER, "ipv4-other"},
-      {RTE_ETH_RSS_IPV6, "ipv6"}, {RTE_ETH_RSS_FRAG_IPV6, "frag-ipv6"},
-      {RTE_ETH_RSS_NONFRAG_IPV6_UDP, "ipv6-udp"}, {RTE_ETH_RSS_NONFRAG_IPV6_OTHER, "ipv6-other"},
-      {RTE_ETH_RSS_IPV6_EX, "ipv6-ex"}, {RTE_ETH_RSS_IPV6_UDP_EX, "ipv6-udp-ex"}};
+  struct {
+    uint64_t bit;
+    const char* name;
+  } const kNames[] = {{RTE_ETH_RSS_IPV4, "ipv4"},
+                      {RTE_ETH_RSS_FRAG_IPV4, "frag-ipv4"},
+                      {RTE_ETH_RSS_NONFRAG_IPV4_UDP, "ipv4-udp"},
+                      {RTE_ETH_RSS_NONFRAG_IPV4_OTHER, "ipv4-other"},
+                      {RTE_ETH_RSS_IPV6, "ipv6"},
+                      {RTE_ETH_RSS_FRAG_IPV6, "frag-ipv6"},
+                      {RTE_ETH_RSS_NONFRAG_IPV6_UDP, "ipv6-udp"},
+                      {RTE_ETH_RSS_NONFRAG_IPV6_OTHER, "ipv6-other"},
+                      {RTE_ETH_RSS_IPV6_EX, "ipv6-ex"},
+                      {RTE_ETH_RSS_IPV6_UDP_EX, "ipv6-udp-ex"}};
   std::string s;
   for (const auto& n : kNames)
     if (hf & n.bit) s += (s.empty() ? "" : ",") + std::string(n.name);
@@ -47,8 +54,12 @@ void open_multicast(uint16_t port, const NodeAddrs& addrs, const rte_ether_addr&
   std::vector<rte_ether_addr> mc(addrs.n6);
   for (size_t i = 0; i < addrs.n6; ++i) {
     uint8_t* b = mc[i].addr_bytes;
-    b[0] = 0x33; b[1] = 0x33; b[2] = 0xff;
-    b[3] = addrs.v6[i][13]; b[4] = addrs.v6[i][14]; b[5] = addrs.v6[i][15];
+    b[0] = 0x33;
+    b[1] = 0x33;
+    b[2] = 0xff;
+    b[3] = addrs.v6[i][13];
+    b[4] = addrs.v6[i][14];
+    b[5] = addrs.v6[i][15];
   }
   if (kernel_too) {
     mc.push_back({{0x33, 0x33, 0, 0, 0, 1}});  // all-nodes (RA, the kernel's own ND)
@@ -73,9 +84,10 @@ void open_multicast(uint16_t port, const NodeAddrs& addrs, const rte_ether_addr&
 
 unsigned mbuf_count(unsigned n_ports, unsigned n_workers, unsigned extra) {
   constexpr unsigned kSlack = 2048;  // PMD staging: AF_XDP keeps its fill ring topped up
-  unsigned n = n_ports * n_workers * (kRxDesc + kTxDesc) +
-               n_workers * (kBurst /* rx array */ + n_ports * kBurst /* tx buffers */ + kPoolCache) +
-               kSlack + extra;
+  unsigned n =
+      n_ports * n_workers * (kRxDesc + kTxDesc) +
+      n_workers * (kBurst /* rx array */ + n_ports * kBurst /* tx buffers */ + kPoolCache) +
+      kSlack + extra;
   unsigned p = 1;
   while (p - 1 < n) p <<= 1;
   return p - 1;
@@ -92,8 +104,8 @@ rte_mempool* create_pool(unsigned n_mbufs, int socket) {
   // umem; straddling a page is harmless where IOVA is VA (or there is no
   // physical address at all).
   const bool packed = rte_eal_iova_mode() == RTE_IOVA_VA || !rte_eal_has_hugepages();
-  const std::string what = "mempool of " + std::to_string(n_mbufs) + " mbufs on socket " +
-                           std::to_string(socket) + ": ";
+  const std::string what =
+      "mempool of " + std::to_string(n_mbufs) + " mbufs on socket " + std::to_string(socket) + ": ";
   rte_mempool* mp = rte_mempool_create_empty(
       "edgedns_mbufs", n_mbufs, sizeof(rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE, kPoolCache,
       sizeof(rte_pktmbuf_pool_private), socket, packed ? RTE_MEMPOOL_F_NO_IOVA_CONTIG : 0);

@@ -17,7 +17,8 @@ namespace edgedns::dp {
 constexpr uint16_t kRxDesc = 1024;  // l3fwd's default: rides out ~30 bursts of loop jitter
 constexpr uint16_t kTxDesc = 1024;  // same depth as RX: every answer is one TX for one RX
 constexpr unsigned kBurst = 32;     // l3fwd's MAX_PKT_BURST: amortises the PMD call, fits L1
-constexpr unsigned kPoolCache = 256;  // per-lcore cache, > 2 bursts so RX refill rarely hits the ring
+constexpr unsigned kPoolCache =
+    256;  // per-lcore cache, > 2 bursts so RX refill rarely hits the ring
 
 // Mbufs needed: every RX and TX descriptor of every queue may hold one, each
 // worker holds a burst in its RX array and up to a burst in each TX buffer,

@@ -33,16 +33,24 @@ inline char grace_token;
 inline void tsan_reader_done() noexcept { __tsan_release(&grace_token); }
 inline void tsan_grace_period_over() noexcept { __tsan_acquire(&grace_token); }
 template <class T>
-T* load(T* const* p) noexcept { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+T* load(T* const* p) noexcept {
+  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
 template <class T>
-T* exchange(T** p, T* v) noexcept { return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL); }
+T* exchange(T** p, T* v) noexcept {
+  return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
+}
 #else
 inline void tsan_reader_done() noexcept {}
 inline void tsan_grace_period_over() noexcept {}
 template <class T>
-T* load(T* const* p) noexcept { return rcu_dereference(*const_cast<T**>(p)); }
+T* load(T* const* p) noexcept {
+  return rcu_dereference(*const_cast<T**>(p));
+}
 template <class T>
-T* exchange(T** p, T* v) noexcept { return rcu_xchg_pointer(p, v); }
+T* exchange(T** p, T* v) noexcept {
+  return rcu_xchg_pointer(p, v);
+}
 #endif
 
 // Reader thread: nothing loaded before this call may be used after it.

@@ -39,7 +39,8 @@ struct VersionRegistry::SlotPool {
 
 VersionRegistry::VersionRegistry(ZonePublisher& pub, std::vector<unsigned> lcore_ids,
                                  std::vector<VersionCounters*> counters)
-    : pub_(pub), lcore_ids_(std::move(lcore_ids)),
+    : pub_(pub),
+      lcore_ids_(std::move(lcore_ids)),
       pool_(std::make_shared<SlotPool>(std::move(counters))) {
   if (lcore_ids_.size() != pub_.slots())
     throw std::invalid_argument("registry: one lcore id per publisher slot");
@@ -81,7 +82,8 @@ std::shared_ptr<const Version> VersionRegistry::add(std::shared_ptr<const zones:
 
 std::shared_ptr<const Version> VersionRegistry::find(std::string_view hex) const {
   std::string h(hex);
-  std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  std::transform(h.begin(), h.end(), h.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
   for (const auto& v : versions_)
     if (v->hex == h) return v;
   return nullptr;

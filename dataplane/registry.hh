@@ -37,7 +37,8 @@ constexpr size_t kMaxHeldVersions = 8;
 
 struct RegistryError : std::runtime_error {
   std::string code;  // protocol error code: unknown_version, bad_lcore, bad_request, busy
-  RegistryError(std::string c, const std::string& msg) : std::runtime_error(msg), code(std::move(c)) {}
+  RegistryError(std::string c, const std::string& msg)
+      : std::runtime_error(msg), code(std::move(c)) {}
 };
 
 struct Version {

@@ -1,6 +1,5 @@
 #include "dataplane/rrl.hh"
 
-
 namespace edgedns::dp {
 
 namespace {

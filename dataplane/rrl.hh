@@ -35,7 +35,8 @@ enum class RrlAction : uint8_t { Send, Drop, Slip };
 
 struct RrlConfig {
   uint32_t rate = 0;  // responses per second per bucket; 0 = RRL off (the default)
-  uint32_t slip = 2;  // every slip-th limited response goes out truncated; 0 = never (BIND's default 2)
+  uint32_t slip =
+      2;  // every slip-th limited response goes out truncated; 0 = never (BIND's default 2)
 };
 
 class Rrl {
@@ -63,8 +64,8 @@ class Rrl {
 
  private:
   struct Entry {
-    uint64_t key = 0;  // 0: empty
-    uint64_t tat = 0;  // GCRA theoretical arrival time, in ticks
+    uint64_t key = 0;      // 0: empty
+    uint64_t tat = 0;      // GCRA theoretical arrival time, in ticks
     uint32_t limited = 0;  // limited responses of this bucket so far (the slip count)
     uint32_t pad = 0;
   };

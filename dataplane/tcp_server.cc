@@ -24,13 +24,13 @@ namespace edgedns::dp {
 
 namespace {
 
-constexpr int kListenBacklog = 1024;      // absorbs an accept burst between two epoll wakes
-constexpr size_t kInitialIn = 4096;       // ~100 pipelined typical queries without a resize
-constexpr size_t kMaxMessage = 65535;     // RFC 1035 §4.2.2: 2-byte length
+constexpr int kListenBacklog = 1024;           // absorbs an accept burst between two epoll wakes
+constexpr size_t kInitialIn = 4096;            // ~100 pipelined typical queries without a resize
+constexpr size_t kMaxMessage = 65535;          // RFC 1035 §4.2.2: 2-byte length
 constexpr size_t kMaxOutBacklog = 256 * 1024;  // stop reading while a slow reader owes this much
-constexpr int kEpollWaitMs = 100;         // idle sweep and stop-flag granularity
-constexpr int kEvents = 64;               // events per epoll_wait
-constexpr int kAcceptPerWake = 64;        // accepts per listener wake: others' events get a turn
+constexpr int kEpollWaitMs = 100;              // idle sweep and stop-flag granularity
+constexpr int kEvents = 64;                    // events per epoll_wait
+constexpr int kAcceptPerWake = 64;  // accepts per listener wake: others' events get a turn
 
 uint64_t now_ms() {
   using namespace std::chrono;
@@ -117,7 +117,8 @@ struct TcpServer::Thread {
     {
       std::lock_guard lock(srv.shared_->mu);
       auto it = srv.shared_->per_client.find(c->client);
-      if (it != srv.shared_->per_client.end() && --it->second == 0) srv.shared_->per_client.erase(it);
+      if (it != srv.shared_->per_client.end() && --it->second == 0)
+        srv.shared_->per_client.erase(it);
     }
     srv.active_.fetch_sub(1, std::memory_order_relaxed);
     delete c;
@@ -141,11 +142,11 @@ struct TcpServer::Thread {
       std::string key(16, '\0');
       if (ss.ss_family == AF_INET)
         std::memcpy(key.data(), &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, 4);
-      else
-        std::memcpy(key.data(), &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, 16);
+      else std::memcpy(key.data(), &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, 16);
       if (srv.active_.load(std::memory_order_relaxed) >= srv.cfg_.max_connections) {
         Conn* old = lru_head;
-        if (old && now - old->last_ms >= srv.cfg_.evict_quiet_ms && old->out_off == old->out.size()) {
+        if (old && now - old->last_ms >= srv.cfg_.evict_quiet_ms &&
+            old->out_off == old->out.size()) {
           close_conn(old, &k.evicted);
         } else {
           k.refused_limit.add();
@@ -452,7 +453,9 @@ uint64_t TcpServer::sum_rcode(unsigned rcode) const {
 std::string TcpServer::format_counters() const {
   std::string s = "counters tcp threads=" + std::to_string(threads_.size()) +
                   " active=" + std::to_string(active());
-  auto kv = [&s](const char* key, uint64_t v) { s += std::string(" ") + key + "=" + std::to_string(v); };
+  auto kv = [&s](const char* key, uint64_t v) {
+    s += std::string(" ") + key + "=" + std::to_string(v);
+  };
   uint64_t answers = 0;
   for (unsigned r = 0; r < 16; ++r) answers += sum_rcode(r);
   kv("queries", sum(&TcpCounters::queries));

@@ -106,17 +106,17 @@ enum class Went : uint8_t { Gone, Out, Exc };
 
 }  // namespace
 
-uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* zs,
-                       rte_mbuf** pkts, uint16_t nb, rte_mbuf** out) noexcept {
+uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* zs, rte_mbuf** pkts,
+                       uint16_t nb, rte_mbuf** out) noexcept {
   LcoreCounters& k = st.counters;
   VersionCounters& vc = st.vcounters[st.vslot];
-  unsigned n_out = 0, n_dns = 0, n_exc = 0;  // at most nb <= kBurst each
+  unsigned n_out = 0, n_dns = 0, n_exc = 0;   // at most nb <= kBurst each
   const FastAddrs fa = fast_addrs(pc.addrs);  // per burst: the fast path's keys in registers
   for (unsigned i = 0; i < kPrefetchAhead && i < nb; ++i)
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
 
   // Pass 1: classify; answer ARP/ND/echo at once; parse every DNS query.
-  auto rx_one = [&](rte_mbuf* m) __attribute__((always_inline)) {
+  auto rx_one = [&](rte_mbuf * m) __attribute__((always_inline)) {
     if (m->nb_segs != 1) {
       k.late_drop[size_t(LateDrop::MultiSegment)].add();
       vc.malformed.add();
@@ -188,9 +188,8 @@ uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* 
     const Classified& c = st.cls[j];
     uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
     size_t cap = frame_cap(m, c, mtu) - c.payload_off;
-    zones::AnswerResult r =
-        zones::answer(*zs, st.queries[j], {f + c.payload_off, cap}, zones::Transport::Udp,
-                      st.answer_cfg);
+    zones::AnswerResult r = zones::answer(*zs, st.queries[j], {f + c.payload_off, cap},
+                                          zones::Transport::Udp, st.answer_cfg);
     if (r.len == 0 || r.kind == zones::AnswerKind::Dropped) {
       k.late_drop[size_t(LateDrop::EngineDropped)].add();
       ++n_dropped;
@@ -260,9 +259,8 @@ uint16_t reflect_burst(LcoreState& st, const PortCtx& pc, rte_mbuf** pkts, uint1
 
 void init_tx_buffers(LcoreState& st, int socket) {
   for (unsigned p = 0; p < st.n_ports; ++p) {
-    auto* b = static_cast<rte_eth_dev_tx_buffer*>(
-        rte_zmalloc_socket("edgedns_txb", RTE_ETH_TX_BUFFER_SIZE(kBurst), RTE_CACHE_LINE_SIZE,
-                           socket));
+    auto* b = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
+        "edgedns_txb", RTE_ETH_TX_BUFFER_SIZE(kBurst), RTE_CACHE_LINE_SIZE, socket));
     if (!b) throw std::runtime_error("lcore " + std::to_string(st.lcore_id) + ": TX buffer alloc");
     rte_eth_tx_buffer_init(b, kBurst);
     rte_eth_tx_buffer_set_err_callback(b, on_tx_unsent, &st.counters);
@@ -319,19 +317,21 @@ int worker_main(void* arg) {
     for (unsigned p = 0; p < st.n_ports; ++p) {
       PortCtx& pc = st.ports[p];
       if (!pc.from_kernel) continue;
-      unsigned nk = rte_ring_sc_dequeue_burst(pc.from_kernel, reinterpret_cast<void**>(out), kBurst,
-                                              nullptr);
+      unsigned nk =
+          rte_ring_sc_dequeue_burst(pc.from_kernel, reinterpret_cast<void**>(out), kBurst, nullptr);
       if (nk == 0) continue;
       got += nk;
       k.from_kernel.add(nk);
       uint64_t sent = 0;
-      for (unsigned i = 0; i < nk; ++i) sent += rte_eth_tx_buffer(pc.port, pc.queue, pc.txb, out[i]);
+      for (unsigned i = 0; i < nk; ++i)
+        sent += rte_eth_tx_buffer(pc.port, pc.queue, pc.txb, out[i]);
       if (sent) k.tx.add(sent);
     }
     uint64_t now = rte_rdtsc();
     if (now - last_drain > drain_tsc) {
       for (unsigned p = 0; p < st.n_ports; ++p) {
-        uint16_t sent = rte_eth_tx_buffer_flush(st.ports[p].port, st.ports[p].queue, st.ports[p].txb);
+        uint16_t sent =
+            rte_eth_tx_buffer_flush(st.ports[p].port, st.ports[p].queue, st.ports[p].txb);
         if (sent) k.tx.add(sent);
       }
       last_drain = now;
@@ -340,7 +340,8 @@ int worker_main(void* arg) {
     st.last_qs_tsc.store(now, std::memory_order_relaxed);
     if (got == 0 && st.idle_sleep) {
       for (unsigned p = 0; p < st.n_ports; ++p) {
-        uint16_t sent = rte_eth_tx_buffer_flush(st.ports[p].port, st.ports[p].queue, st.ports[p].txb);
+        uint16_t sent =
+            rte_eth_tx_buffer_flush(st.ports[p].port, st.ports[p].queue, st.ports[p].txb);
         if (sent) k.tx.add(sent);
       }
       k.idle_sleeps.add();

@@ -32,9 +32,9 @@ namespace edgedns::dp {
 
 class ZonePublisher;
 
-constexpr unsigned kMaxPorts = 8;        // ports per node; an edge box has 1-4
-constexpr unsigned kPrefetchAhead = 3;   // l3fwd's PREFETCH_OFFSET: headers in L1 before classify
-constexpr unsigned kDrainUs = 100;       // TX buffer flush period: bounds the added latency
+constexpr unsigned kMaxPorts = 8;       // ports per node; an edge box has 1-4
+constexpr unsigned kPrefetchAhead = 3;  // l3fwd's PREFETCH_OFFSET: headers in L1 before classify
+constexpr unsigned kDrainUs = 100;      // TX buffer flush period: bounds the added latency
 
 struct PortCtx {
   uint16_t port = 0;
@@ -50,7 +50,7 @@ struct PortCtx {
 
 struct alignas(RTE_CACHE_LINE_SIZE) LcoreState {
   unsigned lcore_id = 0;
-  unsigned slot = 0;                     // this lcore's slot in the ZonePublisher
+  unsigned slot = 0;  // this lcore's slot in the ZonePublisher
   const ZonePublisher* publisher = nullptr;
   const std::atomic<bool>* stop = nullptr;
   bool idle_sleep = false;
@@ -80,8 +80,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) LcoreState {
 // Handles one RX burst: answers what is ours in place and stores the replies
 // in `out` (returns how many; they go back out on pc's port and queue); frees
 // and counts everything else. `zs` may be null (nothing published).
-uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* zs,
-                       rte_mbuf** pkts, uint16_t nb, rte_mbuf** out) noexcept;
+uint16_t process_burst(LcoreState& st, const PortCtx& pc, const zones::ZoneSet* zs, rte_mbuf** pkts,
+                       uint16_t nb, rte_mbuf** out) noexcept;
 
 // Baseline for the bench: swaps addresses of UDP/53 frames and returns them,
 // no DNS work (the floor every responder pays).

@@ -53,9 +53,7 @@ class ZonePublisher {
   ZonePublisher& operator=(const ZonePublisher&) = delete;
 
   // Lcore, RCU reader (registered, online); no allocation, no lock.
-  const ServedVersion* read(unsigned slot) const noexcept {
-    return rcu::load(&slots_[slot].ptr);
-  }
+  const ServedVersion* read(unsigned slot) const noexcept { return rcu::load(&slots_[slot].ptr); }
 
   // Control thread, may block for a grace period. `v` may be null (stop
   // serving). Returns once no reader can see the replaced versions any more

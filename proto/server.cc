@@ -31,7 +31,8 @@ void Server::bind(const std::string& path) {
   sockaddr_un sa{};
   if (path.empty() || path.size() >= sizeof sa.sun_path)
     throw std::runtime_error("control socket path '" + path + "' is empty or too long");
-  if (listen_fd_ >= 0) throw std::runtime_error("control socket " + path + ": server already bound");
+  if (listen_fd_ >= 0)
+    throw std::runtime_error("control socket " + path + ": server already bound");
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {
     // Only a socket may be replaced: a mistyped --socket must not delete a file.
@@ -165,9 +166,9 @@ void Server::serve(Conn* c) {
     if (st == IoStatus::TooLarge) {
       // The rest of the stream cannot be resynchronised: answer and close.
       write_frame(*c->s,
-                  dump_message(make_error(nullptr, "bad_request",
-                                          "frame of " + std::to_string(announced) +
-                                              " bytes exceeds the limit")),
+                  dump_message(make_error(
+                      nullptr, "bad_request",
+                      "frame of " + std::to_string(announced) + " bytes exceeds the limit")),
                   opt_.write_timeout_ms);
       break;
     }

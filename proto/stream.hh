@@ -4,10 +4,10 @@
 // One reader and one writer thread at a time; shutdown() from any thread.
 #pragma once
 
+#include <sys/types.h>
 #include <cstddef>
 #include <memory>
 #include <string>
-#include <sys/types.h>
 
 namespace edgedns::proto {
 

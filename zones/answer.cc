@@ -20,7 +20,7 @@ namespace edgedns::zones {
 
 namespace {
 
-constexpr size_t kOptSize = 11;       // root owner, type, class, ttl, rdlen 0
+constexpr size_t kOptSize = 11;  // root owner, type, class, ttl, rdlen 0
 // CNAME/DNAME records followed per answer: knotd 3.2's CNAME_CHAIN_MAX, so
 // that long chains end where Knot's do (real zones use one or two hops); it
 // also bounds every loop.
@@ -87,7 +87,10 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
     size_t nl = 0;
     for (size_t i = 0; i < lim;) {
       const uint8_t l = s[i];
-      if (l == 0) { nl = i + 1; break; }
+      if (l == 0) {
+        nl = i + 1;
+        break;
+      }
       if (l > kMaxLabel) break;
       i += size_t(l) + 1;
     }
@@ -100,7 +103,8 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
       q.qtype = rd16(p + off + nl);
       q.qclass = rd16(p + off + nl + 2);
       q.hash = name_hash(q.qname_lower, nl);
-      const uint64_t tc = uint64_t(q.qtype) + q.qclass;  // at an odd offset after an odd-length name
+      const uint64_t tc =
+          uint64_t(q.qtype) + q.qclass;  // at an odd offset after an odd-length name
       q.qsum = name_sum + ones_at(tc, nl);
       off += nl + 4;
     }
@@ -213,7 +217,10 @@ void prefetch_burst(const ZoneSet& zs, Query* qs, size_t n) noexcept {
       for (uint32_t k = q.hint_slot;;) {
         const Slot& sl = v.slots[k];
         if (sl.off == kEmptySlot) break;
-        if (sl.tag == tag) { node = v.blob + sl.off; break; }
+        if (sl.tag == tag) {
+          node = v.blob + sl.off;
+          break;
+        }
         if (++k == v.nslots) k = 0;
       }
     }
@@ -270,7 +277,10 @@ bool put_rrset(Writer& w, int sec, const uint8_t* block, uint32_t blen, uint16_t
     bool ok;
     if (owner_ptr >= 0 && owner_ptr <= kMaxPtr) {
       ok = w.pos + 2 <= w.limit;
-      if (ok) { wr16(w.buf + w.pos, uint16_t(0xc000 | owner_ptr)); w.pos += 2; }
+      if (ok) {
+        wr16(w.buf + w.pos, uint16_t(0xc000 | owner_ptr));
+        w.pos += 2;
+      }
     } else {
       size_t at = w.pos;
       ok = w.put_name(owner, owner_len, true);
@@ -368,12 +378,13 @@ inline uint64_t neg_soa_sum(const Zone& z, size_t qname_len) noexcept {
   const uint8_t* t = z.neg_soa_c.data();
   const uint64_t ptr = 0xc000 | uint32_t(kHeaderSize + qname_len - z.apex_len);
   uint64_t s = ones_acc(t, z.neg_soa_c.size()) + (0xffff - rd16(t)) + ptr;  // owner at 0
-  for (uint16_t at : z.neg_soa_ptr) s += ones_at(ptr, at);  // slots hold 00 00
+  for (uint16_t at : z.neg_soa_ptr) s += ones_at(ptr, at);                  // slots hold 00 00
   return s;
 }
 
 struct Resolver {
-  Resolver(const Zone* zone, const Query& query, Writer& writer) noexcept : z(zone), q(query), w(writer) {}
+  Resolver(const Zone* zone, const Query& query, Writer& writer) noexcept
+      : z(zone), q(query), w(writer) {}
   const Zone* z;
   const Query& q;
   Writer& w;
@@ -381,7 +392,8 @@ struct Resolver {
   bool aa = true;
   bool tc = false;
   AnswerKind kind = AnswerKind::Answer;
-  static constexpr int kMaxAddl = 32;  // targets de-duplicated; more are rare and only cost a repeat
+  static constexpr int kMaxAddl =
+      32;  // targets de-duplicated; more are rare and only cost a repeat
   const uint8_t* addl_nodes[kMaxAddl];
   int naddl = 0;
 
@@ -431,7 +443,8 @@ struct Resolver {
     const uint8_t* n = lookup(low, tlen);
     if (!n) n = wildcard_for(low, tlen);  // a target only a wildcard covers (as Knot)
     if (!n) return;
-    for (int i = 0; i < naddl; ++i) if (addl_nodes[i] == n) return;
+    for (int i = 0; i < naddl; ++i)
+      if (addl_nodes[i] == n) return;
     if (naddl < kMaxAddl) addl_nodes[naddl++] = n;
     int ptr = w.find(target, tlen);
     const uint16_t types[3] = {rrtype::A, rrtype::AAAA, type};
@@ -556,7 +569,10 @@ struct Resolver {
           ce = lookup(cur + off, cur_len - off);
           if (ce) break;
         }
-        if (!ce) { negative(rcode::NXDOMAIN, AnswerKind::NxDomain); return; }
+        if (!ce) {
+          negative(rcode::NXDOMAIN, AnswerKind::NxDomain);
+          return;
+        }
         uint8_t f = node_flags(ce);
         if (f & node_flag::Below) {
           special = topmost_cut(cur + off, cur_len - off);
@@ -572,7 +588,10 @@ struct Resolver {
           wc[1] = '*';
           copy_short(wc + 2, cur + off, cel);
           owner_node = lookup(wc, cel + 2);
-          if (!owner_node) { negative(rcode::NXDOMAIN, AnswerKind::NxDomain); return; }
+          if (!owner_node) {
+            negative(rcode::NXDOMAIN, AnswerKind::NxDomain);
+            return;
+          }
         } else {
           negative(rcode::NXDOMAIN, AnswerKind::NxDomain);
           return;
@@ -601,7 +620,10 @@ struct Resolver {
         size_t tl = name_wire_length(rd, rd16(dn.block + 10));
         size_t prefix = cur_len - sl;
         if (tl == 0) return;
-        if (prefix + tl > kMaxName) { rcode = 6; return; }  // YXDOMAIN (RFC 6672 §2.2)
+        if (prefix + tl > kMaxName) {
+          rcode = 6;
+          return;
+        }  // YXDOMAIN (RFC 6672 §2.2)
         uint8_t target[kMaxName];
         copy_short(target, cur, prefix);
         copy_short(target + prefix, rd, tl);
@@ -612,7 +634,10 @@ struct Resolver {
         bool ok;
         if (cur_ptr >= 0 && cur_ptr <= kMaxPtr) {
           ok = w.pos + 2 <= w.limit;
-          if (ok) { wr16(w.buf + w.pos, uint16_t(0xc000 | cur_ptr)); w.pos += 2; }
+          if (ok) {
+            wr16(w.buf + w.pos, uint16_t(0xc000 | cur_ptr));
+            w.pos += 2;
+          }
         } else {
           ok = w.put_name(cur, cur_len, true);
         }
@@ -632,7 +657,12 @@ struct Resolver {
         } else {
           ok = false;
         }
-        if (!ok) { w.pos = start; w.nent = nent0; tc = true; return; }
+        if (!ok) {
+          w.pos = start;
+          w.nent = nent0;
+          tc = true;
+          return;
+        }
         if (q.qtype == rrtype::CNAME) return;  // the synthesized CNAME is the answer
         name_to_lower(target, tlen);
         if (!in_zone(target, tlen)) return;
@@ -645,8 +675,8 @@ struct Resolver {
       // An existing (or wildcard-synthesized) node answers.
       const uint8_t f = node_flags(owner_node);
       if (at_cname_owner || !(f & node_flag::Cname)) {
-        RRsetRef r = q.qtype == rrtype::ANY ? node_first_rrset(owner_node)
-                                            : node_rrset(owner_node, q.qtype);
+        RRsetRef r =
+            q.qtype == rrtype::ANY ? node_first_rrset(owner_node) : node_rrset(owner_node, q.qtype);
         if (!r) {
           negative(rcode::NOERROR, AnswerKind::NoData);
           return;
@@ -710,7 +740,7 @@ size_t put_opt(uint8_t* p, const Query& q, const AnswerConfig& cfg, uint8_t ext_
   wr16(p + 1, rrtype::OPT);
   wr16(p + 3, cfg.edns_payload);
   p[5] = ext_rcode;
-  p[6] = 0;  // version 0
+  p[6] = 0;                    // version 0
   p[7] = q.do_bit ? 0x80 : 0;  // only DO is defined; everything else cleared
   p[8] = 0;
   wr16(p + 9, 0);
@@ -746,7 +776,8 @@ AuxRef find_aux(const Zone& z, const uint8_t* node, uint64_t hash) noexcept {
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (e[mid].node_off < off) lo = mid + 1; else hi = mid;
+    if (e[mid].node_off < off) lo = mid + 1;
+    else hi = mid;
   }
   if (lo == n || e[lo].node_off != off) return {};
   return {e + lo, a};
@@ -787,7 +818,8 @@ inline void sum_block_at(SectionSum& s, const RRsetRef& r, uint16_t ptr, size_t 
 // the compression pointers in it. Written at `at` with every pointer moved
 // by `shift` (the question is `shift` bytes longer than the name the
 // template was made for).
-inline void put_shifted(uint8_t* at, const uint8_t* d, size_t len, size_t npatch, size_t shift) noexcept {
+inline void put_shifted(uint8_t* at, const uint8_t* d, size_t len, size_t npatch,
+                        size_t shift) noexcept {
   copy_short(at, d, len);
   if (shift == 0) return;
   for (size_t i = 0; i < npatch; ++i) {
@@ -817,9 +849,9 @@ inline void sum_template(SectionSum& s, const AuxRef& ax, size_t shift) noexcept
 // with the nodes they read already resolved) or else from its shard's table.
 struct Special {
   AuxRef ax;
-  const uint8_t* star = nullptr;               // valid when `resolved`
-  const uint8_t* const* targets = nullptr;     // valid when `resolved`
-  const SpecialNode* entry = nullptr;          // the table's entry, when `resolved`
+  const uint8_t* star = nullptr;            // valid when `resolved`
+  const uint8_t* const* targets = nullptr;  // valid when `resolved`
+  const SpecialNode* entry = nullptr;       // the table's entry, when `resolved`
   bool resolved = false;
 };
 
@@ -849,8 +881,8 @@ Special special_of(const Zone& z, const uint8_t* node, uint64_t hash) noexcept {
 }
 
 // `steps`: labels of the question below the cut.
-bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Special& sp, int steps, uint8_t* b,
-                   size_t pos, size_t room, FastOut& o) noexcept {
+bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Special& sp, int steps,
+                   uint8_t* b, size_t pos, size_t room, FastOut& o) noexcept {
   const AuxRef& ax = sp.ax;
   if (!ax.e || ax.e->tmpl_len == 0) return false;
   const AnswerAux& a = *ax.e;
@@ -866,7 +898,8 @@ bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Spec
     const SpecialNode& e = *sp.entry;
     if (pos + e.full_len > room) return false;
     put_shifted(b + pos, z.special_answers.data() + e.full, e.full_len, e.full_npatch, shift);
-    o = FastOut{pos + e.full_len, 0, a.count, e.full_ar, rcode::NOERROR, AnswerKind::Referral, false};
+    o = FastOut{pos + e.full_len,     0,    a.count, e.full_ar, rcode::NOERROR,
+                AnswerKind::Referral, false};
     // Its sum was taken when it was made; each moved pointer adds `shift`.
     const uint64_t odd = e.full_odd, even = e.full_npatch - e.full_odd;
     o.sum = ones_fold(e.full_sum + shift * even + ones_odd(shift * odd));
@@ -881,7 +914,8 @@ bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Spec
   const uint8_t* done[32];
   int ndone = 0;
   for (uint8_t i = 0; i < a.ntarget; ++i) {
-    const uint8_t* n = sp.resolved ? sp.targets[i] : z.find(ax.base + t[i].name_at, t[i].len, t[i].hash);
+    const uint8_t* n =
+        sp.resolved ? sp.targets[i] : z.find(ax.base + t[i].name_at, t[i].len, t[i].hash);
     if (!n || t[i].msg_pos == 0) return false;  // a wildcard may cover it: the general path knows
     bool dup = false;
     for (int k = 0; k < ndone; ++k) dup |= done[k] == n;
@@ -906,8 +940,8 @@ bool fast_referral(const Zone& z, const Query& q, const uint8_t* cut, const Spec
 // NODATA or NXDOMAIN with the zone's SOA template after `pos`: only when the
 // template fits, as the general path's negative() writes it then.
 // `sum`: of what precedes it in the section, which starts at `start`.
-bool fast_negative(const Zone& z, const Query& q, uint8_t* b, size_t start, size_t pos, size_t room, uint16_t an,
-                   uint8_t rc, AnswerKind kind, SectionSum sum, FastOut& o) noexcept {
+bool fast_negative(const Zone& z, const Query& q, uint8_t* b, size_t start, size_t pos, size_t room,
+                   uint16_t an, uint8_t rc, AnswerKind kind, SectionSum sum, FastOut& o) noexcept {
   if (z.neg_soa_c.empty()) return false;
   const size_t n = put_neg_soa(b, pos, room, z, q.qname_len);
   if (n == 0) return false;
@@ -917,8 +951,8 @@ bool fast_negative(const Zone& z, const Query& q, uint8_t* b, size_t start, size
   return true;
 }
 
-bool fast_cname(const Zone& z, const Query& q, const Special& sp, uint8_t* b, size_t pos, size_t room,
-                FastOut& o) noexcept {
+bool fast_cname(const Zone& z, const Query& q, const Special& sp, uint8_t* b, size_t pos,
+                size_t room, FastOut& o) noexcept {
   const AuxRef& ax = sp.ax;
   if (!ax.e || ax.e->tmpl_len == 0) return false;
   const AnswerAux& a = *ax.e;
@@ -936,7 +970,8 @@ bool fast_cname(const Zone& z, const Query& q, const Special& sp, uint8_t* b, si
   const uint8_t* n = sp.resolved ? sp.targets[0] : z.find(ax.base + t->name_at, t->len, t->hash);
   if (!n || (node_flags(n) & (node_flag::Below | node_flag::Cut | node_flag::Cname))) return false;
   const RRsetRef r = node_rrset(n, q.qtype);
-  if (!r) return fast_negative(z, q, b, pos, p, room, 1, rcode::NOERROR, AnswerKind::NoData, sum, o);
+  if (!r)
+    return fast_negative(z, q, b, pos, p, room, 1, rcode::NOERROR, AnswerKind::NoData, sum, o);
   if (rdata_has_names(r.type) || t->msg_pos == 0 || p + r.len > room) return false;
   put_block_at(b + p, r, t->msg_pos);
   sum_block_at(sum, r, t->msg_pos, a.tmpl_len);
@@ -948,13 +983,14 @@ bool fast_cname(const Zone& z, const Query& q, const Special& sp, uint8_t* b, si
 // Referrals, one-hop CNAMEs, wildcard answers and NXDOMAIN below the apex's
 // children, written as Resolver::run would write them; false: run() answers.
 // `node`: the question's node, or null.
-bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b, size_t pos, size_t room,
-                  FastOut& o) noexcept {
+bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b, size_t pos,
+                  size_t room, FastOut& o) noexcept {
   if (node) {
     const uint8_t f = node_flags(node);
     if (f & node_flag::Below) return false;
     if (f & node_flag::Cut)
-      return q.qtype != rrtype::DS && fast_referral(z, q, node, special_of(z, node, q.hash), 0, b, pos, room, o);
+      return q.qtype != rrtype::DS &&
+             fast_referral(z, q, node, special_of(z, node, q.hash), 0, b, pos, room, o);
     if (!(f & node_flag::Cname) || q.qtype == rrtype::CNAME || q.qtype == rrtype::RRSIG ||
         q.qtype == rrtype::NSEC || q.qtype == rrtype::ANY)
       return false;
@@ -1005,7 +1041,8 @@ bool special_fast(const Zone& z, const Query& q, const uint8_t* node, uint8_t* b
   const uint8_t* w = sp.resolved ? sp.star : find_star(z, node_name(ce), ce[1], sp.ax.e->star_hash);
   if (!w || (node_flags(w) & node_flag::Cname)) return false;
   const HitRef r = node_hit(w, q.qtype);
-  if (!r.block) return fast_negative(z, q, b, pos, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, {}, o);
+  if (!r.block)
+    return fast_negative(z, q, b, pos, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, {}, o);
   if (rdata_has_names(q.qtype) || pos + r.len > room) return false;
   copy_short(b + pos, r.block, r.len);  // owners are C0 0C: the question
   o = FastOut{pos + r.len, r.count, 0, 0, rcode::NOERROR, AnswerKind::Answer, true};
@@ -1024,11 +1061,11 @@ namespace {
 // out-of-line function reading each value through the closure: ~200
 // instructions per query).
 struct Fin {
-  size_t pos;            // end of what is written so far
-  uint16_t flags;        // QR, opcode, RD; the body adds AA and TC
+  size_t pos;      // end of what is written so far
+  uint16_t flags;  // QR, opcode, RD; the body adds AA and TC
   uint16_t an = 0, ns = 0, ar = 0;
   uint8_t rc = 0;
-  uint8_t ext = 0;       // upper rcode bits, into the OPT
+  uint8_t ext = 0;  // upper rcode bits, into the OPT
   AnswerKind kind = AnswerKind::Error;
   bool sum_ok;           // rec_sum holds the records' sum
   uint64_t rec_sum = 0;  // ones_acc of the records written from rec_at (zones/wire.hh)
@@ -1074,10 +1111,11 @@ struct Fin {
 
 // Everything between the question and the OPT record. `qd`: the question
 // is in the message; `limit`: the client's (or TCP's) size limit.
-[[gnu::always_inline]] inline void answer_body(const ZoneSet& zs, const Query& q, uint8_t* b, size_t limit, uint16_t qd,
-                        Fin& f) noexcept {
+[[gnu::always_inline]] inline void answer_body(const ZoneSet& zs, const Query& q, uint8_t* b,
+                                               size_t limit, uint16_t qd, Fin& f) noexcept {
   // BADVERS first: a client must learn the version before anything else (RFC 6891 §6.1.3).
-  if (q.has_edns && q.edns_version != 0) return f.end(0, AnswerKind::Error, uint8_t(rcode::BADVERS >> 4));
+  if (q.has_edns && q.edns_version != 0)
+    return f.end(0, AnswerKind::Error, uint8_t(rcode::BADVERS >> 4));
   if (q.status == QueryStatus::FormErr) return f.end(rcode::FORMERR, AnswerKind::Error);
   if (q.status == QueryStatus::NotImp) return f.end(rcode::NOTIMP, AnswerKind::Error);
   if (qd == 0) {  // the question alone does not fit the client's buffer
@@ -1105,7 +1143,8 @@ struct Fin {
   const uint8_t* node = nullptr;
   if (hinted && q.hint_node_done) {
     node = q.hint_node;  // null: no slot carried the name's tag
-    if (node && (node[1] != q.qname_len || !bytes_equal(node_name(node), q.qname_lower, q.qname_len)))
+    if (node &&
+        (node[1] != q.qname_len || !bytes_equal(node_name(node), q.qname_lower, q.qname_len)))
       node = z->find(q.qname_lower, q.qname_len, q.hash);  // a tag collision
   } else {
     node = z->find(q.qname_lower, q.qname_len, q.hash);
@@ -1132,7 +1171,8 @@ struct Fin {
       f.flags |= hflag::AA;
       return f.end(rcode::NOERROR, AnswerKind::Answer);
     }
-    if (!r.block && fast_negative(*z, q, b, pos, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, {}, fo))
+    if (!r.block &&
+        fast_negative(*z, q, b, pos, pos, room, 0, rcode::NOERROR, AnswerKind::NoData, {}, fo))
       return f.end_fast(fo);
   } else if (!node && z->apex_node && !z->neg_soa_c.empty() &&
              !(node_flags(z->apex_node) & (node_flag::WildChild | node_flag::Dname))) {

@@ -37,17 +37,17 @@ enum class QueryStatus : uint8_t {
 // the question's name stays in the packet (`qname`).
 struct Query {
   uint16_t id = 0;
-  uint16_t flags = 0;        // as received
+  uint16_t flags = 0;  // as received
   uint16_t qtype = 0;
   uint16_t qclass = 0;
   uint16_t qdcount = 0;
-  uint8_t qname_len = 0;     // wire length; 0 when there is no readable question
+  uint8_t qname_len = 0;  // wire length; 0 when there is no readable question
   bool has_edns = false;
   bool do_bit = false;
   uint8_t edns_version = 0;
-  uint16_t udp_size = 512;   // client's limit: 512 without EDNS, max(512, OPT size) with
+  uint16_t udp_size = 512;  // client's limit: 512 without EDNS, max(512, OPT size) with
   QueryStatus status = QueryStatus::Drop;
-  uint64_t hash = 0;         // name_hash(qname_lower)
+  uint64_t hash = 0;  // name_hash(qname_lower)
   // ones_acc (zones/wire.hh) of the question section as received (name,
   // type, class), which every UDP answer repeats at offset 12: answer()
   // adds it to the response's sum instead of summing the name again.
@@ -69,7 +69,7 @@ struct Query {
   // the packet itself, which must stay as it is until answer() returns
   // (answering in place leaves the question where it is).
   const uint8_t* qname = nullptr;
-  uint8_t qname_lower[kMaxName]; // folded, for lookups
+  uint8_t qname_lower[kMaxName];  // folded, for lookups
 };
 
 QueryStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept;
@@ -89,8 +89,8 @@ void prefetch_burst(const ZoneSet& zs, Query* qs, size_t n) noexcept;
 enum class AnswerKind : uint8_t { Answer, NoData, NxDomain, Referral, Error, Dropped };
 
 struct AnswerResult {
-  uint16_t len = 0;          // bytes written to out; 0 when dropped
-  uint8_t rcode = 0;         // low 4 bits of the header rcode (BADVERS shows as 0 with kind Error)
+  uint16_t len = 0;   // bytes written to out; 0 when dropped
+  uint8_t rcode = 0;  // low 4 bits of the header rcode (BADVERS shows as 0 with kind Error)
   AnswerKind kind = AnswerKind::Dropped;
   bool truncated = false;
   // When has_sum: the RFC 1071 one's complement sum of the response bytes

@@ -57,7 +57,10 @@ struct Writer {
   size_t limit;  // max bytes for records (room for OPT already subtracted)
   size_t pos = 0;
   uint16_t count[3] = {0, 0, 0};
-  struct Entry { uint16_t off; uint8_t labels; };
+  struct Entry {
+    uint16_t off;
+    uint8_t labels;
+  };
   Entry ent[kMaxComprEntries];
   int nent = 0;
 
@@ -69,14 +72,18 @@ struct Writer {
   // targets: the table every answer starts from.
   void remember_question(const uint8_t* name, size_t len) noexcept {
     int k = name_label_count(name, len);
-    for (size_t i = 0; i < len && name[i] != 0; i += size_t(name[i]) + 1) remember(kHeaderSize + i, k--);
+    for (size_t i = 0; i < len && name[i] != 0; i += size_t(name[i]) + 1)
+      remember(kHeaderSize + i, k--);
   }
   // Case-insensitive equality of an uncompressed name and a (possibly
   // compressed) name already in the message.
   bool equal_at(const uint8_t* n, size_t off) const noexcept {
     for (int guard = 0; guard < 128; ++guard) {
       uint8_t l = buf[off];
-      if ((l & 0xc0) == 0xc0) { off = size_t(l & 0x3f) << 8 | buf[off + 1]; continue; }
+      if ((l & 0xc0) == 0xc0) {
+        off = size_t(l & 0x3f) << 8 | buf[off + 1];
+        continue;
+      }
       if (l != *n) return false;
       if (l == 0) return true;
       for (size_t k = 1; k <= l; ++k)
@@ -91,7 +98,8 @@ struct Writer {
   bool put_name(const uint8_t* name, size_t len, bool compress, bool target = true) noexcept {
     uint8_t starts[128];
     int k = 0;
-    for (size_t i = 0; i < len && name[i] != 0 && k < 127; i += size_t(name[i]) + 1) starts[k++] = uint8_t(i);
+    for (size_t i = 0; i < len && name[i] != 0 && k < 127; i += size_t(name[i]) + 1)
+      starts[k++] = uint8_t(i);
     int cut = k;  // labels written before the pointer
     uint16_t ptr = 0;
     if (compress) {
@@ -110,7 +118,10 @@ struct Writer {
     if (target)
       for (int i = 0; i < cut; ++i) remember(pos + starts[i], k - i);
     pos += body;
-    if (cut != k) { wr16(buf + pos, uint16_t(0xc000 | ptr)); pos += 2; }
+    if (cut != k) {
+      wr16(buf + pos, uint16_t(0xc000 | ptr));
+      pos += 2;
+    }
     return true;
   }
   // Offset of a name already in the message, or -1.
@@ -126,14 +137,22 @@ struct Writer {
 // compress). `target`: later names may point into them. Not into a DNAME's
 // target (RFC 6672 §2.5 keeps it uncompressed), so that the synthesized CNAME,
 // the record DNAME-unaware resolvers use, stands on its own (Knot does the same).
-struct NameInfo { uint8_t off; uint8_t count; bool compress; bool target; };
+struct NameInfo {
+  uint8_t off;
+  uint8_t count;
+  bool compress;
+  bool target;
+};
 constexpr NameInfo rdata_name_info(uint16_t t) noexcept {
   switch (t) {
-    case rrtype::NS: case rrtype::CNAME: case rrtype::PTR: return {0, 1, true, true};
+    case rrtype::NS:
+    case rrtype::CNAME:
+    case rrtype::PTR: return {0, 1, true, true};
     case rrtype::MX: return {2, 1, true, true};
     case rrtype::SOA: return {0, 2, true, true};
     case rrtype::SRV: return {6, 1, false, true};
-    case rrtype::SVCB: case rrtype::HTTPS: return {2, 1, false, true};
+    case rrtype::SVCB:
+    case rrtype::HTTPS: return {2, 1, false, true};
     case rrtype::DNAME: return {0, 1, false, false};
     default: return {0, 0, false, false};
   }
@@ -182,7 +201,8 @@ inline size_t aux_count(const Shard& sh) noexcept {
 }
 
 // The node "*.<name>" (hash `h`), as Zone::find finds it, without building the name.
-inline const uint8_t* find_star(const Zone& z, const uint8_t* name, size_t len, uint64_t h) noexcept {
+inline const uint8_t* find_star(const Zone& z, const uint8_t* name, size_t len,
+                                uint64_t h) noexcept {
   const ShardView& s = z.view_of(h);
   if (s.nslots == 0) return nullptr;
   const uint32_t tag = uint32_t(h);

@@ -66,7 +66,10 @@ void full_referral(SpecialNode& e, const AnswerAux& a, const uint8_t* base, cons
   e.full_ar = uint16_t(ar);
   e.full_npatch = uint16_t(ptrs.size());
   out.insert(out.end(), bytes.begin(), bytes.end());
-  for (uint16_t p : ptrs) { out.push_back(uint8_t(p >> 8)); out.push_back(uint8_t(p)); }
+  for (uint16_t p : ptrs) {
+    out.push_back(uint8_t(p >> 8));
+    out.push_back(uint8_t(p));
+  }
 }
 
 // Builds Zone::special (see prepare_special).
@@ -175,7 +178,8 @@ void prepare_special(Zone& z, const Zone* prev) {
     for (const SpecialNode& e : prev->special) {
       if (!e.node || rebuilt[e.shard]) continue;  // its shard's entries are added below
       bool stale = e.star_shard != UINT32_MAX && rebuilt[e.star_shard];
-      for (uint32_t j = 0; j < e.ntargets && !stale; ++j) stale = rebuilt[prev->special_target_shards[e.targets + j]];
+      for (uint32_t j = 0; j < e.ntargets && !stale; ++j)
+        stale = rebuilt[prev->special_target_shards[e.targets + j]];
       if (stale) b.add(*z.shards[e.shard], e.shard, *e.aux);
       else b.copy(*prev, e);
     }
@@ -191,7 +195,8 @@ void prepare_special(Zone& z, const Zone* prev) {
   z.special_bits = b.bits;
   z.special_bytes = z.special.capacity() * sizeof(SpecialNode) +
                     z.special_targets.capacity() * sizeof(const uint8_t*) +
-                    z.special_target_shards.capacity() * sizeof(uint32_t) + z.special_answers.capacity();
+                    z.special_target_shards.capacity() * sizeof(uint32_t) +
+                    z.special_answers.capacity();
   z.memory += z.special_bytes;
 }
 
@@ -254,7 +259,10 @@ bool template_pointers(const uint8_t* t, size_t len, uint16_t count, std::vector
     while (o < end) {
       const uint8_t l = t[o];
       if (l == 0) return o + 1;
-      if ((l & 0xc0) == 0xc0) { out.push_back(uint16_t(o)); return o + 2; }
+      if ((l & 0xc0) == 0xc0) {
+        out.push_back(uint16_t(o));
+        return o + 2;
+      }
       o += size_t(l) + 1;
     }
     return SIZE_MAX;
@@ -277,10 +285,14 @@ void prepare_shard_answers(Shard& s, const uint8_t* apex, size_t apex_len) {
   std::vector<uint32_t> offs;
   for (const Slot& sl : s.slots) {
     if (sl.off == kEmptySlot) continue;
-    if (s.blob[sl.off] & (node_flag::Cut | node_flag::Cname | node_flag::WildChild)) offs.push_back(sl.off);
+    if (s.blob[sl.off] & (node_flag::Cut | node_flag::Cname | node_flag::WildChild))
+      offs.push_back(sl.off);
   }
   s.aux.clear();
-  if (offs.empty()) { s.aux.shrink_to_fit(); return; }
+  if (offs.empty()) {
+    s.aux.shrink_to_fit();
+    return;
+  }
   std::sort(offs.begin(), offs.end());
   std::vector<AnswerAux> ents;
   std::vector<uint8_t> data;  // offsets relative to the data region, fixed up below
@@ -336,8 +348,8 @@ void prepare_shard_answers(Shard& s, const uint8_t* apex, size_t apex_len) {
     std::vector<uint16_t> ptrs;
     // Usable only when nothing overflowed the table or the message and the
     // glue owners are all pointers (the general path writes them so then).
-    ok = ok && targets.size() <= 32 && w.nent < kMaxComprEntries &&
-         tlen > 0 && tlen <= UINT16_MAX && template_pointers(sim->buf + sim->start, tlen, rs.count, ptrs) &&
+    ok = ok && targets.size() <= 32 && w.nent < kMaxComprEntries && tlen > 0 &&
+         tlen <= UINT16_MAX && template_pointers(sim->buf + sim->start, tlen, rs.count, ptrs) &&
          ptrs.size() <= 255;
     if (ok) {
       a.data = uint32_t(data.size());
@@ -348,7 +360,10 @@ void prepare_shard_answers(Shard& s, const uint8_t* apex, size_t apex_len) {
       // The question has `steps` labels more than the node: the table must not overflow.
       a.max_steps = uint8_t(kMaxComprEntries - nent0 - extra);
       data.insert(data.end(), sim->buf + sim->start, sim->buf + w.pos);
-      for (uint16_t x : ptrs) { data.push_back(uint8_t(x >> 8)); data.push_back(uint8_t(x)); }
+      for (uint16_t x : ptrs) {
+        data.push_back(uint8_t(x >> 8));
+        data.push_back(uint8_t(x));
+      }
       while ((data.size() - a.data) % 8) data.push_back(0);
       a.targets = uint16_t(data.size() - a.data);
       const size_t tstart = data.size();
@@ -380,4 +395,3 @@ void prepare_shard_answers(Shard& s, const uint8_t* apex, size_t apex_len) {
 }
 
 }  // namespace edgedns::zones
-

@@ -34,13 +34,14 @@ struct Shard;
 struct AnswerAux {
   uint32_t node_off;
   uint32_t data;
-  uint64_t star_hash;   // name_hash of "*.<node name>" (WildChild nodes)
-  uint16_t tmpl_len;    // 0: no template (the general path answers)
-  uint16_t count;       // RRs in the template
-  uint16_t targets;     // offset of the AuxTargets from `data`
+  uint64_t star_hash;  // name_hash of "*.<node name>" (WildChild nodes)
+  uint16_t tmpl_len;   // 0: no template (the general path answers)
+  uint16_t count;      // RRs in the template
+  uint16_t targets;    // offset of the AuxTargets from `data`
   uint8_t npatch;
   uint8_t ntarget;
-  uint8_t max_steps;    // the template holds for questions of at most this many labels more than the node
+  uint8_t
+      max_steps;  // the template holds for questions of at most this many labels more than the node
   uint8_t pad[7];
 };
 static_assert(sizeof(AnswerAux) == 32);
@@ -58,15 +59,15 @@ static_assert(sizeof(AuxTarget) == 16);
 // A cut, CNAME or wildcard-parent node of one zone version with the nodes
 // its answer reads, resolved when that version is built (so never stale).
 struct SpecialNode {
-  uint64_t fp = 0;                  // special_fp of the node's name
-  const uint8_t* node = nullptr;    // null: empty table slot
-  const AnswerAux* aux = nullptr;   // its entry in its shard's table
+  uint64_t fp = 0;                 // special_fp of the node's name
+  const uint8_t* node = nullptr;   // null: empty table slot
+  const AnswerAux* aux = nullptr;  // its entry in its shard's table
   const uint8_t* aux_base = nullptr;
-  const uint8_t* star = nullptr;    // the "*.<name>" node, or null
-  uint32_t targets = 0;             // first of `ntargets` nodes in Zone::special_targets (null: absent)
+  const uint8_t* star = nullptr;  // the "*.<name>" node, or null
+  uint32_t targets = 0;  // first of `ntargets` nodes in Zone::special_targets (null: absent)
   uint32_t ntargets = 0;
-  uint32_t shard = 0;               // of the node
-  uint32_t star_shard = UINT32_MAX; // of the "*" child's name, when the node has one
+  uint32_t shard = 0;                // of the node
+  uint32_t star_shard = UINT32_MAX;  // of the "*" child's name, when the node has one
   // A cut whose servers all exist: the whole referral (NS RRset, then glue)
   // as written for a question equal to the cut's name, at `full` in
   // Zone::special_answers, followed by the u16 offsets of its full_npatch
@@ -75,8 +76,8 @@ struct SpecialNode {
   uint16_t full_len = 0;
   uint16_t full_ar = 0;
   uint16_t full_npatch = 0;
-  uint16_t full_odd = 0;   // of those pointers, how many sit at odd offsets
-  uint64_t full_sum = 0;   // ones_acc of the referral's bytes as stored
+  uint16_t full_odd = 0;  // of those pointers, how many sit at odd offsets
+  uint64_t full_sum = 0;  // ones_acc of the referral's bytes as stored
 };
 static_assert(sizeof(SpecialNode) == 80);
 

@@ -33,8 +33,12 @@ struct Checker {
     d.message = std::move(msg);
     out.push_back(std::move(d));
   }
-  void error(int rule, const Record* r, std::string m) { report(rule, Diagnostic::Severity::Error, r, std::move(m)); }
-  void warn(int rule, const Record* r, std::string m) { report(rule, Diagnostic::Severity::Warning, r, std::move(m)); }
+  void error(int rule, const Record* r, std::string m) {
+    report(rule, Diagnostic::Severity::Error, r, std::move(m));
+  }
+  void warn(int rule, const Record* r, std::string m) {
+    report(rule, Diagnostic::Severity::Warning, r, std::move(m));
+  }
   std::string owner_text(const Record& r) const { return name_to_text(z.owner(r), r.owner_len); }
 };
 
@@ -76,7 +80,8 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
     if (!last_in) c.error(1, &r, "record " + c.owner_text(r) + " is outside zone " + apex_text);
     if (r.type == rrtype::SOA) {
       if (!at_apex) {
-        c.error(2, &r, "SOA record at " + c.owner_text(r) + " is not at the zone apex " + apex_text);
+        c.error(2, &r,
+                "SOA record at " + c.owner_text(r) + " is not at the zone apex " + apex_text);
       } else if (++soa == 1) {
         first_soa = &r;
       } else {
@@ -86,9 +91,9 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
     if (r.type == rrtype::NS && at_apex) apex_ns = true;
   }
   if (soa == 0)
-    c.error(3, recs.empty() ? nullptr : &recs[0], "zone " + apex_text + " has no SOA record at its apex");
-  else if (!apex_ns)
-    c.error(4, first_soa, "zone " + apex_text + " has no NS records at its apex");
+    c.error(3, recs.empty() ? nullptr : &recs[0],
+            "zone " + apex_text + " has no SOA record at its apex");
+  else if (!apex_ns) c.error(4, first_soa, "zone " + apex_text + " has no NS records at its apex");
 
   // 2. Per-name and per-RRset rules over the grouping. Everything but the
   // rare multi-record comparisons and the diagnostics reads only `g`.
@@ -105,14 +110,18 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
     size_t j = i + 1;
     while (j < n && same_owner(z, first, E[j])) ++j;
     const uint64_t h = first.hash;
-    const bool at_apex = h == apex_hash && name_equal(arena + first.owner_off, first.owner_len, apex, apex_len);
+    const bool at_apex =
+        h == apex_hash && name_equal(arena + first.owner_off, first.owner_len, apex, apex_len);
     uint32_t cname = UINT32_MAX;  // record index of the CNAME (first in file order)
     for (size_t k = i; k < j;) {
       const uint16_t type = E[k].type;
       size_t m = k;
       // Records of one RRset: the first in file order is the smallest index.
       size_t first_at = k;
-      while (m < j && E[m].type == type) { if (E[m].idx < E[first_at].idx) first_at = m; ++m; }
+      while (m < j && E[m].type == type) {
+        if (E[m].idx < E[first_at].idx) first_at = m;
+        ++m;
+      }
       const uint32_t first_idx = E[first_at].idx;
       const uint32_t ttl = E[first_at].ttl;
       bool ttl_warned = false;
@@ -127,17 +136,19 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
               drop[e.idx] = 1;
             }
             const Record& r = recs[e.idx];
-            c.warn(5, &r, "duplicate record " + c.owner_text(r) + " " + std::to_string(r.type) +
-                              (opts.drop_duplicates ? " dropped" : ""));
+            c.warn(5, &r,
+                   "duplicate record " + c.owner_text(r) + " " + std::to_string(r.type) +
+                       (opts.drop_duplicates ? " dropped" : ""));
             continue;
           }
         }
         if (e.ttl != ttl) {
           Record& r = recs[e.idx];
           if (!ttl_warned)
-            c.warn(6, &r, "TTL " + std::to_string(r.ttl) + " differs from " + std::to_string(ttl) +
-                              " in the RRset of " + c.owner_text(r) +
-                              (opts.unify_ttls ? "; using " + std::to_string(ttl) : ""));
+            c.warn(6, &r,
+                   "TTL " + std::to_string(r.ttl) + " differs from " + std::to_string(ttl) +
+                       " in the RRset of " + c.owner_text(r) +
+                       (opts.unify_ttls ? "; using " + std::to_string(ttl) : ""));
           ttl_warned = true;
           if (opts.unify_ttls) r.ttl = e.ttl = ttl;
         }
@@ -149,7 +160,10 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
         if (live > 1) {
           const Record* second = nullptr;
           for (size_t x = k; x < m; ++x)
-            if (E[x].idx != first_idx && (drop.empty() || !drop[E[x].idx])) { second = &recs[E[x].idx]; break; }
+            if (E[x].idx != first_idx && (drop.empty() || !drop[E[x].idx])) {
+              second = &recs[E[x].idx];
+              break;
+            }
           c.error(7, second, "more than one CNAME record at " + c.owner_text(recs[first_idx]));
         }
       }
@@ -167,7 +181,10 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
         const uint16_t type = E[k].type;
         uint32_t first_idx = E[k].idx;
         size_t m = k;
-        while (m < j && E[m].type == type) { first_idx = std::min(first_idx, E[m].idx); ++m; }
+        while (m < j && E[m].type == type) {
+          first_idx = std::min(first_idx, E[m].idx);
+          ++m;
+        }
         if (type != rrtype::CNAME && type != rrtype::RRSIG && type != rrtype::NSEC)
           if (!other || recs[first_idx].line < other->line) other = &recs[first_idx];
         k = m;
@@ -183,7 +200,8 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
 
   // 3. Ancestor rules: names below a DNAME (error), data below a cut (warning).
   // Delegation cuts and DNAMEs by owner hash (also used by the glue check).
-  std::sort(marked.begin(), marked.end(), [](const Marked& a, const Marked& b) { return a.hash < b.hash; });
+  std::sort(marked.begin(), marked.end(),
+            [](const Marked& a, const Marked& b) { return a.hash < b.hash; });
   auto find_marked = [&](const uint8_t* nm, size_t len, bool want_dname) -> const Record* {
     uint64_t h = name_hash(nm, len);
     auto it = std::lower_bound(marked.begin(), marked.end(), h,
@@ -201,7 +219,10 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
       const Record& r = recs[E[i].idx];
       const uint8_t* o = z.owner(r);
       size_t len = r.owner_len;
-      if (!lower_name_below_or_equal(o, len, apex, apex_len)) { i = j; continue; }
+      if (!lower_name_below_or_equal(o, len, apex, apex_len)) {
+        i = j;
+        continue;
+      }
       size_t off = 0;
       const Record* cut = nullptr;
       const Record* dname = nullptr;
@@ -212,14 +233,16 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
           if (const Record* cr = find_marked(o + off, len - off, false)) cut = cr;
       }
       if (dname) {
-        c.error(9, &r, "name " + c.owner_text(r) + " is below the DNAME at " + c.owner_text(*dname) +
-                           " (line " + std::to_string(dname->line) + ")");
+        c.error(9, &r,
+                "name " + c.owner_text(r) + " is below the DNAME at " + c.owner_text(*dname) +
+                    " (line " + std::to_string(dname->line) + ")");
       } else if (cut) {
         for (size_t k = i; k < j; ++k) {
           const Record& x = recs[E[k].idx];
           if (x.type != rrtype::A && x.type != rrtype::AAAA)
-            c.warn(10, &x, "record " + c.owner_text(x) + " is occluded by the delegation at " +
-                               c.owner_text(*cut));
+            c.warn(10, &x,
+                   "record " + c.owner_text(x) + " is occluded by the delegation at " +
+                       c.owner_text(*cut));
         }
       }
       i = j;
@@ -252,7 +275,10 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
       bool below_cut = false;
       for (size_t off = size_t(low[0]) + 1; tl - off >= apex_len && low[off] != 0;
            off += size_t(low[off]) + 1) {
-        if (tl - off > apex_len && find_marked(low + off, tl - off, false)) { below_cut = true; break; }
+        if (tl - off > apex_len && find_marked(low + off, tl - off, false)) {
+          below_cut = true;
+          break;
+        }
         if (tl - off == apex_len) break;
       }
       for (size_t off = size_t(low[0]) + 1; !below_cut && !covered && tl - off >= apex_len;
@@ -270,8 +296,9 @@ void check_zone_grouped(ZoneData& z, std::vector<Diagnostic>& out, const CheckOp
       }
     }
     if (!covered)
-      c.error(11, r, "NS " + name_to_text(t, tl) + " of " + c.owner_text(*r) +
-                         " is in the zone but has no A/AAAA record (missing glue)");
+      c.error(11, r,
+              "NS " + name_to_text(t, tl) + " of " + c.owner_text(*r) +
+                  " is in the zone but has no A/AAAA record (missing glue)");
   }
 
   // 5. Repairs: drop duplicates, keeping file order.

@@ -13,7 +13,8 @@
 namespace edgedns::zones {
 
 struct CheckOptions {
-  bool unify_ttls = true;       // make each RRset's TTL the first record's (as BIND/Knot do), with a warning
+  bool unify_ttls =
+      true;  // make each RRset's TTL the first record's (as BIND/Knot do), with a warning
   bool drop_duplicates = true;  // identical records collapse to one, with a warning
 };
 

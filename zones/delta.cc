@@ -21,8 +21,8 @@
 
 #include "zones/parser.hh"
 #include "zones/rdata.hh"
-#include "zones/zone.hh"
 #include "zones/version.hh"
+#include "zones/zone.hh"
 
 namespace edgedns::zones {
 
@@ -70,18 +70,18 @@ struct NodeEdit {
   std::string name;  // lower-case wire
   uint64_t hash = 0;
   const uint8_t* old = nullptr;
-  bool old_real = false;      // the old node had RRsets
-  bool loaded = false;        // recs holds the new content
+  bool old_real = false;  // the old node had RRsets
+  bool loaded = false;    // recs holds the new content
   bool data_changed = false;
   std::vector<Rec> recs;
-  size_t last_change = 0;     // 1-based index of the last change that touched it
-  bool exists = false;        // in the new zone (settled in step 3)
-  uint8_t flags = 0;          // new flags (step 4)
+  size_t last_change = 0;  // 1-based index of the last change that touched it
+  bool exists = false;     // in the new zone (settled in step 3)
+  uint8_t flags = 0;       // new flags (step 4)
   // Children (Shard::kids) in the new zone: old count plus kid_delta; the
   // hashes of children that appear or disappear.
   long kid_delta = 0;
   std::vector<uint64_t> kids_added, kids_removed;
-  bool queued = false;        // in step 3's bottom-up queue
+  bool queued = false;  // in step 3's bottom-up queue
   bool real() const { return loaded ? !recs.empty() : old_real; }
 };
 
@@ -90,7 +90,8 @@ uint32_t slot_of(const Zone& z, uint64_t hash, const uint8_t* node) {
   const ShardView& v = z.view_of(hash);
   const uint32_t off = uint32_t(node - v.blob);
   uint32_t i = slot_home(hash, z.shard_bits, v.nslots);
-  while (v.slots[i].off != off) if (++i == v.nslots) i = 0;
+  while (v.slots[i].off != off)
+    if (++i == v.nslots) i = 0;
   return i;
 }
 
@@ -105,7 +106,7 @@ const uint8_t* find_by_hash(const Zone& z, uint64_t hash) {
   const ShardView& v = z.view_of(hash);
   if (v.nslots == 0) return nullptr;
   uint32_t i = slot_home(hash, z.shard_bits, v.nslots);
-  for (;; ) {
+  for (;;) {
     const Slot& sl = v.slots[i];
     if (sl.off == kEmptySlot) return nullptr;
     if (sl.tag == uint32_t(hash)) {
@@ -156,8 +157,12 @@ class ZoneEditor {
   long records_delta_ = 0;
   bool failed_ = false;
 
-  std::string apex() const { return std::string(reinterpret_cast<const char*>(z_.apex_lower), z_.apex_len); }
-  bool is_apex(const std::string& n) const { return name_equal(u8(n), n.size(), z_.apex_lower, z_.apex_len); }
+  std::string apex() const {
+    return std::string(reinterpret_cast<const char*>(z_.apex_lower), z_.apex_len);
+  }
+  bool is_apex(const std::string& n) const {
+    return name_equal(u8(n), n.size(), z_.apex_lower, z_.apex_len);
+  }
 
   void diag(Diagnostic::Severity sev, size_t index, const std::string& msg) {
     Diagnostic d;
@@ -165,8 +170,9 @@ class ZoneEditor {
     d.file = "delta";
     d.line = uint32_t(index);
     const DeltaChange* c = index ? &changes_[index - 1] : nullptr;
-    d.message = c ? "change " + std::to_string(index) + " (" + (c->op == DeltaChange::Op::Add ? "add" : "del") +
-                        " '" + c->rr + "'): " + msg
+    d.message = c ? "change " + std::to_string(index) + " (" +
+                        (c->op == DeltaChange::Op::Add ? "add" : "del") + " '" + c->rr +
+                        "'): " + msg
                   : msg;
     res_.diagnostics.push_back(std::move(d));
   }
@@ -175,9 +181,13 @@ class ZoneEditor {
     if (res_.status == DeltaStatus::Ok || st == DeltaStatus::BadRequest) res_.status = st;
     failed_ = true;
   }
-  void warn(size_t index, const std::string& msg) { diag(Diagnostic::Severity::Warning, index, msg); }
+  void warn(size_t index, const std::string& msg) {
+    diag(Diagnostic::Severity::Warning, index, msg);
+  }
 
-  const uint8_t* old_find(const uint8_t* n, size_t len) const { return z_.find(n, len, name_hash(n, len)); }
+  const uint8_t* old_find(const uint8_t* n, size_t len) const {
+    return z_.find(n, len, name_hash(n, len));
+  }
 
   NodeEdit& edit(const uint8_t* n, size_t len) {
     std::string key(reinterpret_cast<const char*>(n), len);
@@ -237,7 +247,8 @@ class ZoneEditor {
     for (size_t off = 0; n[off] != 0;) {
       off += size_t(n[off]) + 1;
       if (len - off <= z_.apex_len) break;
-      bool hit = dname_only ? has_type(n + off, len - off, rrtype::DNAME) : is_cut_new(n + off, len - off);
+      bool hit =
+          dname_only ? has_type(n + off, len - off, rrtype::DNAME) : is_cut_new(n + off, len - off);
       if (hit) return off;
     }
     return SIZE_MAX;
@@ -270,7 +281,8 @@ class ZoneEditor {
   void compute_flags();
   void check_glue();
   std::shared_ptr<const Zone> rebuild();
-  void keep_old_nodes(const Shard& old, const std::vector<NodeEdit*>& list, std::vector<Put>& all) const;
+  void keep_old_nodes(const Shard& old, const std::vector<NodeEdit*>& list,
+                      std::vector<Put>& all) const;
   void add_edited_nodes(const std::vector<NodeEdit*>& list, std::vector<Put>& all,
                         std::vector<std::vector<uint8_t>>& fresh,
                         std::vector<std::vector<uint64_t>>& fresh_kids) const;
@@ -370,7 +382,8 @@ bool ZoneEditor::apply(const std::vector<const ParsedChange*>& cs) {
         error(c->index, "no such record in zone " + z_.apex.to_text(), DeltaStatus::BadRequest);
         continue;
       }
-      version_ -= record_hash(u8(e.name), e.name.size(), it->type, it->rclass, it->ttl, u8(it->rdata), it->rdata.size());
+      version_ -= record_hash(u8(e.name), e.name.size(), it->type, it->rclass, it->ttl,
+                              u8(it->rdata), it->rdata.size());
       e.recs.erase(it);
       --records_delta_;
       ++res_.removed;
@@ -383,12 +396,13 @@ bool ZoneEditor::apply(const std::vector<const ParsedChange*>& cs) {
       for (const Rec& o : e.recs)
         if (o.type == r.type && o.ttl != r.ttl) {
           warn(c->index, "TTL " + std::to_string(r.ttl) + " differs from " + std::to_string(o.ttl) +
-                             " in the RRset of " + name_to_text(u8(e.name), e.name.size()) + "; using " +
-                             std::to_string(o.ttl));
+                             " in the RRset of " + name_to_text(u8(e.name), e.name.size()) +
+                             "; using " + std::to_string(o.ttl));
           r.ttl = o.ttl;
           break;
         }
-      version_ += record_hash(u8(e.name), e.name.size(), r.type, r.rclass, r.ttl, u8(r.rdata), r.rdata.size());
+      version_ += record_hash(u8(e.name), e.name.size(), r.type, r.rclass, r.ttl, u8(r.rdata),
+                              r.rdata.size());
       e.recs.push_back(std::move(r));
       ++records_delta_;
       ++res_.added;
@@ -414,20 +428,28 @@ bool ZoneEditor::apply(const std::vector<const ParsedChange*>& cs) {
       if (r.type == rrtype::NS) ++ns;
       if (r.type == rrtype::DNAME) dname = true;
     }
-    if (soa && !apex_node) error(e.last_change, "SOA record at " + text + " is not at the zone apex " + z_.apex.to_text());
-    if (apex_node && soa == 0) error(e.last_change, "zone " + text + " would have no SOA record (change the SOA with a del and an add)");
-    if (apex_node && soa > 1) error(e.last_change, "more than one SOA record at the zone apex " + text);
-    if (apex_node && ns == 0) error(e.last_change, "zone " + text + " would have no NS records at its apex");
+    if (soa && !apex_node)
+      error(e.last_change,
+            "SOA record at " + text + " is not at the zone apex " + z_.apex.to_text());
+    if (apex_node && soa == 0)
+      error(e.last_change,
+            "zone " + text + " would have no SOA record (change the SOA with a del and an add)");
+    if (apex_node && soa > 1)
+      error(e.last_change, "more than one SOA record at the zone apex " + text);
+    if (apex_node && ns == 0)
+      error(e.last_change, "zone " + text + " would have no NS records at its apex");
     if (cname > 1) error(e.last_change, "more than one CNAME record at " + text);
     if (cname && other) error(e.last_change, "CNAME and other data at " + text);
     if (!e.recs.empty()) {
       size_t d = cut_above(n, len, true);
       if (d != SIZE_MAX)
-        error(e.last_change, "name " + text + " is below the DNAME at " + name_to_text(n + d, len - d));
+        error(e.last_change,
+              "name " + text + " is below the DNAME at " + name_to_text(n + d, len - d));
       else if (size_t cut = cut_above(n, len, false); cut != SIZE_MAX) {
         for (const Rec& r : e.recs)
           if (r.type != rrtype::A && r.type != rrtype::AAAA) {
-            warn(e.last_change, "record " + text + " is occluded by the delegation at " + name_to_text(n + cut, len - cut));
+            warn(e.last_change, "record " + text + " is occluded by the delegation at " +
+                                    name_to_text(n + cut, len - cut));
             break;
           }
       }
@@ -444,7 +466,10 @@ std::vector<uint8_t> ZoneEditor::encode(const NodeEdit& e) const {
   size_t sz = align4(sizeof(NodeHdr) + len);
   uint16_t nrrsets = 0;
   for (size_t i = 0; i < e.recs.size(); ++i) {
-    if (i == 0 || e.recs[i].type != e.recs[i - 1].type) { ++nrrsets; sz += sizeof(RRsetDir); }
+    if (i == 0 || e.recs[i].type != e.recs[i - 1].type) {
+      ++nrrsets;
+      sz += sizeof(RRsetDir);
+    }
     sz += 12 + e.recs[i].rdata.size();
   }
   std::vector<uint8_t> out(align4(sz), 0);
@@ -488,10 +513,15 @@ std::shared_ptr<const Zone> ZoneEditor::build() {
 // that appears or disappears changes its parent's children, which joins
 // the queue; the walk stops at the first ancestor whose existence holds.
 void ZoneEditor::settle_existence() {
-  auto longer = [](const NodeEdit* a, const NodeEdit* b) { return a->name.size() < b->name.size(); };
+  auto longer = [](const NodeEdit* a, const NodeEdit* b) {
+    return a->name.size() < b->name.size();
+  };
   std::vector<NodeEdit*> queue;
   for (auto& [key, e] : edits_)
-    if (e.data_changed) { e.queued = true; queue.push_back(&e); }
+    if (e.data_changed) {
+      e.queued = true;
+      queue.push_back(&e);
+    }
   std::make_heap(queue.begin(), queue.end(), longer);
   while (!queue.empty()) {
     std::pop_heap(queue.begin(), queue.end(), longer);
@@ -504,8 +534,13 @@ void ZoneEditor::settle_existence() {
     const size_t off = parent_off(n);
     NodeEdit& p = edit(n + off, e.name.size() - off);  // references into edits_ survive a rehash
     const uint64_t child = e.hash;
-    if (e.exists) { ++p.kid_delta; p.kids_added.push_back(child); }
-    else { --p.kid_delta; p.kids_removed.push_back(child); }
+    if (e.exists) {
+      ++p.kid_delta;
+      p.kids_added.push_back(child);
+    } else {
+      --p.kid_delta;
+      p.kids_removed.push_back(child);
+    }
     if (!p.queued) {
       p.queued = true;
       queue.push_back(&p);
@@ -589,23 +624,27 @@ void ZoneEditor::compute_flags() {
 // (the NS RRsets of the apex and of the cuts above them).
 void ZoneEditor::check_glue() {
   const size_t apex_len = z_.apex_len;
-  struct GlueCheck { std::string owner, target; size_t change; };
+  struct GlueCheck {
+    std::string owner, target;
+    size_t change;
+  };
   std::vector<GlueCheck> glue;
   for (auto& [key, e] : edits_) {
     if (!e.data_changed) continue;
     if (has_type(u8(key), key.size(), rrtype::NS)) glue.push_back({key, {}, e.last_change});
-    const bool had_addr = e.old && (node_has_type(e.old, rrtype::A) || node_has_type(e.old, rrtype::AAAA));
+    const bool had_addr =
+        e.old && (node_has_type(e.old, rrtype::A) || node_has_type(e.old, rrtype::AAAA));
     if (had_addr && !has_address(u8(key), key.size())) {
       const uint8_t* n = u8(key);
       for (size_t off = parent_off(n); key.size() - off >= apex_len; off += parent_off(n + off)) {
         const size_t al = key.size() - off;
-        if (al == apex_len || has_type(n + off, al, rrtype::NS)) glue.push_back({key.substr(off), key, e.last_change});
+        if (al == apex_len || has_type(n + off, al, rrtype::NS))
+          glue.push_back({key.substr(off), key, e.last_change});
         if (al == apex_len) break;
       }
     }
   }
-  for (const GlueCheck& g : glue)
-    check_ns_glue(recs_of(g.owner), g.owner, g.target, g.change);
+  for (const GlueCheck& g : glue) check_ns_glue(recs_of(g.owner), g.owner, g.target, g.change);
 }
 
 // 5. The new zone: a copy of the old one's fields and shard pointers, the
@@ -654,16 +693,19 @@ std::shared_ptr<const Zone> ZoneEditor::rebuild() {
     zone->views[sh] = ShardView{s->slots.data(), s->blob.data(), uint32_t(s->slots.size())};
     zone->shards[sh] = std::move(s);
   }
-  zone->apex_node = zone->find(zone->apex_lower, zone->apex_len, name_hash(zone->apex_lower, zone->apex_len));
+  zone->apex_node =
+      zone->find(zone->apex_lower, zone->apex_len, name_hash(zone->apex_lower, zone->apex_len));
   update_apex_soa(*zone);
-  zone->memory = mem - z_.neg_soa.size() + zone->neg_soa.size() - z_.special_bytes;  // prepare_answers adds its own
+  zone->memory = mem - z_.neg_soa.size() + zone->neg_soa.size() -
+                 z_.special_bytes;  // prepare_answers adds its own
   prepare_answers(*zone, &z_);
   return zone;
 }
 
 // Old nodes of a rebuilt shard kept as they are, with their children (lists
 // in slot order); the nodes in `list` are left to add_edited_nodes.
-void ZoneEditor::keep_old_nodes(const Shard& old, const std::vector<NodeEdit*>& list, std::vector<Put>& all) const {
+void ZoneEditor::keep_old_nodes(const Shard& old, const std::vector<NodeEdit*>& list,
+                                std::vector<Put>& all) const {
   size_t kat = 0, mi = 0;
   for (uint32_t j = 0; j < old.slots.size(); ++j) {
     const uint8_t kc = old.kids.empty() ? 0 : old.kids[j];
@@ -671,7 +713,8 @@ void ZoneEditor::keep_old_nodes(const Shard& old, const std::vector<NodeEdit*>& 
     if (kc == kManyKids) {
       k.list = &kMany;
       while (mi < old.many_kids.size() && old.many_kids[mi].slot < j) ++mi;
-      k.kids = mi < old.many_kids.size() && old.many_kids[mi].slot == j ? old.many_kids[mi].count : 0;
+      k.kids =
+          mi < old.many_kids.size() && old.many_kids[mi].slot == j ? old.many_kids[mi].count : 0;
     } else {
       k.list = old.kid_hashes.data() + kat;
       kat += kc;
@@ -680,7 +723,10 @@ void ZoneEditor::keep_old_nodes(const Shard& old, const std::vector<NodeEdit*>& 
     const uint8_t* nd = old.blob.data() + old.slots[j].off;
     bool replaced = false;
     for (const NodeEdit* e : list)
-      if (e->old == nd) { replaced = true; break; }
+      if (e->old == nd) {
+        replaced = true;
+        break;
+      }
     if (replaced) continue;
     k.hash = name_hash(node_name(nd), nd[1]);
     k.p = nd;
@@ -709,7 +755,8 @@ void ZoneEditor::add_edited_nodes(const std::vector<NodeEdit*>& list, std::vecto
     }
     const KidsOf ok = old_kids(z_, e->hash, e->old);
     const long cnt = long(ok.count) + e->kid_delta;
-    Put k{e->hash, fresh.back().data(), nullptr, uint32_t(fresh.back().size()), uint32_t(std::max(0L, cnt))};
+    Put k{e->hash, fresh.back().data(), nullptr, uint32_t(fresh.back().size()),
+          uint32_t(std::max(0L, cnt))};
     if (is_apex(e->name) || (cnt > 0 && ok.count > 0 && !ok.list) || cnt >= kManyKids) {
       k.list = &kMany;
     } else {
@@ -738,13 +785,15 @@ std::shared_ptr<Shard> lay_out_shard(std::vector<Put>& all, unsigned bits) {
   s->slots.assign(ns, Slot{0, kEmptySlot});
   s->blob.resize(bytes);
   s->kids.assign(ns, 0);
-  std::unique_ptr<uint32_t[]> put_of(new uint32_t[ns]);  // slot -> index in `all` (read only where kids > 0)
+  std::unique_ptr<uint32_t[]> put_of(
+      new uint32_t[ns]);  // slot -> index in `all` (read only where kids > 0)
   size_t at = 0, nkids = 0;
   std::sort(all.begin(), all.end(), [](const Put& a, const Put& b) { return a.hash < b.hash; });
   for (uint32_t x = 0; x < all.size(); ++x) {
     const Put& k = all[x];
     uint32_t i = slot_home(k.hash, bits, ns);
-    while (s->slots[i].off != kEmptySlot) if (++i == ns) i = 0;
+    while (s->slots[i].off != kEmptySlot)
+      if (++i == ns) i = 0;
     s->slots[i] = Slot{uint32_t(k.hash), uint32_t(at)};
     std::memcpy(s->blob.data() + at, k.p, k.n);
     at += k.n;
@@ -762,7 +811,8 @@ std::shared_ptr<Shard> lay_out_shard(std::vector<Put>& all, unsigned bits) {
   s->kid_hashes.reserve(nkids);
   for (uint32_t i = 0; i < ns; ++i)
     if (s->kids[i] != kManyKids && s->kids[i])
-      s->kid_hashes.insert(s->kid_hashes.end(), all[put_of[i]].list, all[put_of[i]].list + s->kids[i]);
+      s->kid_hashes.insert(s->kid_hashes.end(), all[put_of[i]].list,
+                           all[put_of[i]].list + s->kids[i]);
   return s;
 }
 
@@ -796,7 +846,8 @@ void ZoneEditor::update_apex_soa(Zone& zone) const {
 // Parses one change into its zone, owner and record. Empty string on success.
 std::string parse_change(const ZoneSet& base, const DeltaChange& c, ParsedChange& out) {
   std::string_view rr = c.rr;
-  while (!rr.empty() && (rr.back() == ' ' || rr.back() == '\t' || rr.back() == '\r')) rr.remove_suffix(1);
+  while (!rr.empty() && (rr.back() == ' ' || rr.back() == '\t' || rr.back() == '\r'))
+    rr.remove_suffix(1);
   if (rr.empty()) return "empty RR";
   if (rr.find('\n') != std::string_view::npos) return "the RR must be on one line";
   if (rr[0] == ' ' || rr[0] == '\t') return "the RR must start with its owner name";
@@ -832,7 +883,8 @@ std::string parse_change(const ZoneSet& base, const DeltaChange& c, ParsedChange
   out.zone = zone;
   out.owner.assign(reinterpret_cast<const char*>(pr.zone.owner(r)), r.owner_len);
   if (!name_is_below_or_equal(pr.zone.owner(r), r.owner_len, zone->apex_lower, zone->apex_len))
-    return "record " + name_to_text(pr.zone.owner(r), r.owner_len) + " is outside zone " + zone->apex.to_text();
+    return "record " + name_to_text(pr.zone.owner(r), r.owner_len) + " is outside zone " +
+           zone->apex.to_text();
   out.rec = Rec{r.type, r.rclass, r.ttl,
                 std::string(reinterpret_cast<const char*>(pr.zone.rdata(r)), r.rdata_len)};
   return {};
@@ -851,8 +903,9 @@ DeltaResult apply_delta(const ZoneSet& base, std::span<const DeltaChange> change
       Diagnostic d;
       d.file = "delta";
       d.line = uint32_t(i + 1);
-      d.message = "change " + std::to_string(i + 1) + " (" + (changes[i].op == DeltaChange::Op::Add ? "add" : "del") +
-                  " '" + changes[i].rr + "'): " + err;
+      d.message = "change " + std::to_string(i + 1) + " (" +
+                  (changes[i].op == DeltaChange::Op::Add ? "add" : "del") + " '" + changes[i].rr +
+                  "'): " + err;
       res.diagnostics.push_back(std::move(d));
       res.status = DeltaStatus::BadRequest;
     }
@@ -861,7 +914,8 @@ DeltaResult apply_delta(const ZoneSet& base, std::span<const DeltaChange> change
   // Changes grouped by zone, order kept.
   std::vector<std::pair<const Zone*, std::vector<const ParsedChange*>>> groups;
   for (const ParsedChange& p : parsed) {
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == p.zone; });
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const auto& g) { return g.first == p.zone; });
     if (it == groups.end()) {
       groups.push_back({p.zone, {}});
       it = groups.end() - 1;

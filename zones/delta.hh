@@ -45,9 +45,9 @@ struct DeltaResult {
   // Errors and warnings. `file` is "delta", `line` the 1-based index of the
   // change concerned (0: the delta as a whole); the message quotes the RR.
   std::vector<Diagnostic> diagnostics;
-  size_t added = 0, removed = 0;   // records
-  size_t shards_rebuilt = 0;       // across all touched zones
-  size_t new_shard_bytes = 0;      // memory of those new shards (the extra memory of the result)
+  size_t added = 0, removed = 0;  // records
+  size_t shards_rebuilt = 0;      // across all touched zones
+  size_t new_shard_bytes = 0;     // memory of those new shards (the extra memory of the result)
   // Scans of a whole old zone: only when a cut or DNAME changes above a name
   // with 255 or more children (kept without a children list); 0 otherwise.
   size_t full_scans = 0;

@@ -41,7 +41,7 @@ static_assert(sizeof(GroupEnt) == 32);
 struct Grouping {
   std::unique_ptr<GroupEnt[]> ents;  // default-initialised: every entry is written once
   size_t size = 0;
-  std::vector<uint32_t> dir;         // bucket b: [dir[b], dir[b+1]), b = hash >> (64 - dir_bits)
+  std::vector<uint32_t> dir;  // bucket b: [dir[b], dir[b+1]), b = hash >> (64 - dir_bits)
   unsigned dir_bits = 0;
 
   // First entry whose owner is `lower` (hash `h`), or SIZE_MAX.
@@ -51,7 +51,8 @@ struct Grouping {
     for (size_t i = dir[b]; i < dir[b + 1]; ++i) {
       const GroupEnt& e = ents[i];
       if (e.hash > h) break;
-      if (e.hash == h && e.owner_len == len && std::memcmp(z.arena.data() + e.owner_off, lower, len) == 0)
+      if (e.hash == h && e.owner_len == len &&
+          std::memcmp(z.arena.data() + e.owner_off, lower, len) == 0)
         return i;
     }
     return SIZE_MAX;
@@ -70,7 +71,8 @@ std::shared_ptr<const Zone> compile_grouped(ZoneData&& d, Grouping g);
 inline bool same_owner(const ZoneData& z, const GroupEnt& a, const GroupEnt& b) noexcept {
   return a.hash == b.hash && a.owner_len == b.owner_len &&
          (a.owner_off == b.owner_off ||
-          std::memcmp(z.arena.data() + a.owner_off, z.arena.data() + b.owner_off, a.owner_len) == 0);
+          std::memcmp(z.arena.data() + a.owner_off, z.arena.data() + b.owner_off, a.owner_len) ==
+              0);
 }
 
 }  // namespace edgedns::zones

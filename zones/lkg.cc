@@ -63,7 +63,10 @@ bool parse_name(const std::string& name, uint64_t& seq) {
   return true;
 }
 
-struct Entry { uint64_t seq; fs::path path; };
+struct Entry {
+  uint64_t seq;
+  fs::path path;
+};
 
 std::vector<Entry> list(const std::string& dir, std::vector<fs::path>* tmps = nullptr) {
   std::vector<Entry> out;
@@ -90,30 +93,52 @@ struct Parsed {
 Parsed read_file(const fs::path& p, uint64_t name_seq) {
   Parsed r;
   std::ifstream in(p, std::ios::binary);
-  if (!in) { r.error = std::string("cannot open: ") + std::strerror(errno); return r; }
+  if (!in) {
+    r.error = std::string("cannot open: ") + std::strerror(errno);
+    return r;
+  }
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (data.size() < kLkgHeaderSize) { r.error = "truncated header (" + std::to_string(data.size()) + " bytes)"; return r; }
+  if (data.size() < kLkgHeaderSize) {
+    r.error = "truncated header (" + std::to_string(data.size()) + " bytes)";
+    return r;
+  }
   const uint8_t* h = reinterpret_cast<const uint8_t*>(data.data());
-  if (std::memcmp(h, kMagic, sizeof kMagic) != 0) { r.error = "not an lkg file (bad magic)"; return r; }
-  if (rd32(h + 8) != kLkgFormat) { r.error = "unknown format version " + std::to_string(rd32(h + 8)); return r; }
-  if (XXH3_64bits(h, 56) != get64(h + 56)) { r.error = "header checksum mismatch"; return r; }
+  if (std::memcmp(h, kMagic, sizeof kMagic) != 0) {
+    r.error = "not an lkg file (bad magic)";
+    return r;
+  }
+  if (rd32(h + 8) != kLkgFormat) {
+    r.error = "unknown format version " + std::to_string(rd32(h + 8));
+    return r;
+  }
+  if (XXH3_64bits(h, 56) != get64(h + 56)) {
+    r.error = "header checksum mismatch";
+    return r;
+  }
   r.seq = get64(h + 16);
   r.version = VersionId{get64(h + 24), get64(h + 32)};
   const uint64_t len = get64(h + 40);
-  if (r.seq != name_seq) { r.error = "sequence " + std::to_string(r.seq) + " does not match the file name"; return r; }
-  if (len != data.size() - kLkgHeaderSize) {
-    r.error = "payload is " + std::to_string(data.size() - kLkgHeaderSize) + " bytes, header says " + std::to_string(len) +
-              " (truncated or partial file)";
+  if (r.seq != name_seq) {
+    r.error = "sequence " + std::to_string(r.seq) + " does not match the file name";
     return r;
   }
-  if (XXH3_64bits(h + kLkgHeaderSize, len) != get64(h + 48)) { r.error = "payload checksum mismatch"; return r; }
+  if (len != data.size() - kLkgHeaderSize) {
+    r.error = "payload is " + std::to_string(data.size() - kLkgHeaderSize) +
+              " bytes, header says " + std::to_string(len) + " (truncated or partial file)";
+    return r;
+  }
+  if (XXH3_64bits(h + kLkgHeaderSize, len) != get64(h + 48)) {
+    r.error = "payload checksum mismatch";
+    return r;
+  }
   r.payload = data.substr(kLkgHeaderSize);
   return r;
 }
 
 }  // namespace
 
-std::string write_lkg(const std::string& dir, uint64_t seq, const VersionId& version, std::string_view text) {
+std::string write_lkg(const std::string& dir, uint64_t seq, const VersionId& version,
+                      std::string_view text) {
   const std::string final_path = dir + "/lkg-" + std::to_string(seq) + ".edz";
   const std::string tmp = final_path + ".tmp";
   uint8_t hdr[kLkgHeaderSize] = {};
@@ -189,13 +214,16 @@ LkgRead read_newest_lkg(const std::string& dir) {
     if (!l.zones) {
       std::string first;
       for (const auto& d : l.diagnostics)
-        if (d.is_error()) { first = d.to_string(); break; }
+        if (d.is_error()) {
+          first = d.to_string();
+          break;
+        }
       out.skipped.push_back(path + ": payload does not load: " + first);
       continue;
     }
     if (zoneset_version(*l.zones) != p.version) {
-      out.skipped.push_back(path + ": payload has version " + zoneset_version(*l.zones).hex() + ", header says " +
-                            p.version.hex());
+      out.skipped.push_back(path + ": payload has version " + zoneset_version(*l.zones).hex() +
+                            ", header says " + p.version.hex());
       continue;
     }
     out.found = true;

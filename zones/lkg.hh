@@ -27,7 +27,8 @@ constexpr size_t kLkgHeaderSize = 64;
 // Writes lkg-<seq>.edz atomically, then deletes every older file but the
 // newest older one whose header and checksum are good (two good files stay),
 // and leftover .tmp files. Returns "" on success, else a message naming the file.
-std::string write_lkg(const std::string& dir, uint64_t seq, const VersionId& version, std::string_view text);
+std::string write_lkg(const std::string& dir, uint64_t seq, const VersionId& version,
+                      std::string_view text);
 
 // 1 + the highest sequence among the directory's lkg files (1 when none).
 uint64_t next_lkg_seq(const std::string& dir);

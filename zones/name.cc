@@ -6,18 +6,24 @@ namespace edgedns::zones {
 
 size_t name_from_text(std::string_view t, const uint8_t* origin, size_t origin_len,
                       uint8_t out[kMaxName], const char** err) noexcept {
-  auto fail = [&](const char* m) -> size_t { if (err) *err = m; return 0; };
+  auto fail = [&](const char* m) -> size_t {
+    if (err) *err = m;
+    return 0;
+  };
   if (t.empty()) return fail("empty name");
   if (t == "@") {
     if (!origin || origin_len == 0) return fail("'@' used with no origin");
     std::memcpy(out, origin, origin_len);
     return origin_len;
   }
-  if (t == ".") { out[0] = 0; return 1; }
-  size_t o = 0;          // write position
+  if (t == ".") {
+    out[0] = 0;
+    return 1;
+  }
+  size_t o = 0;  // write position
   size_t label_start = 0;
   bool absolute = false;
-  out[o++] = 0;          // placeholder for the first label length
+  out[o++] = 0;  // placeholder for the first label length
   size_t i = 0;
   while (i < t.size()) {
     uint8_t c = uint8_t(t[i]);
@@ -27,7 +33,10 @@ size_t name_from_text(std::string_view t, const uint8_t* origin, size_t origin_l
       if (ll > kMaxLabel) return fail("label longer than 63 octets");
       out[label_start] = uint8_t(ll);
       ++i;
-      if (i == t.size()) { absolute = true; break; }
+      if (i == t.size()) {
+        absolute = true;
+        break;
+      }
       label_start = o;
       if (o >= kMaxName) return fail("name longer than 255 octets");
       out[o++] = 0;
@@ -116,7 +125,10 @@ bool name_is_below_or_equal(const uint8_t* n, size_t nlen, const uint8_t* p, siz
 int name_label_count(const uint8_t* p, size_t len) noexcept {
   int c = 0;
   size_t i = 0;
-  while (i < len && p[i] != 0) { ++c; i += size_t(p[i]) + 1; }
+  while (i < len && p[i] != 0) {
+    ++c;
+    i += size_t(p[i]) + 1;
+  }
   return c;
 }
 
@@ -124,8 +136,10 @@ int name_canonical_compare(const uint8_t* a, size_t alen, const uint8_t* b, size
   // Collect label offsets, then compare from the rightmost label.
   uint8_t ao[128], bo[128];
   int an = 0, bn = 0;
-  for (size_t i = 0; i < alen && a[i] != 0 && an < 128; i += size_t(a[i]) + 1) ao[an++] = uint8_t(i);
-  for (size_t i = 0; i < blen && b[i] != 0 && bn < 128; i += size_t(b[i]) + 1) bo[bn++] = uint8_t(i);
+  for (size_t i = 0; i < alen && a[i] != 0 && an < 128; i += size_t(a[i]) + 1)
+    ao[an++] = uint8_t(i);
+  for (size_t i = 0; i < blen && b[i] != 0 && bn < 128; i += size_t(b[i]) + 1)
+    bo[bn++] = uint8_t(i);
   while (an > 0 && bn > 0) {
     const uint8_t* la = a + ao[--an];
     const uint8_t* lb = b + bo[--bn];
@@ -141,7 +155,10 @@ int name_canonical_compare(const uint8_t* a, size_t alen, const uint8_t* b, size
 }
 
 void name_to_text(const uint8_t* p, size_t len, std::string& out) {
-  if (len == 0 || p[0] == 0) { out += '.'; return; }
+  if (len == 0 || p[0] == 0) {
+    out += '.';
+    return;
+  }
   size_t i = 0;
   while (i < len && p[i] != 0) {
     size_t l = p[i];
@@ -178,7 +195,9 @@ Name Name::from_text(std::string_view text, const Name& origin) {
   uint8_t buf[kMaxName];
   const char* err = nullptr;
   size_t n = name_from_text(text, origin.data(), origin.size(), buf, &err);
-  if (n == 0) throw std::invalid_argument(std::string(err ? err : "bad name") + ": '" + std::string(text) + "'");
+  if (n == 0)
+    throw std::invalid_argument(std::string(err ? err : "bad name") + ": '" + std::string(text) +
+                                "'");
   return from_wire(buf, n);
 }
 

@@ -52,7 +52,11 @@ inline uint64_t lower_ascii8(uint64_t w) noexcept {
 // the same words: the answer's UDP checksum needs the question's sum, and
 // here it costs three instructions a word instead of a second pass.
 inline uint64_t lower_and_sum(uint8_t* lower, const uint8_t* s, size_t n) noexcept {
-  auto ld8 = [](const uint8_t* p) { uint64_t v; __builtin_memcpy(&v, p, 8); return v; };
+  auto ld8 = [](const uint8_t* p) {
+    uint64_t v;
+    __builtin_memcpy(&v, p, 8);
+    return v;
+  };
   auto st8 = [](uint8_t* p, uint64_t v) { __builtin_memcpy(p, &v, 8); };
   uint64_t acc = 0;
   if (n >= 8) {
@@ -78,15 +82,25 @@ inline uint64_t lower_and_sum(uint8_t* lower, const uint8_t* s, size_t n) noexce
 
 // A wire name whose first label is "*" (RFC 4592 §2.1.1: a wildcard
 // domain name, whether it owns records or is an empty non-terminal).
-inline bool wire_is_wildcard(const uint8_t* n, size_t len) noexcept { return len >= 2 && n[0] == 1 && n[1] == '*'; }
+inline bool wire_is_wildcard(const uint8_t* n, size_t len) noexcept {
+  return len >= 2 && n[0] == 1 && n[1] == '*';
+}
 
 // Byte equality of two short buffers (names: at most 255 bytes), inline:
 // the libc memcmp call, its length dispatch and its early-exit byte
 // search cost more than a name compare itself on the answer path. Reads only
 // [0, n) of each; overlapping 8-byte words cover the tail.
 inline bool bytes_equal(const uint8_t* a, const uint8_t* b, size_t n) noexcept {
-  auto ld8 = [](const uint8_t* p) { uint64_t v; __builtin_memcpy(&v, p, 8); return v; };
-  auto ld4 = [](const uint8_t* p) { uint32_t v; __builtin_memcpy(&v, p, 4); return v; };
+  auto ld8 = [](const uint8_t* p) {
+    uint64_t v;
+    __builtin_memcpy(&v, p, 8);
+    return v;
+  };
+  auto ld4 = [](const uint8_t* p) {
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+  };
   if (n >= 8) {
     uint64_t d = 0;
     size_t i = 0;
@@ -112,7 +126,9 @@ int name_label_count(const uint8_t* p, size_t len) noexcept;
 // Inline (xxhash's XXH_INLINE_ALL, same algorithm and values as libxxhash):
 // every query hashes its name once or more, and an out-of-line call with
 // XXH3's length dispatch cost about a fifth of a hit's answer time.
-inline uint64_t name_hash(const uint8_t* lower, size_t len) noexcept { return XXH3_64bits(lower, len); }
+inline uint64_t name_hash(const uint8_t* lower, size_t len) noexcept {
+  return XXH3_64bits(lower, len);
+}
 
 // Appends the presentation form (absolute, trailing dot, RFC 1035 escapes) to out.
 void name_to_text(const uint8_t* p, size_t len, std::string& out);
@@ -125,20 +141,32 @@ class Name {
   // Throws std::invalid_argument naming the reason on malformed text.
   static Name from_text(std::string_view text, const Name& origin = Name());
   static Name from_wire(const uint8_t* p, size_t len) {
-    Name n; n.wire_.assign(reinterpret_cast<const char*>(p), len); return n;
+    Name n;
+    n.wire_.assign(reinterpret_cast<const char*>(p), len);
+    return n;
   }
   const uint8_t* data() const noexcept { return reinterpret_cast<const uint8_t*>(wire_.data()); }
   size_t size() const noexcept { return wire_.size(); }
   const std::string& wire() const noexcept { return wire_; }
   std::string to_text() const { return name_to_text(data(), size()); }
-  Name lower() const { Name n = *this; name_to_lower(reinterpret_cast<uint8_t*>(n.wire_.data()), n.wire_.size()); return n; }
+  Name lower() const {
+    Name n = *this;
+    name_to_lower(reinterpret_cast<uint8_t*>(n.wire_.data()), n.wire_.size());
+    return n;
+  }
   bool is_root() const noexcept { return wire_.size() == 1; }
   bool is_wildcard() const noexcept { return wire_is_wildcard(data(), size()); }
   int label_count() const noexcept { return name_label_count(data(), size()); }
   Name parent() const;  // drops the first label; the root's parent is the root
-  bool is_below_or_equal(const Name& p) const noexcept { return name_is_below_or_equal(data(), size(), p.data(), p.size()); }
-  bool operator==(const Name& o) const noexcept { return name_equal(data(), size(), o.data(), o.size()); }
-  bool operator<(const Name& o) const noexcept { return name_canonical_compare(data(), size(), o.data(), o.size()) < 0; }
+  bool is_below_or_equal(const Name& p) const noexcept {
+    return name_is_below_or_equal(data(), size(), p.data(), p.size());
+  }
+  bool operator==(const Name& o) const noexcept {
+    return name_equal(data(), size(), o.data(), o.size());
+  }
+  bool operator<(const Name& o) const noexcept {
+    return name_canonical_compare(data(), size(), o.data(), o.size()) < 0;
+  }
 
  private:
   std::string wire_;

@@ -21,13 +21,14 @@ namespace edgedns::zones {
 
 namespace node_flag {
 constexpr uint8_t Apex = 1 << 0;
-constexpr uint8_t Cut = 1 << 1;        // NS at a non-apex name: a delegation
+constexpr uint8_t Cut = 1 << 1;  // NS at a non-apex name: a delegation
 constexpr uint8_t Dname = 1 << 2;
 constexpr uint8_t WildChild = 1 << 3;  // "*.<this name>" exists
 constexpr uint8_t Ent = 1 << 4;        // empty non-terminal (no RRsets)
-constexpr uint8_t Below = 1 << 5;      // strictly below a cut or DNAME: glue/occluded, not authoritative
+constexpr uint8_t Below =
+    1 << 5;  // strictly below a cut or DNAME: glue/occluded, not authoritative
 constexpr uint8_t Cname = 1 << 6;
-constexpr uint8_t Wildcard = 1 << 7;   // first label is "*"
+constexpr uint8_t Wildcard = 1 << 7;  // first label is "*"
 }  // namespace node_flag
 
 struct NodeHdr {

@@ -41,11 +41,20 @@ constexpr size_t kMaxFiles = 256;
 class Input {
  public:
   Input(std::string_view text, size_t start)
-      : text_(text), data_(text.data() + start), end_(text.size() - start), base_(start), eof_(true) {}
+      : text_(text),
+        data_(text.data() + start),
+        end_(text.size() - start),
+        base_(start),
+        eof_(true) {}
   // `seekable`: read with pread from `start` (else read(2) from where the
   // descriptor is, for pipes; then `start` must be 0 and no limit is set).
   Input(int fd, uint64_t start, bool seekable = true)
-      : base_(start), fd_(fd), seekable_(seekable), own_(new char[kChunk]), cap_(kChunk), off_(start) {
+      : base_(start),
+        fd_(fd),
+        seekable_(seekable),
+        own_(new char[kChunk]),
+        cap_(kChunk),
+        off_(start) {
     data_ = own_.get();
     read_more();
   }
@@ -123,7 +132,10 @@ class Input {
         eof_ = true;
         return;
       }
-      if (n == 0) { eof_ = true; return; }
+      if (n == 0) {
+        eof_ = true;
+        return;
+      }
       end_ += size_t(n);
       off_ += uint64_t(n);
     }
@@ -149,9 +161,16 @@ struct Entry {
   std::vector<RdataToken> toks;
   bool blank_owner = false;  // line began with a blank: owner omitted
   uint32_t line = 0;         // line the entry starts on
-  struct Err { uint32_t line; const char* msg; };
-  std::vector<Err> errors;   // tokenizer findings (rare)
-  void clear() { toks.clear(); errors.clear(); blank_owner = false; }
+  struct Err {
+    uint32_t line;
+    const char* msg;
+  };
+  std::vector<Err> errors;  // tokenizer findings (rare)
+  void clear() {
+    toks.clear();
+    errors.clear();
+    blank_owner = false;
+  }
 };
 
 enum class Scan { Ok, NeedMore, Eof };
@@ -198,13 +217,19 @@ Scan scan_entry(const char* d, size_t end, bool eof, size_t& pos, uint32_t& line
       if (depth == 0) break;
       continue;
     }
-    if (is_blank(c)) { ++p; continue; }
+    if (is_blank(c)) {
+      ++p;
+      continue;
+    }
     if (c == ';') {
       while (p < end && d[p] != '\n') ++p;
       continue;
     }
     if (c == '(') {
-      if (depth++ == 0) { paren_line = ln; paren_pos = p; }
+      if (depth++ == 0) {
+        paren_line = ln;
+        paren_pos = p;
+      }
       ++p;
       continue;
     }
@@ -241,7 +266,8 @@ Scan scan_entry(const char* d, size_t end, bool eof, size_t& pos, uint32_t& line
       while (q < end && !kSpecial[uint8_t(d[q])]) ++q;
       if (q >= end) break;
       char x = d[q];
-      if (x == ' ' || x == '\t' || x == '\n' || x == '\r' || x == ';' || x == '(' || x == ')') break;
+      if (x == ' ' || x == '\t' || x == '\n' || x == '\r' || x == ';' || x == '(' || x == ')')
+        break;
       if (x == '\\') {
         if (q + 1 < end && d[q + 1] == '\n') ++ln;
         q += 2;
@@ -254,7 +280,10 @@ Scan scan_entry(const char* d, size_t end, bool eof, size_t& pos, uint32_t& line
           else if (d[q] == '\n') ++ln;
           ++q;
         }
-        if (q >= end) { unterminated = true; break; }
+        if (q >= end) {
+          unterminated = true;
+          break;
+        }
         ++q;
         continue;
       }
@@ -298,26 +327,26 @@ struct State {
   size_t olen = 0;
   uint8_t owner[kMaxName];
   size_t owner_len = 0;
-  bool owner_bad = false;       // the last explicit owner failed: skip its records quietly
+  bool owner_bad = false;  // the last explicit owner failed: skip its records quietly
   uint32_t last_ttl = 0;
   bool last_ttl_known = false;
-  uint32_t default_ttl = 0;     // $TTL
+  uint32_t default_ttl = 0;  // $TTL
   bool default_ttl_known = false;
   // Second half of a two-thread parse: the state above is a guess (the one
   // after the head of the file); these say which guessed values it read
   // before setting its own, so that the guess can be checked afterwards
   // against the state the first half really ends with.
   bool speculative = false;
-  bool owner_local = false;     // an owner was set in this half
-  bool ttl_local = false;       // a record (hence last_ttl) was added in this half
-  bool read_owner = false;      // inherited the guessed owner
-  bool read_last_ttl = false;   // read the guessed last_ttl / last_ttl_known / warning flag
+  bool owner_local = false;    // an owner was set in this half
+  bool ttl_local = false;      // a record (hence last_ttl) was added in this half
+  bool read_owner = false;     // inherited the guessed owner
+  bool read_last_ttl = false;  // read the guessed last_ttl / last_ttl_known / warning flag
 };
 
 // Where a file or a text is being read: the input and the position in it.
 struct Cursor {
   Input& in;
-  size_t pos = 0;      // into in.data()
+  size_t pos = 0;  // into in.data()
   uint32_t line = 1;
   uint64_t offset() const noexcept { return in.base() + pos; }
 };
@@ -329,7 +358,9 @@ struct Source {
   std::string_view text;
   int fd = -1;
   uint64_t size = 0;
-  Input open(uint64_t start) const { return fd >= 0 ? Input(fd, start) : Input(text, size_t(start)); }
+  Input open(uint64_t start) const {
+    return fd >= 0 ? Input(fd, start) : Input(text, size_t(start));
+  }
   // Up to `n` bytes at `off` (fewer at the end).
   std::string read(uint64_t off, size_t n) const {
     if (off >= size) return {};
@@ -380,14 +411,17 @@ class Parser {
   void run(Input& in, uint8_t file, State& st, int depth, const std::string& dir) {
     Cursor c{in};
     run_until(c, file, st, depth, dir, UINT64_MAX);
-    if (in.read_error()) error(file, c.line, std::string("read error: ") + std::strerror(in.read_error()));
+    if (in.read_error())
+      error(file, c.line, std::string("read error: ") + std::strerror(in.read_error()));
   }
   bool run_file(const std::string& path, uint8_t file, State& st, int depth, uint32_t from_line,
                 uint8_t from_file);
 
   void finish() {
     if (!zone_origin_set_ && !stopped_)
-      error(0, 0, "cannot determine the zone origin: no origin given, no $ORIGIN and no SOA with an absolute owner");
+      error(0, 0,
+            "cannot determine the zone origin: no origin given, no $ORIGIN and no SOA with an "
+            "absolute owner");
   }
 
   uint8_t add_file(const std::string& path) {
@@ -397,8 +431,8 @@ class Parser {
   void error(uint8_t file, uint32_t line, std::string msg) {
     if (stopped_) return;
     if (++errors_ > kMaxErrors) {
-      res_.diagnostics.push_back({Diagnostic::Severity::Error, fname(file), line,
-                                  "too many errors, giving up"});
+      res_.diagnostics.push_back(
+          {Diagnostic::Severity::Error, fname(file), line, "too many errors, giving up"});
       stopped_ = true;
       return;
     }
@@ -411,7 +445,9 @@ class Parser {
   std::vector<std::string> include_stack;  // realpaths, for loop detection
 
  private:
-  std::string fname(uint8_t file) const { return file < z_.files.size() ? z_.files[file] : std::string(); }
+  std::string fname(uint8_t file) const {
+    return file < z_.files.size() ? z_.files[file] : std::string();
+  }
   void set_zone_origin(const uint8_t* o, size_t n) {
     if (zone_origin_set_) return;
     z_.origin = Name::from_wire(o, n).lower();
@@ -419,17 +455,19 @@ class Parser {
   }
   // Parses entries until the end of the input, or until the first entry
   // boundary at or after `boundary` (an offset in the input).
-  RunEnd run_until(Cursor& c, uint8_t file, State& st, int depth, const std::string& dir, uint64_t boundary);
+  RunEnd run_until(Cursor& c, uint8_t file, State& st, int depth, const std::string& dir,
+                   uint64_t boundary);
   void entry(uint8_t file, State& st, int depth, const std::string& dir);
   void directive(uint8_t file, State& st, int depth, const std::string& dir);
   void generate(uint8_t file, State& st);
-  void record(uint8_t file, uint32_t line, State& st, std::span<const RdataToken> toks, bool blank_owner);
+  void record(uint8_t file, uint32_t line, State& st, std::span<const RdataToken> toks,
+              bool blank_owner);
   bool add_record(uint8_t file, uint32_t line, State& st, const uint8_t* owner, size_t owner_len,
                   uint16_t type, bool have_ttl, uint32_t ttl, std::span<const RdataToken> rd);
   // The second half of a two-thread parse (see run_main); run on its own thread.
   void run_second_half(const Source& src, uint64_t split, uint8_t file, State& st);
-  bool merge_second_half(Parser& p2, const State& guess, bool guess_warned, State& st, const State& st2,
-                         uint32_t line_at_split);
+  bool merge_second_half(Parser& p2, const State& guess, bool guess_warned, State& st,
+                         const State& st2, uint32_t line_at_split);
 
   const ParseOptions& opts_;
   ParseResult& res_;
@@ -505,7 +543,9 @@ void Parser::run_main(const Source& src, uint8_t file, State& st, const std::str
     for (size_t i = 0; i + 1 < w.size(); ++i) {
       if (w[i] != '\n') continue;
       const char x = w[i + 1];
-      if (x == ' ' || x == '\t' || x == '\r' || x == '\n' || x == ';' || x == '$' || x == ')' || x == '(') continue;
+      if (x == ' ' || x == '\t' || x == '\r' || x == '\n' || x == ';' || x == '$' || x == ')' ||
+          x == '(')
+        continue;
       split = (mid > 0 ? mid - 1 : 0) + i + 1;
       break;
     }
@@ -513,7 +553,8 @@ void Parser::run_main(const Source& src, uint8_t file, State& st, const std::str
   }
   if (split == 0) {
     if (end != RunEnd::Stopped) run_until(c, file, st, 0, dir, UINT64_MAX);
-    if (in.read_error()) error(file, c.line, std::string("read error: ") + std::strerror(in.read_error()));
+    if (in.read_error())
+      error(file, c.line, std::string("read error: ") + std::strerror(in.read_error()));
     return;
   }
 
@@ -551,7 +592,8 @@ void Parser::run_main(const Source& src, uint8_t file, State& st, const std::str
     // One thread from here: the split was inside an entry, or the guess was wrong.
     in.lift_limit();
     run_until(c, file, st, 0, dir, UINT64_MAX);
-    if (in.read_error()) error(file, c.line, std::string("read error: ") + std::strerror(in.read_error()));
+    if (in.read_error())
+      error(file, c.line, std::string("read error: ") + std::strerror(in.read_error()));
   }
 }
 
@@ -574,8 +616,8 @@ bool Parser::merge_second_half(Parser& p2, const State& guess, bool guess_warned
   if (st2.read_owner && (st.owner_len != guess.owner_len || st.owner_bad != guess.owner_bad ||
                          std::memcmp(st.owner, guess.owner, st.owner_len) != 0))
     return false;
-  if (st2.read_last_ttl && (st.last_ttl_known != guess.last_ttl_known || st.last_ttl != guess.last_ttl ||
-                            warned_default_ttl_ != guess_warned))
+  if (st2.read_last_ttl && (st.last_ttl_known != guess.last_ttl_known ||
+                            st.last_ttl != guess.last_ttl || warned_default_ttl_ != guess_warned))
     return false;
   // One thread would have stopped somewhere in the second half.
   if (errors_ + p2.errors_ > kMaxErrors) return false;
@@ -594,8 +636,8 @@ bool Parser::merge_second_half(Parser& p2, const State& guess, bool guess_warned
   return true;
 }
 
-bool Parser::run_file(const std::string& path, uint8_t file, State& st, int depth, uint32_t from_line,
-                      uint8_t from_file) {
+bool Parser::run_file(const std::string& path, uint8_t file, State& st, int depth,
+                      uint32_t from_line, uint8_t from_file) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     error(from_file, from_line, "cannot open " + quote(path) + ": " + std::strerror(errno));
@@ -657,7 +699,8 @@ void Parser::directive(uint8_t file, State& st, int depth, const std::string& di
   if (iequal(d, "$TTL")) {
     if (t.size() != 2) return error(file, line, "$TTL needs exactly one value");
     uint32_t v;
-    if (!detail::parse_ttl(t[1].text, v)) return error(file, line, "$TTL: bad TTL " + quote(t[1].text));
+    if (!detail::parse_ttl(t[1].text, v))
+      return error(file, line, "$TTL: bad TTL " + quote(t[1].text));
     st.default_ttl = v;
     st.default_ttl_known = true;
     return;
@@ -668,9 +711,11 @@ void Parser::directive(uint8_t file, State& st, int depth, const std::string& di
       gave_up_ = true;
       return;
     }
-    if (t.size() < 2 || t.size() > 3) return error(file, line, "$INCLUDE needs a file name and an optional origin");
+    if (t.size() < 2 || t.size() > 3)
+      return error(file, line, "$INCLUDE needs a file name and an optional origin");
     if (depth + 1 > opts_.max_include_depth)
-      return error(file, line, "$INCLUDE nested deeper than " + std::to_string(opts_.max_include_depth));
+      return error(file, line,
+                   "$INCLUDE nested deeper than " + std::to_string(opts_.max_include_depth));
     std::string path(t[1].text);
     if (!path.empty() && path[0] != '/') path = dir + path;
     State child = st;  // RFC 1035 §5.1: the include does not change the parent's origin
@@ -724,26 +769,42 @@ bool expand(std::string_view tmpl, int64_t i, std::string& out, std::string& err
       out += tmpl[++k];
       continue;
     }
-    if (c != '$') { out += c; continue; }
-    if (k + 1 < tmpl.size() && tmpl[k + 1] == '$') { out += "\\$"; ++k; continue; }
+    if (c != '$') {
+      out += c;
+      continue;
+    }
+    if (k + 1 < tmpl.size() && tmpl[k + 1] == '$') {
+      out += "\\$";
+      ++k;
+      continue;
+    }
     int64_t offset = 0;
     unsigned width = 0;
     char base = 'd';
     if (k + 1 < tmpl.size() && tmpl[k + 1] == '{') {
       size_t close = tmpl.find('}', k + 2);
-      if (close == std::string_view::npos) { err = "unterminated ${...} in " + quote(tmpl); return false; }
+      if (close == std::string_view::npos) {
+        err = "unterminated ${...} in " + quote(tmpl);
+        return false;
+      }
       std::string_view spec = tmpl.substr(k + 2, close - k - 2);
       size_t c1 = spec.find(',');
       std::string_view off = spec.substr(0, c1);
       bool neg = !off.empty() && off[0] == '-';
       if (!off.empty() && (off[0] == '-' || off[0] == '+')) off.remove_prefix(1);
       uint64_t v;
-      if (!detail::parse_uint(off, 0x7fffffff, v)) { err = "bad offset in ${" + std::string(spec) + "}"; return false; }
+      if (!detail::parse_uint(off, 0x7fffffff, v)) {
+        err = "bad offset in ${" + std::string(spec) + "}";
+        return false;
+      }
       offset = neg ? -int64_t(v) : int64_t(v);
       if (c1 != std::string_view::npos) {
         std::string_view rest = spec.substr(c1 + 1);
         size_t c2 = rest.find(',');
-        if (!detail::parse_uint(rest.substr(0, c2), 255, v)) { err = "bad width in ${" + std::string(spec) + "}"; return false; }
+        if (!detail::parse_uint(rest.substr(0, c2), 255, v)) {
+          err = "bad width in ${" + std::string(spec) + "}";
+          return false;
+        }
         width = unsigned(v);
         if (c2 != std::string_view::npos) {
           std::string_view b = rest.substr(c2 + 1);
@@ -757,7 +818,10 @@ bool expand(std::string_view tmpl, int64_t i, std::string& out, std::string& err
       k = close;
     }
     int64_t val = i + offset;
-    if (val < 0) { err = "$GENERATE value " + std::to_string(val) + " is negative"; return false; }
+    if (val < 0) {
+      err = "$GENERATE value " + std::to_string(val) + " is negative";
+      return false;
+    }
     if (base == 'n' || base == 'N') {
       append_nibbles(out, uint64_t(val), width, base == 'N');
     } else {
@@ -779,11 +843,15 @@ void Parser::generate(uint8_t file, State& st) {
   size_t dash = r.find('-'), slash = r.find('/');
   uint64_t start, stop, step = 1;
   if (dash == std::string_view::npos || !detail::parse_uint(r.substr(0, dash), 0x7fffffff, start) ||
-      !detail::parse_uint(r.substr(dash + 1, slash == std::string_view::npos ? std::string_view::npos : slash - dash - 1),
-                          0x7fffffff, stop) ||
-      (slash != std::string_view::npos && (!detail::parse_uint(r.substr(slash + 1), 0x7fffffff, step) || step == 0)) ||
+      !detail::parse_uint(
+          r.substr(dash + 1,
+                   slash == std::string_view::npos ? std::string_view::npos : slash - dash - 1),
+          0x7fffffff, stop) ||
+      (slash != std::string_view::npos &&
+       (!detail::parse_uint(r.substr(slash + 1), 0x7fffffff, step) || step == 0)) ||
       stop < start)
-    return error(file, line, "$GENERATE: bad range " + quote(r) + " (want start-stop[/step], start <= stop)");
+    return error(file, line,
+                 "$GENERATE: bad range " + quote(r) + " (want start-stop[/step], start <= stop)");
   std::string lhs(t[2].text);
   size_t i = 3;
   bool have_ttl = false, have_class = false;
@@ -798,7 +866,9 @@ void Parser::generate(uint8_t file, State& st) {
     if (!have_class) {
       if (auto c = rrclass_from_text(x)) {
         if (*c != rrclass::IN)
-          return error(file, line, "class " + rrclass_to_text(*c) + " not supported (only IN zones are served)");
+          return error(
+              file, line,
+              "class " + rrclass_to_text(*c) + " not supported (only IN zones are served)");
         have_class = true;
         continue;
       }
@@ -808,7 +878,8 @@ void Parser::generate(uint8_t file, State& st) {
   if (i >= t.size()) return error(file, line, "$GENERATE: missing type");
   auto type = rrtype_from_text(t[i].text);
   if (!type) return error(file, line, "$GENERATE: unknown type " + quote(t[i].text));
-  if (is_meta_type(*type)) return error(file, line, "meta-type " + rrtype_to_text(*type) + " is not allowed in a zone");
+  if (is_meta_type(*type))
+    return error(file, line, "meta-type " + rrtype_to_text(*type) + " is not allowed in a zone");
   ++i;
   if (i >= t.size()) return error(file, line, "$GENERATE: missing rhs");
   // The rhs is one field in BIND (quotes only group it: its expansion is
@@ -818,8 +889,11 @@ void Parser::generate(uint8_t file, State& st) {
   if (i + 1 == t.size()) rhs = t[i++].text;
   for (; i < t.size(); ++i) {
     if (!rhs.empty()) rhs += ' ';
-    if (t[i].quoted) { rhs += '"'; rhs += t[i].text; rhs += '"'; }
-    else rhs += t[i].text;
+    if (t[i].quoted) {
+      rhs += '"';
+      rhs += t[i].text;
+      rhs += '"';
+    } else rhs += t[i].text;
   }
   std::string lhs_x, rhs_x, err;
   Entry sub;
@@ -830,7 +904,8 @@ void Parser::generate(uint8_t file, State& st) {
     size_t pos = 0;
     uint32_t l = line;
     scan_entry(rhs_x.data(), rhs_x.size(), true, pos, l, sub);
-    if (!sub.errors.empty()) return error(file, line, std::string("$GENERATE: ") + sub.errors[0].msg);
+    if (!sub.errors.empty())
+      return error(file, line, std::string("$GENERATE: ") + sub.errors[0].msg);
     uint8_t owner[kMaxName];
     const char* e = nullptr;
     size_t n = name_from_text(lhs_x, st.olen ? st.origin : nullptr, st.olen, owner, &e);
@@ -844,7 +919,8 @@ void Parser::generate(uint8_t file, State& st) {
   }
 }
 
-void Parser::record(uint8_t file, uint32_t line, State& st, std::span<const RdataToken> t, bool blank_owner) {
+void Parser::record(uint8_t file, uint32_t line, State& st, std::span<const RdataToken> t,
+                    bool blank_owner) {
   size_t i = 0;
   uint16_t type = 0;
   if (!blank_owner) {
@@ -866,7 +942,8 @@ void Parser::record(uint8_t file, uint32_t line, State& st, std::span<const Rdat
   } else {
     if (st.speculative && !st.owner_local) st.read_owner = true;
     if (st.owner_bad) return;
-    if (st.owner_len == 0) return error(file, line, "no owner name and no previous owner to inherit");
+    if (st.owner_len == 0)
+      return error(file, line, "no owner name and no previous owner to inherit");
   }
   bool have_ttl = false, have_class = false;
   uint32_t ttl = 0;
@@ -885,7 +962,9 @@ void Parser::record(uint8_t file, uint32_t line, State& st, std::span<const Rdat
     if (!have_class && x.size() >= 2) {
       if (auto c = rrclass_from_text(x)) {
         if (*c != rrclass::IN)
-          return error(file, line, "class " + rrclass_to_text(*c) + " not supported (only IN zones are served)");
+          return error(
+              file, line,
+              "class " + rrclass_to_text(*c) + " not supported (only IN zones are served)");
         have_class = true;
         continue;
       }
@@ -894,11 +973,13 @@ void Parser::record(uint8_t file, uint32_t line, State& st, std::span<const Rdat
   }
   if (i >= t.size()) return error(file, line, "missing type");
   const std::string_view tt = t[i].text;
-  auto ty = tt.size() == 1 && (tt[0] | 0x20) == 'a' && !t[i].quoted ? std::optional<uint16_t>(rrtype::A)
-                                                                     : rrtype_from_text(tt);
+  auto ty = tt.size() == 1 && (tt[0] | 0x20) == 'a' && !t[i].quoted
+                ? std::optional<uint16_t>(rrtype::A)
+                : rrtype_from_text(tt);
   if (!ty) return error(file, line, "unknown type " + quote(t[i].text));
   type = *ty;
-  if (is_meta_type(type)) return error(file, line, "meta-type " + rrtype_to_text(type) + " is not allowed in a zone");
+  if (is_meta_type(type))
+    return error(file, line, "meta-type " + rrtype_to_text(type) + " is not allowed in a zone");
   if (type == rrtype::SOA && st.olen == 0 && !zone_origin_set_) {
     // No origin from options or $ORIGIN: the SOA's absolute owner is the apex.
     std::memcpy(st.origin, st.owner, st.owner_len);
@@ -908,8 +989,9 @@ void Parser::record(uint8_t file, uint32_t line, State& st, std::span<const Rdat
   add_record(file, line, st, st.owner, st.owner_len, type, have_ttl, ttl, t.subspan(i + 1));
 }
 
-bool Parser::add_record(uint8_t file, uint32_t line, State& st, const uint8_t* owner, size_t owner_len,
-                        uint16_t type, bool have_ttl, uint32_t ttl, std::span<const RdataToken> rd) {
+bool Parser::add_record(uint8_t file, uint32_t line, State& st, const uint8_t* owner,
+                        size_t owner_len, uint16_t type, bool have_ttl, uint32_t ttl,
+                        std::span<const RdataToken> rd) {
   rdata_.clear();
   std::string err = rdata_from_text(type, rd, st.olen ? st.origin : nullptr, st.olen, rdata_);
   if (!err.empty()) {
@@ -969,7 +1051,8 @@ ParseResult parse_zone_file(const std::string& path, const ParseOptions& opts) {
   return res;
 }
 
-ParseResult parse_zone_text(std::string_view text, const std::string& name, const ParseOptions& opts) {
+ParseResult parse_zone_text(std::string_view text, const std::string& name,
+                            const ParseOptions& opts) {
   ParseResult res;
   Parser p(opts, res);
   uint8_t idx = p.add_file(name);

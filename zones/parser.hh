@@ -14,10 +14,10 @@
 namespace edgedns::zones {
 
 struct ParseOptions {
-  std::string origin;          // text; empty: taken from the first $ORIGIN or the SOA owner
-  uint32_t default_ttl = 3600; // used when neither $TTL nor a previous TTL applies (warning)
-  int max_include_depth = 16;  // $INCLUDE loops are errors, not stack overflows
-  size_t max_records = 50'000'000; // size cap so that a runaway $GENERATE cannot eat the node
+  std::string origin;               // text; empty: taken from the first $ORIGIN or the SOA owner
+  uint32_t default_ttl = 3600;      // used when neither $TTL nor a previous TTL applies (warning)
+  int max_include_depth = 16;       // $INCLUDE loops are errors, not stack overflows
+  size_t max_records = 50'000'000;  // size cap so that a runaway $GENERATE cannot eat the node
   // A main file (or text) at least this large is parsed by two threads, split
   // near its middle; SIZE_MAX: always one. The result, diagnostics included,
   // is the same either way (tests lower it to run the two-thread path).
@@ -31,7 +31,8 @@ struct ParseResult {
   // work was used (see ParseOptions::parallel_min_bytes); informative only.
   unsigned threads = 1;
   bool has_errors() const noexcept {
-    for (const auto& d : diagnostics) if (d.is_error()) return true;
+    for (const auto& d : diagnostics)
+      if (d.is_error()) return true;
     return false;
   }
 };

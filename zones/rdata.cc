@@ -34,14 +34,20 @@ class Fields {
   const RdataToken* peek() const noexcept { return more() ? &f_[i_] : nullptr; }
 
   const RdataToken* next(std::string_view field) {
-    if (!more()) { fail(field, "missing"); return nullptr; }
+    if (!more()) {
+      fail(field, "missing");
+      return nullptr;
+    }
     return &f_[i_++];
   }
 
   bool fail(std::string_view field, std::string_view why) {
     if (!err_.empty()) return false;
     err_ = rrtype_to_text(type_);
-    if (!field.empty()) { err_ += ' '; err_ += field; }
+    if (!field.empty()) {
+      err_ += ' ';
+      err_ += field;
+    }
     err_ += ": ";
     err_ += why;
     return false;
@@ -58,9 +64,8 @@ class Fields {
     const RdataToken* t = next(field);
     if (!t) return false;
     if (parse_uint(t->text, max, v)) return true;
-    if (!t->text.empty() && std::all_of(t->text.begin(), t->text.end(),
-                                        [](char c) { return c >= '0' && c <= '9'; }))
-    {
+    if (!t->text.empty() &&
+        std::all_of(t->text.begin(), t->text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       std::string m(1, '\'');
       m += t->text;
       m += "' is above ";
@@ -102,7 +107,8 @@ class Fields {
     uint8_t buf[kMaxName];
     const char* e = nullptr;
     size_t n = name_from_text(t->text, origin_, olen_, buf, &e);
-    if (n == 0) return fail(field, std::string(e ? e : "bad name") + " in '" + std::string(t->text) + "'");
+    if (n == 0)
+      return fail(field, std::string(e ? e : "bad name") + " in '" + std::string(t->text) + "'");
     out_.insert(out_.end(), buf, buf + n);
     return true;
   }
@@ -125,7 +131,10 @@ class Fields {
   bool unescape(std::string_view field, std::string_view s, std::vector<uint8_t>& dst) {
     for (size_t i = 0; i < s.size(); ++i) {
       uint8_t c = uint8_t(s[i]);
-      if (c != '\\') { dst.push_back(c); continue; }
+      if (c != '\\') {
+        dst.push_back(c);
+        continue;
+      }
       if (i + 1 >= s.size()) return fail(field, "dangling backslash");
       uint8_t d = uint8_t(s[i + 1]);
       if (d >= '0' && d <= '9') {
@@ -183,8 +192,14 @@ class Fields {
     return true;
   }
 
-  void put16(uint16_t v) { out_.push_back(uint8_t(v >> 8)); out_.push_back(uint8_t(v)); }
-  void put32(uint32_t v) { put16(uint16_t(v >> 16)); put16(uint16_t(v)); }
+  void put16(uint16_t v) {
+    out_.push_back(uint8_t(v >> 8));
+    out_.push_back(uint8_t(v));
+  }
+  void put32(uint32_t v) {
+    put16(uint16_t(v >> 16));
+    put16(uint16_t(v));
+  }
   static int hexval(char c) noexcept {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -241,10 +256,22 @@ struct AlgName {
 };
 // RFC 4034 App. A.1 / IANA DNSSEC algorithm mnemonics, accepted as BIND does.
 constexpr AlgName kAlgs[] = {
-    {1, "RSAMD5"}, {2, "DH"}, {3, "DSA"}, {5, "RSASHA1"}, {6, "DSA-NSEC3-SHA1"},
-    {7, "RSASHA1-NSEC3-SHA1"}, {8, "RSASHA256"}, {10, "RSASHA512"}, {12, "ECC-GOST"},
-    {13, "ECDSAP256SHA256"}, {14, "ECDSAP384SHA384"}, {15, "ED25519"}, {16, "ED448"},
-    {252, "INDIRECT"}, {253, "PRIVATEDNS"}, {254, "PRIVATEOID"},
+    {1, "RSAMD5"},
+    {2, "DH"},
+    {3, "DSA"},
+    {5, "RSASHA1"},
+    {6, "DSA-NSEC3-SHA1"},
+    {7, "RSASHA1-NSEC3-SHA1"},
+    {8, "RSASHA256"},
+    {10, "RSASHA512"},
+    {12, "ECC-GOST"},
+    {13, "ECDSAP256SHA256"},
+    {14, "ECDSAP384SHA384"},
+    {15, "ED25519"},
+    {16, "ED448"},
+    {252, "INDIRECT"},
+    {253, "PRIVATEDNS"},
+    {254, "PRIVATEOID"},
 };
 
 bool iequal(std::string_view a, std::string_view b) noexcept {
@@ -258,7 +285,11 @@ bool Fields::algorithm(std::string_view field) {
   const RdataToken* t = peek();
   if (t && !t->text.empty() && !(t->text[0] >= '0' && t->text[0] <= '9')) {
     for (const auto& a : kAlgs)
-      if (iequal(a.text, t->text)) { ++i_; out_.push_back(a.code); return true; }
+      if (iequal(a.text, t->text)) {
+        ++i_;
+        out_.push_back(a.code);
+        return true;
+      }
     ++i_;
     return fail_value(field, "unknown algorithm", t->text);
   }
@@ -274,7 +305,10 @@ bool Fields::type_bitmap() {
     auto ty = rrtype_from_text(t->text);
     if (!ty) return fail_value("type bitmap", "unknown type", t->text);
     unsigned w = *ty >> 8, b = *ty & 0xff;
-    if (!used[w]) { std::memset(bits[w], 0, 32); used[w] = true; }
+    if (!used[w]) {
+      std::memset(bits[w], 0, 32);
+      used[w] = true;
+    }
     bits[w][b >> 3] |= uint8_t(0x80 >> (b & 7));
   }
   for (unsigned w = 0; w < 256; ++w) {
@@ -311,14 +345,18 @@ bool Fields::time_field(std::string_view field) {
       for (size_t k = 0; k < n; ++k) x = x * 10 + unsigned(s[at + k] - '0');
       return x;
     };
-    unsigned Y = num(0, 4), M = num(4, 2), D = num(6, 2), h = num(8, 2), mi = num(10, 2), se = num(12, 2);
+    unsigned Y = num(0, 4), M = num(4, 2), D = num(6, 2), h = num(8, 2), mi = num(10, 2),
+             se = num(12, 2);
     if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || se > 60)
       return fail_value(field, "bad date", s);
     int64_t secs = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + se;
     put32(uint32_t(uint64_t(secs)));  // serial arithmetic: wraps mod 2^32
     return true;
   }
-  if (parse_uint(s, 0xffffffffull, v)) { put32(uint32_t(v)); return true; }
+  if (parse_uint(s, 0xffffffffull, v)) {
+    put32(uint32_t(v));
+    return true;
+  }
   return fail_value(field, "bad time", s);
 }
 
@@ -360,9 +398,15 @@ bool loc_size(std::string_view s, uint8_t& out) {
   }
   uint64_t cm = whole * 100 + frac;
   unsigned exp = 0;
-  while (cm >= 10 && cm % 10 == 0 && exp < 9) { cm /= 10; ++exp; }
+  while (cm >= 10 && cm % 10 == 0 && exp < 9) {
+    cm /= 10;
+    ++exp;
+  }
   // mantissa must be a single digit; round like BIND (values are normally exact)
-  while (cm >= 10 && exp < 9) { cm /= 10; ++exp; }
+  while (cm >= 10 && exp < 9) {
+    cm /= 10;
+    ++exp;
+  }
   if (cm >= 10) return false;
   out = uint8_t(cm << 4 | exp);
   return true;
@@ -377,7 +421,8 @@ bool parse_loc(Fields& f) {
     uint64_t deg = 0, min = 0, secms = 0;
     const RdataToken* t = tok(names[c]);
     if (!t) return false;
-    if (!parse_uint(t->text, c == 0 ? 90 : 180, deg)) return f.fail_value(names[c], "bad degrees", t->text);
+    if (!parse_uint(t->text, c == 0 ? 90 : 180, deg))
+      return f.fail_value(names[c], "bad degrees", t->text);
     auto is_hemi = [&](const RdataToken* x) {
       return x && x->text.size() == 1 &&
              (lower_ascii(uint8_t(x->text[0])) == lower_ascii(uint8_t(hemis[c][0])) ||
@@ -393,7 +438,8 @@ bool parse_loc(Fields& f) {
         std::string_view s = t->text;
         size_t dot = s.find('.');
         uint64_t whole = 0, frac = 0;
-        if (!parse_uint(s.substr(0, dot), 59, whole)) return f.fail_value(names[c], "bad seconds", s);
+        if (!parse_uint(s.substr(0, dot), 59, whole))
+          return f.fail_value(names[c], "bad seconds", s);
         if (dot != std::string_view::npos) {
           std::string_view fr = s.substr(dot + 1);
           if (fr.empty() || fr.size() > 3 || !parse_uint(fr, 999, frac))
@@ -419,10 +465,12 @@ bool parse_loc(Fields& f) {
   if (neg) s.remove_prefix(1);
   size_t dot = s.find('.');
   uint64_t whole = 0, frac = 0;
-  if (!parse_uint(s.substr(0, dot), 42849672, whole)) return f.fail_value("altitude", "bad value", t->text);
+  if (!parse_uint(s.substr(0, dot), 42849672, whole))
+    return f.fail_value("altitude", "bad value", t->text);
   if (dot != std::string_view::npos) {
     std::string_view fr = s.substr(dot + 1);
-    if (fr.empty() || fr.size() > 2 || !parse_uint(fr, 99, frac)) return f.fail_value("altitude", "bad value", t->text);
+    if (fr.empty() || fr.size() > 2 || !parse_uint(fr, 99, frac))
+      return f.fail_value("altitude", "bad value", t->text);
     if (fr.size() == 1) frac *= 10;
   }
   int64_t alt_cm = int64_t(whole * 100 + frac) * (neg ? -1 : 1) + 10000000;
@@ -442,15 +490,22 @@ bool parse_loc(Fields& f) {
 }
 
 // ---- SVCB / HTTPS (RFC 9460) ----
-constexpr std::string_view kSvcKeys[] = {"mandatory", "alpn", "no-default-alpn", "port",
-                                         "ipv4hint", "ech", "ipv6hint", "dohpath", "ohttp"};
+constexpr std::string_view kSvcKeys[] = {"mandatory", "alpn",     "no-default-alpn",
+                                         "port",      "ipv4hint", "ech",
+                                         "ipv6hint",  "dohpath",  "ohttp"};
 
 bool svc_key_from_text(std::string_view s, uint16_t& key) {
   for (size_t k = 0; k < std::size(kSvcKeys); ++k)
-    if (iequal(s, kSvcKeys[k])) { key = uint16_t(k); return true; }
+    if (iequal(s, kSvcKeys[k])) {
+      key = uint16_t(k);
+      return true;
+    }
   if (s.size() > 3 && iequal(s.substr(0, 3), "key")) {
     uint64_t v;
-    if (parse_uint(s.substr(3), 65535, v)) { key = uint16_t(v); return true; }
+    if (parse_uint(s.substr(3), 65535, v)) {
+      key = uint16_t(v);
+      return true;
+    }
   }
   return false;
 }
@@ -465,7 +520,10 @@ template <class F>
 bool split_commas(std::string_view v, F&& each) {
   size_t start = 0;
   for (size_t i = 0; i <= v.size(); ++i) {
-    if (i < v.size() && v[i] == '\\') { ++i; continue; }
+    if (i < v.size() && v[i] == '\\') {
+      ++i;
+      continue;
+    }
     if (i == v.size() || v[i] == ',') {
       if (!each(v.substr(start, i - start))) return false;
       start = i + 1;
@@ -476,7 +534,10 @@ bool split_commas(std::string_view v, F&& each) {
 
 bool parse_svcb(Fields& f) {
   if (!f.u16("priority") || !f.name("target")) return false;
-  struct Param { uint16_t key; std::vector<uint8_t> value; };
+  struct Param {
+    uint16_t key;
+    std::vector<uint8_t> value;
+  };
   std::vector<Param> params;
   while (f.more()) {
     const RdataToken* t = f.next("parameter");
@@ -487,7 +548,8 @@ bool parse_svcb(Fields& f) {
     bool has_value = eq != std::string_view::npos;
     if (has_value) {
       vs = s.substr(eq + 1);
-      if (vs.empty() && f.peek() && f.peek()->quoted) vs = f.next("parameter")->text;  // key= "value"
+      if (vs.empty() && f.peek() && f.peek()->quoted)
+        vs = f.next("parameter")->text;  // key= "value"
       if (vs.size() >= 2 && vs.front() == '"' && vs.back() == '"') vs = vs.substr(1, vs.size() - 2);
     }
     uint16_t key;
@@ -509,7 +571,10 @@ bool parse_svcb(Fields& f) {
         if (!ok) return false;
         if (keys.empty()) return f.fail(field, "needs a value");
         std::sort(keys.begin(), keys.end());
-        for (uint16_t k : keys) { v.push_back(uint8_t(k >> 8)); v.push_back(uint8_t(k)); }
+        for (uint16_t k : keys) {
+          v.push_back(uint8_t(k >> 8));
+          v.push_back(uint8_t(k));
+        }
         break;
       }
       case 1: {  // alpn
@@ -526,7 +591,8 @@ bool parse_svcb(Fields& f) {
         if (!ok) return false;
         break;
       }
-      case 2: case 8:  // no-default-alpn, ohttp: no value
+      case 2:
+      case 8:  // no-default-alpn, ohttp: no value
         if (has_value && !vs.empty()) return f.fail(field, "takes no value");
         break;
       case 3: {
@@ -536,7 +602,8 @@ bool parse_svcb(Fields& f) {
         v.push_back(uint8_t(port));
         break;
       }
-      case 4: case 6: {
+      case 4:
+      case 6: {
         bool ok = split_commas(vs, [&](std::string_view a) {
           uint8_t buf[16];
           if (key == 4 ? !parse_ipv4(a, buf) : !parse_ipv6(a, buf))
@@ -563,7 +630,8 @@ bool parse_svcb(Fields& f) {
     params.push_back(std::move(p));
   }
   // RFC 9460 §2.2: SvcParamKeys in strictly increasing order on the wire.
-  std::sort(params.begin(), params.end(), [](const Param& a, const Param& b) { return a.key < b.key; });
+  std::sort(params.begin(), params.end(),
+            [](const Param& a, const Param& b) { return a.key < b.key; });
   for (const auto& p : params) {
     f.put16(p.key);
     f.put16(uint16_t(p.value.size()));
@@ -591,22 +659,22 @@ bool encode_native(uint16_t type, Fields& f) {
       f.out_.insert(f.out_.end(), a, a + 16);
       return true;
     }
-    case NS: case CNAME: case DNAME: case PTR:
-      return f.name("target");
+    case NS:
+    case CNAME:
+    case DNAME:
+    case PTR: return f.name("target");
     case SOA:
       return f.name("mname") && f.name("rname") && f.u32("serial") && f.ttl32("refresh") &&
              f.ttl32("retry") && f.ttl32("expire") && f.ttl32("minimum");
-    case MX:
-      return f.u16("preference") && f.name("exchange");
-    case TXT: case SPF:
+    case MX: return f.u16("preference") && f.name("exchange");
+    case TXT:
+    case SPF:
       if (!f.more()) return f.fail("", "needs at least one string");
       while (f.more())
         if (!f.charstring("string")) return false;
       return true;
-    case HINFO:
-      return f.charstring("cpu") && f.charstring("os");
-    case SRV:
-      return f.u16("priority") && f.u16("weight") && f.u16("port") && f.name("target");
+    case HINFO: return f.charstring("cpu") && f.charstring("os");
+    case SRV: return f.u16("priority") && f.u16("weight") && f.u16("port") && f.name("target");
     case NAPTR:
       return f.u16("order") && f.u16("preference") && f.charstring("flags") &&
              f.charstring("services") && f.charstring("regexp") && f.name("replacement");
@@ -625,14 +693,17 @@ bool encode_native(uint16_t type, Fields& f) {
       if (!t) return false;
       return f.unescape("value", t->text, f.out_);
     }
-    case SSHFP:
-      return f.u8("algorithm") && f.u8("fingerprint type") && f.hex_rest("fingerprint");
+    case SSHFP: return f.u8("algorithm") && f.u8("fingerprint type") && f.hex_rest("fingerprint");
     case TLSA:
       return f.u8("usage") && f.u8("selector") && f.u8("matching type") && f.hex_rest("data");
-    case DS: case CDS:
-      return f.u16("key tag") && f.algorithm("algorithm") && f.u8("digest type") && f.hex_rest("digest");
-    case DNSKEY: case CDNSKEY:
-      return f.u16("flags") && f.u8("protocol") && f.algorithm("algorithm") && f.base64_rest("public key");
+    case DS:
+    case CDS:
+      return f.u16("key tag") && f.algorithm("algorithm") && f.u8("digest type") &&
+             f.hex_rest("digest");
+    case DNSKEY:
+    case CDNSKEY:
+      return f.u16("flags") && f.u8("protocol") && f.algorithm("algorithm") &&
+             f.base64_rest("public key");
     case RRSIG: {
       const RdataToken* t = f.next("type covered");
       if (!t) return false;
@@ -643,9 +714,9 @@ bool encode_native(uint16_t type, Fields& f) {
              f.time_field("expiration") && f.time_field("inception") && f.u16("key tag") &&
              f.name("signer") && f.base64_rest("signature");
     }
-    case NSEC:
-      return f.name("next name") && f.type_bitmap();
-    case NSEC3: case NSEC3PARAM: {
+    case NSEC: return f.name("next name") && f.type_bitmap();
+    case NSEC3:
+    case NSEC3PARAM: {
       if (!f.u8("hash algorithm") || !f.u8("flags") || !f.u16("iterations")) return false;
       const RdataToken* t = f.next("salt");
       if (!t) return false;
@@ -669,7 +740,10 @@ bool encode_native(uint16_t type, Fields& f) {
         if (v < 0) return f.fail_value("next hashed owner", "bad base32hex", s);
         acc = acc << 5 | unsigned(v);
         bits += 5;
-        if (bits >= 8) { bits -= 8; f.out_.push_back(uint8_t(acc >> bits)); }
+        if (bits >= 8) {
+          bits -= 8;
+          f.out_.push_back(uint8_t(acc >> bits));
+        }
       }
       if (bits >= 5 || (acc & ((1u << bits) - 1)) != 0)
         return f.fail_value("next hashed owner", "bad base32hex length", s);
@@ -680,10 +754,9 @@ bool encode_native(uint16_t type, Fields& f) {
     }
     case ZONEMD:
       return f.u32("serial") && f.u8("scheme") && f.u8("hash algorithm") && f.hex_rest("digest");
-    case LOC:
-      return parse_loc(f);
-    case SVCB: case HTTPS:
-      return parse_svcb(f);
+    case LOC: return parse_loc(f);
+    case SVCB:
+    case HTTPS: return parse_svcb(f);
     default:
       return f.fail("", "no presentation format known for this type; use the RFC 3597 \\# form");
   }
@@ -692,13 +765,35 @@ bool encode_native(uint16_t type, Fields& f) {
 bool is_native(uint16_t type) noexcept {
   using namespace rrtype;
   switch (type) {
-    case A: case AAAA: case NS: case CNAME: case DNAME: case PTR: case SOA: case MX: case TXT:
-    case SPF: case HINFO: case SRV: case NAPTR: case CAA: case SSHFP: case TLSA: case DS: case CDS:
-    case DNSKEY: case CDNSKEY: case RRSIG: case NSEC: case NSEC3: case NSEC3PARAM: case ZONEMD:
-    case LOC: case SVCB: case HTTPS:
-      return true;
-    default:
-      return false;
+    case A:
+    case AAAA:
+    case NS:
+    case CNAME:
+    case DNAME:
+    case PTR:
+    case SOA:
+    case MX:
+    case TXT:
+    case SPF:
+    case HINFO:
+    case SRV:
+    case NAPTR:
+    case CAA:
+    case SSHFP:
+    case TLSA:
+    case DS:
+    case CDS:
+    case DNSKEY:
+    case CDNSKEY:
+    case RRSIG:
+    case NSEC:
+    case NSEC3:
+    case NSEC3PARAM:
+    case ZONEMD:
+    case LOC:
+    case SVCB:
+    case HTTPS: return true;
+    default: return false;
   }
 }
 
@@ -713,15 +808,36 @@ class Reader {
   bool done() const noexcept { return i_ == n_; }
   size_t left() const noexcept { return n_ - i_; }
   const uint8_t* here() const noexcept { return p_ + i_; }
-  bool need(size_t k) { if (n_ - i_ < k) ok_ = false; return ok_; }
-  unsigned u8() { if (!need(1)) return 0; return p_[i_++]; }
-  unsigned u16() { if (!need(2)) return 0; unsigned v = rd16(p_ + i_); i_ += 2; return v; }
-  uint32_t u32() { if (!need(4)) return 0; uint32_t v = rd32(p_ + i_); i_ += 4; return v; }
-  void skip(size_t k) { if (need(k)) i_ += k; }
+  bool need(size_t k) {
+    if (n_ - i_ < k) ok_ = false;
+    return ok_;
+  }
+  unsigned u8() {
+    if (!need(1)) return 0;
+    return p_[i_++];
+  }
+  unsigned u16() {
+    if (!need(2)) return 0;
+    unsigned v = rd16(p_ + i_);
+    i_ += 2;
+    return v;
+  }
+  uint32_t u32() {
+    if (!need(4)) return 0;
+    uint32_t v = rd32(p_ + i_);
+    i_ += 4;
+    return v;
+  }
+  void skip(size_t k) {
+    if (need(k)) i_ += k;
+  }
   void name(std::string& out) {
     if (!ok_) return;
     size_t l = name_wire_length(p_ + i_, n_ - i_);
-    if (l == 0) { ok_ = false; return; }
+    if (l == 0) {
+      ok_ = false;
+      return;
+    }
     name_to_text(p_ + i_, l, out);
     i_ += l;
   }
@@ -741,8 +857,10 @@ class Reader {
   static void escaped(const uint8_t* s, size_t l, std::string& out) {
     for (size_t k = 0; k < l; ++k) {
       uint8_t c = s[k];
-      if (c == '"' || c == '\\') { out += '\\'; out += char(c); }
-      else if (c < 0x20 || c >= 0x7f) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += char(c);
+      } else if (c < 0x20 || c >= 0x7f) {
         char b[5];
         std::snprintf(b, sizeof b, "\\%03u", c);
         out += b;
@@ -759,21 +877,32 @@ class Reader {
 
 void hex_upper(const uint8_t* p, size_t n, std::string& out) {
   static const char d[] = "0123456789ABCDEF";
-  for (size_t i = 0; i < n; ++i) { out += d[p[i] >> 4]; out += d[p[i] & 15]; }
+  for (size_t i = 0; i < n; ++i) {
+    out += d[p[i] >> 4];
+    out += d[p[i] & 15];
+  }
 }
 void base64(const uint8_t* p, size_t n, std::string& out) {
   static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   size_t i = 0;
   for (; i + 3 <= n; i += 3) {
     uint32_t x = uint32_t(p[i]) << 16 | uint32_t(p[i + 1]) << 8 | p[i + 2];
-    out += a[x >> 18]; out += a[(x >> 12) & 63]; out += a[(x >> 6) & 63]; out += a[x & 63];
+    out += a[x >> 18];
+    out += a[(x >> 12) & 63];
+    out += a[(x >> 6) & 63];
+    out += a[x & 63];
   }
   if (n - i == 1) {
     uint32_t x = uint32_t(p[i]) << 16;
-    out += a[x >> 18]; out += a[(x >> 12) & 63]; out += "==";
+    out += a[x >> 18];
+    out += a[(x >> 12) & 63];
+    out += "==";
   } else if (n - i == 2) {
     uint32_t x = uint32_t(p[i]) << 16 | uint32_t(p[i + 1]) << 8;
-    out += a[x >> 18]; out += a[(x >> 12) & 63]; out += a[(x >> 6) & 63]; out += '=';
+    out += a[x >> 18];
+    out += a[(x >> 12) & 63];
+    out += a[(x >> 6) & 63];
+    out += '=';
   }
 }
 void num(unsigned long long v, std::string& out) { out += std::to_string(v); }
@@ -798,13 +927,19 @@ void type_bitmap_text(Reader& r, std::string& out) {
   int last = -1;
   while (r.ok() && !r.done()) {
     unsigned w = r.u8(), len = r.u8();
-    if (!r.ok() || len == 0 || len > 32 || int(w) <= last) { r.need(SIZE_MAX); return; }
+    if (!r.ok() || len == 0 || len > 32 || int(w) <= last) {
+      r.need(SIZE_MAX);
+      return;
+    }
     last = int(w);
     r.need(len);
     if (!r.ok()) return;
     const uint8_t* b = r.here();
     for (unsigned i = 0; i < len * 8; ++i)
-      if (b[i >> 3] & (0x80 >> (i & 7))) { out += ' '; out += rrtype_to_text(uint16_t(w << 8 | i)); }
+      if (b[i >> 3] & (0x80 >> (i & 7))) {
+        out += ' ';
+        out += rrtype_to_text(uint16_t(w << 8 | i));
+      }
     r.skip(len);
   }
 }
@@ -823,8 +958,8 @@ void time_text(uint32_t t, std::string& out) {
   unsigned m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
   char b[32];
-  std::snprintf(b, sizeof b, "%04lld%02u%02u%02u%02u%02u", (long long)y, m, d,
-                unsigned(rem / 3600), unsigned(rem / 60 % 60), unsigned(rem % 60));
+  std::snprintf(b, sizeof b, "%04lld%02u%02u%02u%02u%02u", (long long)y, m, d, unsigned(rem / 3600),
+                unsigned(rem / 60 % 60), unsigned(rem % 60));
   out += b;
 }
 
@@ -850,17 +985,19 @@ bool loc_text(Reader& r, std::string& out) {
     uint32_t v = c == 0 ? lat : lon;
     bool pos = v >= (1u << 31);
     uint32_t a = pos ? v - (1u << 31) : (1u << 31) - v;
-    std::snprintf(b, sizeof b, "%u %u %u.%03u %c ", a / 3600000, a / 60000 % 60, a / 1000 % 60, a % 1000,
-                  c == 0 ? (pos ? 'N' : 'S') : (pos ? 'E' : 'W'));
+    std::snprintf(b, sizeof b, "%u %u %u.%03u %c ", a / 3600000, a / 60000 % 60, a / 1000 % 60,
+                  a % 1000, c == 0 ? (pos ? 'N' : 'S') : (pos ? 'E' : 'W'));
     out += b;
   }
   int64_t alt_cm = int64_t(alt) - 10000000;
   uint64_t aa = uint64_t(alt_cm < 0 ? -alt_cm : alt_cm);
-  std::snprintf(b, sizeof b, "%s%llu.%02llum ", alt_cm < 0 ? "-" : "", (unsigned long long)(aa / 100),
-                (unsigned long long)(aa % 100));
+  std::snprintf(b, sizeof b, "%s%llu.%02llum ", alt_cm < 0 ? "-" : "",
+                (unsigned long long)(aa / 100), (unsigned long long)(aa % 100));
   out += b;
-  loc_size_text(sz, out); out += ' ';
-  loc_size_text(hp, out); out += ' ';
+  loc_size_text(sz, out);
+  out += ' ';
+  loc_size_text(hp, out);
+  out += ' ';
   loc_size_text(vp, out);
   return true;
 }
@@ -904,7 +1041,8 @@ bool svcb_text(Reader& r, std::string& out) {
         out += '"';
         break;
       }
-      case 2: case 8:
+      case 2:
+      case 8:
         if (len) return false;
         break;
       case 3:
@@ -912,7 +1050,8 @@ bool svcb_text(Reader& r, std::string& out) {
         out += '=';
         num(rd16(v), out);
         break;
-      case 4: case 6: {
+      case 4:
+      case 6: {
         unsigned al = key == 4 ? 4 : 16;
         if (len == 0 || len % al) return false;
         out += '=';
@@ -953,19 +1092,26 @@ bool decode_native(uint16_t type, const uint8_t* p, size_t n, std::string& out) 
       inet_ntop(AF_INET6, p, b, sizeof b);
       out += b;
       return true;
-    case NS: case CNAME: case DNAME: case PTR:
-      r.name(out);
-      break;
+    case NS:
+    case CNAME:
+    case DNAME:
+    case PTR: r.name(out); break;
     case SOA:
-      r.name(out); out += ' ';
       r.name(out);
-      for (int k = 0; k < 5; ++k) { out += ' '; num(r.u32(), out); }
+      out += ' ';
+      r.name(out);
+      for (int k = 0; k < 5; ++k) {
+        out += ' ';
+        num(r.u32(), out);
+      }
       break;
     case MX:
-      num(r.u16(), out); out += ' ';
+      num(r.u16(), out);
+      out += ' ';
       r.name(out);
       break;
-    case TXT: case SPF:
+    case TXT:
+    case SPF:
       if (n == 0) return false;
       while (r.ok() && !r.done()) {
         r.charstring(out);
@@ -973,21 +1119,31 @@ bool decode_native(uint16_t type, const uint8_t* p, size_t n, std::string& out) 
       }
       break;
     case HINFO:
-      r.charstring(out); out += ' ';
+      r.charstring(out);
+      out += ' ';
       r.charstring(out);
       break;
     case SRV:
-      for (int k = 0; k < 3; ++k) { num(r.u16(), out); out += ' '; }
+      for (int k = 0; k < 3; ++k) {
+        num(r.u16(), out);
+        out += ' ';
+      }
       r.name(out);
       break;
     case NAPTR:
-      num(r.u16(), out); out += ' ';
-      num(r.u16(), out); out += ' ';
-      for (int k = 0; k < 3; ++k) { r.charstring(out); out += ' '; }
+      num(r.u16(), out);
+      out += ' ';
+      num(r.u16(), out);
+      out += ' ';
+      for (int k = 0; k < 3; ++k) {
+        r.charstring(out);
+        out += ' ';
+      }
       r.name(out);
       break;
     case CAA: {
-      num(r.u8(), out); out += ' ';
+      num(r.u8(), out);
+      out += ' ';
       unsigned l = r.u8();
       if (!r.need(l) || l == 0) return false;
       out.append(reinterpret_cast<const char*>(r.here()), l);
@@ -1003,21 +1159,31 @@ bool decode_native(uint16_t type, const uint8_t* p, size_t n, std::string& out) 
     case TLSA:  // usage, selector, matching type, data
       if (!fields_then_tail(r, {1, 1, 1}, Tail::Hex, out)) return false;
       break;
-    case DS: case CDS:  // key tag, algorithm, digest type, digest
+    case DS:
+    case CDS:  // key tag, algorithm, digest type, digest
       if (!fields_then_tail(r, {2, 1, 1}, Tail::Hex, out)) return false;
       break;
-    case DNSKEY: case CDNSKEY:  // flags, protocol, algorithm, public key
+    case DNSKEY:
+    case CDNSKEY:  // flags, protocol, algorithm, public key
       if (!fields_then_tail(r, {2, 1, 1}, Tail::Base64, out)) return false;
       break;
     case RRSIG:
-      out += rrtype_to_text(uint16_t(r.u16())); out += ' ';
-      num(r.u8(), out); out += ' ';
-      num(r.u8(), out); out += ' ';
-      num(r.u32(), out); out += ' ';
-      time_text(r.u32(), out); out += ' ';
-      time_text(r.u32(), out); out += ' ';
-      num(r.u16(), out); out += ' ';
-      r.name(out); out += ' ';
+      out += rrtype_to_text(uint16_t(r.u16()));
+      out += ' ';
+      num(r.u8(), out);
+      out += ' ';
+      num(r.u8(), out);
+      out += ' ';
+      num(r.u32(), out);
+      out += ' ';
+      time_text(r.u32(), out);
+      out += ' ';
+      time_text(r.u32(), out);
+      out += ' ';
+      num(r.u16(), out);
+      out += ' ';
+      r.name(out);
+      out += ' ';
       if (!r.ok() || r.done()) return false;
       base64(r.here(), r.left(), out);
       r.skip(r.left());
@@ -1026,10 +1192,14 @@ bool decode_native(uint16_t type, const uint8_t* p, size_t n, std::string& out) 
       r.name(out);
       type_bitmap_text(r, out);
       break;
-    case NSEC3: case NSEC3PARAM: {
-      num(r.u8(), out); out += ' ';
-      num(r.u8(), out); out += ' ';
-      num(r.u16(), out); out += ' ';
+    case NSEC3:
+    case NSEC3PARAM: {
+      num(r.u8(), out);
+      out += ' ';
+      num(r.u8(), out);
+      out += ' ';
+      num(r.u16(), out);
+      out += ' ';
       unsigned sl = r.u8();
       if (!r.need(sl)) return false;
       if (sl == 0) out += '-';
@@ -1046,7 +1216,10 @@ bool decode_native(uint16_t type, const uint8_t* p, size_t n, std::string& out) 
       for (unsigned i = 0; i < hl; ++i) {
         acc = (acc << 8 | h[i]) & 0xffff;
         bits += 8;
-        while (bits >= 5) { bits -= 5; out += a[(acc >> bits) & 31]; }
+        while (bits >= 5) {
+          bits -= 5;
+          out += a[(acc >> bits) & 31];
+        }
       }
       if (bits) out += a[(acc << (5 - bits)) & 31];
       r.skip(hl);
@@ -1059,38 +1232,45 @@ bool decode_native(uint16_t type, const uint8_t* p, size_t n, std::string& out) 
     case LOC:
       if (!loc_text(r, out)) return false;
       break;
-    case SVCB: case HTTPS:
+    case SVCB:
+    case HTTPS:
       if (!svcb_text(r, out)) return false;
       break;
-    default:
-      return false;
+    default: return false;
   }
   return r.ok() && r.done();
 }
 
 }  // namespace
 
-std::string rdata_from_text(uint16_t type, std::span<const RdataToken> fields, const uint8_t* origin,
-                            size_t origin_len, std::vector<uint8_t>& out) {
+std::string rdata_from_text(uint16_t type, std::span<const RdataToken> fields,
+                            const uint8_t* origin, size_t origin_len, std::vector<uint8_t>& out) {
   size_t start = out.size();
   Fields f(type, fields, origin, origin_len, out);
   // RFC 3597 §5: "\# <length> <hex>" is valid for every type.
   if (!fields.empty() && !fields[0].quoted && fields[0].text == "\\#") {
     f.i_ = 1;
     uint64_t len;
-    if (!f.uint_field("RFC 3597 length", 65535, len)) { out.resize(start); return f.err_; }
-    if (!f.hex_rest("RFC 3597 data", true)) { out.resize(start); return f.err_; }
+    if (!f.uint_field("RFC 3597 length", 65535, len)) {
+      out.resize(start);
+      return f.err_;
+    }
+    if (!f.hex_rest("RFC 3597 data", true)) {
+      out.resize(start);
+      return f.err_;
+    }
     size_t got = out.size() - start;
     if (got != len) {
       out.resize(start);
-      return rrtype_to_text(type) + ": RFC 3597 length " + std::to_string(len) + " does not match " +
-             std::to_string(got) + " octets of hex data";
+      return rrtype_to_text(type) + ": RFC 3597 length " + std::to_string(len) +
+             " does not match " + std::to_string(got) + " octets of hex data";
     }
     if (is_native(type)) {
       std::string scratch;
       if (!decode_native(type, out.data() + start, got, scratch)) {
         out.resize(start);
-        return rrtype_to_text(type) + ": RFC 3597 data is not a valid " + rrtype_to_text(type) + " RDATA";
+        return rrtype_to_text(type) + ": RFC 3597 data is not a valid " + rrtype_to_text(type) +
+               " RDATA";
       }
     }
     return {};
@@ -1116,7 +1296,10 @@ std::string rdata_to_generic(const uint8_t* rdata, size_t len) {
   static const char d[] = "0123456789abcdef";
   std::string out = "\\# " + std::to_string(len);
   if (len) out += ' ';
-  for (size_t i = 0; i < len; ++i) { out += d[rdata[i] >> 4]; out += d[rdata[i] & 15]; }
+  for (size_t i = 0; i < len; ++i) {
+    out += d[rdata[i] >> 4];
+    out += d[rdata[i] & 15];
+  }
   return out;
 }
 

@@ -25,10 +25,10 @@ std::string rrclass_to_text(uint16_t cls);
 // has names we act on (all names of these types sit at fixed offsets or right
 // after another name).
 struct RdataNames {
-  uint8_t count = 0;              // 0, 1 or 2 names
-  uint8_t first_offset = 0;       // byte offset of the first name in RDATA
-  bool compressible = false;      // RFC 1035 well-known types only (RFC 3597 §4)
-  bool additional = false;        // the (single) name gets A/AAAA in additional
+  uint8_t count = 0;          // 0, 1 or 2 names
+  uint8_t first_offset = 0;   // byte offset of the first name in RDATA
+  bool compressible = false;  // RFC 1035 well-known types only (RFC 3597 §4)
+  bool additional = false;    // the (single) name gets A/AAAA in additional
 };
 RdataNames rdata_names(uint16_t type) noexcept;
 

@@ -32,9 +32,10 @@ struct Shard {
   std::vector<Slot> slots;
   std::vector<uint8_t> blob;  // 4-byte aligned nodes
   size_t names = 0;
-  std::vector<uint8_t> kids;         // per slot: children count, or kManyKids
-  std::vector<ManyKids> many_kids;   // sorted by slot
-  std::vector<uint64_t> kid_hashes;  // name hashes of the children of nodes with kids < kManyKids, in slot order
+  std::vector<uint8_t> kids;        // per slot: children count, or kManyKids
+  std::vector<ManyKids> many_kids;  // sorted by slot
+  std::vector<uint64_t>
+      kid_hashes;  // name hashes of the children of nodes with kids < kManyKids, in slot order
   // What the answer engine precomputes for this shard's cut, CNAME and
   // wildcard-parent nodes (answer_prepare.hh, prepare_shard_answers): a
   // table of AnswerAux sorted by node offset, then their templates. Empty
@@ -46,7 +47,8 @@ struct Shard {
 
 inline size_t shard_memory(const Shard& s) noexcept {
   return sizeof(Shard) + s.slots.capacity() * sizeof(Slot) + s.blob.capacity() + s.kids.capacity() +
-         s.many_kids.capacity() * sizeof(ManyKids) + s.kid_hashes.capacity() * sizeof(uint64_t) + s.aux.capacity();
+         s.many_kids.capacity() * sizeof(ManyKids) + s.kid_hashes.capacity() * sizeof(uint64_t) +
+         s.aux.capacity();
 }
 
 // Children of the node in `slot`: count, and their hashes (null when the
@@ -61,9 +63,11 @@ inline KidsOf kids_of(const Shard& s, uint32_t slot) noexcept {
     size_t lo = 0, hi = s.many_kids.size();
     while (lo < hi) {
       size_t mid = (lo + hi) / 2;
-      if (s.many_kids[mid].slot < slot) lo = mid + 1; else hi = mid;
+      if (s.many_kids[mid].slot < slot) lo = mid + 1;
+      else hi = mid;
     }
-    return {lo < s.many_kids.size() && s.many_kids[lo].slot == slot ? s.many_kids[lo].count : 0, nullptr};
+    return {lo < s.many_kids.size() && s.many_kids[lo].slot == slot ? s.many_kids[lo].count : 0,
+            nullptr};
   }
   size_t at = 0;
   for (uint32_t i = 0; i < slot; ++i)

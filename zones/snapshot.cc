@@ -86,7 +86,10 @@ Grouping group_records(const ZoneData& z) {
     }
     dir[b + 1] = at;
   }
-  for (auto& c : count) { c.clear(); c.shrink_to_fit(); }
+  for (auto& c : count) {
+    c.clear();
+    c.shrink_to_fit();
+  }
   g.ents.reset(new GroupEnt[n]);
   GroupEnt* E = g.ents.get();
   advise_huge_pages(E, n * sizeof(GroupEnt));  // filled at random positions by the scatter below
@@ -114,7 +117,10 @@ Grouping group_records(const ZoneData& z) {
         for (GroupEnt* p = lo + 1; p < hi; ++p) {
           GroupEnt v = *p;
           GroupEnt* q = p;
-          while (q > lo && less(v, q[-1])) { *q = q[-1]; --q; }
+          while (q > lo && less(v, q[-1])) {
+            *q = q[-1];
+            --q;
+          }
           *q = v;
         }
       } else {
@@ -125,8 +131,8 @@ Grouping group_records(const ZoneData& z) {
   on_two_threads(two, [&](size_t t) {
     uint32_t* p = pos[t].data();
     each(cut[t], cut[t + 1], [&](size_t i, const Record& r, uint64_t h) {
-      E[p[h >> (64 - bits)]++] = GroupEnt{h, uint32_t(i), r.owner_off, r.rdata_off, r.ttl,
-                                          r.rdata_len, r.type, r.rclass, r.owner_len, 0};
+      E[p[h >> (64 - bits)]++] = GroupEnt{h,           uint32_t(i), r.owner_off, r.rdata_off, r.ttl,
+                                          r.rdata_len, r.type,      r.rclass,    r.owner_len, 0};
     });
   });
   on_two_threads(two, [&](size_t t) { sort_buckets(t * nb / parts, (t + 1) * nb / parts); });
@@ -150,7 +156,8 @@ bool side_less(const uint8_t* arena, const SideName& a, const SideName& b) {
 }
 
 void sort_unique(std::vector<SideName>& v, const uint8_t* arena) {
-  std::sort(v.begin(), v.end(), [arena](const SideName& a, const SideName& b) { return side_less(arena, a, b); });
+  std::sort(v.begin(), v.end(),
+            [arena](const SideName& a, const SideName& b) { return side_less(arena, a, b); });
   v.erase(std::unique(v.begin(), v.end(),
                       [arena](const SideName& a, const SideName& b) {
                         return a.hash == b.hash && a.len == b.len &&
@@ -159,17 +166,31 @@ void sort_unique(std::vector<SideName>& v, const uint8_t* arena) {
           v.end());
 }
 
-bool side_has(const std::vector<SideName>& v, const uint8_t* arena, const uint8_t* name, size_t len, uint64_t h) {
-  auto it = std::lower_bound(v.begin(), v.end(), h, [](const SideName& s, uint64_t x) { return s.hash < x; });
+bool side_has(const std::vector<SideName>& v, const uint8_t* arena, const uint8_t* name, size_t len,
+              uint64_t h) {
+  auto it = std::lower_bound(v.begin(), v.end(), h,
+                             [](const SideName& s, uint64_t x) { return s.hash < x; });
   for (; it != v.end() && it->hash == h; ++it)
     if (it->len == len && std::memcmp(arena + it->off, name, len) == 0) return true;
   return false;
 }
 
-inline void put16(uint8_t* p, uint16_t x) { p[0] = uint8_t(x >> 8); p[1] = uint8_t(x); }
-inline void put32(uint8_t* p, uint32_t x) { put16(p, uint16_t(x >> 16)); put16(p + 2, uint16_t(x)); }
-void put16(std::vector<uint8_t>& v, uint16_t x) { v.push_back(uint8_t(x >> 8)); v.push_back(uint8_t(x)); }
-void put32(std::vector<uint8_t>& v, uint32_t x) { put16(v, uint16_t(x >> 16)); put16(v, uint16_t(x)); }
+inline void put16(uint8_t* p, uint16_t x) {
+  p[0] = uint8_t(x >> 8);
+  p[1] = uint8_t(x);
+}
+inline void put32(uint8_t* p, uint32_t x) {
+  put16(p, uint16_t(x >> 16));
+  put16(p + 2, uint16_t(x));
+}
+void put16(std::vector<uint8_t>& v, uint16_t x) {
+  v.push_back(uint8_t(x >> 8));
+  v.push_back(uint8_t(x));
+}
+void put32(std::vector<uint8_t>& v, uint32_t x) {
+  put16(v, uint16_t(x >> 16));
+  put16(v, uint16_t(x));
+}
 
 // A parent-child link for Shard::kids (children of the apex are only counted).
 struct KidEdge {
@@ -217,8 +238,8 @@ struct OwnerScan {
 // its children links still to be matched with the nodes.
 struct ShardFill {
   std::shared_ptr<Shard> s;
-  uint32_t ns = 0;   // slots
-  size_t at = 0;     // next node's offset in the blob
+  uint32_t ns = 0;  // slots
+  size_t at = 0;    // next node's offset in the blob
   KidEdge* kb = nullptr;
   KidEdge* ke = nullptr;
   std::vector<uint32_t>* kid_start = nullptr;  // per slot: first link in kid_edges
@@ -234,7 +255,10 @@ class Compiler {
   std::shared_ptr<const Zone> run() {
     start_zone();
     // The grouping carries every record field needed from here on.
-    { std::vector<Record> drop; drop.swap(d_.records); }
+    {
+      std::vector<Record> drop;
+      drop.swap(d_.records);
+    }
     arena_ = d_.arena.data();
     E_ = g_.ents.get();
     n_ = g_.size;
@@ -338,7 +362,8 @@ class Compiler {
             // 4592 §2.2.1): its parent has a wildcard child, which matches
             // with no data (Knot answers NODATA; a delta did so already).
             if (wire_is_wildcard(arena + off, len))
-              acc.wild_parents.push_back(SideName{name_hash(arena + off + 2, len - 2), off + 2, uint8_t(len - 2)});
+              acc.wild_parents.push_back(
+                  SideName{name_hash(arena + off + 2, len - 2), off + 2, uint8_t(len - 2)});
             if (len == apex_len) break;
             const uint8_t ll = arena[off];
             off += 1u + ll;
@@ -426,7 +451,8 @@ class Compiler {
   // Flags that depend on other names: WildChild, Below.
   uint8_t outer_flags(const uint8_t* nm, size_t len, uint64_t h) const {
     uint8_t fl = 0;
-    if (!wild_parents_.empty() && side_has(wild_parents_, arena_, nm, len, h)) fl |= node_flag::WildChild;
+    if (!wild_parents_.empty() && side_has(wild_parents_, arena_, nm, len, h))
+      fl |= node_flag::WildChild;
     if (!cuts_.empty()) {
       size_t off = 0;
       for (;;) {
@@ -453,7 +479,10 @@ class Compiler {
       const size_t half = nshards_ / 2;
       const size_t fb_half = half * fold_;
       size_t k_half = 0, ent_half = 0;
-      for (size_t fb = 0; fb < fb_half; ++fb) { k_half += fine_records_[fb]; ent_half += fine_ents_[fb]; }
+      for (size_t fb = 0; fb < fb_half; ++fb) {
+        k_half += fine_records_[fb];
+        ent_half += fine_ents_[fb];
+      }
       std::thread t([&] { build_range(half, nshards_, k_half, ent_half, half_version_[1]); });
       build_range(0, half, 0, 0, half_version_[0]);
       t.join();
@@ -483,7 +512,10 @@ class Compiler {
     f.s = std::make_shared<Shard>();
     Shard& s = *f.s;
     size_t count = 0, bytes = 0;
-    for (size_t fb = sh * fold_; fb < (sh + 1) * fold_; ++fb) { count += fine_names_[fb]; bytes += fine_bytes_[fb]; }
+    for (size_t fb = sh * fold_; fb < (sh + 1) * fold_; ++fb) {
+      count += fine_names_[fb];
+      bytes += fine_bytes_[fb];
+    }
     s.names = count;
     // Load factor 0.6: short unsuccessful probes (NXDOMAIN, closest-encloser walks).
     f.ns = count ? uint32_t(count * 5 / 3 + 2) : 0;
@@ -517,7 +549,8 @@ class Compiler {
     Shard& s = *f.s;
     const uint32_t ns = f.ns;
     uint32_t i = slot_home(h, bits_, ns);
-    while (s.slots[i].off != kEmptySlot) if (++i == ns) i = 0;
+    while (s.slots[i].off != kEmptySlot)
+      if (++i == ns) i = 0;
     s.slots[i] = Slot{uint32_t(h), uint32_t(f.at)};
     while (f.kb < f.ke && f.kb->parent < h) ++f.kb;  // only on a 64-bit hash collision
     const KidEdge* first = f.kb;
@@ -586,7 +619,10 @@ class Compiler {
       if (x == k || r.type != E[x - 1].type) *dir++ = RRsetDir{r.type, 0, 0, 0, 0};
       dir[-1].count++;
       dir[-1].len += 12u + r.rdata_len;
-      if (is_apex && r.type == rrtype::SOA && !have_apex_soa_) { apex_soa_copy_ = r; have_apex_soa_ = true; }
+      if (is_apex && r.type == rrtype::SOA && !have_apex_soa_) {
+        apex_soa_copy_ = r;
+        have_apex_soa_ = true;
+      }
       w[0] = 0xc0;
       w[1] = kHeaderSize;
       put16(w + 2, r.type);
@@ -613,7 +649,8 @@ class Compiler {
     s.kid_hashes.reserve(nkids);
     for (uint32_t i = 0; i < ns; ++i)
       if (s.kids[i] != kManyKids)
-        for (uint32_t c = 0; c < s.kids[i]; ++c) s.kid_hashes.push_back(kid_edges_[kid_start[i] + c].child);
+        for (uint32_t c = 0; c < s.kids[i]; ++c)
+          s.kid_hashes.push_back(kid_edges_[kid_start[i] + c].child);
   }
 
   // The negative-answer SOA (RFC 2308 §3: TTL = min(SOA TTL, MINIMUM)) and the serial.
@@ -650,7 +687,10 @@ class Compiler {
     if (have_apex_soa_) set_neg_soa(apex_soa_copy_);
     z.memory = mem + z.neg_soa.size();
     g_ = Grouping{};
-    { std::vector<uint8_t> drop; drop.swap(d_.arena); }
+    {
+      std::vector<uint8_t> drop;
+      drop.swap(d_.arena);
+    }
     z.apex_node = z.find(z.apex_lower, z.apex_len, apex_hash_);
     prepare_answers(z);
   }
@@ -755,7 +795,8 @@ std::shared_ptr<const ZoneSet> ZoneSet::build(std::vector<std::shared_ptr<const 
   }
   if (zones.size() <= kFew) {
     for (const auto& z : zones) zs->few_[zs->nfew_++] = Few{z->apex_lower, z->apex_len, z.get()};
-    std::sort(zs->few_, zs->few_ + zs->nfew_, [](const Few& a, const Few& b) { return a.len > b.len; });
+    std::sort(zs->few_, zs->few_ + zs->nfew_,
+              [](const Few& a, const Few& b) { return a.len > b.len; });
   }
   zs->zones_ = std::move(zones);
   return zs;
@@ -766,7 +807,8 @@ const Zone* ZoneSet::find_many(const uint8_t* lower, size_t len) const noexcept 
   // Label start offsets of the name, so that suffixes are tried longest first.
   uint8_t starts[128];
   int nl = 0;
-  for (size_t i = 0; i < len && lower[i] != 0 && nl < 127; i += size_t(lower[i]) + 1) starts[nl++] = uint8_t(i);
+  for (size_t i = 0; i < len && lower[i] != 0 && nl < 127; i += size_t(lower[i]) + 1)
+    starts[nl++] = uint8_t(i);
   starts[nl] = uint8_t(len - 1);  // the root label
   for (int k = 0; k <= nl; ++k) {
     int labels = nl - k;

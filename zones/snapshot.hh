@@ -17,7 +17,7 @@
 
 namespace edgedns::zones {
 
-class Zone;      // engine-private layout (zones/zone.hh)
+class Zone;  // engine-private layout (zones/zone.hh)
 class ZoneSet;
 
 // Compiles checked zone data. Precondition: check_zone reported no error.
@@ -30,10 +30,10 @@ uint32_t zone_serial(const Zone& z) noexcept;
 size_t zone_record_count(const Zone& z) noexcept;
 size_t zone_memory_bytes(const Zone& z) noexcept;
 // Visits every record (owner wire, type, class, ttl, rdata) in canonical order.
-void zone_for_each_record(const Zone& z,
-                          const std::function<void(const uint8_t* owner, size_t owner_len,
-                                                   uint16_t type, uint16_t rclass, uint32_t ttl,
-                                                   const uint8_t* rdata, size_t rdata_len)>& fn);
+void zone_for_each_record(
+    const Zone& z,
+    const std::function<void(const uint8_t* owner, size_t owner_len, uint16_t type, uint16_t rclass,
+                             uint32_t ttl, const uint8_t* rdata, size_t rdata_len)>& fn);
 
 class ZoneSet {
  public:

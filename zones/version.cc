@@ -54,9 +54,8 @@ std::optional<VersionId> VersionId::from_hex(std::string_view s) {
   return v;
 }
 
-VersionId record_hash(const uint8_t* owner_lower, size_t owner_len, uint16_t type,
-                      uint16_t rclass, uint32_t ttl, const uint8_t* rdata,
-                      size_t rdata_len) noexcept {
+VersionId record_hash(const uint8_t* owner_lower, size_t owner_len, uint16_t type, uint16_t rclass,
+                      uint32_t ttl, const uint8_t* rdata, size_t rdata_len) noexcept {
   uint8_t fixed[10];
   wr16(fixed, type);
   wr16(fixed + 2, rclass);
@@ -82,7 +81,10 @@ VersionId apex_hash(const uint8_t* apex_lower, size_t len) noexcept {
   // A record's canonical form starts with a label length (<= 63) or the root
   // byte, never 0xff: the prefix keeps apex inputs apart from record inputs.
   uint8_t buf[8 + kMaxName];
-  std::memcpy(buf, "\xff" "apex\0\0\0", 8);
+  std::memcpy(buf,
+              "\xff"
+              "apex\0\0\0",
+              8);
   std::memcpy(buf + 8, apex_lower, std::min(len, kMaxName));
   return from_xxh(XXH3_128bits(buf, 8 + std::min(len, kMaxName)));
 }

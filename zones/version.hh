@@ -37,9 +37,8 @@ struct VersionId {
 
 // Hash of one record in canonical form: lower-cased owner wire name, type,
 // class, TTL, RDATA wire bytes as stored.
-VersionId record_hash(const uint8_t* owner_lower, size_t owner_len, uint16_t type,
-                      uint16_t rclass, uint32_t ttl, const uint8_t* rdata,
-                      size_t rdata_len) noexcept;
+VersionId record_hash(const uint8_t* owner_lower, size_t owner_len, uint16_t type, uint16_t rclass,
+                      uint32_t ttl, const uint8_t* rdata, size_t rdata_len) noexcept;
 // Hash contributed by a zone's apex (so that two empty-looking sets differ).
 VersionId apex_hash(const uint8_t* apex_lower, size_t len) noexcept;
 

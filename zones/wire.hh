@@ -40,7 +40,9 @@ inline uint32_t ones_fold(uint64_t s) noexcept {
 }
 inline uint64_t ones_odd(uint64_t acc) noexcept { return acc << 8; }  // acc < 2^56
 // An accumulator of bytes that start at offset `off` of the whole.
-inline uint64_t ones_at(uint64_t acc, size_t off) noexcept { return (off & 1) ? ones_odd(acc) : acc; }
+inline uint64_t ones_at(uint64_t acc, size_t off) noexcept {
+  return (off & 1) ? ones_odd(acc) : acc;
+}
 // A native 64-bit word's two 32-bit halves added: four 16-bit fields of the
 // word summed as they lie in memory (2^16 = 1 mod 0xffff).
 inline uint64_t ones_halves(uint64_t w) noexcept { return (w & 0xffffffff) + (w >> 32); }
@@ -82,15 +84,15 @@ inline uint32_t ones_sum(const uint8_t* p, size_t n) noexcept { return ones_fold
 
 // Limits from RFC 1035 §2.3.4.
 constexpr size_t kMaxLabel = 63;
-constexpr size_t kMaxName = 255;    // wire length including the root label
+constexpr size_t kMaxName = 255;  // wire length including the root label
 constexpr size_t kHeaderSize = 12;
 
 namespace rrtype {
 constexpr uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, HINFO = 13, MX = 15, TXT = 16,
                    AAAA = 28, LOC = 29, SRV = 33, NAPTR = 35, DNAME = 39, OPT = 41, DS = 43,
                    SSHFP = 44, RRSIG = 46, NSEC = 47, DNSKEY = 48, NSEC3 = 50, NSEC3PARAM = 51,
-                   TLSA = 52, CDS = 59, CDNSKEY = 60, ZONEMD = 63, SVCB = 64, HTTPS = 65,
-                   SPF = 99, IXFR = 251, AXFR = 252, ANY = 255, CAA = 257;
+                   TLSA = 52, CDS = 59, CDNSKEY = 60, ZONEMD = 63, SVCB = 64, HTTPS = 65, SPF = 99,
+                   IXFR = 251, AXFR = 252, ANY = 255, CAA = 257;
 }  // namespace rrtype
 
 namespace rrclass {

@@ -59,7 +59,7 @@ class Zone {
   std::vector<SpecialNode> special;
   std::vector<const uint8_t*> special_targets;
   std::vector<uint32_t> special_target_shards;  // the shard of each of special_targets' names
-  size_t special_count = 0;                     // special nodes in the shards (also when the table is empty)
+  size_t special_count = 0;  // special nodes in the shards (also when the table is empty)
   std::vector<uint8_t> special_answers;
   unsigned special_bits = 0;
   size_t special_bytes = 0;

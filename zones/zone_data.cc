@@ -31,11 +31,9 @@ Record& ZoneData::add(const uint8_t* own, size_t own_len, uint16_t type, uint16_
   Record r;
   if (!records.empty()) {
     const Record& prev = records.back();
-    if (prev.owner_len == own_len &&
-        std::memcmp(arena.data() + prev.owner_off, own, own_len) == 0)
+    if (prev.owner_len == own_len && std::memcmp(arena.data() + prev.owner_off, own, own_len) == 0)
       r.owner_off = prev.owner_off;
-    else
-      r.owner_off = UINT32_MAX;
+    else r.owner_off = UINT32_MAX;
   } else {
     r.owner_off = UINT32_MAX;
   }
@@ -74,7 +72,8 @@ void ZoneData::append(ZoneData&& more, uint32_t line_delta) {
     const Record& last = records.back();
     const Record& first = more.records.front();
     if (last.owner_len == first.owner_len &&
-        std::memcmp(arena.data() + last.owner_off, arena.data() + base + first.owner_off, first.owner_len) == 0) {
+        std::memcmp(arena.data() + last.owner_off, arena.data() + base + first.owner_off,
+                    first.owner_len) == 0) {
       shared_from = first.owner_off;
       shared_to = last.owner_off;
     }
@@ -94,8 +93,14 @@ void ZoneData::append(ZoneData&& more, uint32_t line_delta) {
     }
     drop_pages(rs + i, n * sizeof(Record));
   }
-  { std::vector<uint8_t> drop; drop.swap(more.arena); }
-  { std::vector<Record> drop; drop.swap(more.records); }
+  {
+    std::vector<uint8_t> drop;
+    drop.swap(more.arena);
+  }
+  {
+    std::vector<Record> drop;
+    drop.swap(more.records);
+  }
 }
 
 }  // namespace edgedns::zones

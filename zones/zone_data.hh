@@ -34,15 +34,15 @@ struct Record {
   uint16_t type = 0;
   uint16_t rclass = 1;
   uint8_t owner_len = 0;
-  uint8_t file = 0;        // index into ZoneData::files
+  uint8_t file = 0;  // index into ZoneData::files
 };
 
 class ZoneData {
  public:
-  Name origin;                       // the zone apex
-  std::vector<uint8_t> arena;        // owner names and RDATA, back to back
-  std::vector<Record> records;       // in file order
-  std::vector<std::string> files;    // files[0] is the main file
+  Name origin;                     // the zone apex
+  std::vector<uint8_t> arena;      // owner names and RDATA, back to back
+  std::vector<Record> records;     // in file order
+  std::vector<std::string> files;  // files[0] is the main file
 
   const uint8_t* owner(const Record& r) const noexcept { return arena.data() + r.owner_off; }
   const uint8_t* rdata(const Record& r) const noexcept { return arena.data() + r.rdata_off; }
@@ -56,8 +56,8 @@ class ZoneData {
 
   // Appends a record; when owner equals the previous record's owner the bytes
   // are shared. `owner` must already be lower-cased.
-  Record& add(const uint8_t* owner, size_t owner_len, uint16_t type, uint16_t rclass,
-              uint32_t ttl, const uint8_t* rdata, size_t rdata_len, uint8_t file, uint32_t line);
+  Record& add(const uint8_t* owner, size_t owner_len, uint16_t type, uint16_t rclass, uint32_t ttl,
+              const uint8_t* rdata, size_t rdata_len, uint8_t file, uint32_t line);
 
   // Appends the records of `more` (parsed from the rest of the same file,
   // with line numbers `line_delta` too small), in order, and empties it. Its
@@ -69,7 +69,8 @@ class ZoneData {
 // name_is_below_or_equal for two lower-cased wire names (a ZoneData owner,
 // a lower-cased apex): the tail is compared byte for byte, not folded per
 // byte (the checker and the compiler ask once per owner of a 1M-name zone).
-inline bool lower_name_below_or_equal(const uint8_t* n, size_t nlen, const uint8_t* p, size_t plen) noexcept {
+inline bool lower_name_below_or_equal(const uint8_t* n, size_t nlen, const uint8_t* p,
+                                      size_t plen) noexcept {
   if (plen > nlen) return false;
   size_t i = 0;
   while (nlen - i > plen) {

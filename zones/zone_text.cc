@@ -66,7 +66,11 @@ ZoneSetLoad load_zoneset_text(std::string_view text, const std::string& name,
                               const CheckOptions& check) {
   ZoneSetLoad out;
   // Sections: the lines after each "; zone APEX" marker up to the next one.
-  struct Section { std::string apex; size_t begin, end; uint32_t first_line; };
+  struct Section {
+    std::string apex;
+    size_t begin, end;
+    uint32_t first_line;
+  };
   std::vector<Section> sections;
   auto fail = [&](uint32_t ln, std::string msg) {
     Diagnostic d;
@@ -84,7 +88,8 @@ ZoneSetLoad load_zoneset_text(std::string_view text, const std::string& name,
       if (!sections.empty()) sections.back().end = pos;
       std::string_view apex = l.substr(kZoneMarker.size());
       while (!apex.empty() && (apex.back() == '\r' || apex.back() == ' ')) apex.remove_suffix(1);
-      sections.push_back(Section{std::string(apex), std::min(eol + 1, text.size()), text.size(), line + 1});
+      sections.push_back(
+          Section{std::string(apex), std::min(eol + 1, text.size()), text.size(), line + 1});
     } else if (sections.empty()) {
       // Only blank lines and comments may come before the first section.
       size_t k = l.find_first_not_of(" \t\r");
@@ -109,7 +114,10 @@ ZoneSetLoad load_zoneset_text(std::string_view text, const std::string& name,
       if (d.line) d.line += s.first_line - 1;
       out.diagnostics.push_back(std::move(d));
     }
-    if (pr.has_errors()) { bad = true; continue; }
+    if (pr.has_errors()) {
+      bad = true;
+      continue;
+    }
     std::vector<Diagnostic> cd;
     check_zone(pr.zone, cd, check);
     bool err = false;
@@ -118,7 +126,10 @@ ZoneSetLoad load_zoneset_text(std::string_view text, const std::string& name,
       if (d.line) d.line += s.first_line - 1;
       out.diagnostics.push_back(std::move(d));
     }
-    if (err) { bad = true; continue; }
+    if (err) {
+      bad = true;
+      continue;
+    }
     out.records += pr.zone.records.size();
     zones.push_back(compile_zone(std::move(pr.zone)));
   }

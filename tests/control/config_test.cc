@@ -30,7 +30,8 @@ TEST(Fleet, ParsesAndOrdersByWave) {
   - name: edge-3
     control: /run/e3.sock
     probe: "[::1]:53"
-)", "fleet.yaml");
+)",
+                        "fleet.yaml");
   ASSERT_EQ(f.nodes.size(), 3u);
   EXPECT_EQ(f.nodes[0].name, "edge-1");
   EXPECT_EQ(f.nodes[1].name, "edge-3");  // wave 1 by default, file order kept within a wave
@@ -42,18 +43,27 @@ TEST(Fleet, ParsesAndOrdersByWave) {
 TEST(Fleet, ErrorsNameFileLineAndField) {
   EXPECT_EQ(error_of([] { parse_fleet("nodes:\n  - name: a\n    probe: 1.2.3.4\n", "f.yaml"); }),
             "f.yaml:2: nodes[0].control: missing");
+  EXPECT_EQ(
+      error_of([] {
+        parse_fleet(
+            "nodes:\n  - {name: a, control: /a, probe: x}\n  - {name: a, control: /b, probe: y}\n",
+            "f.yaml");
+      }),
+      "f.yaml:3: nodes[1].name: 'a' appears twice");
   EXPECT_EQ(error_of([] {
-              parse_fleet("nodes:\n  - {name: a, control: /a, probe: x}\n  - {name: a, control: /b, probe: y}\n",
-                          "f.yaml");
+              parse_fleet("nodes:\n  - {name: a, control: /a, probe: x, wave: many}\n", "f.yaml");
             }),
-            "f.yaml:3: nodes[1].name: 'a' appears twice");
-  EXPECT_EQ(error_of([] { parse_fleet("nodes:\n  - {name: a, control: /a, probe: x, wave: many}\n", "f.yaml"); }),
             "f.yaml:2: nodes[0].wave: expected a number, got 'many'");
-  EXPECT_EQ(error_of([] { parse_fleet("nodes:\n  - {name: a, control: /a, probe: x, colour: red}\n", "f.yaml"); }),
+  EXPECT_EQ(error_of([] {
+              parse_fleet("nodes:\n  - {name: a, control: /a, probe: x, colour: red}\n", "f.yaml");
+            }),
             "f.yaml:2: nodes[0].colour: unknown field");
-  EXPECT_EQ(error_of([] { parse_fleet("hosts: []\n", "f.yaml"); }), "f.yaml:1: hosts: unknown field");
-  EXPECT_NE(error_of([] { parse_fleet("nodes: [\n", "f.yaml"); }).find("f.yaml:"), std::string::npos);
-  EXPECT_EQ(error_of([] { load_fleet("/nonexistent/fleet.yaml"); }), "/nonexistent/fleet.yaml: cannot read");
+  EXPECT_EQ(error_of([] { parse_fleet("hosts: []\n", "f.yaml"); }),
+            "f.yaml:1: hosts: unknown field");
+  EXPECT_NE(error_of([] { parse_fleet("nodes: [\n", "f.yaml"); }).find("f.yaml:"),
+            std::string::npos);
+  EXPECT_EQ(error_of([] { load_fleet("/nonexistent/fleet.yaml"); }),
+            "/nonexistent/fleet.yaml: cannot read");
 }
 
 TEST(Policy, DefaultHasFourStages) {
@@ -83,7 +93,8 @@ gates:
     MX: {max_changed: 1}
   validator: /usr/local/bin/check
 on_restart: rollback
-)", "p.yaml");
+)",
+                          "p.yaml");
   ASSERT_EQ(p.stages.size(), 2u);
   EXPECT_EQ(p.stages[0].min_queries, 50u);
   EXPECT_EQ(p.stages[1].name, "stage-2");
@@ -104,10 +115,13 @@ TEST(Policy, ErrorsNameFileLineAndField) {
             "p.yaml:2: stages: the last stage must have scope 'all'");
   EXPECT_EQ(error_of([] { parse_policy("gates:\n  max_names_removed_fraction: 1.5\n", "p.yaml"); }),
             "p.yaml:2: gates.max_names_removed_fraction: must be between 0 and 1");
-  EXPECT_EQ(error_of([] { parse_policy("gates:\n  per_type:\n    BOGUS: {max_changed: 1}\n", "p.yaml"); }),
+  EXPECT_EQ(error_of([] {
+              parse_policy("gates:\n  per_type:\n    BOGUS: {max_changed: 1}\n", "p.yaml");
+            }),
             "p.yaml:3: gates.per_type.BOGUS: unknown RR type");
-  EXPECT_EQ(error_of([] { parse_policy("health:\n  rates:\n    nxdomain: {absolute: 1}\n", "p.yaml"); }),
-            "p.yaml:3: health.rates.nxdomain.absolute: unknown field");
+  EXPECT_EQ(
+      error_of([] { parse_policy("health:\n  rates:\n    nxdomain: {absolute: 1}\n", "p.yaml"); }),
+      "p.yaml:3: health.rates.nxdomain.absolute: unknown field");
   EXPECT_EQ(error_of([] { parse_policy("health:\n  on_node_down: panic\n", "p.yaml"); }),
             "p.yaml:2: health.on_node_down: 'panic' is not rollback or wait");
 }

@@ -1,11 +1,11 @@
 #include "fake_node.hh"
 
 #include <arpa/inet.h>
-#include <cstring>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cstring>
 
 #include "control/dig_print.hh"
 #include "control/version_id.hh"
@@ -19,7 +19,10 @@ using nlohmann::json;
 
 FakeNode::FakeNode(std::string name, std::string socket, std::vector<int> lcores,
                    const std::vector<ZoneText>& initial, bool udp)
-    : name_(std::move(name)), socket_(std::move(socket)), lcores_(std::move(lcores)), udp_(udp),
+    : name_(std::move(name)),
+      socket_(std::move(socket)),
+      lcores_(std::move(lcores)),
+      udp_(udp),
       server_([this](const std::string& frame) { return handle_frame(frame); }) {
   std::vector<ctl::LoadedZone> zs;
   for (const auto& z : initial) {
@@ -103,7 +106,8 @@ void FakeNode::udp_loop() {
     if (::poll(&pf, 1, 50) <= 0) continue;
     sockaddr_storage from{};
     socklen_t fl = sizeof from;
-    ssize_t n = ::recvfrom(udp_fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+    ssize_t n =
+        ::recvfrom(udp_fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
     if (n <= 0) continue;
     std::shared_ptr<const void> zs;
     {
@@ -111,8 +115,8 @@ void FakeNode::udp_loop() {
       int lcore = lcores_[udp_rr_++ % lcores_.size()];
       zs = versions_[served_[lcore]].zoneset;
     }
-    auto r = zones::answer_query(*static_cast<const zones::ZoneSet*>(zs.get()), {buf.data(), size_t(n)}, out,
-                                 zones::Transport::Udp);
+    auto r = zones::answer_query(*static_cast<const zones::ZoneSet*>(zs.get()),
+                                 {buf.data(), size_t(n)}, out, zones::Transport::Udp);
     if (r.len) ::sendto(udp_fd_, out.data(), r.len, 0, reinterpret_cast<sockaddr*>(&from), fl);
   }
 }
@@ -123,7 +127,8 @@ json FakeNode::handle(const json& req) {
   std::string cmd = req.value("cmd", "");
   log_.push_back(cmd);
   if (req.value("v", 0) != 1) return proto::make_error(id, "bad_request", "missing v: 1");
-  if (failing_.count(cmd)) return proto::make_error(id, failing_[cmd], "scripted failure of " + cmd);
+  if (failing_.count(cmd))
+    return proto::make_error(id, failing_[cmd], "scripted failure of " + cmd);
   json r = proto::make_ok(id);
   auto served_json = [&] {
     json s = json::object();
@@ -140,9 +145,12 @@ json FakeNode::handle(const json& req) {
     std::vector<ctl::LoadedZone> zs;
     json diags = json::array();
     for (const auto& z : req.value("zones", json::array())) {
-      zs.push_back(ctl::load_zone_text(z.value("text", ""), z.value("file", "zone"), z.value("origin", "")));
+      zs.push_back(
+          ctl::load_zone_text(z.value("text", ""), z.value("file", "zone"), z.value("origin", "")));
       for (const auto& d : zs.back().diagnostics)
-        if (d.is_error()) diags.push_back({{"file", d.file}, {"line", d.line}, {"severity", "error"}, {"message", d.message}});
+        if (d.is_error())
+          diags.push_back(
+              {{"file", d.file}, {"line", d.line}, {"severity", "error"}, {"message", d.message}});
     }
     if (!diags.empty()) {
       json e = proto::make_error(id, "invalid_zone", "zone set does not load");
@@ -159,7 +167,8 @@ json FakeNode::handle(const json& req) {
     if (!versions_.count(v)) return proto::make_error(id, "unknown_version", "no version " + v);
     std::vector<int> ls = req.contains("lcores") ? req["lcores"].get<std::vector<int>>() : lcores_;
     for (int l : ls)
-      if (!served_.count(l)) return proto::make_error(id, "bad_lcore", "no lcore " + std::to_string(l));
+      if (!served_.count(l))
+        return proto::make_error(id, "bad_lcore", "no lcore " + std::to_string(l));
     for (int l : ls) served_[l] = v;
     ever_.insert(v);
     r["served"] = served_json();
@@ -184,8 +193,13 @@ json FakeNode::handle(const json& req) {
     for (const auto& [v, ver] : versions_) {
       bool served = false;
       for (const auto& [l, s] : served_) served |= s == v;
-      r["versions"].push_back({{"version", v}, {"label", ver.label}, {"records", ver.records}, {"memory", 1},
-                               {"state", v == committed_ ? "committed" : served ? "served" : "held"}});
+      r["versions"].push_back({{"version", v},
+                               {"label", ver.label},
+                               {"records", ver.records},
+                               {"memory", 1},
+                               {"state", v == committed_ ? "committed"
+                                         : served        ? "served"
+                                                         : "held"}});
     }
     r["lcores"] = json::array();
     for (const auto& [l, v] : served_) {

@@ -27,8 +27,8 @@ class FakeNode {
   struct ZoneText {
     std::string file, text;
   };
-  FakeNode(std::string name, std::string socket, std::vector<int> lcores, const std::vector<ZoneText>& initial,
-           bool udp = false);
+  FakeNode(std::string name, std::string socket, std::vector<int> lcores,
+           const std::vector<ZoneText>& initial, bool udp = false);
   ~FakeNode();
   void start();
   void stop();  // as if killed: sockets closed, in-flight requests fail

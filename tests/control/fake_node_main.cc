@@ -2,11 +2,11 @@
 // scripts can drive `edgectl serve` / `edgectl node` without DPDK:
 //   fake_node NAME SOCKET ZONEFILE...   (UDP probe port printed on stdout)
 // Counters: 1000 NOERROR queries per lcore per status. SIGTERM/SIGINT stop it.
+#include <unistd.h>
 #include <csignal>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <unistd.h>
 
 #include "fake_node.hh"
 

@@ -19,7 +19,8 @@ std::string base_zone(uint32_t serial = 2024010101, const std::string& extra = "
   z += "@ SOA ns1 hostmaster " + std::to_string(serial) + " 7200 900 1209600 300\n";
   z += "@ NS ns1\n@ NS ns2\n@ MX 10 mail\n@ A 192.0.2.1\n";
   for (std::string n : {"ns1", "ns2", "mail", "www", "web", "h1", "h2", "h3", "h4"})
-    if (skip.find(" " + n + " ") == std::string::npos) z += n + " A 192.0.2." + std::to_string(n.size() + 10) + "\n";
+    if (skip.find(" " + n + " ") == std::string::npos)
+      z += n + " A 192.0.2." + std::to_string(n.size() + 10) + "\n";
   return z + extra;
 }
 
@@ -29,14 +30,16 @@ std::vector<LoadedZone> zones(const std::string& text) {
   return v;
 }
 
-GateReport gates(const std::string& next, const std::string& committed, GateFlags f = {}, GateLimits l = {}) {
+GateReport gates(const std::string& next, const std::string& committed, GateFlags f = {},
+                 GateLimits l = {}) {
   auto n = zones(next);
   auto c = zones(committed);
   return run_gates(n, &c, l, f, std::filesystem::temp_directory_path().string());
 }
 
 bool has_rule(const GateReport& r, const std::string& rule) {
-  for (const auto& x : r.rejections) if (x.rule == rule) return true;
+  for (const auto& x : r.rejections)
+    if (x.rule == rule) return true;
   return false;
 }
 
@@ -96,7 +99,7 @@ TEST(Gates, SerialArithmeticIsRfc1982) {
   EXPECT_TRUE(serial_gt(2, 1));
   EXPECT_FALSE(serial_gt(1, 1));
   EXPECT_FALSE(serial_gt(1, 2));
-  EXPECT_TRUE(serial_gt(5, 0xfffffff0u));   // wrapped around
+  EXPECT_TRUE(serial_gt(5, 0xfffffff0u));  // wrapped around
   EXPECT_FALSE(serial_gt(0xfffffff0u, 5));
   EXPECT_FALSE(serial_gt(0x80000000u, 0));  // exactly half way: undefined, not greater
   auto wrap = gates(base_zone(3), base_zone(0xfffffffeu));
@@ -107,7 +110,8 @@ TEST(Gates, FortyPercentOfNamesRemovedIsRejectedWithNumbers) {
   auto r = gates(base_zone(2024010102, "", " h1 h2 h3 h4 "), base_zone());
   ASSERT_FALSE(r.ok());
   ASSERT_TRUE(has_rule(r, "blast-radius")) << all(r);
-  EXPECT_EQ(r.rejections[0].message, "example.com.: 40.0% of names removed (4 of 10) exceeds 10.0%");
+  EXPECT_EQ(r.rejections[0].message,
+            "example.com.: 40.0% of names removed (4 of 10) exceeds 10.0%");
 }
 
 TEST(Gates, TenPercentOfNamesRemovedPasses) {
@@ -180,17 +184,21 @@ TEST(Gates, FirstPushSkipsComparisonsWithANote) {
 
 TEST(Gates, RemovingAZoneCountsAsRemovingAllItsNames) {
   auto c = zones(base_zone());
-  c.push_back(load_zone_text("$ORIGIN example.net.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.9\n",
-                             "example.net.zone"));
+  c.push_back(load_zone_text(
+      "$ORIGIN example.net.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.9\n",
+      "example.net.zone"));
   auto n = zones(base_zone(2024010102));
   auto r = run_gates(n, &c, {}, {}, "/tmp");
-  EXPECT_NE(all(r).find("example.net.: 100.0% of names removed (2 of 2)"), std::string::npos) << all(r);
+  EXPECT_NE(all(r).find("example.net.: 100.0% of names removed (2 of 2)"), std::string::npos)
+      << all(r);
 }
 
 TEST(Gates, ExternalValidatorSeesZoneAndDiff) {
   GateLimits l;
   // Rejects any change that deletes an address: the diff file has '-... A' lines.
-  l.validator = "sh -c 'grep -q \"^\\$ORIGIN example.com.\" \"$0\" && ! grep -q \"^-.* IN A \" \"$1\" || { echo deletes addresses; exit 3; }'";
+  l.validator =
+      "sh -c 'grep -q \"^\\$ORIGIN example.com.\" \"$0\" && ! grep -q \"^-.* IN A \" \"$1\" || { "
+      "echo deletes addresses; exit 3; }'";
   auto ok = gates(base_zone(2024010102, "new A 192.0.2.77\n"), base_zone(), {}, l);
   EXPECT_TRUE(ok.ok()) << all(ok);
   auto bad = gates(base_zone(2024010102, "", " h4 "), base_zone(), {}, l);

@@ -12,7 +12,8 @@ namespace {
 HealthPolicy policy(double abs = 0.01, double rel = 0.5) {
   HealthPolicy h;
   h.min_queries = 100;
-  for (const char* r : {"servfail", "refused", "nxdomain", "formerr", "dropped", "malformed"}) h.rates[r] = {abs, rel};
+  for (const char* r : {"servfail", "refused", "nxdomain", "formerr", "dropped", "malformed"})
+    h.rates[r] = {abs, rel};
   return h;
 }
 
@@ -38,22 +39,27 @@ TEST(Health, TooFewQueriesAreNotJudged) {
 
 TEST(Health, WithinTheAbsoluteLimitPasses) {
   // 1.9% against 1.0%: +0.9%, under the +1% allowance.
-  RateVerdict v = compare_rates(with(1000, &Counters::nxdomain, 19), with(1000, &Counters::nxdomain, 10), policy());
+  RateVerdict v = compare_rates(with(1000, &Counters::nxdomain, 19),
+                                with(1000, &Counters::nxdomain, 10), policy());
   EXPECT_TRUE(v.evaluated);
   EXPECT_TRUE(v.failures.empty());
   EXPECT_EQ(v.summary, "canary 1000 q, control 1000 q");
 }
 
 TEST(Health, AboveTheAbsoluteLimitFailsWithTheRates) {
-  RateVerdict v = compare_rates(with(1000, &Counters::nxdomain, 60), with(1000, &Counters::nxdomain, 1), policy());
+  RateVerdict v = compare_rates(with(1000, &Counters::nxdomain, 60),
+                                with(1000, &Counters::nxdomain, 1), policy());
   ASSERT_EQ(v.failures.size(), 1u);
-  EXPECT_EQ(v.failures[0], "nxdomain rate 6.00% on canary vs 0.10% on control (limit +1.00%, 1000 vs 1000 queries)");
+  EXPECT_EQ(
+      v.failures[0],
+      "nxdomain rate 6.00% on canary vs 0.10% on control (limit +1.00%, 1000 vs 1000 queries)");
 }
 
 TEST(Health, TheRelativeLimitWinsOnAHighControlRate) {
   // Control 20%: allowance max(1%, 50% of 20%) = 10%. 29% passes, 31% fails.
   Counters control = with(1000, &Counters::servfail, 200);
-  EXPECT_TRUE(compare_rates(with(1000, &Counters::servfail, 290), control, policy()).failures.empty());
+  EXPECT_TRUE(
+      compare_rates(with(1000, &Counters::servfail, 290), control, policy()).failures.empty());
   RateVerdict v = compare_rates(with(1000, &Counters::servfail, 310), control, policy());
   ASSERT_EQ(v.failures.size(), 1u);
   EXPECT_NE(v.failures[0].find("limit +10.00%"), std::string::npos) << v.failures[0];
@@ -68,7 +74,8 @@ TEST(Health, EveryCountedKindIsJudged) {
   // A kind the policy does not list is not judged.
   HealthPolicy only = policy();
   only.rates.erase("dropped");
-  EXPECT_TRUE(compare_rates(with(1000, &Counters::dropped, 900), with(1000), only).failures.empty());
+  EXPECT_TRUE(
+      compare_rates(with(1000, &Counters::dropped, 900), with(1000), only).failures.empty());
   // Several at once are all reported.
   Counters bad = with(1000, &Counters::refused, 100);
   bad.malformed = 100;

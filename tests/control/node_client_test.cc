@@ -5,11 +5,11 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
-#include <filesystem>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <cstring>
+#include <filesystem>
 
 #include "fake_node.hh"
 
@@ -17,7 +17,8 @@ using namespace edgedns;
 using namespace edgedns::ctl;
 
 namespace {
-const char* kZone = "$ORIGIN example.com.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n";
+const char* kZone =
+    "$ORIGIN example.com.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n";
 
 struct TempDir {
   std::string path;
@@ -72,8 +73,10 @@ TEST(NodeClient, RefusalCarriesCodeAndDiagnostics) {
     EXPECT_EQ(e.code, "invalid_zone");
     EXPECT_FALSE(e.is_down());
     EXPECT_FALSE(e.diagnostics.empty());
-    EXPECT_NE(std::string(e.what()).find("node edge-1 (" + d.path + "/n.sock): 'upload' refused (invalid_zone)"),
-              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("node edge-1 (" + d.path +
+                                         "/n.sock): 'upload' refused (invalid_zone)"),
+              std::string::npos)
+        << e.what();
   }
   try {
     c.publish("0123456789abcdef0123456789abcdef");
@@ -91,7 +94,8 @@ TEST(NodeClient, UnreachableNamesNodeAndSocket) {
   } catch (const NodeError& e) {
     EXPECT_EQ(e.code, "unreachable");
     EXPECT_TRUE(e.is_down());
-    EXPECT_NE(std::string(e.what()).find("node edge-9 (/nonexistent/edge-9.sock): cannot connect"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("node edge-9 (/nonexistent/edge-9.sock): cannot connect"),
+              std::string::npos)
         << e.what();
   }
 }

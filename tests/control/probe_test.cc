@@ -83,7 +83,8 @@ class UdpServer {
       if (n <= 0) continue;
       ++queries_;
       if (mode_ == Mode::Silent) continue;
-      zones::AnswerResult ar = zones::answer_query(*zs_, {q.data(), size_t(n)}, resp, zones::Transport::Udp);
+      zones::AnswerResult ar =
+          zones::answer_query(*zs_, {q.data(), size_t(n)}, resp, zones::Transport::Udp);
       if (mode_ == Mode::StrayFirst) {
         std::vector<uint8_t> stray(resp.begin(), resp.begin() + ar.len);
         stray[1] ^= 1;  // another query's id
@@ -121,21 +122,25 @@ TEST(ProbeFile, ParsesAndMergesLinesOfOneNameAndType) {
 TEST(ProbeFile, ErrorsNameFileAndLine) {
   EXPECT_EQ(error_of("\nwww.ex.test. A\n"), "probes.txt:2: expected NAME TYPE RCODE [RDATA]");
   EXPECT_EQ(error_of("www.ex.test. BOGUS NOERROR\n"), "probes.txt:1: unknown type 'BOGUS'");
-  EXPECT_NE(error_of("www.ex.test. A FINE\n").find("probes.txt:1: unknown rcode 'FINE'"), std::string::npos);
-  EXPECT_NE(error_of("www.ex.test. A NOERROR 300.1.1.1\n").find("probes.txt:1: RDATA '"), std::string::npos);
+  EXPECT_NE(error_of("www.ex.test. A FINE\n").find("probes.txt:1: unknown rcode 'FINE'"),
+            std::string::npos);
+  EXPECT_NE(error_of("www.ex.test. A NOERROR 300.1.1.1\n").find("probes.txt:1: RDATA '"),
+            std::string::npos);
   EXPECT_NE(error_of("a..b A NOERROR\n").find("probes.txt:1: name 'a..b'"), std::string::npos);
   EXPECT_EQ(error_of("www.ex.test. A NOERROR\nwww.ex.test. A NXDOMAIN\n"),
             "probes.txt:2: expects another rcode for www.ex.test. A than probes.txt:1");
 }
 
 TEST(ProbeCheck, MatchesRcodeAndRdataSet) {
-  auto p = parse_probes("www.ex.test. A NOERROR 192.0.2.80\nwww.ex.test. A NOERROR 192.0.2.81\n", "f")[0];
+  auto p = parse_probes("www.ex.test. A NOERROR 192.0.2.80\nwww.ex.test. A NOERROR 192.0.2.81\n",
+                        "f")[0];
   ProbeResult r;
   r.answered = true;
   r.rdatas = p.rdatas;
   EXPECT_EQ(check_probe(p, r), "");
   r.rdatas.erase(r.rdatas.begin());
-  EXPECT_EQ(check_probe(p, r), "www.ex.test. A: answer 192.0.2.81, expected 192.0.2.80 | 192.0.2.81");
+  EXPECT_EQ(check_probe(p, r),
+            "www.ex.test. A: answer 192.0.2.81, expected 192.0.2.80 | 192.0.2.81");
   r.rcode = 2;
   EXPECT_EQ(check_probe(p, r), "www.ex.test. A: rcode SERVFAIL, expected NOERROR");
   ProbeResult none;
@@ -165,9 +170,11 @@ TEST(ProbeAuto, ExpectsWhatThePreviousVersionAnswers) {
 
 TEST(ProbeSend, AnswersFromARealServerMeetOrMissTheExpectation) {
   UdpServer srv(UdpServer::Mode::Answer);
-  auto p = parse_probes("www.ex.test. A NOERROR 192.0.2.80\nwww.ex.test. A NOERROR 192.0.2.81\n"
-                        "nope.ex.test. A NXDOMAIN\nwww.ex.test. AAAA NOERROR\nmail.ex.test. MX NOERROR 20 mx.ex.test.\n",
-                        "f");
+  auto p = parse_probes(
+      "www.ex.test. A NOERROR 192.0.2.80\nwww.ex.test. A NOERROR 192.0.2.81\n"
+      "nope.ex.test. A NXDOMAIN\nwww.ex.test. AAAA NOERROR\nmail.ex.test. MX NOERROR 20 "
+      "mx.ex.test.\n",
+      "f");
   ASSERT_EQ(p.size(), 4u);
   ProbeResult r = send_probe(srv.address(), p[0], 2);
   ASSERT_TRUE(r.answered) << r.error;
@@ -175,12 +182,14 @@ TEST(ProbeSend, AnswersFromARealServerMeetOrMissTheExpectation) {
   EXPECT_EQ(check_probe(p[0], r), "");
   EXPECT_EQ(check_probe(p[1], send_probe(srv.address(), p[1], 2)), "");  // NXDOMAIN
   EXPECT_EQ(check_probe(p[2], send_probe(srv.address(), p[2], 2)), "");  // NODATA: NOERROR, no AAAA
-  EXPECT_EQ(check_probe(p[3], send_probe(srv.address(), p[3], 2)), "mail.ex.test. MX: answer 10 mx.ex.test., expected 20 mx.ex.test.");
+  EXPECT_EQ(check_probe(p[3], send_probe(srv.address(), p[3], 2)),
+            "mail.ex.test. MX: answer 10 mx.ex.test., expected 20 mx.ex.test.");
 }
 
 TEST(ProbeSend, AReplyWithAnotherIdIsIgnored) {
   UdpServer srv(UdpServer::Mode::StrayFirst);
-  auto p = parse_probes("www.ex.test. A NOERROR 192.0.2.80\nwww.ex.test. A NOERROR 192.0.2.81\n", "f")[0];
+  auto p = parse_probes("www.ex.test. A NOERROR 192.0.2.80\nwww.ex.test. A NOERROR 192.0.2.81\n",
+                        "f")[0];
   EXPECT_EQ(check_probe(p, send_probe(srv.address(), p, 2)), "");
 }
 

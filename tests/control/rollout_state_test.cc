@@ -5,9 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "control/journal.hh"
 
@@ -19,9 +19,18 @@ namespace {
 json start_rec(uint64_t id, const std::string& policy = "") {
   json stages = json::array({stage_to_json({"canary", Scope::Lcore, 2.5, 10, 30, {{"a", {1}}}}),
                              stage_to_json({"all", Scope::All, 4, 0, 60, {{"a", {}}, {"b", {}}}})});
-  return {{"ev", "rollout_start"}, {"rollout", id}, {"version", "v2"}, {"label", "ex.=2"}, {"previous", "v1"},
-          {"stages", stages}, {"policy", policy}, {"policy_file", "policy.yaml"}, {"probes", "p"},
-          {"probes_file", "probes"}, {"untouched", {"www.ex."}}, {"time", 100.0}};
+  return {{"ev", "rollout_start"},
+          {"rollout", id},
+          {"version", "v2"},
+          {"label", "ex.=2"},
+          {"previous", "v1"},
+          {"stages", stages},
+          {"policy", policy},
+          {"policy_file", "policy.yaml"},
+          {"probes", "p"},
+          {"probes_file", "probes"},
+          {"untouched", {"www.ex."}},
+          {"time", 100.0}};
 }
 
 FleetState replay(const std::vector<json>& recs) {
@@ -34,13 +43,25 @@ FleetState replay(const std::vector<json>& recs) {
 
 TEST(RolloutState, EventNamesAreTheJournalsSpelling) {
   const std::pair<Event, const char*> kinds[] = {
-      {Event::Baseline, "baseline"}, {Event::Version, "version"}, {Event::Rejected, "rejected"},
-      {Event::RolloutStart, "rollout_start"}, {Event::StageBegin, "stage_begin"}, {Event::Upload, "upload"},
-      {Event::Publish, "publish"}, {Event::Converge, "converge"}, {Event::StagePassed, "stage_passed"},
-      {Event::Pause, "pause"}, {Event::Resume, "resume"}, {Event::CommitBegin, "commit_begin"},
-      {Event::RollbackBegin, "rollback_begin"}, {Event::Committed, "committed"}, {Event::RolledBack, "rolled_back"},
-      {Event::Bad, "bad"}, {Event::ManualRollbackBegin, "manual_rollback_begin"},
-      {Event::ManualRollbackDone, "manual_rollback_done"}, {Event::Verdicts, "verdicts"}};
+      {Event::Baseline, "baseline"},
+      {Event::Version, "version"},
+      {Event::Rejected, "rejected"},
+      {Event::RolloutStart, "rollout_start"},
+      {Event::StageBegin, "stage_begin"},
+      {Event::Upload, "upload"},
+      {Event::Publish, "publish"},
+      {Event::Converge, "converge"},
+      {Event::StagePassed, "stage_passed"},
+      {Event::Pause, "pause"},
+      {Event::Resume, "resume"},
+      {Event::CommitBegin, "commit_begin"},
+      {Event::RollbackBegin, "rollback_begin"},
+      {Event::Committed, "committed"},
+      {Event::RolledBack, "rolled_back"},
+      {Event::Bad, "bad"},
+      {Event::ManualRollbackBegin, "manual_rollback_begin"},
+      {Event::ManualRollbackDone, "manual_rollback_done"},
+      {Event::Verdicts, "verdicts"}};
   for (const auto& [e, name] : kinds) {
     EXPECT_STREQ(event_name(e), name);
     EXPECT_EQ(event_from_name(name), e) << name;
@@ -118,8 +139,10 @@ TEST(RolloutState, RolloutThroughItsStagesToCommitted) {
 }
 
 TEST(RolloutState, RollbackKeepsTheReasonAndTheCommittedVersion) {
-  FleetState s = replay({{{"ev", "baseline"}, {"version", "v1"}}, start_rec(1),
-                         {{"ev", "rollback_begin"}, {"rollout", 1}, {"reason", "stage canary: probe"}}});
+  FleetState s =
+      replay({{{"ev", "baseline"}, {"version", "v1"}},
+              start_rec(1),
+              {{"ev", "rollback_begin"}, {"rollout", 1}, {"reason", "stage canary: probe"}}});
   EXPECT_EQ(s.active->phase, Phase::Rollback);
   EXPECT_EQ(state_name(*s.active), "rolling_back");
   EXPECT_EQ(s.active->reason, "stage canary: probe");
@@ -129,15 +152,18 @@ TEST(RolloutState, RollbackKeepsTheReasonAndTheCommittedVersion) {
   ASSERT_EQ(s.history.size(), 1u);
   EXPECT_EQ(s.history[0].reason, "stage canary: probe");
   EXPECT_EQ(state_name(s.history[0]), "rolled_back");
-  FleetState t = replay({start_rec(2), {{"ev", "rolled_back"}, {"rollout", 2}, {"reason", "aborted"}}});
+  FleetState t =
+      replay({start_rec(2), {{"ev", "rolled_back"}, {"rollout", 2}, {"reason", "aborted"}}});
   EXPECT_EQ(t.history[0].reason, "aborted");
 }
 
 TEST(RolloutState, RecordsOfAnotherRolloutAndNonStateKindsChangeNothing) {
   FleetState s = replay({{{"ev", "baseline"}, {"version", "v1"}}, start_rec(5)});
-  for (const char* ev : {"stage_passed", "pause", "commit_begin", "rollback_begin", "committed", "rolled_back"})
+  for (const char* ev :
+       {"stage_passed", "pause", "commit_begin", "rollback_begin", "committed", "rolled_back"})
     apply_record(s, {{"ev", ev}, {"rollout", 4}, {"stage", 3}, {"reason", "x"}});
-  for (const char* ev : {"rejected", "upload", "publish", "converge", "verdicts", "from_a_newer_build"})
+  for (const char* ev :
+       {"rejected", "upload", "publish", "converge", "verdicts", "from_a_newer_build"})
     apply_record(s, {{"ev", ev}, {"rollout", 5}, {"version", "v3"}, {"stage", 3}});
   ASSERT_TRUE(s.active);
   EXPECT_EQ(s.active->stage, 0u);
@@ -154,10 +180,12 @@ TEST(RolloutState, AJournalOnDiskReplaysToTheSameState) {
   std::string dir = ::mkdtemp(tmpl);
   std::string p = dir + "/journal.jsonl";
   // Lines as an earlier edgectl wrote them (the format must stay readable).
-  std::ofstream(p) << R"({"ev":"version","version":"v1","label":"ex.=1","seq":1,"time":1.0}
+  std::ofstream(p)
+      << R"({"ev":"version","version":"v1","label":"ex.=1","seq":1,"time":1.0}
 {"ev":"baseline","version":"v1","source":"adopt","seq":2,"time":1.5}
-)" << start_rec(1).dump() << "\n"
-                   << R"({"ev":"stage_begin","rollout":1,"stage":0,"name":"canary","seq":4,"time":101.0}
+)" << start_rec(1).dump()
+      << "\n"
+      << R"({"ev":"stage_begin","rollout":1,"stage":0,"name":"canary","seq":4,"time":101.0}
 {"ev":"stage_passed","rollout":1,"stage":0,"seq":5,"time":103.0}
 {"ev":"stage_begin","rollout":1,"stage":1,"name":"all","seq":6,"time":103.1}
 )";
@@ -183,7 +211,8 @@ TEST(RolloutState, OnRestartRollbackTurnsAStageIntoARollback) {
   EXPECT_EQ(back.active->phase, Phase::Rollback);
   EXPECT_NE(back.active->reason.find("restarted"), std::string::npos);
   // A commit in flight is finished, whatever the policy says.
-  FleetState commit = replay({start_rec(1, "on_restart: rollback\n"), {{"ev", "commit_begin"}, {"rollout", 1}}});
+  FleetState commit =
+      replay({start_rec(1, "on_restart: rollback\n"), {{"ev", "commit_begin"}, {"rollout", 1}}});
   EXPECT_FALSE(interrupt_on_restart(commit));
   EXPECT_EQ(commit.active->phase, Phase::Commit);
   FleetState none;

@@ -7,11 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
-#include <unistd.h>
 
 #include "control/version_id.hh"
 #include "fake_node.hh"
@@ -23,9 +23,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string zone(uint32_t serial, const std::string& www = "192.0.2.80", int hosts = 20, int skip = -1) {
+std::string zone(uint32_t serial, const std::string& www = "192.0.2.80", int hosts = 20,
+                 int skip = -1) {
   std::string z = "$ORIGIN example.com.\n$TTL 3600\n";
-  z += "@ SOA ns1 hostmaster " + std::to_string(serial) + " 7200 900 1209600 300\n@ NS ns1\n@ NS ns2\n";
+  z += "@ SOA ns1 hostmaster " + std::to_string(serial) +
+       " 7200 900 1209600 300\n@ NS ns1\n@ NS ns2\n";
   z += "ns1 A 192.0.2.53\nns2 A 192.0.2.54\nwww A " + www + "\n";
   for (int i = 0; i < hosts; ++i)
     if (i != skip) z += "h" + std::to_string(i) + " A 192.0.2." + std::to_string(100 + i) + "\n";
@@ -54,12 +56,13 @@ class RolloutTest : public ::testing::Test {
     std::string yaml = "nodes:\n";
     for (int i = 0; i < n; ++i) {
       std::string name = "edge-" + std::to_string(i + 1), sock = dir_ + "/" + name + ".sock";
-      nodes_.push_back(std::make_unique<test::FakeNode>(name, sock, std::vector<int>{0, 1},
-                                                        std::vector<test::FakeNode::ZoneText>{{"example.com.zone", zone(1)}},
-                                                        udp));
+      nodes_.push_back(std::make_unique<test::FakeNode>(
+          name, sock, std::vector<int>{0, 1},
+          std::vector<test::FakeNode::ZoneText>{{"example.com.zone", zone(1)}}, udp));
       nodes_.back()->start();
       yaml += "  - {name: " + name + ", control: " + sock + ", probe: '" +
-              (udp ? nodes_.back()->udp_address() : std::string()) + "', wave: " + std::to_string(i + 1) + "}\n";
+              (udp ? nodes_.back()->udp_address() : std::string()) +
+              "', wave: " + std::to_string(i + 1) + "}\n";
     }
     fleet_ = parse_fleet(yaml, "fleet.yaml");
     prev_ = nodes_[0]->initial_version();
@@ -76,7 +79,8 @@ class RolloutTest : public ::testing::Test {
   }
 
   json push(const std::string& text, json extra = json::object()) {
-    json req = {{"cmd", "push"}, {"zones", json::array({{{"file", "example.com.zone"}, {"text", text}}})},
+    json req = {{"cmd", "push"},
+                {"zones", json::array({{{"file", "example.com.zone"}, {"text", text}}})},
                 {"policy", policy_}};
     for (auto it = extra.begin(); it != extra.end(); ++it) req[it.key()] = it.value();
     return ctl_->handle(req);
@@ -97,8 +101,8 @@ class RolloutTest : public ::testing::Test {
   void wait_stage(uint64_t id, size_t stage) {
     for (int i = 0; i < 2000; ++i) {
       json r = ctl_->handle({{"cmd", "rollout"}, {"rollout", id}});
-      if (r["rollout"].value("stage", size_t(0)) >= stage && r["rollout"].value("state", "") == "running" &&
-          !r["rollout"]["verdicts"].empty())
+      if (r["rollout"].value("stage", size_t(0)) >= stage &&
+          r["rollout"].value("state", "") == "running" && !r["rollout"]["verdicts"].empty())
         return;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -125,8 +129,11 @@ health:
 }  // namespace
 
 TEST(ResolveStages, DefaultPolicyOnThreeNodesInTwoWaves) {
-  Fleet f = parse_fleet("nodes:\n  - {name: a, control: /a, probe: x, wave: 1}\n  - {name: b, control: /b, probe: y, wave: 2}\n"
-                        "  - {name: c, control: /c, probe: z, wave: 2}\n", "f");
+  Fleet f = parse_fleet(
+      "nodes:\n  - {name: a, control: /a, probe: x, wave: 1}\n  - {name: b, control: /b, probe: y, "
+      "wave: 2}\n"
+      "  - {name: c, control: /c, probe: z, wave: 2}\n",
+      "f");
   auto st = resolve_stages(default_policy(), f, {{"a", {1, 2}}, {"b", {1, 2}}, {"c", {1, 2}}}, 5.0);
   ASSERT_EQ(st.size(), 3u);  // "next wave" is wave 2 = everything, so "all" adds nothing
   ASSERT_EQ(st[0].targets.size(), 1u);
@@ -136,7 +143,8 @@ TEST(ResolveStages, DefaultPolicyOnThreeNodesInTwoWaves) {
   EXPECT_EQ(st[2].targets.size(), 3u);
   EXPECT_DOUBLE_EQ(st[2].bake_s, 5.0);
   // A single-lcore first node: "one lcore" already is "the whole node".
-  auto one = resolve_stages(default_policy(), f, {{"a", {1}}, {"b", {1}}, {"c", {1}}}, std::nullopt);
+  auto one =
+      resolve_stages(default_policy(), f, {{"a", {1}}, {"b", {1}}, {"c", {1}}}, std::nullopt);
   ASSERT_EQ(one.size(), 2u);
   EXPECT_EQ(one[0].name, "canary-lcore");
   EXPECT_TRUE(one[0].targets[0].lcores.empty());
@@ -174,7 +182,9 @@ TEST_F(RolloutTest, RejectedPushSendsNothing) {
   json r = push(zone(2, "192.0.2.80", 12));  // 8 of 24 names removed
   ASSERT_EQ(r["code"], "rejected") << r.dump();
   EXPECT_EQ(r["rejections"][0]["rule"], "blast-radius");
-  EXPECT_NE(r["error"].get<std::string>().find("of names removed (8 of 24) exceeds 10.0%"), std::string::npos) << r.dump();
+  EXPECT_NE(r["error"].get<std::string>().find("of names removed (8 of 24) exceeds 10.0%"),
+            std::string::npos)
+      << r.dump();
   for (auto& n : nodes_)
     for (const auto& c : n->commands()) EXPECT_TRUE(c == "hello" || c == "status") << c;
   json bad = push("$ORIGIN example.com.\n@ 60 NS ns1\n");
@@ -199,7 +209,8 @@ TEST_F(RolloutTest, CanaryWithHighNxdomainRateIsRolledBackAtStageOne) {
   json done = wait_done(r["rollout"]);
   EXPECT_EQ(done["state"], "rolled_back");
   EXPECT_EQ(done["stage"], 0) << done.dump();
-  EXPECT_NE(done["reason"].get<std::string>().find("nxdomain rate"), std::string::npos) << done.dump();
+  EXPECT_NE(done["reason"].get<std::string>().find("nxdomain rate"), std::string::npos)
+      << done.dump();
   EXPECT_TRUE(nodes_[0]->ever_served().count(v));
   for (size_t i = 1; i < nodes_.size(); ++i) EXPECT_FALSE(nodes_[i]->ever_served().count(v)) << i;
   for (auto& n : nodes_) {
@@ -244,11 +255,13 @@ health:
 
 TEST_F(RolloutTest, ProbeCatchesAChangedAddressAtStageOne) {
   make_fleet(2, /*udp=*/true);
-  std::ofstream(dir_ + "/probes") << "www.example.com. A NOERROR 192.0.2.80\nnope.example.com. A NXDOMAIN\n";
+  std::ofstream(dir_ + "/probes")
+      << "www.example.com. A NOERROR 192.0.2.80\nnope.example.com. A NXDOMAIN\n";
   start_controller();
   std::string next = zone(2, "192.0.2.66");
-  json r = push(next, {{"probes", "www.example.com. A NOERROR 192.0.2.80\nnope.example.com. A NXDOMAIN\n"},
-                       {"probes_file", "probes"}});
+  json r = push(
+      next, {{"probes", "www.example.com. A NOERROR 192.0.2.80\nnope.example.com. A NXDOMAIN\n"},
+             {"probes_file", "probes"}});
   ASSERT_TRUE(r.value("ok", false)) << r.dump();
   json done = wait_done(r["rollout"]);
   EXPECT_EQ(done["state"], "rolled_back");
@@ -271,7 +284,8 @@ TEST_F(RolloutTest, AutomaticProbesPassForUntouchedNames) {
   bool saw_probes = false;
   for (const auto& e : ev["events"])
     if (e["ev"] == "verdicts")
-      for (const auto& v : e["verdicts"]) saw_probes |= v.get<std::string>().rfind("probes: ", 0) == 0;
+      for (const auto& v : e["verdicts"])
+        saw_probes |= v.get<std::string>().rfind("probes: ", 0) == 0;
   EXPECT_TRUE(saw_probes);
 }
 
@@ -326,7 +340,9 @@ on_restart: rollback
 
 TEST_F(RolloutTest, AbortRollsBack) {
   make_fleet(2);
-  policy_ = "stages:\n  - {scope: lcore, bake_s: 30}\n  - {scope: all, bake_s: 0.1}\nhealth: {interval_s: 0.05}\n";
+  policy_ =
+      "stages:\n  - {scope: lcore, bake_s: 30}\n  - {scope: all, bake_s: 0.1}\nhealth: "
+      "{interval_s: 0.05}\n";
   start_controller();
   json r = push(zone(2, "192.0.2.81"));
   ASSERT_TRUE(r.value("ok", false));

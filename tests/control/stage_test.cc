@@ -8,9 +8,7 @@ using namespace edgedns::ctl;
 
 namespace {
 
-ResolvedStage canary_stage() {
-  return {"canary", Scope::Lcore, 10, 500, 60, {{"a", {1}}}};
-}
+ResolvedStage canary_stage() { return {"canary", Scope::Lcore, 10, 500, 60, {{"a", {1}}}}; }
 
 StageEvidence healthy() {
   StageEvidence ev;
@@ -116,7 +114,8 @@ TEST(StageVerdict, EachFailingGateFailsTheStageWithItsReason) {
   // The first gate in order decides.
   StageEvidence both = rates;
   both.node_failure = "node b lcore 0 serves x, expected y";
-  EXPECT_EQ(judge_interval(s, kNew, both, 0, 1, 1).reason, "stage canary: node b lcore 0 serves x, expected y");
+  EXPECT_EQ(judge_interval(s, kNew, both, 0, 1, 1).reason,
+            "stage canary: node b lcore 0 serves x, expected y");
 }
 
 TEST(StageVerdict, WaitingAndPausedStopTheBakeClock) {
@@ -139,7 +138,8 @@ TEST(StageVerdict, WaitingAndPausedStopTheBakeClock) {
   paused.paused = true;
   paused.have_probes = true;
   paused.probes_ok = 8;
-  v = judge_interval(s, kNew, paused, 10, 5, 500);  // long past the timeout: paused time is not held against it
+  v = judge_interval(s, kNew, paused, 10, 5,
+                     500);  // long past the timeout: paused time is not held against it
   EXPECT_EQ(v.verdict, StageVerdict::Continue);
   EXPECT_DOUBLE_EQ(v.baked, 10);
   ASSERT_EQ(v.lines.size(), 5u);

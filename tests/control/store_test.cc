@@ -5,10 +5,10 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <functional>
-#include <fstream>
 #include <unistd.h>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 
 #include "control/config.hh"
 
@@ -31,9 +31,10 @@ std::vector<LoadedZone> zones(int serial = 1) {
   v.push_back(load_zone_text("$ORIGIN ex.test.\n$TTL 300\n@ SOA ns1 h " + std::to_string(serial) +
                                  " 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.53\nwww A 192.0.2.80\n",
                              "ex.zone"));
-  v.push_back(load_zone_text("@ 60 IN SOA ns.two.test. h.two.test. 7 1 1 1 1\n@ 60 IN NS ns.two.test.\n"
-                             "ns 60 IN A 192.0.2.9\n",
-                             "two.zone", "two.test."));
+  v.push_back(
+      load_zone_text("@ 60 IN SOA ns.two.test. h.two.test. 7 1 1 1 1\n@ 60 IN NS ns.two.test.\n"
+                     "ns 60 IN A 192.0.2.9\n",
+                     "two.zone", "two.test."));
   for (const auto& z : v) EXPECT_TRUE(z.ok());
   return v;
 }
@@ -117,6 +118,8 @@ TEST(Store, WriteFileAtomic) {
   write_file_atomic(p, "two");
   EXPECT_EQ(read_file(p), "two");
   EXPECT_FALSE(fs::exists(p + ".tmp"));
-  EXPECT_NE(thrown([&] { write_file_atomic(d.path + "/missing/f", "x"); }).find(d.path + "/missing/f.tmp: create"),
+  EXPECT_NE(thrown([&] {
+              write_file_atomic(d.path + "/missing/f", "x");
+            }).find(d.path + "/missing/f.tmp: create"),
             std::string::npos);
 }

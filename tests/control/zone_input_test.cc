@@ -5,16 +5,17 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 using namespace edgedns::ctl;
 
 namespace {
 
-const char* kGood = "$ORIGIN ex.test.\n$TTL 300\n@ SOA ns1 h 2024010101 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.53\n"
-                    "www A 192.0.2.80\nalias CNAME www\n";
+const char* kGood =
+    "$ORIGIN ex.test.\n$TTL 300\n@ SOA ns1 h 2024010101 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.53\n"
+    "www A 192.0.2.80\nalias CNAME www\n";
 
 bool has_error_at(const LoadedZone& z, const std::string& file, size_t line) {
   for (const auto& d : z.diagnostics)
@@ -34,8 +35,9 @@ TEST(ZoneInput, GoodZoneLoads) {
 }
 
 TEST(ZoneInput, ParseErrorNamesFileAndLine) {
-  LoadedZone z = load_zone_text("$ORIGIN ex.test.\n@ 300 SOA ns1 h 1 2 3 4 5\n@ 300 NS ns1\nwww 300 A 1.2.3\n",
-                                "broken.zone");
+  LoadedZone z =
+      load_zone_text("$ORIGIN ex.test.\n@ 300 SOA ns1 h 1 2 3 4 5\n@ 300 NS ns1\nwww 300 A 1.2.3\n",
+                     "broken.zone");
   EXPECT_FALSE(z.ok());
   EXPECT_TRUE(z.parse_failed);
   EXPECT_FALSE(z.check_failed);  // checks do not run on a zone that did not parse
@@ -45,7 +47,8 @@ TEST(ZoneInput, ParseErrorNamesFileAndLine) {
 TEST(ZoneInput, CheckErrorIsToldApartFromAParseError) {
   // CNAME beside other data at one owner.
   LoadedZone z = load_zone_text(
-      "$ORIGIN ex.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\nx CNAME ns1\nx A 192.0.2.2\n",
+      "$ORIGIN ex.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\nx CNAME ns1\nx "
+      "A 192.0.2.2\n",
       "cname.zone");
   EXPECT_FALSE(z.ok());
   EXPECT_FALSE(z.parse_failed);
@@ -65,8 +68,9 @@ TEST(ZoneInput, MissingFileIsNamed) {
 TEST(ZoneInput, FileAndIncludeErrorsNameTheIncludedFile) {
   char tmpl[] = "/tmp/edgectl-zi-XXXXXX";
   std::string dir = ::mkdtemp(tmpl);
-  std::ofstream(dir + "/main.zone") << "$ORIGIN ex.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n$INCLUDE "
-                                    << dir << "/inc.zone\n";
+  std::ofstream(dir + "/main.zone")
+      << "$ORIGIN ex.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n$INCLUDE " << dir
+      << "/inc.zone\n";
   std::ofstream(dir + "/inc.zone") << "ns1 A 192.0.2.1\nbad A nope\n";
   LoadedZone z = load_zone(dir + "/main.zone");
   std::filesystem::remove_all(dir);

@@ -30,13 +30,15 @@ uint16_t csum(const uint8_t* p, size_t n) {
 
 // Ethernet + IPv4 (valid header checksum) + `l4` with protocol `proto`.
 std::vector<uint8_t> ip4(const Mac& dst, const Mac& src, const char* to, uint8_t proto,
-                         std::vector<uint8_t> l4, uint16_t frag = 0, const char* from = "198.18.53.2") {
+                         std::vector<uint8_t> l4, uint16_t frag = 0,
+                         const char* from = "198.18.53.2") {
   std::vector<uint8_t> f(dst.begin(), dst.end());
   f.insert(f.end(), src.begin(), src.end());
   f.push_back(0x08);
   f.push_back(0x00);
   size_t tot = 20 + l4.size();
-  uint8_t ip[20] = {0x45, 0, uint8_t(tot >> 8), uint8_t(tot), 0, 1, uint8_t(frag >> 8), uint8_t(frag), 64, proto};
+  uint8_t ip[20] = {
+      0x45, 0, uint8_t(tot >> 8), uint8_t(tot), 0, 1, uint8_t(frag >> 8), uint8_t(frag), 64, proto};
   inet_pton(AF_INET, from, ip + 12);
   inet_pton(AF_INET, to, ip + 16);
   uint16_t c = csum(ip, 20);
@@ -52,8 +54,12 @@ std::vector<uint8_t> udp(uint16_t dport) {
 }
 std::vector<uint8_t> tcp_syn(uint16_t dport) {
   std::vector<uint8_t> t(20, 0);
-  t[0] = 0x9c; t[1] = 0x40; t[2] = uint8_t(dport >> 8); t[3] = uint8_t(dport);
-  t[12] = 0x50; t[13] = 0x02;  // SYN
+  t[0] = 0x9c;
+  t[1] = 0x40;
+  t[2] = uint8_t(dport >> 8);
+  t[3] = uint8_t(dport);
+  t[12] = 0x50;
+  t[13] = 0x02;  // SYN
   return t;
 }
 
@@ -79,14 +85,15 @@ bool kernel(const std::vector<uint8_t>& f, const NodeAddrs& a) {
 
 TEST(WantsKernel, TheHostsTrafficGoesToTheKernel) {
   NodeAddrs a = addrs();
-  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 6, tcp_syn(53)), a));     // DNS over TCP
-  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 6, tcp_syn(22)), a));     // SSH
-  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 17, udp(123)), a));       // NTP
-  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "192.0.2.7", 6, tcp_syn(179)), a));     // a host address
+  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 6, tcp_syn(53)), a));       // DNS over TCP
+  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 6, tcp_syn(22)), a));       // SSH
+  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 17, udp(123)), a));         // NTP
+  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "192.0.2.7", 6, tcp_syn(179)), a));         // a host address
   EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 17, udp(53), 0x2000), a));  // fragment
-  EXPECT_TRUE(kernel(ip4(kOurs, kPeer, "198.18.53.53", 1, {3, 4, 0, 0, 0, 0, 5, 0xdc}), a));  // frag needed
-  EXPECT_TRUE(kernel(arp(kOurs, kPeer, 2, "198.18.53.53"), a));                  // ARP reply to the kernel
-  EXPECT_TRUE(kernel(arp(kBcast, kPeer, 1, "198.18.53.1"), a));                  // ARP for a host address
+  EXPECT_TRUE(
+      kernel(ip4(kOurs, kPeer, "198.18.53.53", 1, {3, 4, 0, 0, 0, 0, 5, 0xdc}), a));  // frag needed
+  EXPECT_TRUE(kernel(arp(kOurs, kPeer, 2, "198.18.53.53"), a));  // ARP reply to the kernel
+  EXPECT_TRUE(kernel(arp(kBcast, kPeer, 1, "198.18.53.1"), a));  // ARP for a host address
 }
 
 TEST(WantsKernel, TheLcoresOwnAndOthersTrafficDoesNot) {
@@ -116,7 +123,7 @@ TEST(ExcBucket, UnlimitedTakesAll) {
 
 TEST(ExcBucket, RateBoundsWhatPasses) {
   ExcBucket b;
-  b.rate = 1000;       // frames per second
+  b.rate = 1000;         // frames per second
   b.tsc_hz = 1'000'000;  // a 1 MHz "TSC": 1000 ticks per frame
   b.last_tsc = 0;
   uint64_t t = 0;

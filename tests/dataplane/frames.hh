@@ -45,7 +45,8 @@ inline std::vector<uint8_t> dns_query(const char* name, uint16_t type, uint16_t 
   q.insert(q.end(), t, t + 4);
   if (edns_size) {
     zones::wr16(&q[10], 1);
-    const uint8_t opt[11] = {0, 0, 41, uint8_t(edns_size >> 8), uint8_t(edns_size), 0, 0, 0, 0, 0, 0};
+    const uint8_t opt[11] = {0, 0, 41, uint8_t(edns_size >> 8), uint8_t(edns_size), 0, 0, 0,
+                             0, 0, 0};
     q.insert(q.end(), opt, opt + sizeof opt);
   }
   return q;
@@ -62,21 +63,42 @@ inline std::vector<uint8_t> udp_frame(bool v6, const std::vector<uint8_t>& dns, 
   f.insert(f.end(), kPeerMac.begin(), kPeerMac.end());
   const size_t ulen = 8 + dns.size();
   if (!v6) {
-    f.insert(f.end(), {0x08, 0x00, 0x45, 0, uint8_t((20 + ulen) >> 8), uint8_t(20 + ulen), 0, 1,
-                       uint8_t(frag >> 8), uint8_t(frag), 64, ipproto::kUdp, 0, 0, 198, 18, 53, 2,
-                       198, 18, 53, 53});
+    f.insert(f.end(), {0x08,
+                       0x00,
+                       0x45,
+                       0,
+                       uint8_t((20 + ulen) >> 8),
+                       uint8_t(20 + ulen),
+                       0,
+                       1,
+                       uint8_t(frag >> 8),
+                       uint8_t(frag),
+                       64,
+                       ipproto::kUdp,
+                       0,
+                       0,
+                       198,
+                       18,
+                       53,
+                       2,
+                       198,
+                       18,
+                       53,
+                       53});
     const uint16_t cs = ip4_header_csum(&f[14], 20);  // classify drops a bad header checksum
     f[24] = uint8_t(cs >> 8);
     f[25] = uint8_t(cs);
   } else {
-    f.insert(f.end(), {0x86, 0xdd, 0x60, 0, 0, 0, uint8_t(ulen >> 8), uint8_t(ulen), ipproto::kUdp, 64});
+    f.insert(f.end(),
+             {0x86, 0xdd, 0x60, 0, 0, 0, uint8_t(ulen >> 8), uint8_t(ulen), ipproto::kUdp, 64});
     uint8_t a[16];
     inet_pton(AF_INET6, "2001:db8:53::2", a);
     f.insert(f.end(), a, a + 16);
     inet_pton(AF_INET6, "2001:db8:53::53", a);
     f.insert(f.end(), a, a + 16);
   }
-  f.insert(f.end(), {uint8_t(sport >> 8), uint8_t(sport), 0, 53, uint8_t(ulen >> 8), uint8_t(ulen), 0, 0});
+  f.insert(f.end(),
+           {uint8_t(sport >> 8), uint8_t(sport), 0, 53, uint8_t(ulen >> 8), uint8_t(ulen), 0, 0});
   f.insert(f.end(), dns.begin(), dns.end());
   return f;
 }

@@ -5,9 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "dataplane/zone_publisher.hh"
 #include "zones/lkg.hh"
@@ -58,7 +58,8 @@ TEST(LkgStore, PersistedVersionLoadsBack) {
   EXPECT_EQ(zones::zoneset_version(*zs).hex(), v.hex);
   EXPECT_EQ(zones::zoneset_text(*zs), zones::zoneset_text(v.zone_set()));
   ASSERT_EQ(logged.size(), 1u);
-  EXPECT_EQ(logged[0], "last-known-good: serving " + d.path + "/lkg-1.edz (sequence 1, version " + v.hex + ")");
+  EXPECT_EQ(logged[0], "last-known-good: serving " + d.path + "/lkg-1.edz (sequence 1, version " +
+                           v.hex + ")");
 }
 
 TEST(LkgStore, NewestWinsAndADamagedNewestIsSkipped) {

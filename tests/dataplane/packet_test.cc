@@ -29,7 +29,9 @@ void put(std::vector<uint8_t>& f, const void* p, size_t n) {
   auto* b = static_cast<const uint8_t*>(p);
   f.insert(f.end(), b, b + n);
 }
-uint16_t get16(const std::vector<uint8_t>& f, size_t off) { return uint16_t(f[off] << 8 | f[off + 1]); }
+uint16_t get16(const std::vector<uint8_t>& f, size_t off) {
+  return uint16_t(f[off] << 8 | f[off + 1]);
+}
 
 std::vector<uint8_t> frame_eth(const Mac& dst, uint16_t type, bool vlan = false) {
   std::vector<uint8_t> f;
@@ -79,8 +81,8 @@ void ip6(std::vector<uint8_t>& f, const char* src, const char* dst, uint8_t nh, 
   put(f, a, 16);
 }
 
-const uint8_t kDnsQuery[] = {0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
-                             3, 'w', 'w', 'w', 4, 't', 'e', 's', 't', 0, 0, 1, 0, 1};
+const uint8_t kDnsQuery[] = {0xab, 0xcd, 0x01, 0x00, 0,   1,   0,   0,   0, 0, 0, 0, 3,
+                             'w',  'w',  'w',  4,    't', 'e', 's', 't', 0, 0, 1, 0, 1};
 
 void udp(std::vector<uint8_t>& f, uint16_t sport, uint16_t dport, const uint8_t* p, size_t n) {
   put16(f, sport);
@@ -122,7 +124,10 @@ TEST(Checksum, EqualsTheSixteenBitDefinitionAtEveryLengthAndAlignment) {
   // carry folded back each step, against the word-at-a-time csum_add.
   std::vector<uint8_t> buf(1600);
   uint32_t x = 12345;
-  for (auto& b : buf) { x = x * 1103515245u + 12345u; b = uint8_t(x >> 16); }
+  for (auto& b : buf) {
+    x = x * 1103515245u + 12345u;
+    b = uint8_t(x >> 16);
+  }
   std::fill(buf.begin() + 1000, buf.end(), 0xff);  // long runs of ones: many carries
   for (size_t start : {0u, 1u, 3u, 990u}) {
     for (size_t len = 0; len <= 600; ++len) {
@@ -132,7 +137,8 @@ TEST(Checksum, EqualsTheSixteenBitDefinitionAtEveryLengthAndAlignment) {
         ref += uint32_t(p[i]) << 8 | (i + 1 < len ? p[i + 1] : 0);
         ref = (ref & 0xffff) + (ref >> 16);
       }
-      ASSERT_EQ(csum_fold(csum_add(0x1234, p, len)), csum_fold(ref)) << "start " << start << " len " << len;
+      ASSERT_EQ(csum_fold(csum_add(0x1234, p, len)), csum_fold(ref))
+          << "start " << start << " len " << len;
     }
   }
 }
@@ -264,12 +270,12 @@ TEST(Arp, RequestForOursGetsReply) {
   ASSERT_EQ(arp_reply(f.data(), f.size(), c, me), 60u);
   EXPECT_TRUE(mac_is(&f[0], kPeerMac));
   EXPECT_TRUE(mac_is(&f[6], kOurMac));
-  EXPECT_EQ(get16(f, 14 + 6), 2);             // reply
-  EXPECT_TRUE(mac_is(&f[14 + 8], kOurMac));   // sender MAC
-  EXPECT_EQ(f[14 + 14], 198);                 // sender IP 198.18.53.53
+  EXPECT_EQ(get16(f, 14 + 6), 2);            // reply
+  EXPECT_TRUE(mac_is(&f[14 + 8], kOurMac));  // sender MAC
+  EXPECT_EQ(f[14 + 14], 198);                // sender IP 198.18.53.53
   EXPECT_EQ(f[14 + 17], 53);
-  EXPECT_TRUE(mac_is(&f[14 + 18], kPeerMac)); // target MAC
-  EXPECT_EQ(f[14 + 27], 2);                   // target IP 198.18.53.2
+  EXPECT_TRUE(mac_is(&f[14 + 18], kPeerMac));  // target MAC
+  EXPECT_EQ(f[14 + 27], 2);                    // target IP 198.18.53.2
 
   // A request for someone else is not ours to answer.
   auto g = f;
@@ -308,14 +314,14 @@ TEST(Nd, SolicitationToSolicitedNodeGroupGetsAdvert) {
   buf.resize(n);
   EXPECT_TRUE(mac_is(&buf[0], kPeerMac));
   EXPECT_TRUE(mac_is(&buf[6], kOurMac));
-  EXPECT_EQ(buf[14 + 7], 255);                      // hop limit
+  EXPECT_EQ(buf[14 + 7], 255);                     // hop limit
   EXPECT_EQ(std::memcmp(&buf[14 + 8], t, 16), 0);  // from the target address
   uint8_t peer[16];
   inet_pton(AF_INET6, "2001:db8:53::2", peer);
   EXPECT_EQ(std::memcmp(&buf[14 + 24], peer, 16), 0);
-  EXPECT_EQ(buf[54], 136);                          // NA
-  EXPECT_EQ(buf[54 + 4], 0x60);                     // solicited + override
-  EXPECT_EQ(buf[54 + 24], 2);                       // target link-layer address option
+  EXPECT_EQ(buf[54], 136);       // NA
+  EXPECT_EQ(buf[54 + 4], 0x60);  // solicited + override
+  EXPECT_EQ(buf[54 + 24], 2);    // target link-layer address option
   EXPECT_TRUE(mac_is(&buf[54 + 26], kOurMac));
   // A correct checksum sums to zero over pseudo header + message.
   EXPECT_EQ(l4_csum6(buf.data() + 14, ipproto::kIcmp6, buf.data() + 54, 32), 0);
@@ -488,7 +494,8 @@ TEST(Checksum, WordWiseSumMatchesBytePairs) {
   uint32_t x = 12345;
   for (auto& b : buf) b = uint8_t((x = x * 1103515245 + 12345) >> 16);
   for (size_t off : {0, 1, 3}) {
-    for (size_t n = 0; n < 300; ++n) EXPECT_EQ(csum_fold(csum_add(0, &buf[off], n)), ref(&buf[off], n)) << n;
+    for (size_t n = 0; n < 300; ++n)
+      EXPECT_EQ(csum_fold(csum_add(0, &buf[off], n)), ref(&buf[off], n)) << n;
     EXPECT_EQ(csum_fold(csum_add(0, &buf[off], 1500)), ref(&buf[off], 1500));
   }
   std::vector<uint8_t> ones(1500, 0xff);
@@ -532,7 +539,8 @@ size_t ref_udp_reply(uint8_t* frame, const Classified& c, size_t dns_len, const 
   if (c.kind == Kind::Dns4) {
     addr_sum = edgedns::zones::ones_acc(ip + 12, 8);
     const uint32_t tot = rd16(ip + 2), frag = rd16(ip + 6), ttl_proto = rd16(ip + 8);
-    const uint32_t new_tot = uint32_t(c.l3_len + ulen), new_ttl_proto = uint32_t(kReplyTtl) << 8 | ip[9];
+    const uint32_t new_tot = uint32_t(c.l3_len + ulen),
+                   new_ttl_proto = uint32_t(kReplyTtl) << 8 | ip[9];
     uint32_t hc = 0xffffu - rd16(ip + 10);
     hc += (0xffffu - tot) + new_tot + (0xffffu - frag) + (0xffffu - ttl_proto) + new_ttl_proto;
     swap(ip + 12, ip + 16, 4);
@@ -550,7 +558,8 @@ size_t ref_udp_reply(uint8_t* frame, const Classified& c, size_t dns_len, const 
   if (off.udp) {
     wr16(udp + 6, uint16_t(edgedns::zones::ones_fold(pseudo)));
   } else {
-    const uint16_t cs = uint16_t(~edgedns::zones::ones_fold(pseudo + sport + dport + ulen + payload));
+    const uint16_t cs =
+        uint16_t(~edgedns::zones::ones_fold(pseudo + sport + dport + ulen + payload));
     wr16(udp + 6, cs ? cs : 0xffff);
   }
   return size_t(c.l2_len) + c.l3_len + ulen;
@@ -608,7 +617,8 @@ bool agree(const uint8_t* f, size_t len, const NodeAddrs& me, const std::string&
   const Classified slow = classify(f, len, me);
   if (took) {
     EXPECT_TRUE(slow.kind == Kind::Dns4 || slow.kind == Kind::Dns6) << what;
-    EXPECT_EQ(int(fast.kind), int(slow.kind)) << what << " (classify reason " << int(slow.reason) << ")";
+    EXPECT_EQ(int(fast.kind), int(slow.kind))
+        << what << " (classify reason " << int(slow.reason) << ")";
     EXPECT_EQ(int(fast.reason), int(slow.reason)) << what;
     EXPECT_EQ(fast.l2_len, slow.l2_len) << what;
     EXPECT_EQ(fast.l3_len, slow.l3_len) << what;
@@ -639,7 +649,9 @@ std::vector<uint8_t> dns4_options_frame() {
 }
 
 void set_addr4(std::vector<uint8_t>& f, size_t at, const char* a) { inet_pton(AF_INET, a, &f[at]); }
-void set_addr6(std::vector<uint8_t>& f, size_t at, const char* a) { inet_pton(AF_INET6, a, &f[at]); }
+void set_addr6(std::vector<uint8_t>& f, size_t at, const char* a) {
+  inet_pton(AF_INET6, a, &f[at]);
+}
 void set16(std::vector<uint8_t>& f, size_t at, uint16_t v) {
   f[at] = uint8_t(v >> 8);
   f[at + 1] = uint8_t(v);
@@ -654,12 +666,19 @@ TEST(FastPath, TakesTheCommonQueriesAsClassifyDoes) {
   // Accepted variations: DF and the reserved flag, any TTL and TOS, source
   // at the edges of what may be answered, Ethernet padding after the datagram,
   // a UDP length shorter than the IP payload, an empty DNS payload.
-  struct V4 { const char* what; void (*edit)(std::vector<uint8_t>&); };
+  struct V4 {
+    const char* what;
+    void (*edit)(std::vector<uint8_t>&);
+  };
   const V4 ok4[] = {
       {"DF", [](auto& f) { f[20] = 0x40; }},
       {"reserved flag", [](auto& f) { f[20] = 0x80; }},
       {"TTL 0", [](auto& f) { f[22] = 0; }},
-      {"TTL 255 TOS 0xff", [](auto& f) { f[22] = 255; f[15] = 0xff; }},
+      {"TTL 255 TOS 0xff",
+       [](auto& f) {
+         f[22] = 255;
+         f[15] = 0xff;
+       }},
       {"source 1.0.0.0", [](auto& f) { set_addr4(f, 26, "1.0.0.0"); }},
       {"source 223.255.255.255", [](auto& f) { set_addr4(f, 26, "223.255.255.255"); }},
       {"source 127.0.0.1", [](auto& f) { set_addr4(f, 26, "127.0.0.1"); }},
@@ -676,7 +695,13 @@ TEST(FastPath, TakesTheCommonQueriesAsClassifyDoes) {
     EXPECT_TRUE(agree(f.data(), f.size(), me, v.what)) << v.what;
   }
   const V4 ok6[] = {
-      {"traffic class, flow label", [](auto& f) { f[14] = 0x6f; f[15] = 0xff; f[16] = 0xff; f[17] = 0xff; }},
+      {"traffic class, flow label",
+       [](auto& f) {
+         f[14] = 0x6f;
+         f[15] = 0xff;
+         f[16] = 0xff;
+         f[17] = 0xff;
+       }},
       {"hop limit 0", [](auto& f) { f[21] = 0; }},
       {"source ::1", [](auto& f) { set_addr6(f, 22, "::1"); }},
       {"source fe80::1", [](auto& f) { set_addr6(f, 22, "fe80::1"); }},
@@ -693,7 +718,10 @@ TEST(FastPath, TakesTheCommonQueriesAsClassifyDoes) {
 
 TEST(FastPath, LeavesEverythingElseToClassify) {
   auto me = addrs();
-  struct Edit { const char* what; void (*edit)(std::vector<uint8_t>&); };
+  struct Edit {
+    const char* what;
+    void (*edit)(std::vector<uint8_t>&);
+  };
   // Each of these is either not a query for us or not of the common shape:
   // the fast path must say no (classify() decides, and is checked elsewhere).
   const Edit no4[] = {
@@ -701,7 +729,11 @@ TEST(FastPath, LeavesEverythingElseToClassify) {
       {"our MAC, last bit", [](auto& f) { f[5] ^= 1; }},
       {"our MAC, first byte", [](auto& f) { f[0] ^= 0x80; }},
       {"broadcast", [](auto& f) { std::memset(&f[0], 0xff, 6); }},
-      {"multicast", [](auto& f) { const uint8_t m[6] = {0x01, 0, 0x5e, 0, 0, 1}; std::memcpy(&f[0], m, 6); }},
+      {"multicast",
+       [](auto& f) {
+         const uint8_t m[6] = {0x01, 0, 0x5e, 0, 0, 1};
+         std::memcpy(&f[0], m, 6);
+       }},
       {"ethertype ARP", [](auto& f) { set16(f, 12, eth::kArp); }},
       {"ethertype 0x0801", [](auto& f) { set16(f, 12, 0x0801); }},
       {"version 6 in IPv4", [](auto& f) { f[14] = 0x65; }},
@@ -739,7 +771,11 @@ TEST(FastPath, LeavesEverythingElseToClassify) {
   }
   const Edit no6[] = {
       {"other MAC", [](auto& f) { std::memcpy(&f[0], kPeerMac.data(), 6); }},
-      {"multicast MAC", [](auto& f) { const uint8_t m[6] = {0x33, 0x33, 0, 0, 0, 1}; std::memcpy(&f[0], m, 6); }},
+      {"multicast MAC",
+       [](auto& f) {
+         const uint8_t m[6] = {0x33, 0x33, 0, 0, 0, 1};
+         std::memcpy(&f[0], m, 6);
+       }},
       {"version 4 in IPv6", [](auto& f) { f[14] = 0x40; }},
       {"hop-by-hop header", [](auto& f) { f[20] = 0; }},
       {"fragment header", [](auto& f) { f[20] = ipproto::kFrag6; }},
@@ -805,8 +841,8 @@ TEST(FastPath, LeavesEverythingElseToClassify) {
 TEST(FastPath, TruncatedFramesNeverReadPastTheEnd) {
   auto me = addrs();
   Guarded g;
-  for (const auto& f : {dns4_frame(), dns6_frame(), dns4_frame(true), dns6_vlan_frame(),
-                        dns4_options_frame()}) {
+  for (const auto& f :
+       {dns4_frame(), dns6_frame(), dns4_frame(true), dns6_vlan_frame(), dns4_options_frame()}) {
     for (size_t n = 0; n <= f.size(); ++n) {
       const uint8_t* p = g.put(f.data(), n);
       const bool took = agree(p, n, me, "truncated to " + std::to_string(n));
@@ -826,17 +862,16 @@ TEST(FastPath, AgreesWithClassifyOnMutatedFrames) {
   Guarded g;
   uint64_t seed = 53;
   size_t took = 0, total = 0;
-  const std::vector<uint8_t> bases[] = {dns4_frame(), dns6_frame(), dns4_frame(true), dns4_options_frame()};
+  const std::vector<uint8_t> bases[] = {dns4_frame(), dns6_frame(), dns4_frame(true),
+                                        dns4_options_frame()};
   for (const auto& base : bases) {
     for (int it = 0; it < 40000; ++it) {
       auto f = base;
       const int edits = 1 + int(rnd(seed) % 3);
       for (int e = 0; e < edits; ++e) {
         const size_t at = rnd(seed) % std::min<size_t>(f.size(), 66);
-        if (rnd(seed) & 1)
-          f[at] ^= uint8_t(1u << (rnd(seed) % 8));
-        else
-          f[at] = uint8_t(rnd(seed));
+        if (rnd(seed) & 1) f[at] ^= uint8_t(1u << (rnd(seed) % 8));
+        else f[at] = uint8_t(rnd(seed));
       }
       if (rnd(seed) & 1) fix_ip4_csum(f, 14);
       size_t n = f.size();
@@ -871,11 +906,11 @@ TEST(FastPath, RepliesAreByteIdenticalToTheGeneralRewrite) {
       f[6] ^= uint8_t(rnd(seed) & 0xfe);
       f[11] = uint8_t(rnd(seed));
       if (c.kind == Kind::Dns4) {
-        ip[1] = uint8_t(rnd(seed));                       // TOS
-        ip[4] = uint8_t(rnd(seed));                       // id
+        ip[1] = uint8_t(rnd(seed));  // TOS
+        ip[4] = uint8_t(rnd(seed));  // id
         ip[5] = uint8_t(rnd(seed));
-        ip[6] = uint8_t(rnd(seed) & 0xc0);                // DF / reserved
-        ip[8] = uint8_t(rnd(seed));                       // TTL
+        ip[6] = uint8_t(rnd(seed) & 0xc0);  // DF / reserved
+        ip[8] = uint8_t(rnd(seed));         // TTL
         for (int i = 12; i < 16; ++i) ip[i] = uint8_t(rnd(seed));
         ip[12] = uint8_t(1 + rnd(seed) % 223);
         fix_ip4_csum(f, c.l2_len);
@@ -897,9 +932,11 @@ TEST(FastPath, RepliesAreByteIdenticalToTheGeneralRewrite) {
         const CsumOffload off{bool(o & 1), bool(o & 2)};
         for (bool with_sum : {false, true}) {
           auto want = f, got = f, lcore = f;
-          const size_t n_want = ref_udp_reply(want.data(), c, dns_len, me, off, with_sum ? sum : kNoSum);
+          const size_t n_want =
+              ref_udp_reply(want.data(), c, dns_len, me, off, with_sum ? sum : kNoSum);
           const size_t n_got = udp_reply(got.data(), c, dns_len, me, off, with_sum ? sum : kNoSum);
-          const uint64_t payload = with_sum ? sum : edgedns::zones::ones_acc(&f[c.payload_off], dns_len);
+          const uint64_t payload =
+              with_sum ? sum : edgedns::zones::ones_acc(&f[c.payload_off], dns_len);
           const size_t n_lcore =
               c.kind == Kind::Dns4
                   ? udp_reply4(lcore.data(), c.l2_len, c.l3_len, dns_len, mac, off, payload)

@@ -3,8 +3,8 @@
 // period) and the control agent (every command over its handler and over a
 // real unix socket, bad frames, clients that vanish mid-frame). Run under
 // -Db_sanitize=address as the leak check of the swap path (docs/operations.md).
-#include "dataplane/agent.hh"
 #include "dataplane/registry.hh"
+#include "dataplane/agent.hh"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -176,7 +176,8 @@ TEST(Registry, ReplacedVersionFreedOnlyAfterGracePeriod) {
 }
 
 TEST(Registry, BuildReportsFileAndLine) {
-  std::string bad = "$ORIGIN x.test.\n@ 300 IN SOA a b 1 2 3 4 5\n@ 300 IN NS a\na 300 IN A 1.2.3\n";
+  std::string bad =
+      "$ORIGIN x.test.\n@ 300 IN SOA a b 1 2 3 4 5\n@ 300 IN NS a\na 300 IN A 1.2.3\n";
   ZoneText zt{"", "bad.zone", bad};
   BuildResult r = build_zone_set(std::span<const ZoneText>(&zt, 1));
   EXPECT_FALSE(r.ok());
@@ -197,7 +198,9 @@ json req(const std::string& cmd, json args = json::object()) {
   return args;
 }
 
-json upload_req(int n) { return req("upload", {{"zones", {{{"file", "t.zone"}, {"text", zone(n)}}}}}); }
+json upload_req(int n) {
+  return req("upload", {{"zones", {{{"file", "t.zone"}, {"text", zone(n)}}}}});
+}
 
 }  // namespace
 
@@ -226,7 +229,10 @@ TEST(Agent, CommandsThroughTheHandler) {
   EXPECT_EQ(persisted, std::vector<std::string>{v1});
 
   // A bad upload: invalid_zone with file:line, nothing kept or served.
-  r = agent.handle(req("upload", {{"zones", {{{"file", "b.zone"}, {"text", "$ORIGIN b.test.\n@ 1 IN SOA a b 1 2 3 4 5\nx 1 IN A nope\n"}}}}}));
+  r = agent.handle(req(
+      "upload", {{"zones",
+                  {{{"file", "b.zone"},
+                    {"text", "$ORIGIN b.test.\n@ 1 IN SOA a b 1 2 3 4 5\nx 1 IN A nope\n"}}}}}));
   EXPECT_FALSE(r["ok"]);
   EXPECT_EQ(r["code"], "invalid_zone");
   ASSERT_TRUE(r["diagnostics"].is_array());
@@ -265,7 +271,8 @@ TEST(Agent, CommandsThroughTheHandler) {
   EXPECT_EQ(agent.handle_frame("[1,2]")["code"], "bad_request");
   EXPECT_EQ(agent.handle_frame("{nope")["code"], "bad_request");
   // A delta on an unknown base is refused.
-  EXPECT_EQ(agent.handle(req("delta", {{"base", std::string(32, '0')}, {"changes", json::array()}}))["code"],
+  EXPECT_EQ(agent.handle(
+                req("delta", {{"base", std::string(32, '0')}, {"changes", json::array()}}))["code"],
             "base_mismatch");
 
   // A failing persist refuses the commit and changes nothing.
@@ -352,14 +359,21 @@ TEST(Agent, UploadDeltaPublishLoop) {
     } else {
       char a[64], b[64];
       std::snprintf(a, sizeof a, "v%d.t.test. 300 IN A 198.19.%d.%d", v, (v >> 8) & 255, v & 255);
-      std::snprintf(b, sizeof b, "v%d.t.test. 300 IN A 198.19.%d.%d", v + 1, ((v + 1) >> 8) & 255, (v + 1) & 255);
+      std::snprintf(b, sizeof b, "v%d.t.test. 300 IN A 198.19.%d.%d", v + 1, ((v + 1) >> 8) & 255,
+                    (v + 1) & 255);
       json ch = json::array();
-      ch.push_back({{"op", "del"}, {"rr", "www.t.test. 300 IN CNAME v" + std::to_string(v) + ".t.test."}});
-      ch.push_back({{"op", "add"}, {"rr", "www.t.test. 300 IN CNAME v" + std::to_string(v + 1) + ".t.test."}});
+      ch.push_back(
+          {{"op", "del"}, {"rr", "www.t.test. 300 IN CNAME v" + std::to_string(v) + ".t.test."}});
+      ch.push_back({{"op", "add"},
+                    {"rr", "www.t.test. 300 IN CNAME v" + std::to_string(v + 1) + ".t.test."}});
       ch.push_back({{"op", "del"}, {"rr", a}});
       ch.push_back({{"op", "add"}, {"rr", b}});
-      ch.push_back({{"op", "del"}, {"rr", "t.test. 300 IN SOA ns1.t.test. h.t.test. " + std::to_string(v) + " 1 1 1 1"}});
-      ch.push_back({{"op", "add"}, {"rr", "t.test. 300 IN SOA ns1.t.test. h.t.test. " + std::to_string(v + 1) + " 1 1 1 1"}});
+      ch.push_back(
+          {{"op", "del"},
+           {"rr", "t.test. 300 IN SOA ns1.t.test. h.t.test. " + std::to_string(v) + " 1 1 1 1"}});
+      ch.push_back({{"op", "add"},
+                    {"rr", "t.test. 300 IN SOA ns1.t.test. h.t.test. " + std::to_string(v + 1) +
+                               " 1 1 1 1"}});
       r = agent.handle(req("delta", {{"base", cur}, {"changes", ch}}));
     }
     ASSERT_TRUE(r["ok"]) << r;
@@ -368,7 +382,9 @@ TEST(Agent, UploadDeltaPublishLoop) {
     ASSERT_TRUE(agent.handle(req("publish", {{"version", cur}}))["ok"]);
   }
   // A delta deleting what does not exist is refused and changes nothing.
-  json bad = agent.handle(req("delta", {{"base", cur}, {"changes", {{{"op", "del"}, {"rr", "zz.t.test. 300 IN A 1.2.3.4"}}}}}));
+  json bad = agent.handle(
+      req("delta",
+          {{"base", cur}, {"changes", {{{"op", "del"}, {"rr", "zz.t.test. 300 IN A 1.2.3.4"}}}}}));
   EXPECT_EQ(bad["code"], "bad_request");
   EXPECT_LE(n.reg.versions().size(), kMaxHeldVersions);
   EXPECT_EQ(n.null_reads.load(), 0);

@@ -76,7 +76,8 @@ TEST(Rrl, FloodIsHeldToTheRate) {
   Rrl r = make(100, 0);
   auto a = v4("198.51.100.7");
   int sent = 0;
-  for (uint64_t t = 0; t < 5000; ++t) sent += burst(r, a.data(), false, RrlClass::Answer, 10000 + t, 1).sent;
+  for (uint64_t t = 0; t < 5000; ++t)
+    sent += burst(r, a.data(), false, RrlClass::Answer, 10000 + t, 1).sent;
   EXPECT_GE(sent, 500);
   EXPECT_LE(sent, 600);
 }
@@ -91,8 +92,10 @@ TEST(Rrl, SlowClientIsNeverLimited) {
 TEST(Rrl, KeyedByIpv4Slash24) {
   Rrl r = make(3, 0);
   auto a = v4("192.0.2.1"), b = v4("192.0.2.254"), c = v4("192.0.3.1");
-  EXPECT_EQ(Rrl::key(a.data(), false, RrlClass::Answer), Rrl::key(b.data(), false, RrlClass::Answer));
-  EXPECT_NE(Rrl::key(a.data(), false, RrlClass::Answer), Rrl::key(c.data(), false, RrlClass::Answer));
+  EXPECT_EQ(Rrl::key(a.data(), false, RrlClass::Answer),
+            Rrl::key(b.data(), false, RrlClass::Answer));
+  EXPECT_NE(Rrl::key(a.data(), false, RrlClass::Answer),
+            Rrl::key(c.data(), false, RrlClass::Answer));
   EXPECT_EQ(burst(r, a.data(), false, RrlClass::Answer, 0, 2).sent, 2);
   EXPECT_EQ(burst(r, b.data(), false, RrlClass::Answer, 0, 5).sent, 1);  // the same /24's bucket
   EXPECT_EQ(burst(r, c.data(), false, RrlClass::Answer, 0, 5).sent, 3);  // its own
@@ -109,7 +112,8 @@ TEST(Rrl, KeyedByIpv6Slash56) {
   // The families never share a bucket, even with equal leading bytes.
   auto m = v4("32.1.13.1");  // 0x20 0x01 0x0d: the first bytes of 2001:db8::
   auto n = v6("2001:d00::");
-  EXPECT_NE(Rrl::key(m.data(), false, RrlClass::Answer), Rrl::key(n.data(), true, RrlClass::Answer));
+  EXPECT_NE(Rrl::key(m.data(), false, RrlClass::Answer),
+            Rrl::key(n.data(), true, RrlClass::Answer));
 }
 
 TEST(Rrl, ClassesHaveTheirOwnBuckets) {
@@ -139,7 +143,8 @@ TEST(Rrl, CreditComesBackAfterAQuietSecond) {
   Rrl r = make(4, 2);
   auto a = v4("192.0.2.1");
   EXPECT_EQ(burst(r, a.data(), false, RrlClass::Answer, 0, 100).sent, 4);
-  EXPECT_EQ(burst(r, a.data(), false, RrlClass::Answer, 2000, 100).sent, 4);  // full again, not more
+  EXPECT_EQ(burst(r, a.data(), false, RrlClass::Answer, 2000, 100).sent,
+            4);  // full again, not more
 }
 
 TEST(Rrl, TableThrashIsHarmless) {
@@ -151,7 +156,8 @@ TEST(Rrl, TableThrashIsHarmless) {
   for (uint32_t i = 0; i < 300000; ++i) {
     uint8_t p[4] = {uint8_t(10 + (i >> 16)), uint8_t(i >> 8), uint8_t(i), 1};
     EXPECT_EQ(r.check(p, false, RrlClass::NxDomain, 1000), RrlAction::Send);
-    if (i % 100 == 0) hot_sent += r.check(hot.data(), false, RrlClass::Answer, 1000) == RrlAction::Send;
+    if (i % 100 == 0)
+      hot_sent += r.check(hot.data(), false, RrlClass::Answer, 1000) == RrlAction::Send;
   }
   EXPECT_LE(hot_sent, 2 + 1);  // its two, or three if thrash evicted it once at most
 }
@@ -177,7 +183,7 @@ TEST(RrlSlipReply, KeepsHeaderAndQuestionOnly) {
   EXPECT_EQ(m[1], 0xef);
   EXPECT_EQ(m[2], 0x87);  // QR AA RD kept, TC added
   EXPECT_EQ(m[3], 0x00);
-  EXPECT_EQ(m[5], 1);     // QDCOUNT
+  EXPECT_EQ(m[5], 1);  // QDCOUNT
   for (int i = 6; i < 12; ++i) EXPECT_EQ(m[size_t(i)], 0) << i;
   // An error answer without a question: the header alone.
   std::vector<uint8_t> e = {0x12, 0x34, 0x80, 0x01, 0, 0, 0, 0, 0, 0, 0, 1};

@@ -30,8 +30,10 @@ using namespace edgedns::dp;
 namespace {
 
 std::shared_ptr<const zones::ZoneSet> zone_set(const char* www) {
-  std::string text = "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n"
-                     "ns1 A 198.18.53.53\nwww A " + std::string(www) + "\n";
+  std::string text =
+      "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n"
+      "ns1 A 198.18.53.53\nwww A " +
+      std::string(www) + "\n";
   for (int i = 0; i < 40; ++i)
     text += "big TXT \"record " + std::to_string(i) + " " + std::string(90, 'x') + "\"\n";
   zones::ParseResult pr = zones::parse_zone_text(text, "tcp_server_test", {});
@@ -92,7 +94,8 @@ struct Client {
   std::vector<uint8_t> read_msg() {
     uint8_t h[2];
     if (!read_exact(h, 2)) return {};
-    const size_t len = size_t(h[0]) << 8 | h[1];  // not inline: GCC reads m(size_t(h[0])...) as a declaration
+    const size_t len =
+        size_t(h[0]) << 8 | h[1];  // not inline: GCC reads m(size_t(h[0])...) as a declaration
     std::vector<uint8_t> m(len);
     if (!read_exact(m.data(), m.size())) return {};
     return m;
@@ -146,7 +149,8 @@ TEST(TcpServer, PipelinedQueriesAreAllAnsweredInOrder) {
   Client c(fx.port);
   std::vector<uint8_t> all;
   for (uint16_t i = 0; i < 200; ++i) {
-    auto f = framed(query(i % 2 ? "www.example.test." : "nope.example.test.", 1, uint16_t(100 + i)));
+    auto f =
+        framed(query(i % 2 ? "www.example.test." : "nope.example.test.", 1, uint16_t(100 + i)));
     all.insert(all.end(), f.begin(), f.end());
   }
   c.send_all(all);

@@ -8,8 +8,8 @@
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
-#include <rte_ring.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -253,7 +253,8 @@ TEST(ReflectBurst, SwapsOnly) {
 TEST(WorkerMain, SendsEachBurstsAnswersAndCountsWhatTxRefuses) {
   const int socket = int(rte_socket_id());
   rte_ring* rx = rte_ring_create("wm_rx", 64, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-  rte_ring* tx = rte_ring_create("wm_tx", 8, socket, RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+  rte_ring* tx =
+      rte_ring_create("wm_tx", 8, socket, RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
   ASSERT_TRUE(rx && tx);
   const int port = rte_eth_from_rings("net_ring_wm", &rx, 1, &tx, 1, unsigned(socket));
   ASSERT_GE(port, 0);
@@ -266,7 +267,8 @@ TEST(WorkerMain, SendsEachBurstsAnswersAndCountsWhatTxRefuses) {
   const unsigned pool_before = rte_mempool_avail_count(g_pool);
   constexpr unsigned kQueries = 20;
   for (unsigned i = 0; i < kQueries; ++i) {
-    rte_mbuf* m = mbuf(udp_frame(i & 1, dns_query("www.example.test.", zones::rrtype::A, uint16_t(i))));
+    rte_mbuf* m =
+        mbuf(udp_frame(i & 1, dns_query("www.example.test.", zones::rrtype::A, uint16_t(i))));
     ASSERT_EQ(rte_ring_enqueue(rx, m), 0);
   }
   {
@@ -296,7 +298,8 @@ TEST(WorkerMain, SendsEachBurstsAnswersAndCountsWhatTxRefuses) {
   ASSERT_EQ(rte_ring_dequeue_bulk(tx, reinterpret_cast<void**>(sent), 8, nullptr), 8u);
   for (rte_mbuf* m : sent) {
     const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
-    const size_t dns = (f[12] == 0x86 ? 14 + 40 : 14 + 20) + 8;  // untagged IPv6 or option-less IPv4
+    const size_t dns =
+        (f[12] == 0x86 ? 14 + 40 : 14 + 20) + 8;  // untagged IPv6 or option-less IPv4
     EXPECT_TRUE(f[dns + 2] & 0x80) << "an answer (QR set)";
   }
   rte_pktmbuf_free_bulk(sent, 8);
@@ -310,13 +313,16 @@ TEST(WorkerMain, SendsEachBurstsAnswersAndCountsWhatTxRefuses) {
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   std::string prefix = "--file-prefix=dpwtest" + std::to_string(getpid());
-  const char* eal[] = {"worker_test", "--no-huge", "-m", "128", "--no-pci", "-l", "0",
-                       "--log-level=error", prefix.c_str(), "--no-telemetry"};
+  const char* eal[] = {
+      "worker_test", "--no-huge",         "-m",           "128",           "--no-pci", "-l",
+      "0",           "--log-level=error", prefix.c_str(), "--no-telemetry"};
   if (rte_eal_init(int(std::size(eal)), const_cast<char**>(eal)) < 0) {
-    std::fprintf(stderr, "worker_test: EAL init failed (needs root for --no-huge memory locking)\n");
+    std::fprintf(stderr,
+                 "worker_test: EAL init failed (needs root for --no-huge memory locking)\n");
     return 1;
   }
-  g_pool = rte_pktmbuf_pool_create("wtest", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
+  g_pool =
+      rte_pktmbuf_pool_create("wtest", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
   if (!g_pool) return 1;
   int rc = RUN_ALL_TESTS();
   rte_mempool_free(g_pool);

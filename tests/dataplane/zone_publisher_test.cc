@@ -18,7 +18,7 @@ constexpr int kVersions = 200;  // enough swaps for readers to overlap many grac
 
 struct Versions {
   std::vector<std::shared_ptr<const zones::ZoneSet>> sets;  // real objects, kept alive here
-  std::unique_ptr<std::atomic<bool>[]> reclaimed{new std::atomic<bool>[kVersions]};
+  std::unique_ptr<std::atomic<bool>[]> reclaimed { new std::atomic<bool>[ kVersions ] };
 
   Versions() {
     for (int i = 0; i < kVersions; ++i) {

@@ -25,10 +25,14 @@ std::shared_ptr<const ZoneSet> rich_zone_set() {
   const std::string data = EDGEDNS_TEST_DATA;
   const std::string fz = EDGEDNS_FUZZ_DIR;
   return load_zone_set({
-      data + "/engine/example.com.zone", data + "/engine/sub.example.com.zone",
-      data + "/engine/example.net.zone", data + "/diff/diff.test.zone",
-      data + "/diff/child.diff.test.zone", data + "/diff/other.test.zone",
-      data + "/parser/alltypes.zone", fz + "/zones/rich.zone",
+      data + "/engine/example.com.zone",
+      data + "/engine/sub.example.com.zone",
+      data + "/engine/example.net.zone",
+      data + "/diff/diff.test.zone",
+      data + "/diff/child.diff.test.zone",
+      data + "/diff/other.test.zone",
+      data + "/parser/alltypes.zone",
+      fz + "/zones/rich.zone",
   });
 }
 
@@ -75,11 +79,11 @@ std::string check_rdata(std::span<const uint8_t> m, const DecodedRR& rr) {
     return r;
   };
   switch (rr.type) {
-    case rrtype::A:
-      return n == 4 ? "" : "A with RDLENGTH != 4";
-    case rrtype::AAAA:
-      return n == 16 ? "" : "AAAA with RDLENGTH != 16";
-    case rrtype::NS: case rrtype::CNAME: case rrtype::PTR:
+    case rrtype::A: return n == 4 ? "" : "A with RDLENGTH != 4";
+    case rrtype::AAAA: return n == 16 ? "" : "AAAA with RDLENGTH != 16";
+    case rrtype::NS:
+    case rrtype::CNAME:
+    case rrtype::PTR:
       return one_name(o, true) == e ? "" : "NS/CNAME/PTR RDATA is not one name: " + why;
     case rrtype::DNAME:
       return one_name(o, false) == e ? "" : "DNAME RDATA is not one uncompressed name: " + why;
@@ -102,8 +106,7 @@ std::string check_rdata(std::span<const uint8_t> m, const DecodedRR& rr) {
       while (p < e) p += size_t(m[p]) + 1;
       return p == e ? "" : "TXT strings do not tile the RDATA";
     }
-    default:
-      return "";
+    default: return "";
   }
 }
 
@@ -202,8 +205,10 @@ void check_answer(const Query& q, std::span<const uint8_t> out, size_t buf_size,
     FUZZ_CHECK(rd16(&out[d.opt->rdata_off - 8]) == cfg.edns_payload,
                "OPT payload size is not ours");
   }
-  if (res.kind == AnswerKind::NxDomain) FUZZ_CHECK(res.rcode == rcode::NXDOMAIN, "NxDomain kind, rcode %u", res.rcode);
-  if (res.rcode == rcode::NXDOMAIN) FUZZ_CHECK(res.kind == AnswerKind::NxDomain, "NXDOMAIN with another kind");
+  if (res.kind == AnswerKind::NxDomain)
+    FUZZ_CHECK(res.rcode == rcode::NXDOMAIN, "NxDomain kind, rcode %u", res.rcode);
+  if (res.rcode == rcode::NXDOMAIN)
+    FUZZ_CHECK(res.kind == AnswerKind::NxDomain, "NXDOMAIN with another kind");
   if (res.kind == AnswerKind::Answer && !tc)
     FUZZ_CHECK(d.counts[1] > 0, "Answer kind with an empty answer section");
   if (res.rcode == rcode::FORMERR || res.rcode == rcode::NOTIMP || res.rcode == rcode::REFUSED)

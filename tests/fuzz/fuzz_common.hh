@@ -32,8 +32,8 @@ namespace fuzz {
   va_end(ap);
   std::abort();
 }
-#define FUZZ_CHECK(cond, ...) \
-  do {                        \
+#define FUZZ_CHECK(cond, ...)               \
+  do {                                      \
     if (!(cond)) ::fuzz::fail(__VA_ARGS__); \
   } while (0)
 
@@ -60,7 +60,10 @@ class Reader {
     std::string_view s(reinterpret_cast<const char*>(p_), k);
     p_ += k;
     n_ -= k;
-    if (n_) { ++p_; --n_; }
+    if (n_) {
+      ++p_;
+      --n_;
+    }
     return s;
   }
 

@@ -29,10 +29,10 @@
 #include <set>
 #include <string>
 
-#include "proto/framing.hh"
 #include "dataplane/agent.hh"
 #include "dataplane/registry.hh"
 #include "fuzz_common.hh"
+#include "proto/framing.hh"
 
 using namespace edgedns;
 using nlohmann::json;
@@ -46,8 +46,9 @@ constexpr int kMaxFrames = 12;
 // below the default so that the TooLarge path is reachable.
 constexpr uint32_t kMaxFrame = 1 << 20;
 
-const std::set<std::string> kCodes = {"bad_request", "invalid_zone", "unknown_version",
-                                      "bad_lcore",   "base_mismatch", "busy", "state_io"};
+const std::set<std::string> kCodes = {"bad_request", "invalid_zone",  "unknown_version",
+                                      "bad_lcore",   "base_mismatch", "busy",
+                                      "state_io"};
 
 std::shared_ptr<const zones::ZoneSet> base_set() {
   static auto zs = fuzz::load_zone_set({std::string(EDGEDNS_FUZZ_DIR) + "/zones/delta.zone"});
@@ -80,7 +81,8 @@ void check_round_trip(const json& reply) {
   if (text.size() < (1u << 20)) {
     FUZZ_CHECK(proto::write_frame(sv[0], text), "write_frame of a reply failed");
     std::string back;
-    FUZZ_CHECK(proto::read_frame(sv[1], back) == proto::IoStatus::Ok, "read_frame of a reply failed");
+    FUZZ_CHECK(proto::read_frame(sv[1], back) == proto::IoStatus::Ok,
+               "read_frame of a reply failed");
     std::string err;
     auto j = proto::parse_message(back, &err);
     FUZZ_CHECK(j, "a reply does not parse back: %s", err.c_str());
@@ -135,10 +137,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(ok != reply.end() && ok->is_boolean(), "a reply without a boolean \"ok\"");
       if (!ok->get<bool>()) {
         auto code = reply.find("code");
-        FUZZ_CHECK(code != reply.end() && code->is_string() &&
-                       kCodes.count(code->get<std::string>()),
-                   "an error reply with an unknown code: %s", reply.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
-        FUZZ_CHECK(reply.contains("error") && reply["error"].is_string(), "an error reply without a message");
+        FUZZ_CHECK(
+            code != reply.end() && code->is_string() && kCodes.count(code->get<std::string>()),
+            "an error reply with an unknown code: %s",
+            reply.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+        FUZZ_CHECK(reply.contains("error") && reply["error"].is_string(),
+                   "an error reply without a message");
       } else {
         for (const char* k : {"version", "committed", "base"}) {
           auto it = reply.find(k);
@@ -149,7 +153,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (v != reply.end() && v->is_string()) last = v->get<std::string>();
       }
       check_round_trip(reply);
-      if (auto cm = reg.committed()) FUZZ_CHECK(reg.find(cm->hex) == cm, "the committed version is not held");
+      if (auto cm = reg.committed())
+        FUZZ_CHECK(reg.find(cm->hex) == cm, "the committed version is not held");
     }
   }
   ::close(sv[0]);

@@ -34,13 +34,34 @@ using namespace edgedns::zones;
 namespace {
 
 const char* const kNames[] = {
-    "d.fuzz.",           "www.d.fuzz.",        "ns1.d.fuzz.",          "a.b.d.fuzz.",
-    "b.d.fuzz.",         "*.w.d.fuzz.",        "x.w.d.fuzz.",          "y.w.d.fuzz.",
-    "deleg.d.fuzz.",     "ns.deleg.d.fuzz.",   "z.ns.deleg.d.fuzz.",   "cn.d.fuzz.",
-    "dn.d.fuzz.",        "x.dn.d.fuzz.",       "new.d.fuzz.",          "srv.d.fuzz.",
-    "example.com.",      "www.example.com.",   "sub.example.com.",     "ns.sub.example.com.",
-    "x.sub.example.com.", "example.net.",      "www.example.net.",     "other.invalid.",
-    "WWW.D.Fuzz.",       "www",                "*.d.fuzz.",            "w.d.fuzz.",
+    "d.fuzz.",
+    "www.d.fuzz.",
+    "ns1.d.fuzz.",
+    "a.b.d.fuzz.",
+    "b.d.fuzz.",
+    "*.w.d.fuzz.",
+    "x.w.d.fuzz.",
+    "y.w.d.fuzz.",
+    "deleg.d.fuzz.",
+    "ns.deleg.d.fuzz.",
+    "z.ns.deleg.d.fuzz.",
+    "cn.d.fuzz.",
+    "dn.d.fuzz.",
+    "x.dn.d.fuzz.",
+    "new.d.fuzz.",
+    "srv.d.fuzz.",
+    "example.com.",
+    "www.example.com.",
+    "sub.example.com.",
+    "ns.sub.example.com.",
+    "x.sub.example.com.",
+    "example.net.",
+    "www.example.net.",
+    "other.invalid.",
+    "WWW.D.Fuzz.",
+    "www",
+    "*.d.fuzz.",
+    "w.d.fuzz.",
 };
 constexpr size_t kNameCount = sizeof kNames / sizeof kNames[0];
 
@@ -97,8 +118,21 @@ std::vector<uint8_t> query(const char* name, uint16_t type) {
   if (!n) return {};
   std::vector<uint8_t> p = {0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1};
   p.insert(p.end(), wire, wire + n);
-  const uint8_t tail[] = {uint8_t(type >> 8), uint8_t(type), 0, 1,             // question
-                          0, 0, 41, 0x10, 0x00, 0, 0, 0x80, 0, 0, 0};         // OPT 4096, DO
+  const uint8_t tail[] = {uint8_t(type >> 8),
+                          uint8_t(type),
+                          0,
+                          1,  // question
+                          0,
+                          0,
+                          41,
+                          0x10,
+                          0x00,
+                          0,
+                          0,
+                          0x80,
+                          0,
+                          0,
+                          0};  // OPT 4096, DO
   p.insert(p.end(), tail, tail + sizeof tail);
   return p;
 }
@@ -117,7 +151,8 @@ void compare_answers(const ZoneSet& a, const ZoneSet& b) {
       AnswerResult rb = answer_query(b, p, ob, Transport::Udp);
       FUZZ_CHECK(ra.len == rb.len && std::memcmp(oa.data(), ob.data(), ra.len) == 0,
                  "answers for %s type %u differ between the delta result and a scratch "
-                 "compile (%u vs %u bytes)", n, t, ra.len, rb.len);
+                 "compile (%u vs %u bytes)",
+                 n, t, ra.len, rb.len);
       Query q;
       parse_query(p, q);
       fuzz::check_answer(q, oa, oa.size(), Transport::Udp, {}, ra);

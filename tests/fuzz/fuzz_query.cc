@@ -30,7 +30,8 @@ const ZoneSet& zone_set() {
 // A second, smaller set: hints left by prefetch_burst for one set must be
 // ignored when answering from another (answer() compares hint_set).
 const ZoneSet& other_set() {
-  static auto zs = fuzz::load_zone_set({std::string(EDGEDNS_TEST_DATA) + "/engine/example.com.zone"});
+  static auto zs =
+      fuzz::load_zone_set({std::string(EDGEDNS_TEST_DATA) + "/engine/example.com.zone"});
   return *zs;
 }
 
@@ -52,8 +53,8 @@ bool same(const AnswerResult& a, const AnswerResult& b) {
 void check_same(const char* what, const AnswerResult& ra, const std::vector<uint8_t>& a,
                 const AnswerResult& rb, const std::vector<uint8_t>& b) {
   FUZZ_CHECK(same(ra, rb), "%s: result differs (len %u/%u rcode %u/%u kind %u/%u tc %d/%d)", what,
-             ra.len, rb.len, ra.rcode, rb.rcode, unsigned(ra.kind), unsigned(rb.kind),
-             ra.truncated, rb.truncated);
+             ra.len, rb.len, ra.rcode, rb.rcode, unsigned(ra.kind), unsigned(rb.kind), ra.truncated,
+             rb.truncated);
   FUZZ_CHECK(std::memcmp(a.data(), b.data(), ra.len) == 0, "%s: bytes differ", what);
 }
 
@@ -95,8 +96,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // own buffer (parse_query copies out what answer() needs).
     inplace.resize(65536);
     if (!pkt.empty()) std::memcpy(inplace.data(), pkt.data(), pkt.size());
-    AnswerResult ri = answer_query(zs, std::span<const uint8_t>(inplace.data(), pkt.size()),
-                                   inplace, t, cfg);
+    AnswerResult ri =
+        answer_query(zs, std::span<const uint8_t>(inplace.data(), pkt.size()), inplace, t, cfg);
     check_same("answer in place", rb, big, ri, inplace);
 
     // The burst path: prefetch_burst leaves hints that answer() uses.

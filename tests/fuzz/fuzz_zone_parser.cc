@@ -53,8 +53,8 @@ std::string first_error(const std::vector<Diagnostic>& ds) {
 void ask(const ZoneSet& zs, const uint8_t* name, size_t len, uint16_t type) {
   std::vector<uint8_t> pkt = {0x12, 0x34, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 1};
   pkt.insert(pkt.end(), name, name + len);
-  const uint8_t tail[] = {uint8_t(type >> 8), uint8_t(type), 0, 1,
-                          0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0};
+  const uint8_t tail[] = {
+      uint8_t(type >> 8), uint8_t(type), 0, 1, 0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0};
   pkt.insert(pkt.end(), tail, tail + sizeof tail);
   Query q;
   parse_query(pkt, q);
@@ -92,9 +92,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto z2 = load(t1, po2, &d2);
   FUZZ_CHECK(z2, "zone_text of a loaded zone does not load: %s\n--- text:\n%s",
              first_error(d2).c_str(), t1.c_str());
-  FUZZ_CHECK(zone_version(*z) == zone_version(*z2), "round trip changed the version id (%s -> %s)\n--- text:\n%s",
+  FUZZ_CHECK(zone_version(*z) == zone_version(*z2),
+             "round trip changed the version id (%s -> %s)\n--- text:\n%s",
              zone_version(*z).hex().c_str(), zone_version(*z2).hex().c_str(), t1.c_str());
-  FUZZ_CHECK(zone_record_count(*z) == zone_record_count(*z2), "round trip changed the record count");
+  FUZZ_CHECK(zone_record_count(*z) == zone_record_count(*z2),
+             "round trip changed the record count");
   const std::string t2 = zone_text(*z2);
   FUZZ_CHECK(t1 == t2, "zone_text is not stable over a round trip\n--- first:\n%s--- second:\n%s",
              t1.c_str(), t2.c_str());
@@ -102,12 +104,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto zs = ZoneSet::build({z});
   ZoneSetLoad l = load_zoneset_text(zoneset_text(*zs), "fuzz-set");
   FUZZ_CHECK(l.zones, "zoneset_text does not load: %s", first_error(l.diagnostics).c_str());
-  FUZZ_CHECK(zoneset_version(*l.zones) == zoneset_version(*zs), "zone set round trip changed the version id");
+  FUZZ_CHECK(zoneset_version(*l.zones) == zoneset_version(*zs),
+             "zone set round trip changed the version id");
 
   // Ask for a few of its own names (and a name below each) with their types and ANY.
   int asked = 0;
-  zone_for_each_record(*z, [&](const uint8_t* owner, size_t len, uint16_t type, uint16_t,
-                               uint32_t, const uint8_t*, size_t) {
+  zone_for_each_record(*z, [&](const uint8_t* owner, size_t len, uint16_t type, uint16_t, uint32_t,
+                               const uint8_t*, size_t) {
     if (asked >= 6) return;
     ++asked;
     ask(*zs, owner, len, type);

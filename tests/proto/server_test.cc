@@ -80,7 +80,9 @@ long ms_until_closed(int fd) {
       break;
     }
   }
-  return long(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
+  return long(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
 }
 
 }  // namespace
@@ -183,13 +185,16 @@ TEST(Server, BoundsConnectionsAndSurvivesAThrowingHandler) {
   TempDir d;
   proto::ServerOptions o;
   o.max_connections = 2;
-  proto::Server srv([](const std::string& f) -> json {
-    if (f.find("throw") != std::string::npos) throw std::runtime_error("handler failed");
-    return echo(f);
-  }, o);
+  proto::Server srv(
+      [](const std::string& f) -> json {
+        if (f.find("throw") != std::string::npos) throw std::runtime_error("handler failed");
+        return echo(f);
+      },
+      o);
   srv.start(d.path + "/s.sock");
   std::string err, f;
-  int a = proto::connect_unix(d.path + "/s.sock", &err), b = proto::connect_unix(d.path + "/s.sock", &err);
+  int a = proto::connect_unix(d.path + "/s.sock", &err),
+      b = proto::connect_unix(d.path + "/s.sock", &err);
   ASSERT_TRUE(wait_connections(srv, 2));
   int c = proto::connect_unix(d.path + "/s.sock", &err);
   ASSERT_EQ(proto::read_frame(c, f), proto::IoStatus::Ok);
@@ -218,7 +223,8 @@ TEST(Server, RefusesANonSocketAndALiveSocketReplacesAStaleOne) {
     srv.start(file);
     FAIL() << "bound over a regular file";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find(file + " exists and is not a socket"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(file + " exists and is not a socket"), std::string::npos)
+        << e.what();
   }
   std::ifstream in(file);
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -8,10 +8,10 @@
 // With --stages the stages of load_zone_file run one by one and each is timed
 // (parse, check (grouping included), group (a second grouping, timed alone
 // and dropped), compile), printed with the zone's version id as
-// "zone_load: stages FILE parse_ms=..." on stderr before the summary line. --one-thread: parse with one thread
-// (ParseOptions::parallel_min_bytes = SIZE_MAX), for comparison. --repeat N:
-// load each file N times (the last one counts; with --stages every run prints).
-// Exit 0 when every zone loaded, 1 otherwise (diagnostics on stderr).
+// "zone_load: stages FILE parse_ms=..." on stderr before the summary line. --one-thread: parse with
+// one thread (ParseOptions::parallel_min_bytes = SIZE_MAX), for comparison. --repeat N: load each
+// file N times (the last one counts; with --stages every run prints). Exit 0 when every zone
+// loaded, 1 otherwise (diagnostics on stderr).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -43,12 +43,14 @@ LoadResult load_in_stages(const std::string& path, const ParseOptions& po) {
   ParseResult pr = parse_zone_file(path, po);
   const double parse_ms = ms_since(t);
   lr.diagnostics = std::move(pr.diagnostics);
-  for (const auto& d : lr.diagnostics) if (d.is_error()) return lr;
+  for (const auto& d : lr.diagnostics)
+    if (d.is_error()) return lr;
   t = Clock::now();
   Grouping g;
   check_zone_grouped(pr.zone, lr.diagnostics, {}, &g);
   const double check_ms = ms_since(t);
-  for (const auto& d : lr.diagnostics) if (d.is_error()) return lr;
+  for (const auto& d : lr.diagnostics)
+    if (d.is_error()) return lr;
   t = Clock::now();
   { Grouping again = group_records(pr.zone); }
   const double group_ms = ms_since(t);
@@ -57,9 +59,11 @@ LoadResult load_in_stages(const std::string& path, const ParseOptions& po) {
   lr.zone = compile_grouped(std::move(pr.zone), std::move(g));
   const double compile_ms = ms_since(t);
   std::fprintf(stderr,
-               "zone_load: stages %s parse_ms=%.1f (threads %u) check_ms=%.1f (group alone %.1f) compile_ms=%.1f "
+               "zone_load: stages %s parse_ms=%.1f (threads %u) check_ms=%.1f (group alone %.1f) "
+               "compile_ms=%.1f "
                "version=%s\n",
-               path.c_str(), parse_ms, pr.threads, check_ms, group_ms, compile_ms, lr.zone->version.hex().c_str());
+               path.c_str(), parse_ms, pr.threads, check_ms, group_ms, compile_ms,
+               lr.zone->version.hex().c_str());
   return lr;
 }
 
@@ -73,7 +77,8 @@ int main(int argc, char** argv) {
   for (; first < argc && argv[first][0] == '-'; ++first) {
     if (std::strcmp(argv[first], "--stages") == 0) stages = true;
     else if (std::strcmp(argv[first], "--one-thread") == 0) po.parallel_min_bytes = SIZE_MAX;
-    else if (std::strcmp(argv[first], "--repeat") == 0 && first + 1 < argc) repeat = std::atoi(argv[++first]);
+    else if (std::strcmp(argv[first], "--repeat") == 0 && first + 1 < argc)
+      repeat = std::atoi(argv[++first]);
     else break;
   }
   if (argc <= first) {
@@ -85,7 +90,8 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::shared_ptr<const Zone>> zones;
     for (int i = first; i < argc; ++i) {
-      for (int k = 1; k < repeat; ++k) (void)(stages ? load_in_stages(argv[i], po) : load_zone_file(argv[i], po));
+      for (int k = 1; k < repeat; ++k)
+        (void)(stages ? load_in_stages(argv[i], po) : load_zone_file(argv[i], po));
       LoadResult lr = stages ? load_in_stages(argv[i], po) : load_zone_file(argv[i], po);
       if (!lr.zone) {
         for (const auto& d : lr.diagnostics) std::cerr << d.to_string() << "\n";
@@ -102,8 +108,7 @@ int main(int argc, char** argv) {
   auto t1 = Clock::now();
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);  // ru_maxrss is in KiB on Linux
-  std::cout << "zone_load: zones=" << zs->zones().size()
-            << " elapsed_ms="
+  std::cout << "zone_load: zones=" << zs->zones().size() << " elapsed_ms="
             << std::chrono::duration_cast<std::chrono::milliseconds>(t1 - t0).count()
             << " peak_rss_kb=" << ru.ru_maxrss << "\n";
   return 0;

@@ -49,19 +49,24 @@ std::vector<uint8_t> query(const uint8_t* name, size_t len, uint16_t type, uint1
 std::vector<std::vector<uint8_t>> corpus(const ZoneSet& zs) {
   std::vector<std::string> names;
   for (const auto& z : zs.zones())
-    zone_for_each_record(*z, [&](const uint8_t* o, size_t ol, uint16_t, uint16_t, uint32_t,
-                                 const uint8_t*, size_t) {
-      std::string n(reinterpret_cast<const char*>(o), ol);
-      if (names.empty() || names.back() != n) names.push_back(n);
-    });
+    zone_for_each_record(
+        *z, [&](const uint8_t* o, size_t ol, uint16_t, uint16_t, uint32_t, const uint8_t*, size_t) {
+          std::string n(reinterpret_cast<const char*>(o), ol);
+          if (names.empty() || names.back() != n) names.push_back(n);
+        });
   std::vector<std::vector<uint8_t>> qs;
-  const uint16_t types[] = {rrtype::A, rrtype::AAAA, rrtype::NS, rrtype::MX, rrtype::CNAME,
-                            rrtype::SOA, rrtype::TXT, rrtype::DS, rrtype::ANY, rrtype::SRV};
+  const uint16_t types[] = {rrtype::A,   rrtype::AAAA, rrtype::NS, rrtype::MX,  rrtype::CNAME,
+                            rrtype::SOA, rrtype::TXT,  rrtype::DS, rrtype::ANY, rrtype::SRV};
   uint16_t id = 0;
   for (const auto& n : names) {
-    std::vector<std::string> variants{n, std::string("\x05nx-zz", 6) + n, std::string("\x03" "abc", 4) + n};
+    std::vector<std::string> variants{n, std::string("\x05nx-zz", 6) + n,
+                                      std::string("\x03"
+                                                  "abc",
+                                                  4) +
+                                          n};
     std::string upper = n;
-    for (char& c : upper) if (c >= 'a' && c <= 'z') c = char(c - 32);
+    for (char& c : upper)
+      if (c >= 'a' && c <= 'z') c = char(c - 32);
     variants.push_back(upper);
     for (const auto& v : variants) {
       if (v.size() > kMaxName) continue;
@@ -93,9 +98,9 @@ void expect_same(const Out& a, const Out& b, size_t i) {
   EXPECT_EQ(a.bytes, b.bytes) << "query " << i;
 }
 
-const std::vector<std::string> kFiles = {"engine/example.com.zone", "engine/example.net.zone",
+const std::vector<std::string> kFiles = {"engine/example.com.zone",     "engine/example.net.zone",
                                          "engine/sub.example.com.zone", "diff/diff.test.zone",
-                                         "diff/child.diff.test.zone", "diff/other.test.zone"};
+                                         "diff/child.diff.test.zone",   "diff/other.test.zone"};
 
 TEST(AnswerBurst, HintedAnswersEqualPlainAnswers) {
   auto zs = ZoneSet::build(load(kFiles));
@@ -127,16 +132,16 @@ TEST(AnswerBurst, SumsAndInPlaceAnswersMatchTheBytes) {
   auto zs = ZoneSet::build(load(kFiles));
   std::vector<std::vector<uint8_t>> qs;
   for (auto q : corpus(*zs)) {
-    qs.push_back(q);                      // EDNS, 1232
-    auto plain = q;                       // no OPT
+    qs.push_back(q);  // EDNS, 1232
+    auto plain = q;   // no OPT
     plain.resize(plain.size() - 11);
     wr16(&plain[10], 0);
     qs.push_back(plain);
-    q[q.size() - 4] = 0x80;               // DO
-    wr16(&q[q.size() - 8], 4097);         // odd payload size
+    q[q.size() - 4] = 0x80;        // DO
+    wr16(&q[q.size() - 8], 4097);  // odd payload size
     qs.push_back(q);
     auto badvers = q;
-    badvers[q.size() - 5] = 1;            // EDNS version 1: BADVERS
+    badvers[q.size() - 5] = 1;  // EDNS version 1: BADVERS
     qs.push_back(badvers);
   }
   size_t with_sum = 0, without = 0, odd_names = 0, with_do = 0, badvers = 0;
@@ -206,18 +211,18 @@ TEST(AnswerBurst, FewAndManyZonesFindTheSameZone) {
   // Enough extra zones to leave the apex-tail path for the hash table.
   for (int i = 0; i < 8; ++i) {
     std::string apex = "extra" + std::to_string(i) + ".example.com.";
-    ParseResult pr = parse_zone_text("$ORIGIN " + apex + "\n@ 3600 SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n",
-                                     "extra", {});
+    ParseResult pr = parse_zone_text(
+        "$ORIGIN " + apex + "\n@ 3600 SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n", "extra", {});
     std::vector<Diagnostic> d;
     check_zone(pr.zone, d);
     many.push_back(compile_zone(std::move(pr.zone)));
   }
   auto zs_few = ZoneSet::build(few);
   auto zs_many = ZoneSet::build(many);
-  for (const auto& text : {"example.com.", "www.example.com.", "a.b.sub.example.com.",
-                           "sub.example.com.", "example.net.", "x.diff.test.",
-                           "child.diff.test.", "z.child.diff.test.", "nowhere.org.", ".",
-                           "com.", "xexample.com.", "extra3.example.com."}) {
+  for (const auto& text :
+       {"example.com.", "www.example.com.", "a.b.sub.example.com.", "sub.example.com.",
+        "example.net.", "x.diff.test.", "child.diff.test.", "z.child.diff.test.", "nowhere.org.",
+        ".", "com.", "xexample.com.", "extra3.example.com."}) {
     Name n = Name::from_text(text);
     const Zone* a = zs_few->find(n.data(), n.size());
     const Zone* b = zs_many->find(n.data(), n.size());
@@ -298,16 +303,36 @@ const char* kTricky =
     "*.wild TXT \"w\"\n"
     "*.wc CNAME host1\n"
     "*.wmx MX 10 host1\n"
-    "*.wbig TXT \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
-    "*.wbig TXT \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"\n"
-    "*.wbig TXT \"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\"\n"
-    "*.wbig TXT \"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\"\n"
-    "*.wbig TXT \"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"\n"
-    "big TXT \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
-    "big TXT \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"\n"
-    "big TXT \"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\"\n"
-    "big TXT \"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\"\n"
-    "big TXT \"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"\n"
+    "*.wbig TXT "
+    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "aaaaaaaaaaaaaaaaaa\"\n"
+    "*.wbig TXT "
+    "\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+    "bbbbbbbbbbbbbbbbbb\"\n"
+    "*.wbig TXT "
+    "\"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+    "cccccccccccccccccccc\"\n"
+    "*.wbig TXT "
+    "\"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+    "dddddddddddddddddd\"\n"
+    "*.wbig TXT "
+    "\"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+    "eeeeeeeeeeeeeeeeee\"\n"
+    "big TXT "
+    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "aaaaaaaaaaaaaaaaaa\"\n"
+    "big TXT "
+    "\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+    "bbbbbbbbbbbbbbbbbb\"\n"
+    "big TXT "
+    "\"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+    "cccccccccccccccccccc\"\n"
+    "big TXT "
+    "\"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+    "dddddddddddddddddd\"\n"
+    "big TXT "
+    "\"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+    "eeeeeeeeeeeeeeeeee\"\n"
     "dn DNAME other.test.\n"
     "manyns NS n01.manyns\n"
     "manyns NS n02.manyns\n"
@@ -394,19 +419,22 @@ TEST(AnswerBurst, PrecomputedAnswersEqualTheGeneralPath) {
     general.push_back(stripped(*z, Strip::Everything));
   }
   EXPECT_GT(special, 30u);  // the tables were really built
-  auto fast = ZoneSet::build(zones), shard_only = ZoneSet::build(table_off), slow = ZoneSet::build(general);
+  auto fast = ZoneSet::build(zones), shard_only = ZoneSet::build(table_off),
+       slow = ZoneSet::build(general);
   // The corpus's names plus deeper ones and one with many labels (the
   // referral template's compression table bound).
   auto qs = corpus(*fast);
   std::string many;
   for (int i = 0; i < 60; ++i) many += "a.";
-  for (const char* n : {"x.sub.t.test.", "y.x.sub.t.test.", "a.ns.sub.t.test.", "q.deep.a.b.t.test.",
-                        "q.manyns.t.test.", "x.c2.t.test.", "x.c4.t.test.", "x.c5.t.test.", "q.wild.t.test.",
-                        "q.wbig.t.test.", "q.wmx.t.test.", "q.wc.t.test.", "a.b.w.test.", "q.cut.w.test.",
-                        "x.deep.w.test.", "nx.e.f.g.w.test.", "nothing.t.test."})
+  for (const char* n :
+       {"x.sub.t.test.", "y.x.sub.t.test.", "a.ns.sub.t.test.", "q.deep.a.b.t.test.",
+        "q.manyns.t.test.", "x.c2.t.test.", "x.c4.t.test.", "x.c5.t.test.", "q.wild.t.test.",
+        "q.wbig.t.test.", "q.wmx.t.test.", "q.wc.t.test.", "a.b.w.test.", "q.cut.w.test.",
+        "x.deep.w.test.", "nx.e.f.g.w.test.", "nothing.t.test."})
     for (const std::string& name : {std::string(n), many + n}) {
       Name nm = Name::from_text(name);
-      for (uint16_t t : {rrtype::A, rrtype::AAAA, rrtype::NS, rrtype::TXT, rrtype::MX, rrtype::DS, rrtype::ANY})
+      for (uint16_t t :
+           {rrtype::A, rrtype::AAAA, rrtype::NS, rrtype::TXT, rrtype::MX, rrtype::DS, rrtype::ANY})
         qs.push_back(query(nm.data(), nm.size(), t, uint16_t(qs.size())));
     }
   ASSERT_GT(qs.size(), 1000u);

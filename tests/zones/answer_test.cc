@@ -143,13 +143,16 @@ class AnswerTest : public ::testing::Test {
           AnswerResult* res = nullptr) {
     std::vector<uint8_t> out(outsize + 16, 0xab);
     AnswerResult r = answer_query(*zs_, q, std::span<uint8_t>(out.data(), outsize), t);
-    for (size_t i = outsize; i < out.size(); ++i) EXPECT_EQ(out[i], 0xab) << "wrote past the buffer";
+    for (size_t i = outsize; i < out.size(); ++i)
+      EXPECT_EQ(out[i], 0xab) << "wrote past the buffer";
     if (res) *res = r;
     out.resize(r.len);
     if (r.len == 0) return Msg{};
     return decode(out);
   }
-  Msg ask(const std::string& name, uint16_t type, bool edns = false) { return ask(make_query(name, type, edns)); }
+  Msg ask(const std::string& name, uint16_t type, bool edns = false) {
+    return ask(make_query(name, type, edns));
+  }
 
   static std::shared_ptr<const ZoneSet> zs_;
 };
@@ -284,7 +287,8 @@ TEST_F(AnswerTest, AnyReturnsOneRrset) {
 
 TEST_F(AnswerTest, RefusedCases) {
   EXPECT_EQ(ask("www.example.org.", rrtype::A).rcode, rcode::REFUSED);
-  EXPECT_EQ(ask(make_query("www.example.com.", rrtype::A, false, 0, false, rrclass::CH)).rcode, rcode::REFUSED);
+  EXPECT_EQ(ask(make_query("www.example.com.", rrtype::A, false, 0, false, rrclass::CH)).rcode,
+            rcode::REFUSED);
   EXPECT_EQ(ask("example.com.", rrtype::AXFR).rcode, rcode::REFUSED);
   EXPECT_EQ(ask("example.com.", rrtype::IXFR).rcode, rcode::REFUSED);
   EXPECT_FALSE(ask("www.example.org.", rrtype::A).flags & hflag::AA);
@@ -406,10 +410,12 @@ TEST_F(AnswerTest, Truncation) {
 }
 
 TEST_F(AnswerTest, SmallBuffersNeverOverflow) {
-  const std::vector<std::vector<uint8_t>> qs = {
-      make_query("chain1.example.com.", rrtype::A, true), make_query("x.sub.example.com.", rrtype::A),
-      make_query("big.example.com.", rrtype::TXT, true), make_query("nope.example.com.", rrtype::A, true),
-      make_query("foo.dn.example.com.", rrtype::A), make_query("example.com.", rrtype::NS, true)};
+  const std::vector<std::vector<uint8_t>> qs = {make_query("chain1.example.com.", rrtype::A, true),
+                                                make_query("x.sub.example.com.", rrtype::A),
+                                                make_query("big.example.com.", rrtype::TXT, true),
+                                                make_query("nope.example.com.", rrtype::A, true),
+                                                make_query("foo.dn.example.com.", rrtype::A),
+                                                make_query("example.com.", rrtype::NS, true)};
   for (const auto& q : qs)
     for (size_t sz = 0; sz < 700; sz += 7) {
       AnswerResult r;
@@ -437,7 +443,8 @@ TEST_F(AnswerTest, InPlace) {
   auto q = make_query("www.example.com.", rrtype::A, true);
   std::vector<uint8_t> buf(q);
   buf.resize(1232);
-  AnswerResult r = answer_query(*zs_, std::span<const uint8_t>(buf.data(), q.size()), buf, Transport::Udp);
+  AnswerResult r =
+      answer_query(*zs_, std::span<const uint8_t>(buf.data(), q.size()), buf, Transport::Udp);
   buf.resize(r.len);
   Msg m = decode(buf);
   EXPECT_EQ(m.sec[1].size(), 1u);
@@ -505,7 +512,8 @@ TEST_F(AnswerTest, WildcardCnameLoop) {
   ASSERT_EQ(m.sec[1].size(), 2u);
   EXPECT_EQ(m.sec[1][0].owner, "a.wl.example.com.");
   EXPECT_EQ(m.sec[1][1].owner, "loop.wl.example.com.");
-  EXPECT_EQ(std::string(m.sec[1][1].rdata.begin(), m.sec[1][1].rdata.end()), "loop.wl.example.com.");
+  EXPECT_EQ(std::string(m.sec[1][1].rdata.begin(), m.sec[1][1].rdata.end()),
+            "loop.wl.example.com.");
   EXPECT_TRUE(m.sec[2].empty());
   // Asked by its own name, the wildcard's CNAME keeps its "*" owner.
   Msg w = ask("*.wl.example.com.", rrtype::A);

@@ -40,10 +40,10 @@ Out check(const std::string& text) {
 }
 
 const char* kHead =
-    "$TTL 300\n"                                    // 1
-    "@ SOA ns1 h 1 7200 900 1209600 300\n"          // 2
-    "@ NS ns1\n"                                    // 3
-    "ns1 A 192.0.2.1\n";                            // 4
+    "$TTL 300\n"                            // 1
+    "@ SOA ns1 h 1 7200 900 1209600 300\n"  // 2
+    "@ NS ns1\n"                            // 3
+    "ns1 A 192.0.2.1\n";                    // 4
 
 }  // namespace
 
@@ -78,7 +78,8 @@ TEST(Check, CnameAndOtherData) {
 }
 
 TEST(Check, CnameBesideRrsigAndNsecIsFine) {
-  Out o = check(std::string(kHead) + "www CNAME ns1\n"
+  Out o = check(std::string(kHead) +
+                "www CNAME ns1\n"
                 "www NSEC ns1.example.com. CNAME RRSIG NSEC\n");
   EXPECT_EQ(o.errors(), 0u) << o.dump();
 }
@@ -96,7 +97,8 @@ TEST(Check, OutOfZone) {
 TEST(Check, MissingGlue) {
   Out o = check(std::string(kHead) + "sub NS ns.sub\n");
   EXPECT_TRUE(o.has_error_at(5, "missing glue")) << o.dump();
-  Out ok = check(std::string(kHead) + "sub NS ns.sub\nns.sub A 192.0.2.7\nsub NS ns.example.org.\n");
+  Out ok =
+      check(std::string(kHead) + "sub NS ns.sub\nns.sub A 192.0.2.7\nsub NS ns.example.org.\n");
   EXPECT_EQ(ok.errors(), 0u) << ok.dump();
 }
 
@@ -108,7 +110,8 @@ TEST(Check, NameServerCoveredByWildcardNeedsNoGlue) {
   EXPECT_EQ(ok.errors(), 0u) << ok.dump();
   Out below = check(std::string(kHead) + "sub NS ns.sub\n*.sub A 192.0.2.8\n");
   EXPECT_TRUE(below.has_error_at(5, "missing glue")) << below.dump();
-  Out exists = check(std::string(kHead) + "sub NS ns.wild\n*.wild A 192.0.2.8\nns.wild TXT \"x\"\n");
+  Out exists =
+      check(std::string(kHead) + "sub NS ns.wild\n*.wild A 192.0.2.8\nns.wild TXT \"x\"\n");
   EXPECT_TRUE(exists.has_error_at(5, "missing glue")) << exists.dump();
 }
 
@@ -121,12 +124,14 @@ TEST(Check, OccludedIsWarning) {
   Out o = check(std::string(kHead) + "sub NS ns.sub\nns.sub A 192.0.2.7\nx.sub TXT \"hidden\"\n");
   EXPECT_EQ(o.errors(), 0u) << o.dump();
   bool warned = false;
-  for (const auto& d : o.diags) warned |= !d.is_error() && d.line == 7 && d.message.find("occluded") != std::string::npos;
+  for (const auto& d : o.diags)
+    warned |= !d.is_error() && d.line == 7 && d.message.find("occluded") != std::string::npos;
   EXPECT_TRUE(warned) << o.dump();
 }
 
 TEST(Check, TtlUnifiedAndDuplicatesDropped) {
-  Out o = check(std::string(kHead) + "www 300 A 192.0.2.9\nwww 600 A 192.0.2.10\nwww 300 A 192.0.2.9\n");
+  Out o = check(std::string(kHead) +
+                "www 300 A 192.0.2.9\nwww 600 A 192.0.2.10\nwww 300 A 192.0.2.9\n");
   EXPECT_EQ(o.errors(), 0u) << o.dump();
   size_t www = 0;
   for (const Record& r : o.zone.records)

@@ -14,7 +14,8 @@
 
 namespace edgedns::zones::test {
 
-inline std::shared_ptr<const Zone> compile_text(const std::string& text, const std::string& file = "t") {
+inline std::shared_ptr<const Zone> compile_text(const std::string& text,
+                                                const std::string& file = "t") {
   ParseResult pr = parse_zone_text(text, file);
   EXPECT_FALSE(pr.has_errors());
   std::vector<Diagnostic> diags;

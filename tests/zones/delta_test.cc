@@ -11,8 +11,8 @@
 
 #include "tests/zones/dir_sums.hh"
 #include "zones/answer.hh"
-#include "zones/zone.hh"
 #include "zones/version.hh"
+#include "zones/zone.hh"
 #include "zones/zone_text.hh"
 
 using namespace edgedns::zones;
@@ -78,20 +78,23 @@ std::vector<uint8_t> query(const std::string& name, uint16_t type, bool edns) {
 
 // Every owner of either set, its ancestors, a child below each and a few
 // extra names, asked for many types, with and without EDNS.
-void expect_same_answers(const ZoneSet& got, const ZoneSet& want, const std::vector<std::string>& extra = {}) {
+void expect_same_answers(const ZoneSet& got, const ZoneSet& want,
+                         const std::vector<std::string>& extra = {}) {
   std::set<std::string> names(extra.begin(), extra.end());
   for (const ZoneSet* s : {&got, &want})
     for (const auto& z : s->zones())
-      zone_for_each_record(*z, [&](const uint8_t* o, size_t ol, uint16_t, uint16_t, uint32_t, const uint8_t*, size_t) {
+      zone_for_each_record(*z, [&](const uint8_t* o, size_t ol, uint16_t, uint16_t, uint32_t,
+                                   const uint8_t*, size_t) {
         std::string t = name_to_text(o, ol);
         names.insert(t);
         names.insert("zz." + t);
         names.insert("a.b." + t);
-        for (size_t p = t.find('.'); p != std::string::npos && p + 1 < t.size(); p = t.find('.', p + 1))
+        for (size_t p = t.find('.'); p != std::string::npos && p + 1 < t.size();
+             p = t.find('.', p + 1))
           names.insert(t.substr(p + 1));
       });
-  const uint16_t types[] = {rrtype::A, rrtype::AAAA, rrtype::NS, rrtype::SOA, rrtype::CNAME, rrtype::TXT,
-                            rrtype::MX, rrtype::DNAME, rrtype::DS, rrtype::ANY};
+  const uint16_t types[] = {rrtype::A,   rrtype::AAAA, rrtype::NS,    rrtype::SOA, rrtype::CNAME,
+                            rrtype::TXT, rrtype::MX,   rrtype::DNAME, rrtype::DS,  rrtype::ANY};
   for (const auto& n : names)
     for (uint16_t t : types)
       for (bool edns : {false, true}) {
@@ -144,7 +147,9 @@ void expect_same_kids(const Zone& got, const Zone& want) {
 void expect_same_special(const Zone& got, const Zone& want) {
   EXPECT_EQ(got.special_count, want.special_count);
   EXPECT_EQ(got.special.empty(), want.special.empty());
-  auto name_of = [](const uint8_t* n) { return n ? name_to_text(node_name(n), n[1]) : std::string("-"); };
+  auto name_of = [](const uint8_t* n) {
+    return n ? name_to_text(node_name(n), n[1]) : std::string("-");
+  };
   size_t seen = 0;
   for (const SpecialNode& w : want.special) {
     if (!w.node) continue;
@@ -158,13 +163,17 @@ void expect_same_special(const Zone& got, const Zone& want) {
     EXPECT_EQ(name_of(g->star), name_of(w.star)) << name;
     ASSERT_EQ(g->ntargets, w.ntargets) << name;
     for (uint32_t j = 0; j < w.ntargets; ++j)
-      EXPECT_EQ(name_of(got.special_targets[g->targets + j]), name_of(want.special_targets[w.targets + j])) << name;
+      EXPECT_EQ(name_of(got.special_targets[g->targets + j]),
+                name_of(want.special_targets[w.targets + j]))
+          << name;
     ASSERT_EQ(g->full_len, w.full_len) << name;
     EXPECT_EQ(g->full_ar, w.full_ar) << name;
     ASSERT_EQ(g->full_npatch, w.full_npatch) << name;
     const size_t n = w.full_len ? w.full_len + 2 * size_t(w.full_npatch) : 0;
-    EXPECT_EQ(std::vector<uint8_t>(got.special_answers.begin() + g->full, got.special_answers.begin() + g->full + n),
-              std::vector<uint8_t>(want.special_answers.begin() + w.full, want.special_answers.begin() + w.full + n))
+    EXPECT_EQ(std::vector<uint8_t>(got.special_answers.begin() + g->full,
+                                   got.special_answers.begin() + g->full + n),
+              std::vector<uint8_t>(want.special_answers.begin() + w.full,
+                                   want.special_answers.begin() + w.full + n))
         << name;
   }
   size_t got_n = 0;
@@ -177,7 +186,10 @@ struct Fixture {
   std::shared_ptr<const ZoneSet> set = compile_lines(lines);
   std::vector<DeltaChange> changes;
 
-  void add(const std::string& rr) { changes.push_back({Op::Add, rr}); lines.insert(rr); }
+  void add(const std::string& rr) {
+    changes.push_back({Op::Add, rr});
+    lines.insert(rr);
+  }
   void del(const std::string& rr) {
     changes.push_back({Op::Del, rr});
     auto it = lines.find(rr);
@@ -231,11 +243,11 @@ TEST(Delta, AddNamesCreatesEntsAndChangesRecords) {
 
 TEST(Delta, RemovingNamesRemovesEnts) {
   Fixture f;
-  f.del("b.c.ent.ex. 300 IN TXT \"deep\"");  // c.ent.ex. (ENT) goes, ent.ex. stays (x.ent.ex.)
+  f.del("b.c.ent.ex. 300 IN TXT \"deep\"");   // c.ent.ex. (ENT) goes, ent.ex. stays (x.ent.ex.)
   f.del("b.q.kids.ex. 300 IN A 192.0.2.13");  // q.kids.ex. (ENT) goes
   f.del("leaf.ex. 300 IN A 192.0.2.10");
   f.apply_and_compare({"c.ent.ex.", "b.c.ent.ex.", "q.kids.ex.", "leaf.ex."});
-  f.del("x.ent.ex. 300 IN TXT \"x\"");  // now ent.ex. goes too
+  f.del("x.ent.ex. 300 IN TXT \"x\"");    // now ent.ex. goes too
   f.del("kids.ex. 300 IN A 192.0.2.11");  // kids.ex. stays as an ENT (a.kids.ex.)
   f.apply_and_compare({"ent.ex.", "kids.ex."});
   f.del("a.kids.ex. 300 IN A 192.0.2.12");
@@ -261,8 +273,8 @@ TEST(Delta, WildcardThatIsAnEmptyNonTerminal) {
   Fixture f;
   f.add("x.*.ex. 60 IN A 192.0.2.77");
   f.add("y.*.ent.ex. 60 IN TXT \"under an ENT wildcard\"");
-  f.apply_and_compare({"nothing.ex.", "a.b.nothing.ex.", "*.ex.", "x.*.ex.", "z.x.*.ex.", "q.ent.ex.",
-                       "*.ent.ex."});
+  f.apply_and_compare({"nothing.ex.", "a.b.nothing.ex.", "*.ex.", "x.*.ex.", "z.x.*.ex.",
+                       "q.ent.ex.", "*.ent.ex."});
   f.del("x.*.ex. 60 IN A 192.0.2.77");
   f.apply_and_compare({"nothing.ex.", "*.ex.", "x.*.ex."});
 }
@@ -308,7 +320,8 @@ TEST(Delta, TtlDifferenceIsUnifiedWithAWarning) {
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r.diagnostics.size(), 1u);
   EXPECT_FALSE(r.diagnostics[0].is_error());
-  EXPECT_NE(r.diagnostics[0].message.find("using 300"), std::string::npos) << r.diagnostics[0].message;
+  EXPECT_NE(r.diagnostics[0].message.find("using 300"), std::string::npos)
+      << r.diagnostics[0].message;
   f.lines.insert("www.ex. 300 IN A 192.0.2.90");
   auto scratch = compile_lines(f.lines);
   EXPECT_EQ(zoneset_version(*r.zones), zoneset_version(*scratch));
@@ -327,7 +340,12 @@ TEST(Delta, VersionMovesInBothDirections) {
 
 TEST(Delta, ErrorsNameTheChangeAndApplyNothing) {
   Fixture f;
-  struct Case { Op op; const char* rr; DeltaStatus st; const char* what; };
+  struct Case {
+    Op op;
+    const char* rr;
+    DeltaStatus st;
+    const char* what;
+  };
   const Case cases[] = {
       {Op::Del, "nope.ex. 60 IN A 192.0.2.1", DeltaStatus::BadRequest, "no such record"},
       {Op::Add, "www.ex. 300 IN A 192.0.2.80", DeltaStatus::BadRequest, "already"},
@@ -342,9 +360,12 @@ TEST(Delta, ErrorsNameTheChangeAndApplyNothing) {
       {Op::Del, "ns.sub.ex. 3600 IN A 192.0.2.77", DeltaStatus::InvalidZone, "missing glue"},
       {Op::Del, "ns1.ex. 3600 IN A 192.0.2.53", DeltaStatus::InvalidZone, "missing glue"},
       {Op::Del, "ex. 3600 IN NS ns1.ex.", DeltaStatus::InvalidZone, "no NS"},
-      {Op::Add, "www.ex. 300 IN SOA a.ex. b.ex. 1 2 3 4 5", DeltaStatus::InvalidZone, "not at the zone apex"},
-      {Op::Add, "ex. 300 IN SOA a.ex. b.ex. 1 2 3 4 5", DeltaStatus::InvalidZone, "more than one SOA"},
-      {Op::Del, "ex. 3600 IN SOA ns1.ex. host.ex. 1 7200 3600 1209600 300", DeltaStatus::InvalidZone, "no SOA"},
+      {Op::Add, "www.ex. 300 IN SOA a.ex. b.ex. 1 2 3 4 5", DeltaStatus::InvalidZone,
+       "not at the zone apex"},
+      {Op::Add, "ex. 300 IN SOA a.ex. b.ex. 1 2 3 4 5", DeltaStatus::InvalidZone,
+       "more than one SOA"},
+      {Op::Del, "ex. 3600 IN SOA ns1.ex. host.ex. 1 7200 3600 1209600 300",
+       DeltaStatus::InvalidZone, "no SOA"},
   };
   const VersionId v0 = zoneset_version(*f.set);
   for (const Case& c : cases) {
@@ -356,8 +377,10 @@ TEST(Delta, ErrorsNameTheChangeAndApplyNothing) {
     bool found = false;
     for (const auto& d : r.diagnostics)
       if (d.is_error() && d.message.find(c.what) != std::string::npos &&
-          (std::string(c.what) == "change 2" || d.message.find(c.rr) != std::string::npos)) found = true;
-    EXPECT_TRUE(found) << c.rr << ": " << (r.diagnostics.empty() ? "" : r.diagnostics[0].to_string());
+          (std::string(c.what) == "change 2" || d.message.find(c.rr) != std::string::npos))
+        found = true;
+    EXPECT_TRUE(found) << c.rr << ": "
+                       << (r.diagnostics.empty() ? "" : r.diagnostics[0].to_string());
   }
   EXPECT_EQ(zoneset_version(*f.set), v0);
 }
@@ -366,7 +389,8 @@ TEST(Delta, ZoneSetsShareUntouchedZonesAndRelativeOwnersNeedOneZone) {
   Fixture f;
   ZoneSetLoad other = load_zoneset_text(
       "; zone o.\no. 60 IN SOA o. o. 1 2 3 4 5\no. 60 IN NS ns.o.\nns.o. 60 IN A 192.0.2.1\n"
-      "; zone child.ex.\nchild.ex. 60 IN SOA o. o. 7 2 3 4 5\nchild.ex. 60 IN NS ns.o.\n", "o");
+      "; zone child.ex.\nchild.ex. 60 IN SOA o. o. 7 2 3 4 5\nchild.ex. 60 IN NS ns.o.\n",
+      "o");
   ASSERT_TRUE(other.zones);
   auto set = ZoneSet::build({f.set->zones()[0], other.zones->zones()[0], other.zones->zones()[1]});
   std::vector<DeltaChange> cs{{Op::Add, "www.child.ex. 60 IN A 192.0.2.2"}};
@@ -384,7 +408,9 @@ TEST(Delta, ZoneSetsShareUntouchedZonesAndRelativeOwnersNeedOneZone) {
 
 TEST(Delta, LargeZoneRebuildsOnlyTouchedShards) {
   std::multiset<std::string> lines = split_lines(kBase);
-  for (int i = 0; i < 30000; ++i) lines.insert("h" + std::to_string(i) + ".ex. 60 IN A 10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250));
+  for (int i = 0; i < 30000; ++i)
+    lines.insert("h" + std::to_string(i) + ".ex. 60 IN A 10.0." + std::to_string(i / 250) + "." +
+                 std::to_string(i % 250));
   auto base = compile_lines(lines);
   ASSERT_TRUE(base);
   std::vector<DeltaChange> cs;
@@ -392,7 +418,8 @@ TEST(Delta, LargeZoneRebuildsOnlyTouchedShards) {
     std::string rr = "n" + std::to_string(i) + ".ex. 60 IN A 192.0.2." + std::to_string(i);
     cs.push_back({Op::Add, rr});
     lines.insert(rr);
-    std::string old = "h" + std::to_string(i * 7) + ".ex. 60 IN A 10.0." + std::to_string(i * 7 / 250) + "." + std::to_string(i * 7 % 250);
+    std::string old = "h" + std::to_string(i * 7) + ".ex. 60 IN A 10.0." +
+                      std::to_string(i * 7 / 250) + "." + std::to_string(i * 7 % 250);
     cs.push_back({Op::Del, old});
     lines.erase(lines.find(old));
     std::string nw = "h" + std::to_string(i * 7) + ".ex. 60 IN A 10.9.9." + std::to_string(i);
@@ -452,7 +479,8 @@ TEST(Delta, NewCutOccludesExistingNamesWithoutAScan) {
   // A DNAME over existing names is refused; once they are gone it is taken.
   DeltaResult r = apply1(*f.set, Op::Add, "x.ent.ex. 60 IN DNAME t.example.");
   EXPECT_TRUE(r.ok());  // x.ent.ex. has nothing below
-  std::vector<DeltaChange> cs{{Op::Add, "kids.ex. 60 IN DNAME t.example."}, {Op::Del, "a.kids.ex. 300 IN A 192.0.2.12"}};
+  std::vector<DeltaChange> cs{{Op::Add, "kids.ex. 60 IN DNAME t.example."},
+                              {Op::Del, "a.kids.ex. 300 IN A 192.0.2.12"}};
   r = apply_delta(*f.set, cs);
   EXPECT_EQ(r.status, DeltaStatus::InvalidZone);  // b.q.kids.ex. is still there
   EXPECT_EQ(r.full_scans, 0u);
@@ -500,7 +528,8 @@ TEST(Delta, SharedShardsAreCountedOnce) {
   ASSERT_TRUE(base);
   DeltaResult r = apply1(*base, Op::Add, "n.ex. 60 IN A 192.0.2.1");
   ASSERT_TRUE(r.ok());
-  const size_t mb = zone_memory_bytes(*base->zones()[0]), mr = zone_memory_bytes(*r.zones->zones()[0]);
+  const size_t mb = zone_memory_bytes(*base->zones()[0]),
+               mr = zone_memory_bytes(*r.zones->zones()[0]);
   const ZoneSet* one[] = {base.get()};
   const ZoneSet* twice[] = {base.get(), base.get()};
   const ZoneSet* both[] = {base.get(), r.zones.get()};
@@ -526,8 +555,8 @@ size_t shard_of(const Zone& z, const std::string& name) {
 }
 
 // Whether the answer to (name, type) contains the 4 bytes of `addr`.
-bool answer_has(const ZoneSet& s, const std::string& name, uint16_t type, const std::vector<uint8_t>& addr,
-                AnswerKind* kind = nullptr) {
+bool answer_has(const ZoneSet& s, const std::string& name, uint16_t type,
+                const std::vector<uint8_t>& addr, AnswerKind* kind = nullptr) {
   auto q = query(name, type, true);
   uint8_t out[4096];
   AnswerResult r = answer_query(s, q, out, Transport::Udp);
@@ -540,7 +569,8 @@ bool answer_has(const ZoneSet& s, const std::string& name, uint16_t type, const 
 TEST(Delta, TemplatesFollowGlueAndTargetsInOtherShards) {
   Fixture f;
   for (int i = 0; i < 4000; ++i)
-    f.lines.insert("h" + std::to_string(i) + ".ex. 60 IN A 10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250));
+    f.lines.insert("h" + std::to_string(i) + ".ex. 60 IN A 10.1." + std::to_string(i / 250) + "." +
+                   std::to_string(i % 250));
   f.set = compile_lines(f.lines);
   const Zone& z0 = *f.set->zones()[0];
   ASSERT_GT(z0.shards.size(), 4u);
@@ -548,7 +578,8 @@ TEST(Delta, TemplatesFollowGlueAndTargetsInOtherShards) {
   int g = 0, t = 0;
   while (shard_of(z0, "g" + std::to_string(g) + ".deleg.ex.") == shard_of(z0, "deleg.ex.")) ++g;
   while (shard_of(z0, "t" + std::to_string(t) + ".ex.") == shard_of(z0, "c.ex.")) ++t;
-  const std::string glue = "g" + std::to_string(g) + ".deleg.ex.", target = "t" + std::to_string(t) + ".ex.";
+  const std::string glue = "g" + std::to_string(g) + ".deleg.ex.",
+                    target = "t" + std::to_string(t) + ".ex.";
   f.add("deleg.ex. 300 IN NS " + glue);
   f.add(glue + " 300 IN A 192.0.2.31");
   f.add("c.ex. 300 IN CNAME " + target);
@@ -569,7 +600,8 @@ TEST(Delta, TemplatesFollowGlueAndTargetsInOtherShards) {
   f.add(target + " 300 IN A 192.0.2.42");
   f.apply_and_compare({"x.deleg.ex.", "c.ex."});
   const Zone& z1 = *f.set->zones()[0];
-  EXPECT_EQ(z1.shards[shard_of(z1, "deleg.ex.")], before->zones()[0]->shards[shard_of(z1, "deleg.ex.")]);
+  EXPECT_EQ(z1.shards[shard_of(z1, "deleg.ex.")],
+            before->zones()[0]->shards[shard_of(z1, "deleg.ex.")]);
   EXPECT_EQ(z1.shards[shard_of(z1, "c.ex.")], before->zones()[0]->shards[shard_of(z1, "c.ex.")]);
   EXPECT_TRUE(answer_has(*f.set, "x.deleg.ex.", rrtype::A, a32));
   EXPECT_FALSE(answer_has(*f.set, "x.deleg.ex.", rrtype::A, a31));

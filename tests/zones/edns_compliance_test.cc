@@ -40,15 +40,20 @@ std::string zone_text() {
   // Six 2048-bit-sized DNSKEYs (256-byte keys): ~1.6 KB, as a signed zone's
   // key set with a rollover in progress.
   std::string key;
-  for (int i = 0; i < 344; ++i) key += "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[i % 64];
-  for (int i = 0; i < 6; ++i) z += "@ DNSKEY " + std::to_string(i < 2 ? 257 : 256) + " 3 8 " + char('A' + i) + key.substr(1) + "\n";
-  for (int i = 0; i < 6; ++i) z += "@ MX " + std::to_string(10 * i) + " mx" + std::to_string(i) + "\n";
+  for (int i = 0; i < 344; ++i)
+    key += "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[i % 64];
+  for (int i = 0; i < 6; ++i)
+    z += "@ DNSKEY " + std::to_string(i < 2 ? 257 : 256) + " 3 8 " + char('A' + i) + key.substr(1) +
+         "\n";
+  for (int i = 0; i < 6; ++i)
+    z += "@ MX " + std::to_string(10 * i) + " mx" + std::to_string(i) + "\n";
   for (int i = 0; i < 6; ++i) {
     z += "mx" + std::to_string(i) + " A 192.0.2." + std::to_string(20 + i) + "\n";
     z += "mx" + std::to_string(i) + " AAAA 2001:db8::" + std::to_string(20 + i) + "\n";
   }
   // 40 TXT of ~250 bytes: 10 KB, the classic amplification target.
-  for (int i = 0; i < 40; ++i) z += "big TXT \"" + std::string(240, char('a' + i % 26)) + std::to_string(i) + "\"\n";
+  for (int i = 0; i < 40; ++i)
+    z += "big TXT \"" + std::string(240, char('a' + i % 26)) + std::to_string(i) + "\"\n";
   for (int i = 0; i < 8; ++i) z += "big A 198.51.100." + std::to_string(i + 1) + "\n";
   for (int i = 0; i < 60; ++i) z += "many A 203.0.113." + std::to_string(i + 1) + "\n";
   for (int i = 0; i < 60; ++i) z += "many AAAA 2001:db8:1::" + std::to_string(i + 1) + "\n";
@@ -71,7 +76,7 @@ struct RR {
 struct Msg {
   uint16_t id = 0, flags = 0;
   uint16_t count[4] = {0, 0, 0, 0};
-  int rcode = 0;  // header rcode | extended bits from the OPT
+  int rcode = 0;           // header rcode | extended bits from the OPT
   std::vector<RR> sec[4];  // OPT is not in sec[3]
   bool has_opt = false;
   int opt_count = 0;
@@ -151,14 +156,14 @@ struct QuerySpec {
   uint16_t type = rrtype::SOA;
   uint16_t qclass = rrclass::IN;
   uint8_t opcode = 0;
-  bool rd = false;      // the tester uses +norec
-  bool z = false;       // +zflag
+  bool rd = false;  // the tester uses +norec
+  bool z = false;   // +zflag
   bool cd = false;
   bool edns = false;
   uint8_t version = 0;
   uint16_t bufsize = 4096;  // dig's default
   bool do_bit = false;
-  uint16_t ednsflags = 0;   // the 15 bits below DO (+ednsflags)
+  uint16_t ednsflags = 0;  // the 15 bits below DO (+ednsflags)
   std::vector<std::pair<uint16_t, std::vector<uint8_t>>> options;
 };
 
@@ -200,8 +205,8 @@ std::vector<uint8_t> build(const QuerySpec& s) {
 class EdnsCompliance : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto dir = std::filesystem::temp_directory_path() /
-               ("edns_compliance_" + std::to_string(::getpid()));
+    auto dir =
+        std::filesystem::temp_directory_path() / ("edns_compliance_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     auto path = (dir / "comp.test.zone").string();
     std::ofstream(path) << zone_text();
@@ -378,12 +383,12 @@ TEST_F(EdnsCompliance, Buffer512) {
 TEST_F(EdnsCompliance, KnownOptionList) {
   QuerySpec s;
   s.edns = true;
-  s.options = {{3, {}},                                   // NSID
-               {8, {0, 1, 0, 0}},                         // ECS 0.0.0.0/0
-               {9, {}},                                   // EXPIRE
-               {10, {1, 2, 3, 4, 5, 6, 7, 8}},            // COOKIE, client part
-               {11, {}},                                  // TCP keepalive
-               {12, {0, 0, 0, 0}}};                       // padding
+  s.options = {{3, {}},                         // NSID
+               {8, {0, 1, 0, 0}},               // ECS 0.0.0.0/0
+               {9, {}},                         // EXPIRE
+               {10, {1, 2, 3, 4, 5, 6, 7, 8}},  // COOKIE, client part
+               {11, {}},                        // TCP keepalive
+               {12, {0, 0, 0, 0}}};             // padding
   Msg m = ask(s);
   expect_soa_answer(m);
   ASSERT_TRUE(m.has_opt);
@@ -473,14 +478,15 @@ TEST_F(EdnsCompliance, RdCopied) {
 // with it, and never above our 1232). Each reply still parses, keeps the
 // question, and sets TC whenever it left answer records out.
 TEST_F(EdnsCompliance, NeverLargerThanAdvertised) {
-  const std::vector<std::string> names = {"comp.test.", "big.comp.test.", "many.comp.test.",
-                                          "alias.comp.test.", "x.deleg.comp.test.",
-                                          "a.wild.comp.test.", "nope.comp.test.", "www.comp.test."};
-  const std::vector<uint16_t> types = {rrtype::A,     rrtype::AAAA, rrtype::TXT, rrtype::MX,
-                                       rrtype::NS,    rrtype::SOA,  rrtype::DNSKEY,
-                                       rrtype::ANY,   kType666};
+  const std::vector<std::string> names = {
+      "comp.test.",         "big.comp.test.",    "many.comp.test.", "alias.comp.test.",
+      "x.deleg.comp.test.", "a.wild.comp.test.", "nope.comp.test.", "www.comp.test."};
+  const std::vector<uint16_t> types = {rrtype::A,      rrtype::AAAA, rrtype::TXT,
+                                       rrtype::MX,     rrtype::NS,   rrtype::SOA,
+                                       rrtype::DNSKEY, rrtype::ANY,  kType666};
   // 0 = no EDNS; the rest are OPT sizes.
-  const std::vector<int> sizes = {0, 1, 100, 511, 512, 513, 600, 1000, 1231, 1232, 1233, 1400, 4096, 65535};
+  const std::vector<int> sizes = {0,    1,    100,  511,  512,  513,  600,
+                                  1000, 1231, 1232, 1233, 1400, 4096, 65535};
   size_t checked = 0, truncated = 0;
   for (const auto& n : names)
     for (uint16_t t : types)

@@ -52,7 +52,8 @@ TEST(Lkg, RoundTrip) {
   auto s = set_with_serial(5);
   ASSERT_EQ(write_lkg(d.str(), 1, zoneset_version(*s), zoneset_text(*s)), "");
   EXPECT_EQ(names(d), std::vector<std::string>{"lkg-1.edz"});
-  EXPECT_EQ(fs::status(d.path / "lkg-1.edz").permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(d.path / "lkg-1.edz").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
   LkgRead r = read_newest_lkg(d.str());
   ASSERT_TRUE(r.found);
   EXPECT_EQ(r.seq, 1u);

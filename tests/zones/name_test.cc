@@ -39,9 +39,9 @@ TEST(Name, CaseAndOrder) {
   EXPECT_EQ(a, Name::from_text("www.example.com."));
   EXPECT_EQ(a.lower().to_text(), "www.example.com.");
   // RFC 4034 §6.1 example order.
-  const char* order[] = {"example.", "a.example.", "yljkjljk.a.example.", "Z.a.example.",
-                         "zABC.a.EXAMPLE.", "z.example.", "\\001.z.example.", "*.z.example.",
-                         "\\200.z.example."};
+  const char* order[] = {"example.",         "a.example.",      "yljkjljk.a.example.",
+                         "Z.a.example.",     "zABC.a.EXAMPLE.", "z.example.",
+                         "\\001.z.example.", "*.z.example.",    "\\200.z.example."};
   for (size_t i = 0; i + 1 < std::size(order); ++i)
     EXPECT_LT(Name::from_text(order[i]), Name::from_text(order[i + 1])) << order[i];
   EXPECT_TRUE(Name::from_text("a.b.example.").is_below_or_equal(Name::from_text("EXAMPLE.")));
@@ -72,7 +72,8 @@ TEST(Name, LowerAscii8MatchesBytewise) {
         std::memcpy(&w, in, 8);
         w = lower_ascii8(w);
         std::memcpy(got, &w, 8);
-        ASSERT_EQ(std::memcmp(got, want, 8), 0) << "byte " << b << " lane " << lane << " fill " << int(f);
+        ASSERT_EQ(std::memcmp(got, want, 8), 0)
+            << "byte " << b << " lane " << lane << " fill " << int(f);
       }
 }
 
@@ -80,7 +81,8 @@ TEST(Name, LowerAscii8MatchesBytewise) {
 // and returning the bytes' one's complement sum.
 TEST(Name, LowerAndSumEveryLength) {
   uint8_t src[kMaxName + 8];
-  for (size_t i = 0; i < sizeof src; ++i) src[i] = uint8_t("AbZz@[`{\x7f\xc1"[i % 10] + (i / 10) % 3);
+  for (size_t i = 0; i < sizeof src; ++i)
+    src[i] = uint8_t("AbZz@[`{\x7f\xc1"[i % 10] + (i / 10) % 3);
   for (size_t n = 0; n <= kMaxName; ++n) {
     uint8_t lower[kMaxName + 16];
     std::memset(lower, 0xee, sizeof lower);

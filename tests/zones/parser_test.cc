@@ -27,7 +27,8 @@ std::vector<std::string> dump(const ZoneData& z) {
   std::vector<std::string> out;
   for (const Record& r : z.records) {
     std::string s = name_to_text(z.owner(r), r.owner_len);
-    s += ' ' + std::to_string(r.ttl) + ' ' + rrclass_to_text(r.rclass) + ' ' + rrtype_to_text(r.type) + ' ';
+    s += ' ' + std::to_string(r.ttl) + ' ' + rrclass_to_text(r.rclass) + ' ' +
+         rrtype_to_text(r.type) + ' ';
     s += rdata_to_text(r.type, z.rdata(r), r.rdata_len);
     out.push_back(s);
   }
@@ -47,12 +48,16 @@ ParseResult parse(std::string_view text, const std::string& origin = "") {
 }
 
 // Expects exactly one error, on `line`, whose message contains `what`.
-void expect_error(std::string_view text, uint32_t line, const std::string& what, const std::string& origin = "example.") {
+void expect_error(std::string_view text, uint32_t line, const std::string& what,
+                  const std::string& origin = "example.") {
   ParseResult r = parse(text, origin);
   ASSERT_TRUE(r.has_errors()) << text;
   const Diagnostic* first = nullptr;
   for (const auto& d : r.diagnostics)
-    if (d.is_error()) { first = &d; break; }
+    if (d.is_error()) {
+      first = &d;
+      break;
+    }
   ASSERT_NE(first, nullptr);
   EXPECT_EQ(first->line, line) << diags(r);
   EXPECT_EQ(first->file, "t.zone");
@@ -64,7 +69,8 @@ TEST(Parser, BasicFixture) {
   ASSERT_FALSE(r.has_errors()) << diags(r);
   EXPECT_EQ(r.zone.origin.to_text(), "example.com.");
   std::vector<std::string> want = {
-      "example.com. 3600 IN SOA ns1.Example.COM. hostmaster.Example.COM. 2024010101 7200 3600 604800 300",
+      "example.com. 3600 IN SOA ns1.Example.COM. hostmaster.Example.COM. 2024010101 7200 3600 "
+      "604800 300",
       "example.com. 3600 IN NS ns1.Example.COM.",
       "example.com. 3600 IN NS ns2.example.net.",
       "ns1.example.com. 3600 IN A 192.0.2.1",
@@ -99,7 +105,8 @@ TEST(ParserErrors, BadAddressNamesLineAndField) {
 }
 
 TEST(ParserErrors, UnbalancedOpenParenNamesOpeningLine) {
-  expect_error("$TTL 1\n@ SOA a b 1 2 3 4 5\na A 1.2.3.4\nb TXT ( \"x\"\nc A 1.2.3.4\n", 4, "unbalanced parenthesis");
+  expect_error("$TTL 1\n@ SOA a b 1 2 3 4 5\na A 1.2.3.4\nb TXT ( \"x\"\nc A 1.2.3.4\n", 4,
+               "unbalanced parenthesis");
 }
 
 // ---- origin -------------------------------------------------------------
@@ -109,7 +116,9 @@ TEST(ParserOrigin, FromOptionsThenFirstOriginThenSoaOwner) {
   ASSERT_FALSE(a.has_errors()) << diags(a);
   EXPECT_EQ(a.zone.origin.to_text(), "opt.example.");
 
-  ParseResult b = parse("$ORIGIN First.Example.\n$TTL 1\n@ SOA ns hm 1 2 3 4 5\n$ORIGIN second.example.\nx A 1.2.3.4\n");
+  ParseResult b = parse(
+      "$ORIGIN First.Example.\n$TTL 1\n@ SOA ns hm 1 2 3 4 5\n$ORIGIN second.example.\nx A "
+      "1.2.3.4\n");
   ASSERT_FALSE(b.has_errors()) << diags(b);
   EXPECT_EQ(b.zone.origin.to_text(), "first.example.");
   EXPECT_EQ(dump(b.zone)[1], "x.second.example. 1 IN A 1.2.3.4");
@@ -131,10 +140,13 @@ TEST(ParserOrigin, NoOriginAnywhereIsAnError) {
 // ---- names, owners, TTLs, classes -------------------------------------------
 
 TEST(Parser, RelativeAbsoluteAndAtNames) {
-  ParseResult r = parse("$TTL 1\n@ NS ns\nrel CNAME @\nabs.example. CNAME other.net.\nsub.rel PTR x.sub\n", "example.");
+  ParseResult r =
+      parse("$TTL 1\n@ NS ns\nrel CNAME @\nabs.example. CNAME other.net.\nsub.rel PTR x.sub\n",
+            "example.");
   ASSERT_FALSE(r.has_errors()) << diags(r);
-  std::vector<std::string> want = {"example. 1 IN NS ns.example.", "rel.example. 1 IN CNAME example.",
-                                   "abs.example. 1 IN CNAME other.net.", "sub.rel.example. 1 IN PTR x.sub.example."};
+  std::vector<std::string> want = {
+      "example. 1 IN NS ns.example.", "rel.example. 1 IN CNAME example.",
+      "abs.example. 1 IN CNAME other.net.", "sub.rel.example. 1 IN PTR x.sub.example."};
   EXPECT_EQ(dump(r.zone), want);
 }
 
@@ -148,7 +160,8 @@ TEST(Parser, OmittedOwnerInheritsPreviousOwnerAcrossDirectives) {
 }
 
 TEST(Parser, TtlUnitsAreCaseInsensitive) {
-  ParseResult r = parse("$TTL 1h30M\na A 1.2.3.4\nb 1W2d3H4m5S A 1.2.3.4\nc 2m30 A 1.2.3.4\n", "example.");
+  ParseResult r =
+      parse("$TTL 1h30M\na A 1.2.3.4\nb 1W2d3H4m5S A 1.2.3.4\nc 2m30 A 1.2.3.4\n", "example.");
   ASSERT_FALSE(r.has_errors()) << diags(r);
   EXPECT_EQ(r.zone.records[0].ttl, 5400u);
   EXPECT_EQ(r.zone.records[1].ttl, 604800u + 2 * 86400 + 3 * 3600 + 4 * 60 + 5);
@@ -159,7 +172,8 @@ TEST(Parser, TtlUnitsAreCaseInsensitive) {
 
 TEST(Parser, OmittedTtlFollowsBind) {
   // No $TTL: the previous record's TTL (RFC 1035 §5.1).
-  ParseResult a = parse("@ 600 SOA ns hm 1 2 3 4 5\nwww A 1.2.3.4\nftp 30 A 1.2.3.4\nx A 1.2.3.4\n", "example.");
+  ParseResult a = parse("@ 600 SOA ns hm 1 2 3 4 5\nwww A 1.2.3.4\nftp 30 A 1.2.3.4\nx A 1.2.3.4\n",
+                        "example.");
   ASSERT_FALSE(a.has_errors()) << diags(a);
   EXPECT_EQ(a.zone.records[1].ttl, 600u);
   EXPECT_EQ(a.zone.records[3].ttl, 30u);
@@ -183,7 +197,9 @@ TEST(Parser, OmittedTtlFollowsBind) {
 }
 
 TEST(Parser, ClassFormsAndOrder) {
-  ParseResult r = parse("$TTL 1\na IN 5 A 1.2.3.4\nb 6 IN A 1.2.3.4\nc CLASS1 A 1.2.3.4\nd in TYPE1 1.2.3.4\n", "example.");
+  ParseResult r =
+      parse("$TTL 1\na IN 5 A 1.2.3.4\nb 6 IN A 1.2.3.4\nc CLASS1 A 1.2.3.4\nd in TYPE1 1.2.3.4\n",
+            "example.");
   ASSERT_FALSE(r.has_errors()) << diags(r);
   ASSERT_EQ(r.zone.records.size(), 4u);
   EXPECT_EQ(r.zone.records[0].ttl, 5u);
@@ -198,7 +214,9 @@ TEST(Parser, ClassFormsAndOrder) {
 }
 
 TEST(Parser, ParenthesesCommentsAndLineNumbers) {
-  ParseResult r = parse("$TTL 1\n@ SOA ns hm (\n  1 ; serial ( in a comment )\n  2\n  3 4\n  5 )\nnext A 1.2.3.4\n", "example.");
+  ParseResult r = parse(
+      "$TTL 1\n@ SOA ns hm (\n  1 ; serial ( in a comment )\n  2\n  3 4\n  5 )\nnext A 1.2.3.4\n",
+      "example.");
   ASSERT_FALSE(r.has_errors()) << diags(r);
   ASSERT_EQ(r.zone.records.size(), 2u);
   EXPECT_EQ(dump(r.zone)[0], "example. 1 IN SOA ns.example. hm.example. 1 2 3 4 5");
@@ -207,7 +225,8 @@ TEST(Parser, ParenthesesCommentsAndLineNumbers) {
 }
 
 TEST(Parser, QuotedStringsKeepSpecialCharacters) {
-  ParseResult r = parse("$TTL 1\nt TXT \"a ; b ( c ) d\" \"e\\\"f\" \"multi\nline\"\nn A 1.2.3.4\n", "example.");
+  ParseResult r = parse("$TTL 1\nt TXT \"a ; b ( c ) d\" \"e\\\"f\" \"multi\nline\"\nn A 1.2.3.4\n",
+                        "example.");
   ASSERT_FALSE(r.has_errors()) << diags(r);
   EXPECT_EQ(dump(r.zone)[0], "t.example. 1 IN TXT \"a ; b ( c ) d\" \"e\\\"f\" \"multi\\010line\"");
   EXPECT_EQ(r.zone.records[1].line, 4u);
@@ -235,11 +254,13 @@ TEST(ParserErrors, BadEscapes) {
 }
 
 TEST(ParserErrors, LabelAndNameLength) {
-  expect_error("$TTL 1\n" + std::string(64, 'a') + " A 1.2.3.4\n", 2, "label longer than 63 octets");
+  expect_error("$TTL 1\n" + std::string(64, 'a') + " A 1.2.3.4\n", 2,
+               "label longer than 63 octets");
   std::string longname;
   for (int i = 0; i < 5; ++i) longname += std::string(60, 'b') + ".";
   expect_error("$TTL 1\n\n" + longname + " A 1.2.3.4\n", 3, "name longer than 255 octets");
-  expect_error("$TTL 1\na CNAME " + longname + "\n", 2, "CNAME target: name longer than 255 octets");
+  expect_error("$TTL 1\na CNAME " + longname + "\n", 2,
+               "CNAME target: name longer than 255 octets");
 }
 
 TEST(ParserErrors, Rfc3597Length) {
@@ -338,17 +359,20 @@ TEST(ParserInclude, LoopIsAnError) {
 }
 
 TEST(ParserInclude, MissingFileNamesTheIncludeLine) {
-  expect_error("$TTL 1\na A 1.2.3.4\n$INCLUDE /nonexistent/x.inc\n", 3, "cannot open '/nonexistent/x.inc'");
+  expect_error("$TTL 1\na A 1.2.3.4\n$INCLUDE /nonexistent/x.inc\n", 3,
+               "cannot open '/nonexistent/x.inc'");
 }
 
 // ---- $GENERATE ------------------------------------------------------------------
 
 TEST(ParserGenerate, PlainDollarRangeAndStep) {
-  ParseResult r = parse("$TTL 1\n$GENERATE 1-3 Host$ A 10.0.0.$\n$GENERATE 10-20/5 $.rev PTR h$.\n", "example.");
+  ParseResult r = parse("$TTL 1\n$GENERATE 1-3 Host$ A 10.0.0.$\n$GENERATE 10-20/5 $.rev PTR h$.\n",
+                        "example.");
   ASSERT_FALSE(r.has_errors()) << diags(r);
   std::vector<std::string> want = {
-      "host1.example. 1 IN A 10.0.0.1", "host2.example. 1 IN A 10.0.0.2", "host3.example. 1 IN A 10.0.0.3",
-      "10.rev.example. 1 IN PTR h10.", "15.rev.example. 1 IN PTR h15.", "20.rev.example. 1 IN PTR h20.",
+      "host1.example. 1 IN A 10.0.0.1", "host2.example. 1 IN A 10.0.0.2",
+      "host3.example. 1 IN A 10.0.0.3", "10.rev.example. 1 IN PTR h10.",
+      "15.rev.example. 1 IN PTR h15.",  "20.rev.example. 1 IN PTR h20.",
   };
   EXPECT_EQ(dump(r.zone), want);
   EXPECT_EQ(r.zone.records[4].line, 3u);
@@ -364,8 +388,9 @@ TEST(ParserGenerate, Modifiers) {
   ASSERT_FALSE(r.has_errors()) << diags(r);
   std::vector<std::string> want = {
       "d008.example. 1 IN TXT \"x7y\" \"0010\" \"10\" \"0008\" \"102\"",
-      "4.3.2.1.4.3.2.1.example. 1 IN A 1.2.3.4",  // N is upper-case hex; owners are stored lower-cased
-      "w1.0.0.0.example. 1 IN A 1.2.3.4",         // nibble width counts characters, dots included (BIND)
+      "4.3.2.1.4.3.2.1.example. 1 IN A 1.2.3.4",  // N is upper-case hex; owners are stored
+                                                  // lower-cased
+      "w1.0.0.0.example. 1 IN A 1.2.3.4",  // nibble width counts characters, dots included (BIND)
   };
   EXPECT_EQ(dump(r.zone), want);
   ParseResult upper = parse("$TTL 1\n$GENERATE 171-171 x TXT ${0,0,N}\n", "example.");
@@ -374,7 +399,10 @@ TEST(ParserGenerate, Modifiers) {
 }
 
 TEST(ParserGenerate, EscapedDollarTtlClassAndQuotedRhs) {
-  ParseResult r = parse("$TTL 1\n$GENERATE 1-2 h$ 60 IN TXT \"cost \\$$ each\" x$\n$GENERATE 1-1 m IN 30 MX \"10 mx$\"\n", "example.");
+  ParseResult r = parse(
+      "$TTL 1\n$GENERATE 1-2 h$ 60 IN TXT \"cost \\$$ each\" x$\n$GENERATE 1-1 m IN 30 MX \"10 "
+      "mx$\"\n",
+      "example.");
   ASSERT_FALSE(r.has_errors()) << diags(r);
   std::vector<std::string> want = {
       "h1.example. 60 IN TXT \"cost $1 each\" \"x1\"",
@@ -409,14 +437,16 @@ TEST(ParserGenerate, RecordCap) {
 TEST(ParserFile, EntriesStraddlingReadChunksParseWhole) {
   // Larger than the 4 MiB read size, with multi-line entries everywhere, so
   // that several entries and a quoted string cross a chunk boundary.
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("edgedns-parser-" + std::to_string(::getpid()));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("edgedns-parser-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::string path = (dir / "big.zone").string();
   {
     std::ofstream f(path, std::ios::binary);
     f << "$ORIGIN big.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n";
     for (int i = 0; i < 60000; ++i)
-      f << "h" << i << " TXT ( \"" << std::string(40, 'a' + i % 26) << "\"\n  \"second ; part\" ) ; c\n"
+      f << "h" << i << " TXT ( \"" << std::string(40, 'a' + i % 26)
+        << "\"\n  \"second ; part\" ) ; c\n"
         << "  A 10.0." << (i >> 8 & 255) << '.' << (i & 255) << "\n";
   }
   ParseResult r = parse_zone_file(path);
@@ -435,7 +465,6 @@ TEST(ParserFile, EntriesStraddlingReadChunksParseWhole) {
   }
 }
 
-
 // ---- two-thread parse (ParseOptions::parallel_min_bytes) ----------------------------
 
 // Appends, for test zone text: GCC 12 warns falsely (-Wrestrict) on "x" + std::string.
@@ -446,7 +475,6 @@ template <class T, class... R>
 std::string cat(const T& first, const R&... rest) {
   return cat_one(std::string(), first) + cat(rest...);
 }
-
 
 // Every field of every record, lines and file indices included, then the diagnostics.
 std::string full_dump(const ParseResult& r) {
@@ -479,7 +507,9 @@ Both parse_both(std::string_view text, const std::string& origin = "") {
 // blank-led lines, $ORIGIN and $TTL changes, $GENERATE, records without a
 // TTL, and (with `errors`) bad records spread over the file.
 std::string tricky_zone(bool errors) {
-  std::string z = "$ORIGIN split.example.\n$TTL 300\n@ SOA ns hm (\n  1 2 3\n  4 5 )\n  NS ns\nns A 192.0.2.1\n";
+  std::string z =
+      "$ORIGIN split.example.\n$TTL 300\n@ SOA ns hm (\n  1 2 3\n  4 5 )\n  NS ns\nns A "
+      "192.0.2.1\n";
   for (int i = 0; i < 40; ++i) {
     const std::string n = std::to_string(i);
     z += "a" + n + " A 10.0.0." + n + "\n";
@@ -587,8 +617,11 @@ TEST(ParserSplit, MaxRecordsAcrossTheHalves) {
 
 TEST(ParserSplit, NoTtlAnywhereInheritsAcrossTheSplit) {
   // No $TTL: records without a TTL take the previous record's, across the split.
-  std::string z = "e.example. 500 SOA ns.e.example. hm.e.example. 1 2 3 4 5\n e.example. NS ns.e.example.\n";
-  for (int i = 0; i < 200; ++i) z += i % 50 == 0 ? cat("h", i, ".e.example. 7", i, " A 10.0.0.1\n") : cat("h", i, ".e.example. A 10.0.0.1\n");
+  std::string z =
+      "e.example. 500 SOA ns.e.example. hm.e.example. 1 2 3 4 5\n e.example. NS ns.e.example.\n";
+  for (int i = 0; i < 200; ++i)
+    z += i % 50 == 0 ? cat("h", i, ".e.example. 7", i, " A 10.0.0.1\n")
+                     : cat("h", i, ".e.example. A 10.0.0.1\n");
   Both b = parse_both(z);
   EXPECT_EQ(full_dump(b.one), full_dump(b.two));
 }
@@ -624,7 +657,8 @@ TEST_F(ParserSplitFile, IncludeInEitherHalf) {
     o.parallel_min_bytes = 1;
     ParseResult two = parse_zone_file(path, o);
     EXPECT_EQ(full_dump(one), full_dump(two)) << where;
-    EXPECT_EQ(two.threads, where < 100 ? 2u : 1u) << where;  // an include in the second half: one thread
+    EXPECT_EQ(two.threads, where < 100 ? 2u : 1u)
+        << where;  // an include in the second half: one thread
     ASSERT_EQ(two.zone.files.size(), 2u);
     EXPECT_EQ(std::count_if(two.diagnostics.begin(), two.diagnostics.end(),
                             [](const Diagnostic& d) { return d.is_error(); }),

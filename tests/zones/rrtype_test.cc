@@ -9,15 +9,18 @@ namespace edgedns::zones {
 namespace {
 
 TEST(RrType, MnemonicsBothWays) {
-  struct { const char* text; uint16_t code; } cases[] = {
-      {"A", 1},        {"NS", 2},          {"CNAME", 5},    {"SOA", 6},       {"NULL", 10},
-      {"PTR", 12},     {"HINFO", 13},      {"MX", 15},      {"TXT", 16},      {"RP", 17},
-      {"AFSDB", 18},   {"AAAA", 28},       {"LOC", 29},     {"SRV", 33},      {"NAPTR", 35},
-      {"DNAME", 39},   {"OPT", 41},        {"DS", 43},      {"SSHFP", 44},    {"RRSIG", 46},
-      {"NSEC", 47},    {"DNSKEY", 48},     {"DHCID", 49},   {"NSEC3", 50},    {"NSEC3PARAM", 51},
-      {"TLSA", 52},    {"CDS", 59},        {"CDNSKEY", 60}, {"OPENPGPKEY", 61}, {"CSYNC", 62},
-      {"ZONEMD", 63},  {"SVCB", 64},       {"HTTPS", 65},   {"SPF", 99},      {"IXFR", 251},
-      {"AXFR", 252},   {"ANY", 255},       {"URI", 256},    {"CAA", 257},
+  struct {
+    const char* text;
+    uint16_t code;
+  } cases[] = {
+      {"A", 1},       {"NS", 2},      {"CNAME", 5},    {"SOA", 6},         {"NULL", 10},
+      {"PTR", 12},    {"HINFO", 13},  {"MX", 15},      {"TXT", 16},        {"RP", 17},
+      {"AFSDB", 18},  {"AAAA", 28},   {"LOC", 29},     {"SRV", 33},        {"NAPTR", 35},
+      {"DNAME", 39},  {"OPT", 41},    {"DS", 43},      {"SSHFP", 44},      {"RRSIG", 46},
+      {"NSEC", 47},   {"DNSKEY", 48}, {"DHCID", 49},   {"NSEC3", 50},      {"NSEC3PARAM", 51},
+      {"TLSA", 52},   {"CDS", 59},    {"CDNSKEY", 60}, {"OPENPGPKEY", 61}, {"CSYNC", 62},
+      {"ZONEMD", 63}, {"SVCB", 64},   {"HTTPS", 65},   {"SPF", 99},        {"IXFR", 251},
+      {"AXFR", 252},  {"ANY", 255},   {"URI", 256},    {"CAA", 257},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(rrtype_from_text(c.text), c.code) << c.text;

@@ -80,12 +80,15 @@ TEST(Snapshot, DirectorySumsMatchTheBytes) {
 
 TEST(Snapshot, ForEachRecordIsCanonicalAndComplete) {
   ParseOptions po;
-  ParseResult pr = parse_zone_text("$ORIGIN t.\n$TTL 60\n@ SOA a b 1 2 3 4 5\n@ NS a\na A 1.2.3.4\nZ.b A 1.2.3.5\nb TXT x\n", "t", po);
+  ParseResult pr = parse_zone_text(
+      "$ORIGIN t.\n$TTL 60\n@ SOA a b 1 2 3 4 5\n@ NS a\na A 1.2.3.4\nZ.b A 1.2.3.5\nb TXT x\n",
+      "t", po);
   ASSERT_FALSE(pr.has_errors());
   size_t n = pr.zone.records.size();
   auto z = compile_zone(std::move(pr.zone));
   std::vector<std::string> owners;
-  zone_for_each_record(*z, [&](const uint8_t* o, size_t l, uint16_t, uint16_t, uint32_t ttl, const uint8_t*, size_t) {
+  zone_for_each_record(*z, [&](const uint8_t* o, size_t l, uint16_t, uint16_t, uint32_t ttl,
+                               const uint8_t*, size_t) {
     owners.push_back(name_to_text(o, l));
     EXPECT_EQ(ttl, 60u);
   });
@@ -161,7 +164,8 @@ TEST(Load, ErrorsMeanNoZone) {
 // (hash, owner, type, rdata, file position) with every record exactly once,
 // and the checks find each duplicate and TTL difference on its own line.
 TEST(Grouping, TwoThreadsKeepTheOrderAndEveryRecord) {
-  std::string text = "$ORIGIN big.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
+  std::string text =
+      "$ORIGIN big.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
   const int kHosts = 110000;
   uint32_t line = 5;
   std::vector<uint32_t> dup_lines;
@@ -211,7 +215,8 @@ TEST(Grouping, TwoThreadsKeepTheOrderAndEveryRecord) {
     if (k == 0) continue;
     const GroupEnt& p = g.ents[k - 1];
     ASSERT_LE(p.hash, e.hash) << k;
-    if (p.hash == e.hash && same_owner(pr.zone, p, e) && p.type == e.type && p.rdata_len == e.rdata_len &&
+    if (p.hash == e.hash && same_owner(pr.zone, p, e) && p.type == e.type &&
+        p.rdata_len == e.rdata_len &&
         std::memcmp(arena + p.rdata_off, arena + e.rdata_off, e.rdata_len) == 0) {
       ASSERT_LT(p.idx, e.idx) << "equal records keep file order";
     }
@@ -224,7 +229,8 @@ TEST(Grouping, TwoThreadsKeepTheOrderAndEveryRecord) {
     if (d.message.find("duplicate record") != std::string::npos) {
       ++dups;
       // The duplicate is the second line of its pair, in either half.
-      EXPECT_NE(std::find(dup_lines.begin(), dup_lines.end(), d.line), dup_lines.end()) << d.to_string();
+      EXPECT_NE(std::find(dup_lines.begin(), dup_lines.end(), d.line), dup_lines.end())
+          << d.to_string();
     }
     if (d.message.find("TTL 70 differs from 60") != std::string::npos) ++ttls;
   }
@@ -239,15 +245,18 @@ TEST(Grouping, TwoThreadsKeepTheOrderAndEveryRecord) {
 // glue, DNAMEs) compiled beside 210k filler records get the same nodes,
 // flags, RRset counts and children as when compiled alone (one thread).
 TEST(Compile, TwoThreadsFindTheSameStructure) {
-  std::string head = "$ORIGIN big.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
+  std::string head =
+      "$ORIGIN big.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
   std::string special;
   std::vector<std::string> names;
   for (int i = 0; i < 300; ++i) {
     const std::string n = std::to_string(i);
-    special += "a.b.c.ent" + n + " A 10.0.0.1\n*.wild" + n + " A 10.0.0.2\nwild" + n + " TXT \"w\"\n" +
-               "sub" + n + " NS ns.sub" + n + "\nns.sub" + n + " A 10.0.0.3\nx.sub" + n + " TXT \"occluded\"\n" +
-               "dn" + n + " DNAME target.example.\n";
-    for (const char* p : {"a.b.c.ent", "b.c.ent", "c.ent", "ent", "*.wild", "wild", "sub", "ns.sub", "x.sub", "dn"})
+    special += "a.b.c.ent" + n + " A 10.0.0.1\n*.wild" + n + " A 10.0.0.2\nwild" + n +
+               " TXT \"w\"\n" + "sub" + n + " NS ns.sub" + n + "\nns.sub" + n +
+               " A 10.0.0.3\nx.sub" + n + " TXT \"occluded\"\n" + "dn" + n +
+               " DNAME target.example.\n";
+    for (const char* p :
+         {"a.b.c.ent", "b.c.ent", "c.ent", "ent", "*.wild", "wild", "sub", "ns.sub", "x.sub", "dn"})
       names.push_back(std::string(p) + n + ".big.example.");
   }
   std::string filler;
@@ -264,11 +273,14 @@ TEST(Compile, TwoThreadsFindTheSameStructure) {
     const uint8_t* b = big->find(nm.data(), nm.size(), h);
     ASSERT_TRUE(a && b) << text;
     EXPECT_EQ(a[0], b[0]) << text;  // flags
-    EXPECT_EQ(reinterpret_cast<const NodeHdr*>(a)->nrrsets, reinterpret_cast<const NodeHdr*>(b)->nrrsets) << text;
+    EXPECT_EQ(reinterpret_cast<const NodeHdr*>(a)->nrrsets,
+              reinterpret_cast<const NodeHdr*>(b)->nrrsets)
+        << text;
     auto kids = [&](const Zone& z) {
       const Shard& s = *z.shards[z.shard_index(h)];
       for (uint32_t i = 0; i < s.slots.size(); ++i)
-        if (s.slots[i].off != kEmptySlot && s.blob.data() + s.slots[i].off == (&z == small.get() ? a : b))
+        if (s.slots[i].off != kEmptySlot &&
+            s.blob.data() + s.slots[i].off == (&z == small.get() ? a : b))
           return kids_of(s, i).count;
       return uint32_t(UINT32_MAX);
     };

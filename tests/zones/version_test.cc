@@ -72,25 +72,29 @@ TEST(Version, OrderAndCaseIndependentContentSensitive) {
 TEST(Version, ZoneVersionIsApexPlusRecordSum) {
   auto z = compile_text(std::string(kHead) + "b A 1.1.1.1\n*.w MX 10 a\n");
   VersionId sum = apex_hash(zone_apex(*z).data(), zone_apex(*z).size());
-  zone_for_each_record(*z, [&](const uint8_t* o, size_t ol, uint16_t t, uint16_t c, uint32_t ttl,
-                               const uint8_t* rd, size_t rl) { sum += record_hash(o, ol, t, c, ttl, rd, rl); });
+  zone_for_each_record(
+      *z, [&](const uint8_t* o, size_t ol, uint16_t t, uint16_t c, uint32_t ttl, const uint8_t* rd,
+              size_t rl) { sum += record_hash(o, ol, t, c, ttl, rd, rl); });
   EXPECT_EQ(sum, zone_version(*z));
 }
 
 TEST(Version, LargeZoneThreadedCompileMatchesSum) {
   // Above the threaded-build threshold: both halves' sums must be counted.
   std::string text = kHead;
-  for (int i = 0; i < 210000; ++i) text += "h" + std::to_string(i) + " A 10.0.0." + std::to_string(i % 250) + "\n";
+  for (int i = 0; i < 210000; ++i)
+    text += "h" + std::to_string(i) + " A 10.0.0." + std::to_string(i % 250) + "\n";
   auto z = compile_text(text);
   VersionId sum = apex_hash(zone_apex(*z).data(), zone_apex(*z).size());
-  zone_for_each_record(*z, [&](const uint8_t* o, size_t ol, uint16_t t, uint16_t c, uint32_t ttl,
-                               const uint8_t* rd, size_t rl) { sum += record_hash(o, ol, t, c, ttl, rd, rl); });
+  zone_for_each_record(
+      *z, [&](const uint8_t* o, size_t ol, uint16_t t, uint16_t c, uint32_t ttl, const uint8_t* rd,
+              size_t rl) { sum += record_hash(o, ol, t, c, ttl, rd, rl); });
   EXPECT_EQ(sum, zone_version(*z));
 }
 
 TEST(Version, SetVersionAndLabel) {
   auto a = compile_text("$ORIGIN b.example.\n$TTL 60\n@ SOA a b 42 2 3 4 5\n@ NS a\na A 1.2.3.4\n");
-  auto b = compile_text("$ORIGIN a.example.\n$TTL 60\n@ SOA a b 2024010101 2 3 4 5\n@ NS a\na A 1.2.3.4\n");
+  auto b = compile_text(
+      "$ORIGIN a.example.\n$TTL 60\n@ SOA a b 2024010101 2 3 4 5\n@ NS a\na A 1.2.3.4\n");
   auto s1 = ZoneSet::build({a, b});
   auto s2 = ZoneSet::build({b, a});
   EXPECT_EQ(zoneset_version(*s1), zoneset_version(*s2));

@@ -45,8 +45,10 @@ INSTANTIATE_TEST_SUITE_P(Files, ZoneTextRoundTrip,
                                            "diff/child.diff.test.zone", "diff/other.test.zone"));
 
 TEST(ZoneText, OneRecordPerLineAbsoluteOwners) {
-  ParseResult pr = parse_zone_text("$ORIGIN t.\n$TTL 60\n@ SOA a b 1 2 3 4 5\n@ NS a\nA A 1.2.3.4\n"
-                                   "txt 30 TXT \"a b\" c\n", "t");
+  ParseResult pr = parse_zone_text(
+      "$ORIGIN t.\n$TTL 60\n@ SOA a b 1 2 3 4 5\n@ NS a\nA A 1.2.3.4\n"
+      "txt 30 TXT \"a b\" c\n",
+      "t");
   ASSERT_FALSE(pr.has_errors());
   auto z = compile_zone(std::move(pr.zone));
   EXPECT_EQ(zone_text(*z),
@@ -68,9 +70,11 @@ TEST(ZoneText, WholeSetRoundTrip) {
 }
 
 TEST(ZoneText, ErrorsNameTheLineInTheWholeText) {
-  ZoneSetLoad l = load_zoneset_text("; zone a.\na. 60 IN SOA a. b. 1 2 3 4 5\na. 60 IN NS a.\n"
-                                    "a. 60 IN A 1.2.3.4\n; zone b.\nb. 60 IN SOA b. b. 1 2 3 4 5\n"
-                                    "b. 60 IN NS b.\nb. 60 IN A 300.1.1.1\n", "state");
+  ZoneSetLoad l = load_zoneset_text(
+      "; zone a.\na. 60 IN SOA a. b. 1 2 3 4 5\na. 60 IN NS a.\n"
+      "a. 60 IN A 1.2.3.4\n; zone b.\nb. 60 IN SOA b. b. 1 2 3 4 5\n"
+      "b. 60 IN NS b.\nb. 60 IN A 300.1.1.1\n",
+      "state");
   EXPECT_FALSE(l.zones);
   bool found = false;
   for (const auto& d : l.diagnostics)
