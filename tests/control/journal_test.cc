@@ -7,18 +7,14 @@
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include "tests/temp_dir.hh"
 
 using namespace edgedns::ctl;
 namespace fs = std::filesystem;
 
 namespace {
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/edgectl-journal-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
+struct TempDir : edgedns::test::TempDir {
+  TempDir() : edgedns::test::TempDir("journal") {}
 };
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "fake_node.hh"
+#include "tests/temp_dir.hh"
 
 using namespace edgedns;
 using namespace edgedns::ctl;
@@ -20,13 +21,8 @@ namespace {
 const char* kZone =
     "$ORIGIN example.com.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n";
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/edgectl-client-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
+struct TempDir : edgedns::test::TempDir {
+  TempDir() : edgedns::test::TempDir("node-client") {}
 };
 }  // namespace
 

@@ -11,19 +11,15 @@
 #include <functional>
 
 #include "control/config.hh"
+#include "tests/temp_dir.hh"
 
 using namespace edgedns::ctl;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/edgectl-store-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
+struct TempDir : edgedns::test::TempDir {
+  TempDir() : edgedns::test::TempDir("store") {}
 };
 
 std::vector<LoadedZone> zones(int serial = 1) {

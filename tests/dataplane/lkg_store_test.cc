@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "dataplane/zone_publisher.hh"
+#include "tests/temp_dir.hh"
 #include "zones/lkg.hh"
 #include "zones/zone_text.hh"
 
@@ -19,13 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/edgedns-lkgstore-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
+struct TempDir : edgedns::test::TempDir {
+  TempDir() : edgedns::test::TempDir("lkgstore") {}
 };
 
 Version version(int serial) {

@@ -20,6 +20,7 @@
 
 #include "proto/client.hh"
 #include "proto/framing.hh"
+#include "tests/temp_dir.hh"
 
 using namespace edgedns;
 using nlohmann::json;
@@ -27,13 +28,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/edgedns-proto-test.XXXXXX";
-    path = ::mkdtemp(t);
-  }
-  ~TempDir() { fs::remove_all(path); }
+struct TempDir : edgedns::test::TempDir {
+  TempDir() : edgedns::test::TempDir("proto") {}
 };
 
 size_t count_entries(const char* dir) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/temp_dir.hh"
 #include "zones/zone_text.hh"
 
 using namespace edgedns::zones;
@@ -15,14 +16,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/edgedns-lkg-test.XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string str() const { return path.string(); }
+struct TempDir : edgedns::test::TempDir {
+  TempDir() : edgedns::test::TempDir("lkg") {}
 };
 
 std::shared_ptr<const ZoneSet> set_with_serial(int serial) {
@@ -52,7 +47,7 @@ TEST(Lkg, RoundTrip) {
   auto s = set_with_serial(5);
   ASSERT_EQ(write_lkg(d.str(), 1, zoneset_version(*s), zoneset_text(*s)), "");
   EXPECT_EQ(names(d), std::vector<std::string>{"lkg-1.edz"});
-  EXPECT_EQ(fs::status(d.path / "lkg-1.edz").permissions() & fs::perms::all,
+  EXPECT_EQ(fs::status(fs::path(d.path) / "lkg-1.edz").permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
   LkgRead r = read_newest_lkg(d.str());
   ASSERT_TRUE(r.found);
@@ -78,7 +73,8 @@ TEST(Lkg, TruncatedNewestFallsBackToPrevious) {
   TempDir d;
   write(d, 1, 1);
   write(d, 2, 2);
-  fs::resize_file(d.path / "lkg-2.edz", fs::file_size(d.path / "lkg-2.edz") - 10);
+  fs::resize_file(fs::path(d.path) / "lkg-2.edz",
+                  fs::file_size(fs::path(d.path) / "lkg-2.edz") - 10);
   LkgRead r = read_newest_lkg(d.str());
   ASSERT_TRUE(r.found);
   EXPECT_EQ(r.seq, 1u);
@@ -87,7 +83,7 @@ TEST(Lkg, TruncatedNewestFallsBackToPrevious) {
   EXPECT_NE(r.skipped[0].find("lkg-2.edz"), std::string::npos);
   EXPECT_NE(r.skipped[0].find("truncated"), std::string::npos) << r.skipped[0];
   // A header cut short as well.
-  fs::resize_file(d.path / "lkg-2.edz", 20);
+  fs::resize_file(fs::path(d.path) / "lkg-2.edz", 20);
   r = read_newest_lkg(d.str());
   EXPECT_EQ(r.seq, 1u);
   EXPECT_NE(r.skipped.at(0).find("truncated header"), std::string::npos) << r.skipped[0];
@@ -98,7 +94,7 @@ TEST(Lkg, FlippedByteFallsBackToPrevious) {
   write(d, 1, 1);
   write(d, 2, 2);
   for (size_t at : {size_t(20), size_t(kLkgHeaderSize + 5)}) {  // header, then payload
-    const fs::path p = d.path / "lkg-2.edz";
+    const fs::path p = fs::path(d.path) / "lkg-2.edz";
     std::string data;
     {
       std::ifstream in(p, std::ios::binary);
@@ -144,8 +140,8 @@ TEST(Lkg, GoodChecksumButBadPayloadOrVersionIsSkipped) {
 TEST(Lkg, TmpLeftoversIgnoredAndCleaned) {
   TempDir d;
   write(d, 1, 1);
-  { std::ofstream(d.path / "lkg-9.edz.tmp") << "partial"; }
-  { std::ofstream(d.path / "notes.txt") << "hello"; }
+  { std::ofstream(fs::path(d.path) / "lkg-9.edz.tmp") << "partial"; }
+  { std::ofstream(fs::path(d.path) / "notes.txt") << "hello"; }
   LkgRead r = read_newest_lkg(d.str());
   ASSERT_TRUE(r.found);
   EXPECT_EQ(r.seq, 1u);
