@@ -49,7 +49,7 @@ TEST(Config, HelpMentionsEveryOption) {
   auto p = parse({"--help"});
   ASSERT_TRUE(p.help);
   for (const char* o : {"--listen", "--zone", "--control", "--state-dir", "--idle-sleep",
-                        "--config", "stored only"})
+                        "--config", "last-known-good"})
     EXPECT_NE(p.help_text.find(o), std::string::npos) << o;
 }
 
