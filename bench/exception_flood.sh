@@ -26,7 +26,7 @@
 # failed XDP redirects) or out of buffers (imissed), SYNs handed to the
 # kernel, dropped at the ring or over the rate budget, SYN-ACKs sent out), the
 # exception thread's and the kernel's (tap writes and reads, syncookies
-# sent); then the ratio of the answered rates (the target: >= 0.90).
+# sent); then the ratio of the answered rates (target: >= 0.90, docs/operations.md).
 # Port RX drops come with lcore CPU time short of the run's wall time (other
 # work took CPU 1 for a moment, in either kind of run); the per-round lines
 # show both, and the median round smooths it. A benchmark, not a test: it asserts

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak (issue 6; opt-in, not part of tests/run_all.sh): edgedns under steady
+# Soak (opt-in, not part of tests/run_all.sh): edgedns under steady
 # dnsperf load for SOAK_SECONDS (default 1800 = 30 min) while zone updates
 # arrive continuously through the control socket (a delta + publish a few
 # times per second, a commit every 5th, a full upload every 20th). Reports

@@ -15,8 +15,8 @@
 # prints the time of each stage. Knot side: knotd started on a free loopback
 # port with a private config, polled with kdig every 20 ms until it answers the
 # SOA authoritatively; wall time from exec to that answer, and peak RSS from
-# /proc/PID/status VmHWM at that moment. Targets (issue "zones library",
-# Numbers): time <= 0.25x Knot's, peak RSS <= 0.33x Knot's.
+# /proc/PID/status VmHWM at that moment. Targets:
+# time <= 0.25x Knot's, peak RSS <= 0.33x Knot's.
 #
 # A benchmark, not a test: it always exits 0 once both sides were measured
 # (1 when a side failed), and nothing asserts on time. Bounded: each side gets

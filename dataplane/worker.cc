@@ -50,7 +50,7 @@ void hand_to_kernel(LcoreState& st, uint16_t n) noexcept {
 }
 
 // The RRL bucket family of a response (dataplane/rrl.hh): NODATA shares the
-// answer class (the four classes; Knot keeps it apart as "empty").
+// answer class (four classes; Knot keeps it apart as "empty").
 inline RrlClass rrl_class(zones::AnswerKind k) noexcept {
   switch (k) {
     case zones::AnswerKind::NxDomain: return RrlClass::NxDomain;

@@ -1,6 +1,6 @@
 // Publication of zone-set versions to the worker lcores with liburcu QSBR.
 //
-// RCU contract (see ../shared/STYLE.md):
+// RCU contract (docs/architecture.md):
 // - Readers are worker lcores. Each calls rcu_register_thread() once, then in
 //   every loop iteration loads its slot with read(slot) into a local and uses
 //   that pointer (and the ZoneSet it names) only until its next

@@ -1,5 +1,5 @@
-// Validation gates over in-memory zones: every rejection case of issue 5's
-// acceptance list, plus the RFC 1982 serial arithmetic, per-type limits, size
+// Validation gates over in-memory zones: every rejection the push
+// gates make, plus the RFC 1982 serial arithmetic, per-type limits, size
 // caps and the external validator.
 #include "control/gates.hh"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Per-lcore canary (issue 4 acceptance): edgedns with two worker lcores on a
+# Per-lcore canary: edgedns with two worker lcores on a
 # 2-queue veth (net_af_packet qpairs=2: a PACKET_FANOUT group spreads flows by
 # hash). Version 2 is published to one lcore only; queries from many source
 # ports must get version 1 or 2 according to the lcore their flow hashes to

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Last-known-good across a crash (issue 4 acceptance): edgedns with
+# Last-known-good across a crash: edgedns with
 # --state-dir commits v1 (from --zone) then v2 (upload, publish, commit over
 # the agent); kill -9; a start with only --state-dir serves v2. Then the
 # newest state file is corrupted: the next start serves v1 and its log says

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Swap under load (issue 4 acceptance): a fixed-rate dnsperf stream and a
+# Swap under load: a fixed-rate dnsperf stream and a
 # dnspython consistency checker query edgedns (af_packet, 1 worker lcore, in a
 # netns pair) while the agent applies FULL full-version uploads+publishes and
 # DELTAS deltas+publishes of a zone whose every answer carries its version

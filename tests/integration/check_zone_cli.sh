@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `edgectl check-zone` rejects each broken zone of the zones issue's list with
+# `edgectl check-zone` rejects each broken zone of tests/data/checkzone with
 # exit 1 and an error naming the offending line, and accepts the example zones
 # with exit 0. Fixtures: tests/data/checkzone/*.zone.
 set -uo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The zones issue's differential corpus over the wire: edgedns (DPDK port on
+# The differential corpus (diff_knot.py) over the wire: edgedns (DPDK port on
 # the server end of a veth, in its own network namespace) against knotd, both
 # asked with the same query bytes by tests/integration/diff_knot.py from the
 # client namespace. knotd serves the client namespace's loopback; edgedns

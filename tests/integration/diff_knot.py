@@ -468,7 +468,7 @@ def build_corpus(seed):
     add("malformed:qdcount0", opt[:4] + b"\x00\x00" + opt[6:12] + opt[len(base):],
         "QDCOUNT=0 with OPT (question bytes removed)")
     # Not here: QDCOUNT=2 and a question cut short, which knotd silently drops
-    # where the issue asks for FORMERR; the engine's unit tests pin those down.
+    # where we answer FORMERR; the engine's unit tests pin those down.
     add("malformed:qr", base[:2] + bytes([base[2] | 0x80]) + base[3:], "QR=1 (a response)")
     add("malformed:short", base[:7], "7-byte header")
     add("malformed:2opt", opt[:10] + b"\x00\x02" + opt[12:] + opt[len(base):],

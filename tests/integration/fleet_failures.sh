@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Failures during a rollout, against real edgedns nodes (issue 5 acceptance),
+# Failures during a rollout, against real edgedns nodes,
 # on one fleet of three nodes (tests/integration/lib/fleet_common.sh):
 #   1. a node killed (kill -9) mid-rollout, default policy (on_node_down:
 #      rollback): the rollout stops and rolls back (exit 3); the node, started

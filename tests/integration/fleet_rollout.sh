@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# edgectl against real edgedns nodes (issue 5 acceptance), on one fleet of
+# edgectl against real edgedns nodes, on one fleet of
 # three nodes (tests/integration/lib/fleet_common.sh): edgectl serve in the
 # client namespace, nodes on version 1 of fleet.test. (adopted).
 #   1. good push: every stage passes; every node and every lcore serves it

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The node control socket under hostile clients (issue 6): the socket is
+# The node control socket under hostile clients: the socket is
 # owner-only (mode 0600, owned by the service user, the state directory
 # 0700); a non-root uid is refused both by the file mode and, with the mode
 # opened up on purpose, by the agent's SO_PEERCRED check; oversized,

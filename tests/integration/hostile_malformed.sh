@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Malformed input over the wire against a running edgedns (issue 6): broken
+# Malformed input over the wire against a running edgedns: broken
 # DNS headers, questions, compression pointers, labels, names, OPT records,
 # opcodes, classes and sizes, and broken Ethernet/IPv4/IPv6/UDP headers and
 # fragments, each as a raw frame from a client namespace

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Response Rate Limiting against a running edgedns (issue 6): a dnsperf flood
+# Response Rate Limiting against a running edgedns: a dnsperf flood
 # from one /24 (a few thousand qps for a few seconds) must be held to the
 # configured rate (full answers received ~ rate x seconds, the rest dropped
 # or slipped as TC=1 replies with no records), while a client in another

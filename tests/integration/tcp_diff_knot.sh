@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7's acceptance: the differential corpus of the zones issue
+# The differential corpus
 # (tests/integration/diff_knot.py, 6,879 queries) re-run over TCP, one
 # connection per query, through edgedns's port and kernel exception path
 # (its TCP server) on AF_PACKET over IPv4 and AF_XDP over IPv6, against knotd
