@@ -92,18 +92,28 @@ json NodeClient::request(json req, std::chrono::milliseconds timeout) {
   using K = proto::CallError::Kind;
   const std::string cmd = req.value("cmd", "?");
   json reply;
-  try {
-    if (!conn_) conn_.emplace(proto::Client::connect_unix(socket_, "the socket"));
-    reply = conn_->call(std::move(req), int(timeout.count()));
-  } catch (const proto::CallError& e) {
-    // The connection is in an unknown state (a late reply may still come): drop it.
-    close();
-    if (e.kind == K::Unreachable) throw NodeError(name_, socket_, "unreachable", e.what());
-    if (e.kind == K::Timeout)
-      throw NodeError(name_, socket_, "timeout",
-                      "no reply to '" + cmd + "' within " +
-                          std::to_string(timeout.count() / 1000.0).substr(0, 4) + " s");
-    throw NodeError(name_, socket_, "io", "'" + cmd + "': " + e.what());
+  for (int attempt = 0;; ++attempt) {
+    bool reused = conn_.has_value();
+    try {
+      if (!conn_) conn_.emplace(proto::Client::connect_unix(socket_, "the socket"));
+      reply = conn_->call(req, int(timeout.count()));
+      break;
+    } catch (const proto::CallError& e) {
+      // The connection is in an unknown state (a late reply may still come): drop it.
+      close();
+      // A cached connection the agent closed meanwhile (it restarted, or
+      // reaped it) fails at once with EPIPE or EOF: that says nothing about
+      // the node, so one fresh connection is tried before calling it down.
+      // Every command is idempotent, so a request that did arrive is safe
+      // to repeat.
+      if (reused && attempt == 0 && (e.kind == K::Closed || e.kind == K::Io)) continue;
+      if (e.kind == K::Unreachable) throw NodeError(name_, socket_, "unreachable", e.what());
+      if (e.kind == K::Timeout)
+        throw NodeError(name_, socket_, "timeout",
+                        "no reply to '" + cmd + "' within " +
+                            std::to_string(timeout.count() / 1000.0).substr(0, 4) + " s");
+      throw NodeError(name_, socket_, "io", "'" + cmd + "': " + e.what());
+    }
   }
   if (!reply.value("ok", false)) {
     std::string code = reply.value("code", std::string("error"));

@@ -116,3 +116,24 @@ TEST(NodeClient, NoReplyIsATimeout) {
   }
   ::close(fd);
 }
+
+// A cached connection the agent dropped (it restarted) is not the node
+// being down: the client reconnects once instead of reporting it.
+TEST(NodeClient, AStaleCachedConnectionIsNotANodeDown) {
+  TempDir d;
+  test::FakeNode node("edge-1", d.path + "/n.sock", {0, 1}, {{"z", kZone}});
+  node.start();
+  NodeClient c("edge-1", d.path + "/n.sock");
+  EXPECT_EQ(c.hello().node, "edge-1");
+  node.restart();  // closes every connection, the client's cached one included
+  EXPECT_NO_THROW(NodeClient("x", d.path + "/n.sock").hello());
+  EXPECT_NO_THROW(c.hello());
+  EXPECT_NO_THROW(c.status());
+  node.stop();
+  try {
+    c.hello();
+    ADD_FAILURE() << "a stopped node answered";
+  } catch (const NodeError& e) {
+    EXPECT_TRUE(e.is_down()) << e.what();
+  }
+}
