@@ -122,14 +122,26 @@ IntervalVerdict judge_interval(const ResolvedStage& s, const std::string& versio
   if (ev.paused) v.lines.push_back("paused");
 
   if (!ev.paused && !waiting) v.baked += step;
-  if (v.baked >= s.bake_s && ev.canary.queries >= s.min_queries && !ev.paused && !waiting) {
+  bool must_compare =
+      ev.rates_min_queries > 0 && (ev.canary.queries >= ev.rates_min_queries || s.min_queries > 0);
+  bool compared = ev.rates.evaluated || !must_compare;
+  if (v.baked >= s.bake_s && ev.canary.queries >= s.min_queries && compared && !ev.paused &&
+      !waiting) {
     v.verdict = StageVerdict::Pass;
     return v;
   }
-  if (elapsed > s.timeout_s && !ev.paused)
-    return fail(std::to_string(ev.canary.queries) + " canary queries observed in " +
-                std::to_string(int(s.timeout_s)) + " s, the stage needs " +
-                std::to_string(s.min_queries));
+  if (elapsed > s.timeout_s && !ev.paused) {
+    std::string t = std::to_string(int(s.timeout_s)) + " s";
+    if (!ev.down.empty())
+      return fail("node " + ev.down.front().first + " still down after " + t + " (" +
+                  ev.down.front().second + ")");
+    if (ev.canary.queries < s.min_queries)
+      return fail(std::to_string(ev.canary.queries) + " canary queries observed in " + t +
+                  ", the stage needs " + std::to_string(s.min_queries));
+    if (!compared)
+      return fail("rates could not be compared in " + t + " (" + ev.rates.summary + ")");
+    return fail("did not settle in " + t);
+  }
   return v;
 }
 

@@ -154,3 +154,35 @@ TEST(StageVerdict, RatesNotYetComparedAreShownAsSuch) {
   IntervalVerdict v = judge_interval(canary_stage(), kNew, ev, 0, 1, 1);
   EXPECT_EQ(v.lines[2], "rates: canary 10 q, control 5 q (rates not compared below 100 q each)");
 }
+
+TEST(StageVerdict, ACanaryWithTrafficDoesNotPassUncompared) {
+  ResolvedStage s{"all", Scope::All, 1, 0, 60, {{"a", {}}}};
+  StageEvidence ev = healthy();  // 1000 canary queries
+  ev.rates.evaluated = false;    // no control side to compare with
+  ev.rates_min_queries = 100;
+  IntervalVerdict v = judge_interval(s, kNew, ev, 5, 1, 6);
+  EXPECT_EQ(v.verdict, StageVerdict::Continue);
+  v = judge_interval(s, kNew, ev, 5, 1, 61);
+  EXPECT_EQ(v.verdict, StageVerdict::Fail);
+  EXPECT_NE(v.reason.find("rates could not be compared"), std::string::npos) << v.reason;
+  // An idle canary (below min_queries) on a stage that asks for no traffic
+  // still passes: a lab fleet without load progresses.
+  ev.canary.queries = 10;
+  EXPECT_EQ(judge_interval(s, kNew, ev, 5, 1, 6).verdict, StageVerdict::Pass);
+  // ... unless the stage asks for traffic.
+  s.min_queries = 5;
+  EXPECT_EQ(judge_interval(s, kNew, ev, 5, 1, 6).verdict, StageVerdict::Continue);
+  // Rates disabled by the policy (min_queries 0): bake time and queries decide.
+  ev.rates_min_queries = 0;
+  EXPECT_EQ(judge_interval(s, kNew, ev, 5, 1, 6).verdict, StageVerdict::Pass);
+}
+
+TEST(StageVerdict, ANodeWaitedForFailsTheStageAtItsTimeout) {
+  StageEvidence ev = healthy();
+  ev.down.emplace_back("edge-3", "unreachable");
+  ResolvedStage s = canary_stage();
+  EXPECT_EQ(judge_interval(s, kNew, ev, 0, 1, 30).verdict, StageVerdict::Continue);
+  IntervalVerdict v = judge_interval(s, kNew, ev, 0, 1, 61);
+  EXPECT_EQ(v.verdict, StageVerdict::Fail);
+  EXPECT_NE(v.reason.find("edge-3 still down"), std::string::npos) << v.reason;
+}
