@@ -27,7 +27,8 @@ json error(const std::string& code, const std::string& msg) {
 
 }  // namespace
 
-Controller::Controller(Options o) : opt_(std::move(o)), store_(opt_.state_dir) {
+Controller::Controller(Options o)
+    : opt_(std::move(o)), lock_(opt_.state_dir), store_(opt_.state_dir) {
   journal_ = std::make_unique<Journal>(opt_.state_dir + "/journal.jsonl");
   if (journal_->truncated_bytes())
     log_line("journal: cut a torn last record (" + std::to_string(journal_->truncated_bytes()) +
@@ -45,9 +46,25 @@ json Controller::journal(json rec) {
 }
 
 json Controller::journal_apply(json rec) {
-  json r = journal(std::move(rec));
+  auto r = journal_apply_if([](const FleetState&) { return true; }, std::move(rec));
+  return *r;
+}
+
+std::optional<json> Controller::journal_apply_if(const std::function<bool(const FleetState&)>& ok,
+                                                 json rec) {
+  std::lock_guard jl(jmu_);
+  {
+    std::lock_guard lk(mu_);
+    if (!ok(st_)) return std::nullopt;
+  }
+  // mu_ is not held across the disk write (status must not wait for an
+  // fdatasync); jmu_ keeps every other record out until this one is folded in.
+  json r = journal_->append(std::move(rec));
   std::lock_guard lk(mu_);
+  events_.push_back(r);
   apply_record(st_, r);
+  reconciled_ = false;
+  cv_.notify_all();
   return r;
 }
 
@@ -74,21 +91,33 @@ void Controller::adopt_baseline() {
     log_line("adopted " + vi.id + " (" + vi.label + ") as the committed version");
     return;
   }
-  std::set<std::string> seen;
+  std::map<std::string, std::string> committed;
   for (const auto& n : opt_.fleet.nodes) {
     try {
-      seen.insert(client(n.name).hello().committed);
+      committed[n.name] = NodeClient(n.name, n.control).hello().committed;
     } catch (const NodeError& e) {
       log_line(e.what());
     }
   }
-  seen.erase("");
-  if (seen.size() == 1) {
-    std::string v = *seen.begin();
-    journal_apply({{"ev", ev(Event::Baseline)}, {"version", v}, {"source", "nodes"}});
-    log_line("the fleet's committed version is " + v +
-             " (content unknown: gates against it are skipped)");
+  learn_baseline(committed);
+}
+
+bool Controller::learn_baseline(const std::map<std::string, std::string>& committed) {
+  // Only a version every node of the fleet has committed is the fleet's: a
+  // node not asked, or one on another version, leaves it unknown.
+  std::set<std::string> seen;
+  for (const auto& n : opt_.fleet.nodes) {
+    auto it = committed.find(n.name);
+    seen.insert(it == committed.end() ? std::string() : it->second);
   }
+  if (seen.size() != 1 || seen.begin()->empty()) return false;
+  std::string v = *seen.begin();
+  auto r = journal_apply_if([](const FleetState& s) { return s.committed.empty(); },
+                            {{"ev", ev(Event::Baseline)}, {"version", v}, {"source", "nodes"}});
+  if (r)
+    log_line("the fleet's committed version is " + v +
+             (store_.has(v) ? "" : " (content unknown: gates against it are skipped)"));
+  return true;
 }
 
 void Controller::start() {
@@ -104,7 +133,7 @@ void Controller::start() {
     if (st_.active) {
       log_line("resuming rollout " + std::to_string(st_.active->id) + " of " + st_.active->version +
                " in phase " + phase_name(st_.active->phase));
-      interrupt_on_restart(st_);
+      if (interrupt_on_restart(st_)) log_line("rolling it back: " + st_.active->reason);
     }
   }
   thread_ = std::thread([this] { engine(); });
@@ -119,6 +148,14 @@ void Controller::stop() {
 bool Controller::idle() {
   std::lock_guard lk(mu_);
   return st_.idle();
+}
+
+bool Controller::in_sync() {
+  std::lock_guard lk(mu_);
+  if (!st_.idle() || !reconciled_) return false;
+  for (const auto& [n, why] : drift_)
+    if (!why.empty()) return false;
+  return true;
 }
 
 json Controller::rollout_json(const Rollout& r) const {
@@ -173,8 +210,36 @@ json Controller::cmd_push(const json& req) {
                        {"message", d.message}});
   }
   if (zones.empty()) return error("bad_request", "no zones given");
+  // Every node must answer before anything is sent to any of them; what
+  // they have committed is the rollback target when none is known yet.
+  std::map<std::string, std::vector<int>> lcores;
+  std::map<std::string, std::string> node_committed;
+  for (const auto& n : opt_.fleet.nodes) {
+    NodeClient c(n.name, n.control);
+    try {
+      Hello h = c.hello();
+      lcores[n.name] = h.lcores;
+      node_committed[n.name] = h.committed;
+    } catch (const NodeError& e) {
+      return error("node_down", std::string("nothing sent: ") + e.what());
+    }
+  }
   std::string committed;
   {
+    std::lock_guard lk(mu_);
+    committed = st_.committed;
+  }
+  if (committed.empty()) {
+    if (!learn_baseline(node_committed)) {
+      std::string seen;
+      for (const auto& [n, v] : node_committed)
+        seen += (seen.empty() ? "" : ", ") + n + ": " + (v.empty() ? "none" : short_version(v));
+      return error("no_baseline",
+                   "nothing sent: the fleet has no single committed version (" + seen +
+                       "), so a failed rollout would have nothing to roll back to; start "
+                       "edgectl serve with --adopt ZONEFILE... or bring every node to one "
+                       "version with edgectl rollback --version V");
+    }
     std::lock_guard lk(mu_);
     committed = st_.committed;
   }
@@ -202,16 +267,6 @@ json Controller::cmd_push(const json& req) {
     if (auto b = st_.bad.find(vi.id); b != st_.bad.end()) bad_reason = b->second;
   }
   if (bad_reason) return reject({{"known-bad", vi.id + " was rolled back before: " + *bad_reason}});
-  // Every node must answer before anything is sent to any of them.
-  std::map<std::string, std::vector<int>> lcores;
-  for (const auto& n : opt_.fleet.nodes) {
-    NodeClient c(n.name, n.control);
-    try {
-      lcores[n.name] = c.hello().lcores;
-    } catch (const NodeError& e) {
-      return error("node_down", std::string("nothing sent: ") + e.what());
-    }
-  }
   auto stages = resolve_stages(pol, opt_.fleet, lcores, bake);
   std::vector<std::string> untouched;
   for (const auto& d : rep.diffs)
@@ -225,19 +280,28 @@ json Controller::cmd_push(const json& req) {
     std::lock_guard lk(mu_);
     id = st_.next_rollout;
   }
-  journal_apply({{"ev", ev(Event::RolloutStart)},
-                 {"rollout", id},
-                 {"version", vi.id},
-                 {"label", vi.label},
-                 {"previous", committed},
-                 {"stages", stages_json},
-                 {"policy", policy_text},
-                 {"policy_file", policy_file},
-                 {"probes", probes_text},
-                 {"probes_file", probes_file},
-                 {"untouched", untouched}});
-  abort_ = false;
-  cv_.notify_all();
+  // The gates judged the push against `committed`; a rollback or another
+  // rollout that started meanwhile makes that judgement (and the rollback
+  // target) stale, so the rollout starts only if nothing moved.
+  auto started = journal_apply_if(
+      [&](const FleetState& s) {
+        return s.idle() && s.committed == committed && s.next_rollout == id;
+      },
+      {{"ev", ev(Event::RolloutStart)},
+       {"rollout", id},
+       {"version", vi.id},
+       {"label", vi.label},
+       {"previous", committed},
+       {"stages", stages_json},
+       {"policy", policy_text},
+       {"policy_file", policy_file},
+       {"probes", probes_text},
+       {"probes_file", probes_file},
+       {"untouched", untouched}});
+  if (!started)
+    return error("busy",
+                 "nothing sent: the fleet changed while the push was validated (a rollback "
+                 "or another rollout started); push again to validate against it");
   json notes = json::array();
   for (const auto& n : rep.notes) notes.push_back(n);
   return {{"ok", true},        {"rollout", id},         {"version", vi.id},
@@ -247,32 +311,54 @@ json Controller::cmd_push(const json& req) {
 
 json Controller::cmd_status() {
   json out = {{"ok", true}};
+  std::string target;
+  bool idle;
   {
     std::lock_guard lk(mu_);
     auto label = st_.labels.find(st_.committed);
+    target = st_.committed;
+    idle = st_.idle();
     out["committed"] = st_.committed;
     out["committed_label"] = label != st_.labels.end() ? label->second : "";
     out["rollout"] = st_.active ? rollout_json(*st_.active) : json();
     out["manual_rollback"] = st_.manual_to ? json(*st_.manual_to) : json();
   }
-  json nodes = json::array();
+  // What each node serves, asked now; when nothing is in flight, a node not
+  // serving and committing the committed version everywhere is pending (the
+  // engine keeps repairing it).
+  json nodes = json::array(), pending = json::array();
   for (const auto& n : opt_.fleet.nodes) {
     NodeClient c(n.name, n.control, std::chrono::milliseconds(2000));
     json e = {{"name", n.name}, {"wave", n.wave}, {"control", n.control}, {"probe", n.probe}};
+    std::string why;
     try {
       Hello h = c.hello();
       json s = json::object();
-      for (const auto& [l, v] : h.served) s[std::to_string(l)] = v;
+      for (const auto& [l, v] : h.served) {
+        s[std::to_string(l)] = v;
+        if (v != target && why.empty()) why = "lcore " + std::to_string(l) + " serves " + v;
+      }
       e["up"] = true;
       e["committed"] = h.committed;
       e["served"] = s;
+      if (h.committed != target && why.empty())
+        why = "has committed " + (h.committed.empty() ? std::string("nothing") : h.committed);
     } catch (const NodeError& err) {
       e["up"] = false;
       e["error"] = err.what();
+      why = std::string("unreachable: ") + err.what();
+    }
+    if (idle && !target.empty()) {
+      e["in_sync"] = why.empty();
+      if (!why.empty()) {
+        e["pending"] = why;
+        pending.push_back({{"node", n.name}, {"reason", why}});
+      }
     }
     nodes.push_back(e);
   }
   out["nodes"] = nodes;
+  out["pending"] = pending;
   return out;
 }
 
@@ -303,30 +389,52 @@ json Controller::cmd_control(const std::string& cmd) {
     std::lock_guard lk(mu_);
     if (!st_.active) return error("no_rollout", "no rollout in progress");
     id = st_.active->id;
-    if (st_.active->phase != Phase::Stage && cmd != "abort")
-      return error("bad_request", "rollout " + std::to_string(id) + " is " +
-                                      state_name(*st_.active) + ": only abort applies now");
   }
-  if (cmd == "abort") {
-    abort_ = true;
-    cv_.notify_all();
-    return {{"ok", true}, {"rollout", id}, {"state", "aborting"}};
-  }
-  journal_apply({{"ev", ev(cmd == "pause" ? Event::Pause : Event::Resume)}, {"rollout", id}});
+  if (cmd == "abort") return abort_rollout(id, "aborted by the operator");
+  Event e = cmd == "pause" ? Event::Pause : Event::Resume;
+  std::string refused;
+  auto r = journal_apply_if(
+      [&](const FleetState& s) {
+        if (!s.active || s.active->id != id) refused = "rollout " + std::to_string(id) + " ended";
+        else if (s.active->phase != Phase::Stage || s.active->aborted)
+          refused = "rollout " + std::to_string(id) + " is " + state_name(*s.active) +
+                    (s.active->aborted ? " (aborted)" : "") + ": only abort applies now";
+        return refused.empty();
+      },
+      {{"ev", ev(e)}, {"rollout", id}});
+  if (!r) return error("bad_request", refused);
   return {{"ok", true}, {"rollout", id}, {"state", cmd == "pause" ? "paused" : "running"}};
+}
+
+json Controller::abort_rollout(uint64_t id, const std::string& why) {
+  // Journaled, so that a daemon restarted before the engine acts still
+  // rolls back instead of resuming; the engine sees it at its next check,
+  // in a stage or in the commit phase alike.
+  std::string to, state = "aborting";
+  auto r = journal_apply_if(
+      [&](const FleetState& s) {
+        if (!s.active || s.active->id != id) return false;
+        to = s.active->previous;
+        if (s.active->aborted || s.active->phase == Phase::Rollback) {
+          state = "rolling_back";
+          return false;
+        }
+        return true;
+      },
+      {{"ev", ev(Event::Abort)}, {"rollout", id}, {"reason", why}});
+  if (!r && state != "rolling_back")
+    return error("no_rollout", "rollout " + std::to_string(id) + " already ended");
+  return {{"ok", true}, {"rollout", id}, {"state", state}, {"to", to}};
 }
 
 json Controller::cmd_rollback(const json& req) {
   std::string to = req.value("version", "");
   {
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_);
     if (st_.active) {
-      abort_ = true;
-      cv_.notify_all();
-      return {{"ok", true},
-              {"rollout", st_.active->id},
-              {"state", "aborting"},
-              {"to", st_.active->previous}};
+      uint64_t id = st_.active->id;
+      lk.unlock();
+      return abort_rollout(id, "rolled back by the operator");
     }
     if (st_.manual_to) return error("busy", "a rollback to " + *st_.manual_to + " is in progress");
     if (to.empty()) {
@@ -357,8 +465,9 @@ json Controller::cmd_rollback(const json& req) {
     std::lock_guard lk(mu_);
     from = st_.committed;
   }
-  journal_apply({{"ev", ev(Event::ManualRollbackBegin)}, {"from", from}, {"to", to}});
-  cv_.notify_all();
+  auto r = journal_apply_if([&](const FleetState& s) { return s.idle() && s.committed == from; },
+                            {{"ev", ev(Event::ManualRollbackBegin)}, {"from", from}, {"to", to}});
+  if (!r) return error("busy", "a rollout or rollback started meanwhile; nothing changed");
   return {{"ok", true}, {"from", from}, {"to", to}, {"state", "rolling_back"}};
 }
 

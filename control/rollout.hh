@@ -12,7 +12,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,6 +41,10 @@ class Controller {
     Fleet fleet;
     std::string state_dir;
     std::vector<std::string> adopt;  // zone files the fleet serves now (first start)
+    // How often an idle engine compares every node with the committed
+    // version and repairs drift (a node back from the dead on a bad LKG,
+    // one a rollback could not reach).
+    double reconcile_interval_s = 1.0;
   };
   explicit Controller(Options o);
   ~Controller();
@@ -52,13 +58,24 @@ class Controller {
 
   // For tests: true once no rollout or manual rollback is pending.
   bool idle();
+  // For tests: true once idle and the last reconcile pass found every node
+  // on the committed version.
+  bool in_sync();
 
  private:
   // Command handlers and start-up (rollout.cc).
   nlohmann::json journal(nlohmann::json rec);        // appends, feeds the event list
   nlohmann::json journal_apply(nlohmann::json rec);  // journal(), then folded into st_
+  // journal_apply() only when `ok(st_)` holds, checked and appended with no
+  // other record in between (jmu_ then mu_ held): a decision taken on an
+  // earlier view of the state is not journaled after the state moved on.
+  std::optional<nlohmann::json> journal_apply_if(const std::function<bool(const FleetState&)>& ok,
+                                                 nlohmann::json rec);
   void replay();
   void adopt_baseline();
+  // Journals the version every fleet node has committed (`committed`, per
+  // node) as the baseline when none is known; false when they disagree.
+  bool learn_baseline(const std::map<std::string, std::string>& committed);
   nlohmann::json rollout_json(const Rollout& r) const;
 
   nlohmann::json cmd_push(const nlohmann::json& req);
@@ -66,6 +83,7 @@ class Controller {
   nlohmann::json cmd_rollout(const nlohmann::json& req);
   nlohmann::json cmd_control(const std::string& cmd);
   nlohmann::json cmd_rollback(const nlohmann::json& req);
+  nlohmann::json abort_rollout(uint64_t id, const std::string& why);
   nlohmann::json cmd_history();
 
   // The engine thread (rollout_engine.cc).
@@ -91,15 +109,26 @@ class Controller {
   // probe failed no longer answers its agent.
   bool node_went_down(const std::string& node, StageEvidence& ev);
   bool commit_all(std::string& reason);
+  // Brings every node to `to` (served on every lcore and committed); the
+  // nodes that could not be, with why, go to `pending`.
   void rollback_all(const std::string& to, std::vector<std::string>& pending);
-  void finish_rollback(const std::string& reason);
-  void converge();
+  void finish_rollback();
+  // Idle-time repair: every node that does not serve and commit the
+  // committed version is brought back to it; learns the fleet's version
+  // from its nodes when none is known yet.
+  void reconcile();
+  // An exception escaped a rollout step: the rollout is rolled back (or,
+  // when already rolling back, retried) rather than the daemon dying.
+  void engine_failure(const std::string& what);
+  bool aborted();  // the active rollout was aborted (journaled)
   NodeClient& client(const std::string& node);
   void ensure_held(NodeClient& c, const std::string& version);
   bool sleep_interval(double seconds);  // false when stopping
   void set_verdicts(std::vector<std::string> v);
+  void note_sync(const std::string& node, bool ok, const std::string& why);
 
   Options opt_;
+  StateDirLock lock_;  // before store_ and journal_: nothing is touched unlocked
   VersionStore store_;
   std::unique_ptr<Journal> journal_;
   std::mutex jmu_;      // journal writes
@@ -108,8 +137,16 @@ class Controller {
   std::condition_variable cv_;
   FleetState st_;                       // guarded by mu_
   std::vector<nlohmann::json> events_;  // journal records and verdicts, for watch
-  std::atomic<bool> abort_{false};
   std::atomic<bool> stopping_{false};
+  // Last reconcile pass, per node: "" when on the committed version, else
+  // why not (guarded by mu_). What status reports as pending.
+  std::map<std::string, std::string> drift_;
+  bool reconciled_ = false;  // a pass has completed since the last change (mu_)
+  struct Backoff {
+    std::chrono::steady_clock::time_point next{};
+    double delay_s = 0;
+  };
+  std::map<std::string, Backoff> backoff_;  // reconcile retries per node (engine thread)
   std::thread thread_;
   std::map<std::string, std::unique_ptr<NodeClient>> clients_;  // engine thread only
   Counters reference_;  // control rates of the last stage that had control lcores (engine thread)

@@ -32,13 +32,24 @@ bool off_version(const NodeStatus& st, const std::string& v) {
   return off;
 }
 
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
 }  // namespace
 
 NodeClient& Controller::client(const std::string& node) {
   auto& c = clients_[node];
   if (!c) {
     const FleetNode* fn = opt_.fleet.find(node);
-    if (!fn) throw std::runtime_error("node " + node + " is not in the fleet file");
+    // A rollout journaled with a node the fleet file no longer lists: a
+    // refusal (the stage fails), not a crash.
+    if (!fn) {
+      clients_.erase(node);
+      throw NodeError(node, "?", "unknown_node", "is not in the fleet file any more");
+    }
     c = std::make_unique<NodeClient>(fn->name, fn->control);
   }
   return *c;
@@ -46,9 +57,17 @@ NodeClient& Controller::client(const std::string& node) {
 
 bool Controller::sleep_interval(double seconds) {
   std::unique_lock lk(mu_);
-  cv_.wait_for(lk, std::chrono::duration<double>(seconds),
-               [&] { return stopping_.load() || abort_.load(); });
+  // An abort cuts a wait short, except while the rollback it asked for runs.
+  cv_.wait_for(lk, std::chrono::duration<double>(seconds), [&] {
+    return stopping_.load() ||
+           (st_.active && st_.active->aborted && st_.active->phase != Phase::Rollback);
+  });
   return !stopping_;
+}
+
+bool Controller::aborted() {
+  std::lock_guard lk(mu_);
+  return st_.active && st_.active->aborted;
 }
 
 void Controller::set_verdicts(std::vector<std::string> v) {
@@ -62,54 +81,128 @@ void Controller::set_verdicts(std::vector<std::string> v) {
 }
 
 void Controller::engine() {
-  // Bring nodes to the committed version before anything new happens, unless
-  // a rollout is in flight (its own steps decide what nodes serve).
-  bool rollout_pending;
-  {
-    std::lock_guard lk(mu_);
-    rollout_pending = !st_.idle();
-  }
-  if (!rollout_pending) converge();
   while (!stopping_) {
+    bool rollout = false;
     std::optional<std::string> manual;
     {
       std::unique_lock lk(mu_);
-      cv_.wait(lk, [&] { return stopping_ || !st_.idle(); });
+      // Idle and already reconciled: the next pass after an interval, or
+      // at once when a push or rollback arrives.
+      if (st_.idle() && reconciled_)
+        cv_.wait_for(lk, std::chrono::duration<double>(opt_.reconcile_interval_s),
+                     [&] { return stopping_ || !st_.idle(); });
       if (stopping_) break;
-      if (!st_.active) manual = st_.manual_to;
+      rollout = st_.active.has_value();
+      if (!rollout) manual = st_.manual_to;
     }
-    if (!manual) {
-      run_rollout();
-      continue;
+    try {
+      if (rollout) {
+        run_rollout();
+      } else if (manual) {
+        std::vector<std::string> pending;
+        rollback_all(*manual, pending);
+        if (stopping_) break;
+        journal_apply(
+            {{"ev", ev(Event::ManualRollbackDone)}, {"to", *manual}, {"pending", pending}});
+        if (pending.empty()) log_line("rolled back to " + *manual + " on every node");
+        else log_line("rolled back to " + *manual + "; pending: " + join(pending));
+      } else {
+        reconcile();
+      }
+    } catch (const std::exception& e) {
+      engine_failure(e.what());
     }
-    std::vector<std::string> pending;
-    rollback_all(*manual, pending);
-    if (stopping_) break;
-    journal_apply({{"ev", ev(Event::ManualRollbackDone)}, {"to", *manual}, {"pending", pending}});
   }
 }
 
-void Controller::converge() {
+void Controller::engine_failure(const std::string& what) {
+  log_line("engine: " + what);
+  std::optional<uint64_t> id;
+  {
+    std::lock_guard lk(mu_);
+    if (st_.active && st_.active->phase != Phase::Rollback) id = st_.active->id;
+  }
+  if (id) {
+    // A step that cannot be carried out is a failed rollout, never a
+    // crash: the rollback is journaled like any other and acted on next.
+    journal_apply_if(
+        [&](const FleetState& s) {
+          return s.active && s.active->id == *id && s.active->phase != Phase::Rollback;
+        },
+        {{"ev", ev(Event::RollbackBegin)}, {"rollout", *id}, {"reason", "engine error: " + what}});
+    return;
+  }
+  sleep_interval(1.0);  // a rollback or a reconcile pass failed: retried after a pause
+}
+
+void Controller::note_sync(const std::string& node, bool ok, const std::string& why) {
+  std::lock_guard lk(mu_);
+  std::string& cur = drift_[node];
+  std::string next = ok ? std::string() : why;
+  if (cur != next) {
+    if (next.empty()) log_line("node " + node + " is on the committed version");
+    else log_line("node " + node + " is not on the committed version: " + next);
+  }
+  cur = next;
+}
+
+void Controller::reconcile() {
   std::string target;
   {
     std::lock_guard lk(mu_);
     target = st_.committed;
   }
-  if (target.empty()) return;
+  if (target.empty()) {
+    std::map<std::string, std::string> committed;
+    for (const auto& n : opt_.fleet.nodes) {
+      try {
+        committed[n.name] = client(n.name).hello().committed;
+      } catch (const NodeError&) {
+      }
+    }
+    learn_baseline(committed);
+    std::lock_guard lk(mu_);
+    target = st_.committed;
+  }
+  auto now = Clock::now();
   for (const auto& n : opt_.fleet.nodes) {
+    if (stopping_) return;
+    {
+      std::lock_guard lk(mu_);
+      if (!st_.idle()) return;  // a push or rollback arrived: it decides what nodes serve
+    }
+    if (target.empty()) {
+      note_sync(n.name, false, "the fleet has no single committed version yet");
+      continue;
+    }
+    auto& bo = backoff_[n.name];
+    if (now < bo.next) continue;
     try {
       NodeClient& c = client(n.name);
-      if (!off_version(c.status(), target)) continue;
-      log_line("node " + n.name + " is not on the committed version " + short_version(target) +
-               ": bringing it back");
+      NodeStatus s = c.status();
+      if (!off_version(s, target)) {
+        note_sync(n.name, true, "");
+        bo = {};
+        continue;
+      }
+      note_sync(n.name, false, "off the committed version: repairing");
       journal({{"ev", ev(Event::Converge)}, {"node", n.name}, {"version", target}});
       ensure_held(c, target);
       c.publish(target);
       c.commit(target);
+      note_sync(n.name, true, "");
+      bo = {};
     } catch (const std::exception& e) {
-      log_line(std::string("converge: ") + e.what());
+      note_sync(n.name, false, e.what());
+      // A node that keeps refusing is retried less and less often (at most
+      // every 30 s), so the journal does not fill with its attempts.
+      bo.delay_s = std::min(30.0, bo.delay_s > 0 ? bo.delay_s * 2 : opt_.reconcile_interval_s);
+      bo.next = now + std::chrono::duration_cast<Clock::duration>(
+                          std::chrono::duration<double>(bo.delay_s));
     }
   }
+  std::lock_guard lk(mu_);
+  if (st_.idle()) reconciled_ = true;
 }
 
 void Controller::ensure_held(NodeClient& c, const std::string& version) {
@@ -134,15 +227,24 @@ void Controller::run_rollout() {
     stage = st_.active->stage;
     nstages = st_.active->stages.size();
     id = st_.active->id;
+    // The reference a stage without control lcores needs survives restarts.
+    reference_ = Counters::from_json(st_.active->reference);
   }
   std::string reason;
   if (phase == Phase::Stage) {
-    reference_ = {};
     bool ok = true;
     for (size_t i = stage; i < nstages && ok; ++i) {
       ok = run_stage(i, reason);
       if (stopping_) return;  // a restart resumes from the journal
-      if (ok) journal_apply({{"ev", ev(Event::StagePassed)}, {"rollout", id}, {"stage", i}});
+      if (ok) {
+        json rec = {{"ev", ev(Event::StagePassed)}, {"rollout", id}, {"stage", i}};
+        if (reference_.queries > 0) rec["reference"] = reference_.to_json();
+        journal_apply(rec);
+      }
+    }
+    if (ok && aborted()) {
+      ok = false;
+      reason = "aborted by the operator";
     }
     if (ok) {
       journal_apply({{"ev", ev(Event::CommitBegin)}, {"rollout", id}});
@@ -159,34 +261,26 @@ void Controller::run_rollout() {
         std::lock_guard lk(mu_);
         v = st_.active->version;
       }
-      json r = journal({{"ev", ev(Event::Committed)}, {"rollout", id}, {"version", v}});
+      journal_apply({{"ev", ev(Event::Committed)}, {"rollout", id}, {"version", v}});
       log_line("rollout " + std::to_string(id) + ": " + v + " committed on every node");
-      std::lock_guard lk(mu_);
-      apply_record(st_, r);
       return;
     }
     if (stopping_) return;
     journal_apply({{"ev", ev(Event::RollbackBegin)}, {"rollout", id}, {"reason", reason}});
     phase = Phase::Rollback;
   }
-  if (phase == Phase::Rollback) {
-    std::string why;
-    {
-      std::lock_guard lk(mu_);
-      why = st_.active->reason;
-    }
-    finish_rollback(why);
-  }
+  if (phase == Phase::Rollback) finish_rollback();
 }
 
-void Controller::finish_rollback(const std::string& reason) {
-  std::string prev, v;
+void Controller::finish_rollback() {
+  std::string prev, v, reason;
   uint64_t id;
   {
     std::lock_guard lk(mu_);
     prev = st_.active->previous;
     v = st_.active->version;
     id = st_.active->id;
+    reason = st_.active->reason;
   }
   std::vector<std::string> pending;
   rollback_all(prev, pending);
@@ -197,30 +291,31 @@ void Controller::finish_rollback(const std::string& reason) {
   } catch (const std::exception& e) {
     log_line(e.what());
   }
-  json r = journal({{"ev", ev(Event::RolledBack)},
-                    {"rollout", id},
-                    {"version", v},
-                    {"to", prev},
-                    {"reason", reason},
-                    {"pending", pending}});
-  log_line("rollout " + std::to_string(id) + ": rolled back to " + prev + ": " + reason);
-  std::lock_guard lk(mu_);
-  apply_record(st_, r);
+  journal_apply({{"ev", ev(Event::RolledBack)},
+                 {"rollout", id},
+                 {"version", v},
+                 {"to", prev},
+                 {"reason", reason},
+                 {"pending", pending}});
+  log_line("rollout " + std::to_string(id) + ": rolled back to " +
+           (prev.empty() ? std::string("(no version known)") : prev) + ": " + reason +
+           (pending.empty() ? "" : "; pending: " + join(pending)));
 }
 
 void Controller::rollback_all(const std::string& to, std::vector<std::string>& pending) {
-  if (to.empty()) return;
   for (const auto& n : opt_.fleet.nodes) {
     try {
+      if (to.empty())
+        throw NodeError(n.name, n.control, "unknown_version",
+                        "no earlier version is known to roll it back to");
       NodeClient& c = client(n.name);
       if (!off_version(c.status(), to)) continue;
       ensure_held(c, to);
       c.publish(to);
-      c.commit(to);
-    } catch (const NodeError& e) {
-      // A node that is down comes back on its last-known-good, which a
-      // rollout never changed before its commit phase; converge() at the next
-      // start fixes anything else.
+      c.commit(to);  // its last-known-good is `to` again, not the version rolled away from
+    } catch (const std::exception& e) {
+      // The reconciler keeps trying once the rollback is recorded; status
+      // and the rollback's result name the node until then.
       log_line(std::string("rollback: ") + e.what());
       pending.push_back(n.name);
     }
@@ -238,12 +333,13 @@ bool Controller::commit_all(std::string& reason) {
   std::set<std::string> left;
   for (const auto& n : opt_.fleet.nodes) left.insert(n.name);
   while (!left.empty()) {
-    if (abort_) {
-      reason = "aborted by the operator during the commit phase";
-      abort_ = false;
-      return false;
-    }
     for (auto it = left.begin(); it != left.end();) {
+      // Checked before every node: an abort stops the commit where it is
+      // and the rollback brings the committed nodes back.
+      if (aborted()) {
+        reason = "aborted by the operator during the commit phase";
+        return false;
+      }
       try {
         NodeClient& c = client(*it);
         ensure_held(c, v);
@@ -290,40 +386,34 @@ bool Controller::run_stage(size_t i, std::string& reason) {
 bool Controller::publish_stage(const Rollout& r, const ResolvedStage& st, const Policy& pol,
                                std::string& reason) {
   // Upload and publish, each step journaled first. Publishing is idempotent,
-  // so a resumed stage simply repeats it.
-  std::set<std::string> done;
-  while (done.size() < st.targets.size()) {
-    for (const auto& t : st.targets) {
-      if (done.count(t.node)) continue;
-      try {
-        NodeClient& c = client(t.node);
-        if (!c.status().holds(r.version)) {
-          journal({{"ev", ev(Event::Upload)}, {"rollout", r.id}, {"node", t.node}});
-          ensure_held(c, r.version);
-        }
-        json rec = {{"ev", ev(Event::Publish)},
-                    {"rollout", r.id},
-                    {"node", t.node},
-                    {"version", r.version}};
-        if (!t.lcores.empty()) rec["lcores"] = t.lcores;
-        journal(rec);
-        c.publish(r.version,
-                  t.lcores.empty() ? std::nullopt : std::optional<std::vector<int>>(t.lcores));
-        done.insert(t.node);
-      } catch (const NodeError& e) {
-        if (!e.is_down() || pol.health.rollback_on_node_down) {
-          reason = "stage " + st.name + ": " + e.what();
-          return false;
-        }
-        set_verdicts({"waiting for node " + t.node + ": " + e.what()});
-      }
-    }
-    if (abort_) {
-      abort_ = false;
+  // so a resumed stage simply repeats it. Under on_node_down: wait, a target
+  // that is down is left to the bake: its gates keep judging the targets
+  // that serve the new version, it is published again when it is back
+  // (observe_nodes), and the stage's timeout bounds the wait.
+  for (const auto& t : st.targets) {
+    if (aborted()) {
       reason = "aborted by the operator";
       return false;
     }
-    if (done.size() < st.targets.size() && !sleep_interval(pol.health.interval_s)) return false;
+    try {
+      NodeClient& c = client(t.node);
+      if (!c.status().holds(r.version)) {
+        journal({{"ev", ev(Event::Upload)}, {"rollout", r.id}, {"node", t.node}});
+        ensure_held(c, r.version);
+      }
+      json rec = {
+          {"ev", ev(Event::Publish)}, {"rollout", r.id}, {"node", t.node}, {"version", r.version}};
+      if (!t.lcores.empty()) rec["lcores"] = t.lcores;
+      journal(rec);
+      c.publish(r.version,
+                t.lcores.empty() ? std::nullopt : std::optional<std::vector<int>>(t.lcores));
+    } catch (const NodeError& e) {
+      if (!e.is_down() || pol.health.rollback_on_node_down) {
+        reason = "stage " + st.name + ": " + e.what();
+        return false;
+      }
+      set_verdicts({"waiting for node " + t.node + ": " + e.what()});
+    }
   }
   return true;
 }
@@ -360,14 +450,24 @@ Controller::CounterBase Controller::counter_base() {
 bool Controller::bake_stage(const Rollout& r, const ResolvedStage& st, const Policy& pol,
                             const std::vector<Probe>& probes, std::string& reason) {
   CounterBase base = counter_base();
+  // A stage without control lcores (the last) is judged against the control
+  // side of earlier stages; when they saw too little (or a restart came
+  // first and nothing was journaled), against what the previous version has
+  // served on this fleet so far. Never against nothing: see judge_interval.
+  if (reference_.queries < std::max<uint64_t>(1, pol.health.min_queries)) {
+    Counters prev;
+    for (const auto& [node, lcores] : base)
+      for (const auto& [l, versions] : lcores)
+        if (auto it = versions.find(r.previous); it != versions.end()) prev += it->second;
+    if (prev.queries > reference_.queries) reference_ = prev;
+  }
   double baked = 0;
   auto last = Clock::now();
   auto started = Clock::now();
   for (;;) {
     if (!sleep_interval(std::min(pol.health.interval_s, std::max(0.05, st.bake_s - baked))))
       return false;
-    if (abort_) {
-      abort_ = false;
+    if (aborted()) {
       reason = "aborted by the operator";
       return false;
     }
@@ -388,6 +488,7 @@ bool Controller::bake_stage(const Rollout& r, const ResolvedStage& st, const Pol
       if (evidence.rates.failures.empty()) probe_targets(st, pol, probes, evidence);
     }
     evidence.have_probes = !probes.empty();
+    evidence.rates_min_queries = pol.health.min_queries;
     IntervalVerdict v = judge_interval(st, r.version, evidence, baked, step,
                                        std::chrono::duration<double>(now - started).count());
     if (!v.lines.empty()) {

@@ -33,6 +33,7 @@ constexpr EventName kEvents[] = {
     {Event::Bad, "bad"},
     {Event::ManualRollbackBegin, "manual_rollback_begin"},
     {Event::ManualRollbackDone, "manual_rollback_done"},
+    {Event::Abort, "abort"},
     {Event::Verdicts, "verdicts"},
 };
 
@@ -161,6 +162,7 @@ json rollout_json(const Rollout& r, size_t nodes_total) {
           {"bake_left_s", r.bake_left},
           {"verdicts", r.verdicts},
           {"reason", r.reason},
+          {"aborted", r.aborted},
           {"started", r.started},
           {"finished", r.finished}};
 }
@@ -186,7 +188,16 @@ void apply_record(FleetState& s, const json& rec) {
           s.active->stage < s.active->stages.size() ? s.active->stages[s.active->stage].bake_s : 0;
       break;
     case Event::StagePassed:
-      if (mine) s.active->stage = rec.value("stage", size_t(0)) + 1;
+      if (!mine) break;
+      s.active->stage = rec.value("stage", size_t(0)) + 1;
+      if (auto ref = rec.find("reference"); ref != rec.end() && ref->is_object())
+        s.active->reference = *ref;
+      break;
+    case Event::Abort:
+      if (!mine) break;
+      s.active->aborted = true;
+      s.active->paused = false;
+      if (s.active->reason.empty()) s.active->reason = rec.value("reason", "");
       break;
     case Event::Pause:
       if (mine) s.active->paused = true;
@@ -224,10 +235,25 @@ void apply_record(FleetState& s, const json& rec) {
 }
 
 bool interrupt_on_restart(FleetState& s) {
-  if (!s.active || s.active->phase != Phase::Stage) return false;
-  if (s.active->policy().resume_on_restart) return false;
-  s.active->phase = Phase::Rollback;
-  s.active->reason = "control plane restarted mid-rollout (on_restart: rollback)";
+  if (!s.active) return false;
+  Rollout& a = *s.active;
+  if (a.phase == Phase::Rollback || a.phase == Phase::Done) return false;
+  std::string why;
+  if (a.aborted) {
+    why = a.reason.empty() ? "aborted by the operator" : a.reason;
+  } else if (a.phase == Phase::Stage) {
+    try {
+      if (a.policy().resume_on_restart) return false;
+      why = "control plane restarted mid-rollout (on_restart: rollback)";
+    } catch (const std::exception& e) {
+      why = std::string("control plane restarted mid-rollout and its policy no longer loads: ") +
+            e.what();
+    }
+  } else {
+    return false;  // a commit phase that was not aborted finishes committing
+  }
+  a.phase = Phase::Rollback;
+  a.reason = why;
   return true;
 }
 

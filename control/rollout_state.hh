@@ -41,6 +41,7 @@ enum class Event {
   Bad,  // a version rolled back once is refused afterwards
   ManualRollbackBegin,
   ManualRollbackDone,
+  Abort,  // the operator asked to stop: the rollout rolls back, also after a restart
   Verdicts,
   Unknown,  // a kind this build does not know: ignored on replay
 };
@@ -84,6 +85,10 @@ struct Rollout {
   Outcome outcome = Outcome::None;
   std::string reason;
   bool paused = false;
+  bool aborted = false;  // journaled: a restart does not resume an aborted rollout
+  // The control-side counters the last stage without control lcores is
+  // judged against, journaled when a stage passes so a restart keeps them.
+  nlohmann::json reference;
   double started = 0, finished = 0;
   // progress, not journaled
   double bake_left = 0;
@@ -117,8 +122,9 @@ struct FleetState {
 void apply_record(FleetState& s, const nlohmann::json& rec);
 
 // A daemon restarted mid-stage either resumes the stage or, when the
-// rollout's policy says on_restart: rollback, turns it into a rollback.
-// Returns true when it did the latter. Throws ConfigError on a bad policy.
+// rollout's policy says on_restart: rollback (or its policy no longer
+// parses, or it was aborted), turns it into a rollback. An aborted rollout
+// in its commit phase is rolled back too. Returns true when it did so.
 bool interrupt_on_restart(FleetState& s);
 
 }  // namespace edgedns::ctl

@@ -1,6 +1,7 @@
 #include "control/store.hh"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cerrno>
@@ -56,6 +57,35 @@ void write_file_atomic(const std::string& path, const std::string& data) {
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     throw std::runtime_error(path + ": rename: " + std::strerror(errno));
   fsync_path(parent_of(path), true);
+}
+
+StateDirLock::StateDirLock(const std::string& state_dir) {
+  fs::create_directories(state_dir);
+  std::string path = state_dir + "/lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) throw std::runtime_error(path + ": open: " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    char buf[32] = {};
+    ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+    std::string holder = n > 0 ? std::string(buf, size_t(n)) : std::string("unknown");
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    ::close(fd_);
+    fd_ = -1;
+    if (err == EWOULDBLOCK)
+      throw std::runtime_error("state directory " + state_dir +
+                               " is in use by another edgectl serve (pid " + holder +
+                               "); one daemon per state directory");
+    throw std::runtime_error(path + ": flock: " + std::strerror(err));
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+    // The pid is for the message above only; the lock itself is held.
+  }
+}
+
+StateDirLock::~StateDirLock() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 VersionStore::VersionStore(std::string state_dir) : root_(std::move(state_dir)) {

@@ -15,6 +15,23 @@
 
 namespace edgedns::ctl {
 
+// One `edgectl serve` per state directory: an exclusive flock on DIR/lock,
+// held for the process's life (the kernel drops it when the process dies,
+// so a kill -9 leaves nothing to clean). Taken before the journal or the
+// store is touched: a second daemon must not replay, truncate or clean up
+// what a live one is writing. Throws std::runtime_error naming the
+// directory and the holder's pid.
+class StateDirLock {
+ public:
+  explicit StateDirLock(const std::string& state_dir);
+  ~StateDirLock();
+  StateDirLock(const StateDirLock&) = delete;
+  StateDirLock& operator=(const StateDirLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 class VersionStore {
  public:
   explicit VersionStore(std::string state_dir);  // creates versions/ when missing

@@ -1,5 +1,7 @@
 #include "fake_node.hh"
 
+#include <chrono>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -122,6 +124,12 @@ void FakeNode::udp_loop() {
 }
 
 json FakeNode::handle(const json& req) {
+  int delay = 0;
+  {
+    std::lock_guard dl(delay_mu_);
+    if (auto it = delays_.find(req.value("cmd", "")); it != delays_.end()) delay = it->second;
+  }
+  if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
   std::lock_guard lk(mu_);
   json id = req.value("id", json());
   std::string cmd = req.value("cmd", "");
@@ -225,6 +233,11 @@ void FakeNode::set_traffic(std::function<ctl::Counters(int, const std::string&)>
 void FakeNode::fail_command(const std::string& cmd, const std::string& code) {
   std::lock_guard lk(mu_);
   failing_[cmd] = code;
+}
+void FakeNode::delay_command(const std::string& cmd, int ms) {
+  std::lock_guard dl(delay_mu_);
+  if (ms > 0) delays_[cmd] = ms;
+  else delays_.erase(cmd);
 }
 std::string FakeNode::committed() {
   std::lock_guard lk(mu_);

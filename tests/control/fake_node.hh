@@ -42,6 +42,8 @@ class FakeNode {
   void set_traffic(std::function<ctl::Counters(int lcore, const std::string& version)> fn);
   // Refuse commands (e.g. "publish") with this agent error code.
   void fail_command(const std::string& cmd, const std::string& code);
+  // Answer `cmd` only after `ms` (a slow agent); 0 removes the delay.
+  void delay_command(const std::string& cmd, int ms);
 
   std::string committed();
   std::map<int, std::string> served();
@@ -72,6 +74,8 @@ class FakeNode {
   std::set<std::string> ever_;
   std::vector<std::string> log_;
   std::map<std::string, std::string> failing_;
+  std::mutex delay_mu_;
+  std::map<std::string, int> delays_;
   std::function<ctl::Counters(int, const std::string&)> traffic_;
   int udp_fd_ = -1;
   uint16_t udp_port_ = 0;

@@ -218,3 +218,39 @@ TEST(RolloutState, OnRestartRollbackTurnsAStageIntoARollback) {
   FleetState none;
   EXPECT_FALSE(interrupt_on_restart(none));
 }
+
+TEST(RolloutState, AJournaledAbortIsRolledBackAfterARestart) {
+  // Mid-stage, whatever on_restart says.
+  FleetState stage = replay({start_rec(1), {{"ev", "abort"}, {"rollout", 1}, {"reason", "op"}}});
+  ASSERT_TRUE(stage.active);
+  EXPECT_TRUE(stage.active->aborted);
+  EXPECT_TRUE(interrupt_on_restart(stage));
+  EXPECT_EQ(stage.active->phase, Phase::Rollback);
+  EXPECT_EQ(stage.active->reason, "op");
+  // In the commit phase too: an aborted commit is not finished.
+  FleetState commit = replay({start_rec(1),
+                              {{"ev", "commit_begin"}, {"rollout", 1}},
+                              {{"ev", "abort"}, {"rollout", 1}, {"reason", "op"}}});
+  EXPECT_TRUE(interrupt_on_restart(commit));
+  EXPECT_EQ(commit.active->phase, Phase::Rollback);
+  // An abort naming another rollout changes nothing.
+  FleetState other = replay({start_rec(1), {{"ev", "abort"}, {"rollout", 2}}});
+  EXPECT_FALSE(other.active->aborted);
+}
+
+TEST(RolloutState, APolicyThatNoLongerParsesRollsBackInsteadOfThrowing) {
+  FleetState s = replay({start_rec(1, "stages: [oops\n")});
+  bool rolled = false;
+  EXPECT_NO_THROW(rolled = interrupt_on_restart(s));
+  EXPECT_TRUE(rolled);
+  EXPECT_EQ(s.active->phase, Phase::Rollback);
+  EXPECT_NE(s.active->reason.find("policy"), std::string::npos) << s.active->reason;
+}
+
+TEST(RolloutState, StagePassedKeepsTheControlReference) {
+  json ref = {{"queries", 5000}, {"nxdomain", 5}};
+  FleetState s = replay(
+      {start_rec(1), {{"ev", "stage_passed"}, {"rollout", 1}, {"stage", 0}, {"reference", ref}}});
+  EXPECT_EQ(s.active->stage, 1u);
+  EXPECT_EQ(s.active->reference, ref);
+}

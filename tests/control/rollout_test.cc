@@ -355,3 +355,385 @@ TEST_F(RolloutTest, AbortRollsBack) {
   EXPECT_NE(done["reason"].get<std::string>().find("aborted"), std::string::npos);
   for (auto& n : nodes_) EXPECT_EQ(n->committed(), prev_);
 }
+
+// ---------------------------------------------------------------------------
+// Rollout safety: "rolled back" and "committed" must be what the fleet holds.
+
+namespace {
+
+Counters traffic(uint64_t queries, uint64_t nxdomain) {
+  Counters c;
+  c.queries = queries;
+  c.nxdomain = nxdomain;
+  c.noerror = queries - nxdomain;
+  return c;
+}
+
+// Every lcore of every node serves `v` and the node has committed it.
+::testing::AssertionResult fleet_on(const std::vector<std::unique_ptr<test::FakeNode>>& nodes,
+                                    const std::string& v) {
+  for (const auto& n : nodes) {
+    if (n->committed() != v)
+      return ::testing::AssertionFailure() << "a node has committed " << n->committed();
+    for (const auto& [l, s] : n->served())
+      if (s != v) return ::testing::AssertionFailure() << "lcore " << l << " serves " << s;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+template <class F>
+bool eventually(F f, int tries = 1500) {
+  for (int i = 0; i < tries; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+}  // namespace
+
+// Case: serve started before its nodes, so no committed version was learned
+// at start-up; a bad canary must still be rolled back to what nodes served.
+TEST_F(RolloutTest, RollbackWorksWhenServeStartedBeforeItsNodes) {
+  make_fleet(3);
+  std::string next = zone(2, "192.0.2.80", 20, 7);
+  std::string v = version_of(next);
+  for (auto& n : nodes_)
+    n->set_traffic([v](int, const std::string& ver) { return traffic(1000, ver == v ? 60 : 1); });
+  for (auto& n : nodes_) n->stop();
+  start_controller(/*adopt=*/false);
+  for (auto& n : nodes_) n->restart();
+  json r = push(next);
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  EXPECT_EQ(r["previous"], prev_) << "the rollback target is what every node has committed";
+  json done = wait_done(r["rollout"]);
+  EXPECT_EQ(done["state"], "rolled_back") << done.dump();
+  EXPECT_TRUE(nodes_[0]->ever_served().count(v));
+  EXPECT_TRUE(fleet_on(nodes_, prev_));
+}
+
+// Nodes that disagree leave no rollback target: the push is refused, not
+// rolled out with nothing to go back to.
+TEST_F(RolloutTest, PushIsRefusedWhenTheFleetHasNoSingleCommittedVersion) {
+  make_fleet(2);
+  {
+    NodeClient c("edge-2", dir_ + "/edge-2.sock");
+    std::vector<ZoneUpload> z{{"example.com.", "example.com.zone", zone(5, "192.0.2.99")}};
+    std::string other = c.upload(z).version;
+    c.publish(other);
+    c.commit(other);
+  }
+  start_controller(/*adopt=*/false);
+  json r = push(zone(6));
+  EXPECT_EQ(r["code"], "no_baseline") << r.dump();
+  EXPECT_NE(r["error"].get<std::string>().find("edge-2"), std::string::npos) << r.dump();
+  for (const auto& c : nodes_[0]->commands()) EXPECT_NE(c, "publish");
+}
+
+// Case: a node that could not be rolled back (down) is repaired when it is
+// back, at any time, not only when serve starts again; its last-known-good
+// is the rolled-back-to version afterwards.
+TEST_F(RolloutTest, ReconcilerRepairsANodeThatMissedTheRollback) {
+  make_fleet(3);
+  policy_ = "stages:\n  - {scope: all, bake_s: 0.1}\nhealth: {interval_s: 0.05}\n";
+  start_controller();
+  std::string next = zone(2, "192.0.2.81");
+  std::string v2 = version_of(next);
+  json r = push(next);
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  ASSERT_EQ(wait_done(r["rollout"])["state"], "committed");
+  nodes_[2]->stop();
+  json rb = ctl_->handle({{"cmd", "rollback"}});
+  ASSERT_TRUE(rb.value("ok", false)) << rb.dump();
+  EXPECT_EQ(rb["to"], prev_);
+  ASSERT_TRUE(eventually([&] { return ctl_->idle(); }));
+  json st = ctl_->handle({{"cmd", "status"}});
+  ASSERT_EQ(st["pending"].size(), 1u) << st.dump();
+  EXPECT_EQ(st["pending"][0]["node"], "edge-3");
+  // Back on its last-known-good: the version the operator rolled away from.
+  nodes_[2]->restart();
+  EXPECT_EQ(nodes_[2]->committed(), v2);
+  EXPECT_TRUE(eventually([&] { return bool(fleet_on(nodes_, prev_)); }))
+      << fleet_on(nodes_, prev_).message();
+  EXPECT_TRUE(eventually([&] {
+    json s = ctl_->handle({{"cmd", "status"}});
+    return s["pending"].is_array() && s["pending"].empty();
+  }));
+}
+
+// Case: a push validated while a manual rollback starts must not start a
+// rollout whose "previous" is the version the operator rolled away from.
+TEST_F(RolloutTest, PushValidatedDuringAManualRollbackIsRefused) {
+  make_fleet(2);
+  policy_ = "stages:\n  - {scope: all, bake_s: 0.1}\nhealth: {interval_s: 0.05}\n";
+  start_controller();
+  std::string v2 = version_of(zone(2, "192.0.2.81"));
+  json r = push(zone(2, "192.0.2.81"));
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  ASSERT_EQ(wait_done(r["rollout"])["state"], "committed");
+  // A validator that waits for the test: the push is mid-validation while
+  // the operator rolls back to the first version.
+  std::string gate = dir_ + "/gate", entered = dir_ + "/entered";
+  std::ofstream(dir_ + "/validator.sh")
+      << "#!/bin/sh\ntouch " << entered << "\nwhile [ ! -e " << gate << " ]; do sleep 0.02; done\n";
+  fs::permissions(dir_ + "/validator.sh", fs::perms::owner_all);
+  std::string pol =
+      "stages:\n  - {scope: all, bake_s: 0.1}\nhealth: {interval_s: 0.05}\n"
+      "gates: {validator: " +
+      dir_ + "/validator.sh}\n";
+  json pushed;
+  std::thread t([&] {
+    pushed = ctl_->handle(
+        {{"cmd", "push"},
+         {"zones", json::array({{{"file", "example.com.zone"}, {"text", zone(3, "192.0.2.82")}}})},
+         {"policy", pol}});
+  });
+  ASSERT_TRUE(eventually([&] { return fs::exists(entered); }));
+  json rb = ctl_->handle({{"cmd", "rollback"}});
+  ASSERT_TRUE(rb.value("ok", false)) << rb.dump();
+  ASSERT_TRUE(eventually([&] { return ctl_->idle(); }));
+  std::ofstream(gate) << "";
+  t.join();
+  if (pushed.value("ok", false)) {
+    // Accepted only if judged against what the fleet now holds.
+    EXPECT_EQ(pushed["previous"], prev_) << pushed.dump();
+  } else {
+    EXPECT_EQ(pushed["code"], "busy") << pushed.dump();
+  }
+  EXPECT_NE(pushed.value("previous", ""), v2) << pushed.dump();
+}
+
+// Case: an abort during the commit phase stops the commit and rolls back.
+TEST_F(RolloutTest, AbortDuringTheCommitPhaseRollsBack) {
+  make_fleet(3);
+  policy_ = "stages:\n  - {scope: all, bake_s: 0.1}\nhealth: {interval_s: 0.05}\n";
+  start_controller();
+  for (auto& n : nodes_) n->delay_command("commit", 400);
+  json r = push(zone(2, "192.0.2.81"));
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  ASSERT_TRUE(eventually([&] {
+    return ctl_->handle({{"cmd", "rollout"}, {"rollout", r["rollout"]}})["rollout"]["state"] ==
+           "committing";
+  }));
+  json a = ctl_->handle({{"cmd", "abort"}});
+  EXPECT_TRUE(a.value("ok", false)) << a.dump();
+  for (auto& n : nodes_) n->delay_command("commit", 0);
+  json done = wait_done(r["rollout"]);
+  EXPECT_EQ(done["state"], "rolled_back") << done.dump();
+  EXPECT_TRUE(fleet_on(nodes_, prev_));
+}
+
+// Case: an abort is journaled: a daemon that stops before acting on it rolls
+// back after its restart instead of resuming.
+TEST_F(RolloutTest, AbortSurvivesARestart) {
+  make_fleet(2);
+  policy_ = "stages:\n  - {scope: all, bake_s: 0.1}\nhealth: {interval_s: 0.05}\n";
+  start_controller();
+  for (auto& n : nodes_) n->delay_command("commit", 600);
+  json r = push(zone(2, "192.0.2.81"));
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  ASSERT_TRUE(eventually([&] {
+    return ctl_->handle({{"cmd", "rollout"}, {"rollout", r["rollout"]}})["rollout"]["state"] ==
+           "committing";
+  }));
+  EXPECT_TRUE(ctl_->handle({{"cmd", "abort"}}).value("ok", false));
+  ctl_.reset();  // gone before the engine acted on the abort
+  for (auto& n : nodes_) n->delay_command("commit", 0);
+  ctl_ = std::make_unique<Controller>(Controller::Options{fleet_, dir_ + "/state", {}});
+  ctl_->start();
+  json done = wait_done(r["rollout"]);
+  EXPECT_EQ(done["state"], "rolled_back") << done.dump();
+  EXPECT_TRUE(eventually([&] { return bool(fleet_on(nodes_, prev_)); }))
+      << fleet_on(nodes_, prev_).message();
+}
+
+// Case: a rollout naming a node the fleet file no longer has, after a
+// restart, fails and rolls back; the daemon does not die.
+TEST_F(RolloutTest, NodeMissingFromTheFleetFileAfterARestartRollsBack) {
+  make_fleet(3);
+  policy_ =
+      "stages:\n  - {scope: node, bake_s: 30}\n  - {scope: all, bake_s: 0.1}\n"
+      "health: {interval_s: 0.05}\n";
+  start_controller();
+  json r = push(zone(2, "192.0.2.81"));
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  wait_stage(r["rollout"], 0);
+  ctl_.reset();
+  Fleet two = fleet_;
+  two.nodes.erase(two.nodes.begin());  // the canary node left the fleet file
+  ctl_ = std::make_unique<Controller>(Controller::Options{two, dir_ + "/state", {}});
+  ctl_->start();
+  json done = wait_done(r["rollout"]);
+  EXPECT_EQ(done["state"], "rolled_back") << done.dump();
+  EXPECT_NE(done["reason"].get<std::string>().find("edge-1"), std::string::npos) << done.dump();
+  EXPECT_TRUE(ctl_->handle({{"cmd", "status"}}).value("ok", false));
+}
+
+// Case: a stored version that can no longer be read fails the rollout
+// (rolled back), it does not terminate the daemon.
+TEST_F(RolloutTest, UnreadableStoredVersionRollsBack) {
+  make_fleet(3);
+  policy_ =
+      "stages:\n  - {scope: node, bake_s: 2}\n  - {scope: all, bake_s: 0.1}\n"
+      "health: {interval_s: 0.05}\n";
+  start_controller();
+  std::string v = version_of(zone(2, "192.0.2.81"));
+  json r = push(zone(2, "192.0.2.81"));
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  wait_stage(r["rollout"], 0);
+  ctl_.reset();
+  for (const auto& e : fs::directory_iterator(dir_ + "/state/versions/" + v))
+    if (e.path().extension() == ".zone") fs::remove(e.path());
+  ctl_ = std::make_unique<Controller>(Controller::Options{fleet_, dir_ + "/state", {}});
+  ctl_->start();
+  json done = wait_done(r["rollout"]);
+  EXPECT_EQ(done["state"], "rolled_back") << done.dump();
+  EXPECT_TRUE(eventually([&] { return bool(fleet_on(nodes_, prev_)); }))
+      << fleet_on(nodes_, prev_).message();
+}
+
+// Case: under on_node_down: wait, a target that is down does not stop the
+// gates from judging the targets that already serve the new version.
+TEST_F(RolloutTest, WaitingForADownNodeKeepsTheGatesRunning) {
+  make_fleet(3);
+  policy_ = R"(stages:
+  - {name: canary-node, scope: node, bake_s: 0.3}
+  - {name: all, scope: all, bake_s: 30}
+health:
+  interval_s: 0.05
+  min_queries: 100
+  on_node_down: wait
+)";
+  std::string next = zone(2, "192.0.2.80", 20, 7);
+  std::string v = version_of(next);
+  std::atomic<bool> bad{false};
+  for (auto& n : nodes_)
+    n->set_traffic(
+        [v, &bad](int, const std::string& ver) { return traffic(1000, ver == v && bad ? 60 : 1); });
+  // The last stage's upload to edge-3 hangs; edge-3 dies while it does.
+  nodes_[2]->delay_command("upload", 2000);
+  start_controller();
+  json r = push(next);
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  ASSERT_TRUE(eventually([&] {
+    const json ro = ctl_->handle({{"cmd", "rollout"}, {"rollout", r["rollout"]}});
+    for (const auto& e : ro["events"])
+      if (e["ev"] == "upload" && e["node"] == "edge-3") return true;
+    return false;
+  }));
+  nodes_[2]->stop();
+  bad = true;  // edge-1 and edge-2 serve the new version, and it is bad
+  json done = wait_done(r["rollout"]);
+  EXPECT_EQ(done["state"], "rolled_back") << done.dump();
+  EXPECT_NE(done["reason"].get<std::string>().find("nxdomain rate"), std::string::npos)
+      << done.dump();
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(nodes_[i]->committed(), prev_);
+}
+
+// ... and a node that never comes back fails the stage at its timeout.
+TEST_F(RolloutTest, WaitingForADownNodeEndsAtTheStageTimeout) {
+  make_fleet(2);
+  policy_ = R"(stages:
+  - {name: all, scope: all, bake_s: 0.2, timeout_s: 1}
+health:
+  interval_s: 0.05
+  on_node_down: wait
+)";
+  nodes_[1]->delay_command("upload", 300);
+  start_controller();
+  json r = push(zone(2, "192.0.2.81"));
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  nodes_[1]->stop();
+  json done = wait_done(r["rollout"]);
+  EXPECT_EQ(done["state"], "rolled_back") << done.dump();
+  EXPECT_NE(done["reason"].get<std::string>().find("edge-2"), std::string::npos) << done.dump();
+  EXPECT_EQ(nodes_[0]->committed(), prev_);
+}
+
+// Case: the last stage (no control lcores) is judged against the control
+// rates of earlier stages, also after a restart in that stage.
+TEST_F(RolloutTest, LastStageRateGateHoldsAfterARestart) {
+  make_fleet(2);
+  policy_ = R"(stages:
+  - {name: canary-lcore, scope: lcore, bake_s: 0.3}
+  - {name: all, scope: all, bake_s: 30}
+health:
+  interval_s: 0.05
+  min_queries: 100
+)";
+  std::string next = zone(2, "192.0.2.80", 20, 7);
+  std::string v = version_of(next);
+  std::atomic<bool> bad{false};
+  for (auto& n : nodes_)
+    n->set_traffic(
+        [v, &bad](int, const std::string& ver) { return traffic(1000, ver == v && bad ? 60 : 1); });
+  start_controller();
+  json r = push(next);
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  wait_stage(r["rollout"], 1);
+  ctl_.reset();
+  bad = true;  // the new version goes bad once it serves everywhere
+  ctl_ = std::make_unique<Controller>(Controller::Options{fleet_, dir_ + "/state", {}});
+  ctl_->start();
+  json done = wait_done(r["rollout"]);
+  EXPECT_EQ(done["state"], "rolled_back") << done.dump();
+  EXPECT_NE(done["reason"].get<std::string>().find("nxdomain rate"), std::string::npos)
+      << done.dump();
+}
+
+// ... and a stage whose canary saw enough traffic does not pass on bake
+// time when no control side saw enough to compare with.
+TEST_F(RolloutTest, StageWithTrafficDoesNotPassWithoutAComparison) {
+  make_fleet(2);
+  policy_ = R"(stages:
+  - {name: all, scope: all, bake_s: 0.2, timeout_s: 2}
+health:
+  interval_s: 0.05
+  min_queries: 100
+)";
+  std::string next = zone(2, "192.0.2.80", 20, 7);
+  std::string v = version_of(next);
+  // Only the new version sees traffic: there is nothing to compare it with.
+  for (auto& n : nodes_)
+    n->set_traffic(
+        [v](int, const std::string& ver) { return ver == v ? traffic(1000, 60) : Counters{}; });
+  start_controller();
+  json r = push(next);
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  json done = wait_done(r["rollout"]);
+  EXPECT_EQ(done["state"], "rolled_back") << done.dump();
+  EXPECT_NE(done["reason"].get<std::string>().find("rates could not be compared"),
+            std::string::npos)
+      << done.dump();
+}
+
+// Case: one daemon per state directory.
+TEST_F(RolloutTest, SecondDaemonOnTheSameStateDirIsRefused) {
+  make_fleet(2);
+  policy_ =
+      "stages:\n  - {scope: lcore, bake_s: 30}\n  - {scope: all, bake_s: 0.1}\n"
+      "health: {interval_s: 0.05}\n";
+  start_controller();
+  json r = push(zone(2, "192.0.2.81"));
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  wait_stage(r["rollout"], 0);
+  auto read = [](const std::string& p) {
+    std::ifstream f(p);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  // An in-flight store write and a torn journal tail the live daemon is
+  // about to complete: a second daemon must touch neither.
+  fs::create_directories(dir_ + "/state/versions/inflight.tmp");
+  std::string journal = read(dir_ + "/state/journal.jsonl");
+  try {
+    Controller second(Controller::Options{fleet_, dir_ + "/state", {}});
+    ADD_FAILURE() << "a second controller opened the same state directory";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("in use by another edgectl serve"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(fs::exists(dir_ + "/state/versions/inflight.tmp"));
+  EXPECT_EQ(read(dir_ + "/state/journal.jsonl").substr(0, journal.size()), journal);
+  EXPECT_TRUE(ctl_->handle({{"cmd", "abort"}}).value("ok", false));
+  EXPECT_EQ(wait_done(r["rollout"])["state"], "rolled_back");
+}
