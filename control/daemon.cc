@@ -132,6 +132,20 @@ int exit_for(const std::string& state) {
   return 1;
 }
 
+// Nodes that are not (yet) on the committed version, as status sees them
+// now: a rollback's result names them instead of claiming "everywhere".
+json pending_nodes(Daemon& d) {
+  json s = d.call({{"cmd", "status"}});
+  return s.value("pending", json::array());
+}
+
+std::string pending_text(const json& pending) {
+  std::string t;
+  for (const auto& p : pending)
+    t += "\n  pending: " + p.value("node", "") + ": " + p.value("reason", "");
+  return t;
+}
+
 // Follows one rollout until it ends; prints events as they come.
 int follow(Daemon& d, uint64_t id, bool as_json) {
   size_t since = 0;
@@ -147,12 +161,19 @@ int follow(Daemon& d, uint64_t id, bool as_json) {
     const json& ro = r["rollout"];
     std::string state = ro.value("state", "");
     if (state == "committed" || state == "rolled_back") {
-      if (as_json) std::cout << json{{"result", state}, {"rollout", ro}}.dump() << std::endl;
-      else
-        std::cout << (state == "committed" ? "result: committed everywhere"
-                                           : "result: rolled back (" + ro.value("reason", "") + ")")
+      json pending = state == "rolled_back" ? pending_nodes(d) : json::array();
+      if (as_json)
+        std::cout << json{{"result", state}, {"rollout", ro}, {"pending", pending}}.dump()
                   << std::endl;
-      return exit_for(state);
+      else if (state == "committed") std::cout << "result: committed everywhere" << std::endl;
+      else if (pending.empty())
+        std::cout << "result: rolled back everywhere (" << ro.value("reason", "") << ")"
+                  << std::endl;
+      else
+        std::cout << "result: rolled back (" << ro.value("reason", "") << "), " << pending.size()
+                  << " node(s) pending; edgectl serve keeps repairing them" << pending_text(pending)
+                  << std::endl;
+      return state == "rolled_back" && !pending.empty() ? 4 : exit_for(state);
     }
     if (!as_json && state != "committing" && state != "rolling_back") {
       size_t stage = ro.value("stage", size_t(0)), n = ro["stages"].size();
@@ -285,14 +306,18 @@ int cli_status(const std::string& socket, bool as_json) {
   for (const auto& n : r["nodes"]) {
     std::cout << "node " << n.value("name", "") << " (wave " << n.value("wave", 0) << "): ";
     if (!n.value("up", false)) {
-      std::cout << "DOWN: " << n.value("error", "") << "\n";
+      std::cout << "DOWN: " << n.value("error", "") << (n.contains("pending") ? " [PENDING]" : "")
+                << "\n";
       continue;
     }
     std::cout << "committed " << short_id(n.value("committed", "")) << ", serves";
     for (auto it = n["served"].begin(); it != n["served"].end(); ++it)
       std::cout << " lcore " << it.key() << "=" << short_id(it.value().get<std::string>());
+    if (n.contains("pending")) std::cout << " [PENDING: " << n.value("pending", "") << "]";
     std::cout << "\n";
   }
+  if (!r.value("pending", json::array()).empty())
+    std::cout << r["pending"].size() << " node(s) not on the committed version yet\n";
   return 0;
 }
 
@@ -325,15 +350,29 @@ int cli_rollback(const std::string& socket, const std::string& version, bool wai
     if (!as_json)
       std::cout << "aborting rollout " << r.value("rollout", 0) << ": rolling back to "
                 << r.value("to", "") << "\n";
-    if (wait) return follow(d, r.value("rollout", uint64_t(0)), as_json) == 3 ? 0 : 1;
+    if (wait) {
+      int rc = follow(d, r.value("rollout", uint64_t(0)), as_json);
+      return rc == 3 ? 0 : rc;  // rolled back is what was asked; 4 still means pending nodes
+    }
   } else {
     if (!as_json)
       std::cout << "rolling back from " << r.value("from", "") << " to " << r.value("to", "")
                 << "\n";
-    while (wait) {
-      json s = d.call({{"cmd", "status"}});
-      if (s["manual_rollback"].is_null() && s["rollout"].is_null()) break;
-      ::usleep(300'000);
+    if (wait) {
+      for (;;) {
+        json s = d.call({{"cmd", "status"}});
+        if (s["manual_rollback"].is_null() && s["rollout"].is_null()) break;
+        ::usleep(300'000);
+      }
+      json pending = pending_nodes(d);
+      r["pending"] = pending;
+      if (as_json) std::cout << r.dump() << "\n";
+      else if (pending.empty()) std::cout << "rolled back everywhere\n";
+      else
+        std::cout << "rolled back, " << pending.size()
+                  << " node(s) pending; edgectl serve keeps repairing them" << pending_text(pending)
+                  << "\n";
+      return pending.empty() ? 0 : 4;
     }
   }
   if (as_json) std::cout << r.dump() << "\n";
