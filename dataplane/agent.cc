@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "proto/framing.hh"
@@ -53,7 +54,8 @@ ControlAgent::ControlAgent(VersionRegistry& reg, AgentHooks hooks)
     : reg_(reg),
       hooks_(std::move(hooks)),
       started_(std::chrono::steady_clock::now()),
-      server_([this](const std::string& frame) { return handle_frame(frame); },
+      server_([this](const std::string& frame,
+                     const proto::Peer& peer) { return handle_frame(frame, &peer); },
               proto::ServerOptions{.thread_init = hooks_.thread_init}) {}
 
 ControlAgent::~ControlAgent() { stop(); }
@@ -62,14 +64,19 @@ void ControlAgent::start(const std::string& path) { server_.start(path); }
 
 void ControlAgent::stop() { server_.stop(); }
 
-json ControlAgent::handle_frame(const std::string& frame) {
+void ControlAgent::log(const std::string& line) const {
+  if (hooks_.log) hooks_.log(line);
+  else std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+json ControlAgent::handle_frame(const std::string& frame, const proto::Peer* peer) {
   std::string err;
   auto msg = proto::parse_message(frame, &err);
   if (!msg) return proto::make_error(nullptr, "bad_request", err);
-  return handle(*msg);
+  return handle(*msg, peer);
 }
 
-json ControlAgent::handle(const json& req) {
+json ControlAgent::handle(const json& req, const proto::Peer* peer) {
   json id = req.contains("id") ? req["id"] : json(nullptr);
   auto v = req.find("v");
   if (v == req.end() || !v->is_number_integer() || v->get<int64_t>() != proto::kVersion)
@@ -77,9 +84,24 @@ json ControlAgent::handle(const json& req) {
   auto c = req.find("cmd");
   if (c == req.end() || !c->is_string())
     return proto::make_error(id, "bad_request", "missing \"cmd\"");
+  const std::string& cmd = c->get_ref<const std::string&>();
   std::lock_guard lock(cmd_mu_);
+  // Checked under cmd_mu_, just before acting: so a request is applied
+  // either before every command its client sends after closing this
+  // connection, or not at all. If the close came before this check, the
+  // check sees it (a unix socket's peer is shut in close(2) itself, unless
+  // another process holds a copy of the fd). If it came after, anything the
+  // client sent later on a new connection waits for cmd_mu_, which is held
+  // until this command has been applied.
+  if (peer && peer->gone()) {
+    std::string id_text = id.dump();
+    if (id_text.size() > 64) id_text = id_text.substr(0, 64) + "...";  // ids are the client's
+    log("control: dropped \"" + cmd.substr(0, 64) + "\" (id " + id_text +
+        "): its client closed the connection before it was applied");
+    return proto::make_error(id, "gone", "the client closed the connection; not applied");
+  }
   try {
-    json r = dispatch(c->get<std::string>(), req);
+    json r = dispatch(cmd, req);
     json ok = proto::make_ok(id);
     ok.update(r);
     return ok;

@@ -379,6 +379,7 @@ void start_agent(Node& n, const Config& cfg, const std::function<void()>& helper
     return true;
   };
   hooks.thread_init = helper_init;
+  hooks.log = [](const std::string& line) { std::printf("edgedns: %s\n", line.c_str()); };
   n.agent = std::make_unique<ControlAgent>(*n.registry, std::move(hooks));
   n.agent->start(cfg.control);
   std::printf("edgedns: control socket %s\n", cfg.control.c_str());
