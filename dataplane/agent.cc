@@ -37,6 +37,14 @@ json diag_json(const zones::Diagnostic& d) {
           {"message", d.message}};
 }
 
+// The commands an "epoch" fences: all but hello, status and health.
+bool changes_state(const std::string& cmd) {
+  return cmd == "upload" || cmd == "delta" || cmd == "publish" || cmd == "commit" ||
+         cmd == "rollback" || cmd == "drop";
+}
+
+json epoch_or_null(const std::optional<int64_t>& e) { return e ? json(*e) : json(nullptr); }
+
 json version_or_null(const std::shared_ptr<const Version>& v) {
   return v ? json(v->hex) : json(nullptr);
 }
@@ -100,8 +108,24 @@ json ControlAgent::handle(const json& req, const proto::Peer* peer) {
         "): its client closed the connection before it was applied");
     return proto::make_error(id, "gone", "the client closed the connection; not applied");
   }
+  // Fencing: a controller that took over raises the epoch, and whatever an
+  // older one still has in flight is refused instead of undoing its work.
+  std::optional<int64_t> epoch;
+  if (changes_state(cmd)) {
+    auto e = req.find("epoch");
+    if (e != req.end() && !e->is_null()) {
+      if (!e->is_number_integer() || e->get<int64_t>() < 0)
+        return proto::make_error(id, "bad_request", "field \"epoch\" must be an integer >= 0");
+      epoch = e->get<int64_t>();
+      if (epoch_ && *epoch < *epoch_)
+        return proto::make_error(id, "stale",
+                                 "epoch " + std::to_string(*epoch) + " is older than epoch " +
+                                     std::to_string(*epoch_) + ", already applied; not applied");
+    }
+  }
   try {
     json r = dispatch(cmd, req);
+    if (epoch && (!epoch_ || *epoch > *epoch_)) epoch_ = epoch;
     json ok = proto::make_ok(id);
     ok.update(r);
     return ok;
@@ -151,7 +175,8 @@ json ControlAgent::cmd_hello() {
           {"protocol", proto::kVersion},
           {"lcores", reg_.lcore_ids()},
           {"committed", version_or_null(reg_.committed())},
-          {"served", served_map()}};
+          {"served", served_map()},
+          {"epoch", epoch_or_null(epoch_)}};
 }
 
 json ControlAgent::cmd_upload(const json& req) {
@@ -306,7 +331,8 @@ json ControlAgent::cmd_status() {
           {"committed", version_or_null(committed)},
           {"previous_committed", version_or_null(previous)},
           {"memory_bytes", reg_.memory_bytes()},
-          {"rss_bytes", rss_bytes()}};
+          {"rss_bytes", rss_bytes()},
+          {"epoch", epoch_or_null(epoch_)}};
 }
 
 json ControlAgent::cmd_health() {

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,9 @@ class ControlAgent {
   VersionRegistry& reg_;
   AgentHooks hooks_;
   std::mutex cmd_mu_;  // one command at a time
+  // The highest "epoch" of a state-changing request applied (under cmd_mu_;
+  // per process: a restart has ended every connection a stale one could use).
+  std::optional<int64_t> epoch_;
   std::chrono::steady_clock::time_point started_;
   proto::Server server_;  // last: its threads call handle_frame
 };

@@ -447,6 +447,45 @@ TEST(Agent, RequestOfAClientThatLeftIsNotApplied) {
   rmdir(dir);
 }
 
+// Fencing: a state-changing request with an "epoch" lower than the highest
+// one applied is refused with "stale" and changes nothing; equal and higher
+// epochs and requests without one are applied; a refused or failed request
+// does not raise the epoch; read-only commands are never fenced.
+TEST(Agent, EpochFencesStaleRequests) {
+  Node n;
+  ControlAgent agent(n.reg, {});
+  std::string v1 = agent.handle(upload_req(1))["version"],
+              v2 = agent.handle(upload_req(2))["version"];
+  EXPECT_EQ(agent.handle(req("hello"))["epoch"], nullptr);
+  json r = agent.handle(req("publish", {{"version", v1}, {"epoch", 5}}));
+  ASSERT_TRUE(r["ok"]) << r;
+  EXPECT_EQ(agent.handle(req("hello"))["epoch"], 5);
+  r = agent.handle(req("publish", {{"version", v2}, {"epoch", 4}}));
+  EXPECT_EQ(r["code"], "stale") << r;
+  EXPECT_EQ(r["error"], "epoch 4 is older than epoch 5, already applied; not applied");
+  EXPECT_EQ(agent.handle(req("hello"))["served"]["3"], v1);
+  EXPECT_EQ(agent.handle(req("commit", {{"version", v1}, {"epoch", 3}}))["code"], "stale");
+  EXPECT_EQ(n.reg.committed(), nullptr);
+  EXPECT_EQ(agent.handle(req("upload", {{"zones", {{{"file", "t.zone"}, {"text", zone(3)}}}},
+                                        {"epoch", 1}}))["code"],
+            "stale");
+  EXPECT_EQ(n.reg.versions().size(), 2u);
+  // A failure with a higher epoch does not move the fence.
+  EXPECT_EQ(agent.handle(req("publish", {{"version", std::string(32, '0')}, {"epoch", 9}}))["code"],
+            "unknown_version");
+  EXPECT_TRUE(agent.handle(req("commit", {{"version", v1}, {"epoch", 5}}))["ok"]);
+  EXPECT_TRUE(agent.handle(req("publish", {{"version", v2}}))["ok"]);  // unfenced
+  EXPECT_TRUE(agent.handle(req("status", {{"epoch", 1}}))["ok"]);      // read-only
+  EXPECT_EQ(agent.handle(req("status"))["epoch"], 5);
+  r = agent.handle(req("rollback", {{"epoch", 7}}));
+  ASSERT_TRUE(r["ok"]) << r;
+  EXPECT_EQ(r["version"], v1);
+  EXPECT_EQ(agent.handle(req("drop", {{"version", v2}, {"epoch", 6}}))["code"], "stale");
+  EXPECT_EQ(agent.handle(req("drop", {{"version", v2}, {"epoch", "7"}}))["code"], "bad_request");
+  EXPECT_EQ(agent.handle(req("drop", {{"version", v2}, {"epoch", -1}}))["code"], "bad_request");
+  EXPECT_TRUE(agent.handle(req("drop", {{"version", v2}, {"epoch", 7}}))["ok"]);
+}
+
 // The swap path of agent_swap.sh (uploads, deltas, publishes) with readers
 // running: under -Db_sanitize=address this is the leak/use-after-free check.
 TEST(Agent, UploadDeltaPublishLoop) {
