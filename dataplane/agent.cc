@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "proto/framing.hh"
@@ -36,6 +37,14 @@ json diag_json(const zones::Diagnostic& d) {
           {"message", d.message}};
 }
 
+// The commands an "epoch" fences: all but hello, status and health.
+bool changes_state(const std::string& cmd) {
+  return cmd == "upload" || cmd == "delta" || cmd == "publish" || cmd == "commit" ||
+         cmd == "rollback" || cmd == "drop";
+}
+
+json epoch_or_null(const std::optional<int64_t>& e) { return e ? json(*e) : json(nullptr); }
+
 json version_or_null(const std::shared_ptr<const Version>& v) {
   return v ? json(v->hex) : json(nullptr);
 }
@@ -53,7 +62,8 @@ ControlAgent::ControlAgent(VersionRegistry& reg, AgentHooks hooks)
     : reg_(reg),
       hooks_(std::move(hooks)),
       started_(std::chrono::steady_clock::now()),
-      server_([this](const std::string& frame) { return handle_frame(frame); },
+      server_([this](const std::string& frame,
+                     const proto::Peer& peer) { return handle_frame(frame, &peer); },
               proto::ServerOptions{.thread_init = hooks_.thread_init}) {}
 
 ControlAgent::~ControlAgent() { stop(); }
@@ -62,14 +72,19 @@ void ControlAgent::start(const std::string& path) { server_.start(path); }
 
 void ControlAgent::stop() { server_.stop(); }
 
-json ControlAgent::handle_frame(const std::string& frame) {
+void ControlAgent::log(const std::string& line) const {
+  if (hooks_.log) hooks_.log(line);
+  else std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+json ControlAgent::handle_frame(const std::string& frame, const proto::Peer* peer) {
   std::string err;
   auto msg = proto::parse_message(frame, &err);
   if (!msg) return proto::make_error(nullptr, "bad_request", err);
-  return handle(*msg);
+  return handle(*msg, peer);
 }
 
-json ControlAgent::handle(const json& req) {
+json ControlAgent::handle(const json& req, const proto::Peer* peer) {
   json id = req.contains("id") ? req["id"] : json(nullptr);
   auto v = req.find("v");
   if (v == req.end() || !v->is_number_integer() || v->get<int64_t>() != proto::kVersion)
@@ -77,9 +92,40 @@ json ControlAgent::handle(const json& req) {
   auto c = req.find("cmd");
   if (c == req.end() || !c->is_string())
     return proto::make_error(id, "bad_request", "missing \"cmd\"");
+  const std::string& cmd = c->get_ref<const std::string&>();
   std::lock_guard lock(cmd_mu_);
+  // Checked under cmd_mu_, just before acting: so a request is applied
+  // either before every command its client sends after closing this
+  // connection, or not at all. If the close came before this check, the
+  // check sees it (a unix socket's peer is shut in close(2) itself, unless
+  // another process holds a copy of the fd). If it came after, anything the
+  // client sent later on a new connection waits for cmd_mu_, which is held
+  // until this command has been applied.
+  if (peer && peer->gone()) {
+    std::string id_text = id.dump();
+    if (id_text.size() > 64) id_text = id_text.substr(0, 64) + "...";  // ids are the client's
+    log("control: dropped \"" + cmd.substr(0, 64) + "\" (id " + id_text +
+        "): its client closed the connection before it was applied");
+    return proto::make_error(id, "gone", "the client closed the connection; not applied");
+  }
+  // Fencing: a controller that took over raises the epoch, and whatever an
+  // older one still has in flight is refused instead of undoing its work.
+  std::optional<int64_t> epoch;
+  if (changes_state(cmd)) {
+    auto e = req.find("epoch");
+    if (e != req.end() && !e->is_null()) {
+      if (!e->is_number_integer() || e->get<int64_t>() < 0)
+        return proto::make_error(id, "bad_request", "field \"epoch\" must be an integer >= 0");
+      epoch = e->get<int64_t>();
+      if (epoch_ && *epoch < *epoch_)
+        return proto::make_error(id, "stale",
+                                 "epoch " + std::to_string(*epoch) + " is older than epoch " +
+                                     std::to_string(*epoch_) + ", already applied; not applied");
+    }
+  }
   try {
-    json r = dispatch(c->get<std::string>(), req);
+    json r = dispatch(cmd, req);
+    if (epoch && (!epoch_ || *epoch > *epoch_)) epoch_ = epoch;
     json ok = proto::make_ok(id);
     ok.update(r);
     return ok;
@@ -129,7 +175,8 @@ json ControlAgent::cmd_hello() {
           {"protocol", proto::kVersion},
           {"lcores", reg_.lcore_ids()},
           {"committed", version_or_null(reg_.committed())},
-          {"served", served_map()}};
+          {"served", served_map()},
+          {"epoch", epoch_or_null(epoch_)}};
 }
 
 json ControlAgent::cmd_upload(const json& req) {
@@ -284,7 +331,8 @@ json ControlAgent::cmd_status() {
           {"committed", version_or_null(committed)},
           {"previous_committed", version_or_null(previous)},
           {"memory_bytes", reg_.memory_bytes()},
-          {"rss_bytes", rss_bytes()}};
+          {"rss_bytes", rss_bytes()},
+          {"epoch", epoch_or_null(epoch_)}};
 }
 
 json ControlAgent::cmd_health() {

@@ -8,7 +8,9 @@
 // connections run one at a time under the agent's mutex. A client that
 // stalls, sends garbage or disappears mid-frame only ends its own
 // connection: the lcores keep serving what they serve, and the next
-// connection sees where things stand. No DPDK here (unit-testable).
+// connection sees where things stand. A request whose client has closed its
+// connection by the time the mutex is taken is dropped, not applied (a
+// controller that timed out has moved on). No DPDK here (unit-testable).
 #pragma once
 
 #include <chrono>
@@ -16,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +39,9 @@ struct AgentHooks {
   std::function<bool()> lcores_alive;
   // Runs first in every agent thread (edgedns: keep them off the worker CPUs).
   std::function<void()> thread_init;
+  // One line about something the agent did on its own (a dropped request).
+  // Empty: stderr.
+  std::function<void(const std::string&)> log;
 };
 
 // A refused command with diagnostics (invalid_zone, or a bad delta).
@@ -63,10 +69,12 @@ class ControlAgent {
   size_t connections() { return server_.connections(); }
 
   // One request (already parsed) -> its reply. Any control thread; commands
-  // are serialised. Exposed for unit tests.
-  nlohmann::json handle(const nlohmann::json& req);
+  // are serialised. `peer`: the connection it came on (null: none, e.g. a
+  // unit test), so that it is dropped when the client has gone. Exposed for
+  // unit tests.
+  nlohmann::json handle(const nlohmann::json& req, const proto::Peer* peer = nullptr);
   // A raw frame -> its reply (framing and JSON errors included).
-  nlohmann::json handle_frame(const std::string& frame);
+  nlohmann::json handle_frame(const std::string& frame, const proto::Peer* peer = nullptr);
 
  private:
   nlohmann::json dispatch(const std::string& cmd, const nlohmann::json& req);
@@ -81,10 +89,14 @@ class ControlAgent {
   nlohmann::json cmd_drop(const nlohmann::json& req);
   nlohmann::json served_map() const;
   void commit_version(const std::shared_ptr<const Version>& v);
+  void log(const std::string& line) const;
 
   VersionRegistry& reg_;
   AgentHooks hooks_;
   std::mutex cmd_mu_;  // one command at a time
+  // The highest "epoch" of a state-changing request applied (under cmd_mu_;
+  // per process: a restart has ended every connection a stale one could use).
+  std::optional<int64_t> epoch_;
   std::chrono::steady_clock::time_point started_;
   proto::Server server_;  // last: its threads call handle_frame
 };

@@ -19,7 +19,10 @@ constexpr const char* kFooter =
     "Notes:\n"
     "  --control opens the node agent's unix socket (uploads, deltas, canary publication,\n"
     "  commits; edgectl node/serve use it). --state-dir keeps committed versions as\n"
-    "  last-known-good files and serves the newest at start-up when no --zone is given.\n"
+    "  last-known-good files. At start-up the newest good one is served; the --zone set\n"
+    "  only when there is none (the bootstrap; it is then written as the first), or with\n"
+    "  --force-zone (it replaces what the control plane committed: for one start, e.g.\n"
+    "  after editing the zone files on purpose; do not leave it in a unit file).\n"
     "  With one lcore (-l N) the worker loop runs on it and housekeeping in an ordinary\n"
     "  thread; with more, the main lcore does housekeeping.\n"
     "  Signals: SIGUSR1 prints per-lcore counters to stdout; SIGINT/SIGTERM stop cleanly.";
@@ -27,7 +30,7 @@ constexpr const char* kFooter =
 struct CliValues {
   std::vector<std::string> listen, zones;
   std::string control, state_dir, config_file;
-  bool idle_sleep = false;
+  bool idle_sleep = false, force_zone = false;
   unsigned idle_max = 0;
   bool no_exception = false, no_tcp = false;
   std::string exception_iface;
@@ -47,6 +50,9 @@ void build_app(CLI::App& app, CliValues& v) {
       ->allow_extra_args(false);
   app.add_option("--control", v.control, "unix socket of the node agent (see notes)");
   app.add_option("--state-dir", v.state_dir, "directory of last-known-good versions (see notes)");
+  app.add_flag("--force-zone", v.force_zone,
+               "serve the --zone files even when --state-dir holds a good last-known-good, and "
+               "write them as the newest (see notes)");
   app.add_flag(
       "--idle-sleep", v.idle_sleep,
       "sleep with growing pauses (1us doubling up to --idle-sleep-max-us) while RX is empty");
@@ -134,6 +140,7 @@ Config load_yaml_config(const std::string& path) {
                                       "zones",
                                       "control",
                                       "state-dir",
+                                      "force-zone",
                                       "idle-sleep",
                                       "idle-sleep-max-us",
                                       "exception-path",
@@ -160,6 +167,7 @@ Config load_yaml_config(const std::string& path) {
       for (const auto& z : yaml_strings(root[key], key)) c.zones.push_back(parse_zone_arg(z));
     if (root["control"]) c.control = root["control"].as<std::string>();
     if (root["state-dir"]) c.state_dir = root["state-dir"].as<std::string>();
+    if (root["force-zone"]) c.force_zone = root["force-zone"].as<bool>();
     if (root["idle-sleep"]) c.idle_sleep = root["idle-sleep"].as<bool>();
     if (root["idle-sleep-max-us"]) c.idle_sleep_max_us = root["idle-sleep-max-us"].as<unsigned>();
     if (root["exception-path"]) c.exception_path = root["exception-path"].as<bool>();
@@ -217,6 +225,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   }
   if (app.count("--control")) c.control = v.control;
   if (app.count("--state-dir")) c.state_dir = v.state_dir;
+  if (app.count("--force-zone")) c.force_zone = v.force_zone;
   if (app.count("--idle-sleep")) c.idle_sleep = v.idle_sleep;
   if (app.count("--idle-sleep-max-us")) c.idle_sleep_max_us = v.idle_max;
   if (v.no_exception) c.exception_path = false;
@@ -230,6 +239,8 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--tcp-max-queries")) c.tcp_max_queries = v.tcp_max_queries;
   if (app.count("--rrl-rate")) c.rrl_rate = v.rrl_rate;
   if (app.count("--rrl-slip")) c.rrl_slip = v.rrl_slip;
+  if (c.force_zone && c.zones.empty())
+    throw ConfigError("--force-zone needs zone files (--zone, or zone: in --config): none given");
   out.cfg = std::move(c);
   return out;
 }

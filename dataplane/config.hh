@@ -25,8 +25,9 @@ struct ZoneArg {
 struct Config {
   std::vector<std::string> listen;  // service addresses, IPv4 and IPv6 text
   std::vector<ZoneArg> zones;
-  std::string control;    // the agent's unix socket (dataplane/agent.hh); empty: none
-  std::string state_dir;  // last-known-good versions (dataplane/lkg_store.hh)
+  std::string control;      // the agent's unix socket (dataplane/agent.hh); empty: none
+  std::string state_dir;    // last-known-good versions (dataplane/lkg_store.hh)
+  bool force_zone = false;  // serve the --zone set even over a good last-known-good
   bool idle_sleep = false;
   unsigned idle_sleep_max_us = 1000;  // backoff ceiling: 1 ms keeps a burst's wait below a timeout
   std::string config_file;
@@ -57,7 +58,7 @@ struct ParsedArgs {
 ParsedArgs parse_args(int argc, const char* const* argv);
 
 // The YAML keys: listen (string or list), zone (string or list; NAME=FILE
-// allowed), control, state-dir, idle-sleep (bool), idle-sleep-max-us,
+// allowed), control, state-dir, force-zone (bool), idle-sleep (bool), idle-sleep-max-us,
 // exception-path (bool), exception-iface, exception-rate, tcp (bool),
 // tcp-workers, tcp-max-connections, tcp-max-per-client, tcp-idle-timeout-ms,
 // tcp-max-queries, rrl-rate, rrl-slip.

@@ -26,4 +26,49 @@ std::shared_ptr<const zones::ZoneSet> load_newest_lkg(
   return r.zones;
 }
 
+bool start_reads_lkg(const StartOptions& o) {
+  return !o.state_dir.empty() && !(o.force_zone && o.zone_files);
+}
+
+StartPlan plan_start(const StartOptions& o, bool good_lkg) {
+  StartPlan p;
+  const std::string& dir = o.state_dir;
+  if (o.force_zone && !o.zone_files) {
+    p.note = "--force-zone without --zone: there are no zone files to serve";
+    return p;
+  }
+  if (o.zone_files && (dir.empty() || o.force_zone)) {
+    p.source = StartSource::kZoneFiles;
+    p.persist = !dir.empty();
+    if (p.persist)
+      p.note =
+          "--force-zone: serving the --zone set and writing it as the newest last-known-good "
+          "of " +
+          dir + " (it replaces what the control plane last committed here)";
+    return p;
+  }
+  if (dir.empty()) {
+    p.note = "no --zone and no --state-dir given: nothing to serve";
+    return p;
+  }
+  if (good_lkg) {
+    p.source = StartSource::kLastKnownGood;
+    if (o.zone_files)
+      p.note = "the --zone set was not used: " + dir +
+               " holds a good last-known-good (the newest commit, or the zone files of an earlier "
+               "start), which a restart serves so that it never undoes a rollout; --force-zone "
+               "serves the zone files instead";
+    return p;
+  }
+  if (o.zone_files) {
+    p.source = StartSource::kZoneFiles;
+    p.persist = true;
+    p.note = "no good last-known-good in " + dir +
+             ": serving the --zone set and writing it as the last-known-good";
+    return p;
+  }
+  p.note = "no --zone given and no good last-known-good file in " + dir;
+  return p;
+}
+
 }  // namespace edgedns::dp

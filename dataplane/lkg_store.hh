@@ -1,6 +1,6 @@
 // edgedns's use of the last-known-good files (zones/lkg.hh, format in
-// docs/control-protocol.md): persist a committed version, and at start-up
-// without --zone load the newest good file. Control thread; blocks on disk.
+// docs/control-protocol.md): persist a committed version, and choose and
+// load what a start serves. Control thread; blocks on disk.
 #pragma once
 
 #include <functional>
@@ -19,5 +19,35 @@ void persist_lkg(const std::string& dir, const Version& v);
 // none. `log` gets one line per skipped file saying which and why.
 std::shared_ptr<const zones::ZoneSet> load_newest_lkg(
     const std::string& dir, const std::function<void(const std::string&)>& log);
+
+// What a start serves. The --zone files are the bootstrap of a node the
+// control plane manages: once --state-dir holds a good last-known-good (a
+// commit, or an earlier start's zone files), a restart serves that, so a
+// crash or a reboot never undoes a rollout. --force-zone is the operator's
+// way back to the zone files.
+struct StartOptions {
+  bool zone_files = false;  // --zone given
+  bool force_zone = false;  // --force-zone (only with --zone)
+  std::string state_dir;    // --state-dir; empty: none
+};
+
+enum class StartSource {
+  kZoneFiles,      // load the --zone files
+  kLastKnownGood,  // serve the newest good file of state_dir
+  kNothing,        // refuse to start: `note` says why
+};
+
+struct StartPlan {
+  StartSource source = StartSource::kNothing;
+  bool persist = false;  // write what is served as the newest last-known-good
+  std::string note;      // the log line saying what is served and why ("" when obvious)
+};
+
+// Whether the start has to look for a last-known-good at all (a forced
+// start does not read, so a large or damaged state directory cannot delay it).
+bool start_reads_lkg(const StartOptions& o);
+
+// The decision, given whether state_dir holds a good last-known-good. Pure.
+StartPlan plan_start(const StartOptions& o, bool good_lkg);
 
 }  // namespace edgedns::dp

@@ -184,18 +184,27 @@ bool prepare_state_dir(const Config& cfg) {
   return true;
 }
 
-// The zones served at start: --zone files, or without them the newest good
-// last-known-good file of --state-dir (*from_lkg set). Throws naming the file.
-std::shared_ptr<const zones::ZoneSet> start_zones(const Config& cfg, bool* from_lkg) {
-  *from_lkg = false;
-  if (!cfg.zones.empty()) return load_zones(cfg);
-  auto zs = load_newest_lkg(
-      cfg.state_dir, [](const std::string& line) { std::printf("edgedns: %s\n", line.c_str()); });
-  if (!zs)
-    throw std::runtime_error("no --zone given and no good last-known-good file in " +
-                             cfg.state_dir);
-  *from_lkg = true;
-  return zs;
+// What a start serves (plan_start, dataplane/lkg_store.hh) and whether it is
+// written as the newest last-known-good. Throws naming the file or option.
+struct StartZones {
+  std::shared_ptr<const zones::ZoneSet> zone_set;
+  bool from_lkg = false;
+  bool persist = false;
+};
+
+StartZones start_zones(const Config& cfg) {
+  auto log = [](const std::string& line) { std::printf("edgedns: %s\n", line.c_str()); };
+  const StartOptions o{!cfg.zones.empty(), cfg.force_zone, cfg.state_dir};
+  std::shared_ptr<const zones::ZoneSet> lkg;
+  if (start_reads_lkg(o)) lkg = load_newest_lkg(cfg.state_dir, log);
+  const StartPlan plan = plan_start(o, lkg != nullptr);
+  if (plan.source == StartSource::kNothing) throw std::runtime_error(plan.note);
+  if (!plan.note.empty()) log(plan.note);
+  StartZones s;
+  s.from_lkg = plan.source == StartSource::kLastKnownGood;
+  s.persist = plan.persist;
+  s.zone_set = s.from_lkg ? std::move(lkg) : load_zones(cfg);
+  return s;
 }
 
 // Blocked before the EAL starts its threads so that all inherit the mask and
@@ -305,17 +314,16 @@ void setup_lcores(Node& n, const Config& cfg, const NodeAddrs& addrs) {
 
 // The start-up version: published to every lcore before they run, so it is
 // served everywhere and counts as committed (the last-known-good).
-void publish_start_version(Node& n, const Config& cfg,
-                           std::shared_ptr<const zones::ZoneSet> zone_set, bool from_lkg) {
+void publish_start_version(Node& n, const Config& cfg, StartZones start) {
   std::vector<VersionCounters*> vcounters;
   for (LcoreState* st : n.states) vcounters.push_back(st->vcounters);
   n.registry = std::make_unique<VersionRegistry>(*n.publisher, n.worker_lcores, vcounters);
-  auto v0 = n.registry->add(std::move(zone_set));  // the registry holds it now
+  auto v0 = n.registry->add(std::move(start.zone_set));  // the registry holds it now
   n.registry->publish_all(v0);
-  if (!cfg.state_dir.empty() && !from_lkg) persist_lkg(cfg.state_dir, *v0);
+  if (start.persist) persist_lkg(cfg.state_dir, *v0);
   n.registry->commit(v0);
   std::printf("edgedns: version %s (%s) served and committed%s\n", v0->hex.c_str(),
-              v0->label.c_str(), from_lkg ? " (from the last-known-good)" : "");
+              v0->label.c_str(), start.from_lkg ? " (from the last-known-good)" : "");
 }
 
 // Helper threads (agent, exception path, TCP) run off the worker CPUs when
@@ -371,6 +379,7 @@ void start_agent(Node& n, const Config& cfg, const std::function<void()>& helper
     return true;
   };
   hooks.thread_init = helper_init;
+  hooks.log = [](const std::string& line) { std::printf("edgedns: %s\n", line.c_str()); };
   n.agent = std::make_unique<ControlAgent>(*n.registry, std::move(hooks));
   n.agent->start(cfg.control);
   std::printf("edgedns: control socket %s\n", cfg.control.c_str());
@@ -436,10 +445,9 @@ int run(int argc, char** argv) {
   if (!prepare_state_dir(cfg)) return 1;
 
   // Zones first: a bad zone fails before any device is touched.
-  std::shared_ptr<const zones::ZoneSet> zone_set;
-  bool from_lkg = false;
+  StartZones start;
   try {
-    zone_set = start_zones(cfg, &from_lkg);
+    start = start_zones(cfg);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "edgedns: %s\n", e.what());
     return 1;
@@ -461,7 +469,7 @@ int run(int argc, char** argv) {
     choose_worker_lcores(n);
     setup_ports(n, cfg, in.addrs);
     setup_lcores(n, cfg, in.addrs);
-    publish_start_version(n, cfg, std::move(zone_set), from_lkg);
+    publish_start_version(n, cfg, std::move(start));
     auto helper_init = helper_thread_init(start_cpus, n);
     start_helpers(n, cfg, in.addrs, helper_init);
     start_agent(n, cfg, helper_init);

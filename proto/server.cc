@@ -23,7 +23,11 @@ struct Server::Conn {
   std::atomic<bool> done{false};
 };
 
-Server::Server(Handler h, ServerOptions o) : handler_(std::move(h)), opt_(std::move(o)) {}
+Server::Server(Handler h, ServerOptions o)
+    : handler_([h = std::move(h)](const std::string& frame, const Peer&) { return h(frame); }),
+      opt_(std::move(o)) {}
+
+Server::Server(PeerHandler h, ServerOptions o) : handler_(std::move(h)), opt_(std::move(o)) {}
 
 Server::~Server() { stop(); }
 
@@ -159,6 +163,7 @@ void Server::accept_loop() {
 void Server::serve(Conn* c) {
   if (opt_.thread_init) opt_.thread_init();
   const ReadLimits lim{opt_.max_frame, opt_.idle_timeout_ms, opt_.frame_timeout_ms};
+  const Peer peer(*c->s);
   std::string frame;
   while (!stopping_) {
     uint32_t announced = 0;
@@ -175,7 +180,7 @@ void Server::serve(Conn* c) {
     if (st != IoStatus::Ok) break;  // closed, stalled or cut mid-frame: nothing was handled
     json reply;
     try {
-      reply = handler_(frame);
+      reply = handler_(frame, peer);
     } catch (const std::exception& e) {
       reply = make_error(nullptr, "bad_request", e.what());
     }

@@ -14,7 +14,9 @@
 // connection.
 //
 // Requests of one connection are handled in order on its thread; the handler
-// must be safe to call from several connection threads at once.
+// must be safe to call from several connection threads at once. A handler
+// may ask the Peer it is given whether the client is still there (a client
+// that timed out and closed will never read the reply).
 #pragma once
 
 #include <atomic>
@@ -29,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/framing.hh"
+#include "proto/stream.hh"
 
 namespace edgedns::proto {
 
@@ -49,13 +52,30 @@ struct ServerOptions {
   std::function<void()> thread_init;
 };
 
+// The connection a request came on, as its handler sees it (valid during
+// the call, on the connection's thread).
+class Peer {
+ public:
+  explicit Peer(Stream& s) : s_(s) {}
+  // True when the client closed the connection (or it broke): a reply would
+  // reach no one. A client that only ended its sending side is not gone.
+  // Never blocks.
+  bool gone() const { return s_.peer_gone(); }
+
+ private:
+  Stream& s_;
+};
+
 class Server {
  public:
   // One request frame -> its reply (framing errors included: the frame may
   // be anything). Exceptions are turned into a bad_request reply.
   using Handler = std::function<nlohmann::json(const std::string& frame)>;
+  // The same, told which connection the frame came on.
+  using PeerHandler = std::function<nlohmann::json(const std::string& frame, const Peer& peer)>;
 
   Server(Handler h, ServerOptions o = {});
+  Server(PeerHandler h, ServerOptions o = {});
   ~Server();  // stop()
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -84,7 +104,7 @@ class Server {
   void reap(bool all);
   void wake();
 
-  Handler handler_;
+  PeerHandler handler_;
   ServerOptions opt_;
   std::string path_;
   int listen_fd_ = -1;

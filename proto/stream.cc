@@ -62,6 +62,18 @@ bool FdStream::write_all(const void* buf, size_t n, int timeout_ms) {
 
 void FdStream::shutdown() { ::shutdown(fd_, SHUT_RDWR); }
 
+bool FdStream::peer_gone() {
+  // POLLHUP on a unix stream socket means both directions are shut: the
+  // peer closed (or shut down its reading side too). A half-close by the
+  // peer only raises POLLRDHUP, and such a client still reads its reply.
+  pollfd p{fd_, 0, 0};  // no events asked: POLLHUP/POLLERR/POLLNVAL are always reported
+  int r;
+  do {
+    r = ::poll(&p, 1, 0);
+  } while (r < 0 && errno == EINTR);
+  return r > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
+}
+
 std::unique_ptr<FdStream> connect_unix_stream(const std::string& path, std::string* err) {
   sockaddr_un sa{};
   if (path.empty() || path.size() >= sizeof sa.sun_path) {

@@ -23,6 +23,10 @@ class Stream {
   virtual bool write_all(const void* buf, size_t n, int timeout_ms) = 0;
   // Ends both directions: a reader blocked on another thread returns.
   virtual void shutdown() = 0;
+  // True when the peer can no longer receive anything (it closed the
+  // connection, or the connection broke); a peer that only ended its sending
+  // side is still there. Never blocks. Any thread.
+  virtual bool peer_gone() = 0;
 };
 
 // A connected stream socket (or any fd: a pipe in a test). Closes the fd on
@@ -36,6 +40,7 @@ class FdStream final : public Stream {
   ssize_t read_some(void* buf, size_t n, int timeout_ms) override;
   bool write_all(const void* buf, size_t n, int timeout_ms) override;
   void shutdown() override;
+  bool peer_gone() override;
   int fd() const { return fd_; }
   // Gives up the fd (the caller closes it).
   int release() {

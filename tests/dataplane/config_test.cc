@@ -106,3 +106,19 @@ TEST(Config, ListenAddresses) {
   EXPECT_THROW(addrs_from_listen({"198.18.0.300"}), ConfigError);
   EXPECT_THROW(addrs_from_listen({"example.com"}), ConfigError);
 }
+
+TEST(Config, ForceZone) {
+  EXPECT_FALSE(parse({"--zone", "a.zone", "--state-dir", "/d"}).cfg.force_zone);
+  EXPECT_TRUE(parse({"--zone", "a.zone", "--state-dir", "/d", "--force-zone"}).cfg.force_zone);
+  try {
+    parse({"--state-dir", "/d", "--force-zone"});
+    FAIL() << "--force-zone without zone files accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--force-zone needs zone files"), std::string::npos)
+        << e.what();
+  }
+  std::string path = write_temp("zone: x.zone\nstate-dir: /d\nforce-zone: true\n");
+  EXPECT_TRUE(parse({"--config", path.c_str()}).cfg.force_zone);
+  std::remove(path.c_str());
+  EXPECT_NE(help_text().find("--force-zone"), std::string::npos);
+}

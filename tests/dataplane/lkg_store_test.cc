@@ -1,6 +1,7 @@
 // The node's use of last-known-good files: a persisted version loads back as
 // the same zone set, the newest good file wins, a damaged newest file is
-// skipped with its reason logged, and an empty directory serves nothing.
+// skipped with its reason logged, an empty directory serves nothing, and
+// what a start serves given --zone, --force-zone and --state-dir.
 #include "dataplane/lkg_store.hh"
 
 #include <gtest/gtest.h>
@@ -99,4 +100,86 @@ TEST(LkgStore, AnUnwritableDirectoryIsAnErrorNamingIt) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
   }
+}
+
+// What a start serves: --zone is the bootstrap, a good last-known-good wins
+// over it, --force-zone wins over that.
+TEST(StartPlan, AGoodLastKnownGoodWinsOverTheZoneFiles) {
+  StartOptions o{.zone_files = true, .force_zone = false, .state_dir = "/var/lib/e"};
+  EXPECT_TRUE(start_reads_lkg(o));
+  StartPlan p = plan_start(o, true);
+  EXPECT_EQ(p.source, StartSource::kLastKnownGood);
+  EXPECT_FALSE(p.persist);  // the newest file stays the newest
+  EXPECT_EQ(p.note.rfind("the --zone set was not used: /var/lib/e holds a good last-known-good", 0),
+            0u)
+      << p.note;
+  EXPECT_NE(p.note.find("--force-zone"), std::string::npos) << p.note;
+}
+
+TEST(StartPlan, ZoneFilesWhenThereIsNoGoodLastKnownGood) {
+  StartOptions o{.zone_files = true, .force_zone = false, .state_dir = "/var/lib/e"};
+  StartPlan p = plan_start(o, false);
+  EXPECT_EQ(p.source, StartSource::kZoneFiles);
+  EXPECT_TRUE(p.persist);
+  EXPECT_NE(p.note.find("no good last-known-good in /var/lib/e"), std::string::npos) << p.note;
+}
+
+TEST(StartPlan, ForceZoneServesAndPersistsTheZoneFilesWithoutReading) {
+  StartOptions o{.zone_files = true, .force_zone = true, .state_dir = "/var/lib/e"};
+  EXPECT_FALSE(start_reads_lkg(o));
+  for (bool good : {false, true}) {
+    StartPlan p = plan_start(o, good);
+    EXPECT_EQ(p.source, StartSource::kZoneFiles);
+    EXPECT_TRUE(p.persist);
+    EXPECT_EQ(p.note.rfind("--force-zone: serving the --zone set", 0), 0u) << p.note;
+  }
+}
+
+TEST(StartPlan, WithoutStateDirTheZoneFilesAndNothingWritten) {
+  for (bool force : {false, true}) {
+    StartOptions o{.zone_files = true, .force_zone = force, .state_dir = ""};
+    EXPECT_FALSE(start_reads_lkg(o));
+    StartPlan p = plan_start(o, false);
+    EXPECT_EQ(p.source, StartSource::kZoneFiles);
+    EXPECT_FALSE(p.persist);
+    EXPECT_EQ(p.note, "");
+  }
+}
+
+TEST(StartPlan, StateDirOnly) {
+  StartOptions o{.zone_files = false, .force_zone = false, .state_dir = "/var/lib/e"};
+  EXPECT_TRUE(start_reads_lkg(o));
+  StartPlan p = plan_start(o, true);
+  EXPECT_EQ(p.source, StartSource::kLastKnownGood);
+  EXPECT_FALSE(p.persist);
+  EXPECT_EQ(p.note, "");
+  p = plan_start(o, false);
+  EXPECT_EQ(p.source, StartSource::kNothing);
+  EXPECT_EQ(p.note, "no --zone given and no good last-known-good file in /var/lib/e");
+}
+
+TEST(StartPlan, NothingToServe) {
+  EXPECT_EQ(plan_start({.zone_files = false, .force_zone = false, .state_dir = ""}, false).source,
+            StartSource::kNothing);
+  StartPlan p = plan_start({.zone_files = false, .force_zone = true, .state_dir = "/d"}, true);
+  EXPECT_EQ(p.source, StartSource::kNothing);
+  EXPECT_NE(p.note.find("--force-zone without --zone"), std::string::npos) << p.note;
+}
+
+// The decision over a real state directory, as main.cc makes it: after a
+// commit, a restart with the same --zone flag keeps the committed version.
+TEST(StartPlan, RestartAfterACommitKeepsTheCommittedVersion) {
+  TempDir d;
+  Version bootstrap = version(1), committed = version(2);
+  persist_lkg(d.path, bootstrap);  // the first start's --zone set
+  persist_lkg(d.path, committed);  // the control plane's commit
+  StartOptions o{.zone_files = true, .force_zone = false, .state_dir = d.path};
+  ASSERT_TRUE(start_reads_lkg(o));
+  logged.clear();
+  auto zs = load_newest_lkg(d.path, log);
+  ASSERT_TRUE(zs);
+  StartPlan p = plan_start(o, zs != nullptr);
+  EXPECT_EQ(p.source, StartSource::kLastKnownGood);
+  EXPECT_EQ(zones::zoneset_version(*zs).hex(), committed.hex);
+  EXPECT_FALSE(fs::exists(d.path + "/lkg-3.edz"));
 }

@@ -1,7 +1,8 @@
 // The agent's version logic without EAL: registry (versions, per-lcore
 // publication, commit, eviction, counter slots, reclamation after the grace
 // period) and the control agent (every command over its handler and over a
-// real unix socket, bad frames, clients that vanish mid-frame). Run under
+// real unix socket, bad frames, clients that vanish mid-frame or before
+// their request is applied). Run under
 // -Db_sanitize=address as the leak check of the swap path (docs/operations.md).
 #include "dataplane/registry.hh"
 #include "dataplane/agent.hh"
@@ -12,8 +13,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -341,6 +345,145 @@ TEST(Agent, SocketSurvivesBadClients) {
   agent.stop();
   EXPECT_NE(stat(path.c_str(), &st), 0);  // removed on stop
   rmdir(dir);
+}
+
+// `edgectl serve` sends publish P, times out and closes its connection, then
+// sends rollback R on a new one. P must not land afterwards: a request whose
+// client has gone is dropped. A commit blocked in the persist hook holds the
+// command mutex while P is queued (and its client closes) and R is sent.
+// R, a rollback without "to", tells whether P was applied whatever the order
+// the two waiting threads take the mutex in: with v1 committed (v0 before
+// it) and served everywhere, R goes back to v0; had P (publish v2) landed
+// first, v1 would no longer be served everywhere and R would restore v1; had
+// P landed after R, v2 would be served. Only v0 everywhere means P was dropped.
+TEST(Agent, RequestOfAClientThatLeftIsNotApplied) {
+  Node n;
+  n.start_readers();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = false, held = false, release = false;
+  std::vector<std::string> logged;
+  AgentHooks hooks;
+  hooks.log = [&](const std::string& line) {
+    std::lock_guard lock(mu);
+    logged.push_back(line);
+  };
+  hooks.persist = [&](const Version&) {
+    std::unique_lock lock(mu);
+    if (!hold) return;
+    held = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  };
+  ControlAgent agent(n.reg, hooks);
+  char dir[] = "/tmp/edgedns-agent-test.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/c.sock";
+  agent.start(path);
+
+  std::string v0 = agent.handle(upload_req(0))["version"],
+              v1 = agent.handle(upload_req(1))["version"],
+              v2 = agent.handle(upload_req(2))["version"];
+  ASSERT_TRUE(agent.handle(req("publish", {{"version", v0}}))["ok"]);
+  ASSERT_TRUE(agent.handle(req("commit", {{"version", v0}}))["ok"]);
+  ASSERT_TRUE(agent.handle(req("publish", {{"version", v1}}))["ok"]);
+  {
+    std::lock_guard lock(mu);
+    hold = true;
+  }
+  std::string err;
+  int a = proto::connect_unix(path, &err);
+  ASSERT_GE(a, 0) << err;
+  json commit_reply;
+  std::thread ta([&] { commit_reply = proto::call(a, req("commit", {{"version", v1}})); });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return held; }))
+        << "the commit never reached the persist hook";
+  }
+  // P: sent whole, then its client gives up.
+  int b = proto::connect_unix(path, &err);
+  ASSERT_GE(b, 0) << err;
+  ASSERT_TRUE(proto::write_frame(b, proto::dump_message(req("publish", {{"version", v2}}))));
+  ::close(b);
+  // R, on a connection opened after P's closed.
+  int c = proto::connect_unix(path, &err);
+  ASSERT_GE(c, 0) << err;
+  json rollback_reply;
+  std::thread tc([&] { rollback_reply = proto::call(c, req("rollback")); });
+  {
+    std::lock_guard lock(mu);
+    hold = false;
+    release = true;
+  }
+  cv.notify_all();
+  ta.join();
+  tc.join();
+  ::close(a);
+  ::close(c);
+  EXPECT_TRUE(commit_reply["ok"]) << commit_reply;
+  // Every connection has ended: P has been handled (applied or dropped) by now.
+  for (int i = 0; i < 3000 && agent.connections() != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(agent.connections(), 0u);
+  ASSERT_TRUE(rollback_reply["ok"]) << rollback_reply;
+  EXPECT_EQ(rollback_reply["version"], v0)
+      << "v1 is " << v1 << ": the publish whose client left landed before the rollback";
+  json hello = agent.handle(req("hello"));
+  EXPECT_EQ(hello["served"]["3"], v0)
+      << "v2 is " << v2 << ": the publish whose client left landed after the rollback";
+  EXPECT_EQ(hello["served"]["5"], v0);
+  EXPECT_EQ(hello["committed"], v0);
+  std::vector<std::string> lines;
+  {
+    std::lock_guard lock(mu);
+    lines = logged;
+  }
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0],
+            "control: dropped \"publish\" (id \"publish\"): its client closed the connection "
+            "before it was applied");
+  agent.stop();
+  rmdir(dir);
+}
+
+// Fencing: a state-changing request with an "epoch" lower than the highest
+// one applied is refused with "stale" and changes nothing; equal and higher
+// epochs and requests without one are applied; a refused or failed request
+// does not raise the epoch; read-only commands are never fenced.
+TEST(Agent, EpochFencesStaleRequests) {
+  Node n;
+  ControlAgent agent(n.reg, {});
+  std::string v1 = agent.handle(upload_req(1))["version"],
+              v2 = agent.handle(upload_req(2))["version"];
+  EXPECT_EQ(agent.handle(req("hello"))["epoch"], nullptr);
+  json r = agent.handle(req("publish", {{"version", v1}, {"epoch", 5}}));
+  ASSERT_TRUE(r["ok"]) << r;
+  EXPECT_EQ(agent.handle(req("hello"))["epoch"], 5);
+  r = agent.handle(req("publish", {{"version", v2}, {"epoch", 4}}));
+  EXPECT_EQ(r["code"], "stale") << r;
+  EXPECT_EQ(r["error"], "epoch 4 is older than epoch 5, already applied; not applied");
+  EXPECT_EQ(agent.handle(req("hello"))["served"]["3"], v1);
+  EXPECT_EQ(agent.handle(req("commit", {{"version", v1}, {"epoch", 3}}))["code"], "stale");
+  EXPECT_EQ(n.reg.committed(), nullptr);
+  EXPECT_EQ(agent.handle(req("upload", {{"zones", {{{"file", "t.zone"}, {"text", zone(3)}}}},
+                                        {"epoch", 1}}))["code"],
+            "stale");
+  EXPECT_EQ(n.reg.versions().size(), 2u);
+  // A failure with a higher epoch does not move the fence.
+  EXPECT_EQ(agent.handle(req("publish", {{"version", std::string(32, '0')}, {"epoch", 9}}))["code"],
+            "unknown_version");
+  EXPECT_TRUE(agent.handle(req("commit", {{"version", v1}, {"epoch", 5}}))["ok"]);
+  EXPECT_TRUE(agent.handle(req("publish", {{"version", v2}}))["ok"]);  // unfenced
+  EXPECT_TRUE(agent.handle(req("status", {{"epoch", 1}}))["ok"]);      // read-only
+  EXPECT_EQ(agent.handle(req("status"))["epoch"], 5);
+  r = agent.handle(req("rollback", {{"epoch", 7}}));
+  ASSERT_TRUE(r["ok"]) << r;
+  EXPECT_EQ(r["version"], v1);
+  EXPECT_EQ(agent.handle(req("drop", {{"version", v2}, {"epoch", 6}}))["code"], "stale");
+  EXPECT_EQ(agent.handle(req("drop", {{"version", v2}, {"epoch", "7"}}))["code"], "bad_request");
+  EXPECT_EQ(agent.handle(req("drop", {{"version", v2}, {"epoch", -1}}))["code"], "bad_request");
+  EXPECT_TRUE(agent.handle(req("drop", {{"version", v2}, {"epoch", 7}}))["ok"]);
 }
 
 // The swap path of agent_swap.sh (uploads, deltas, publishes) with readers

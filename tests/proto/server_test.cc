@@ -1,7 +1,8 @@
 // proto::Server: connections reaped as soon as they end (threads and fds
 // flat over many clients), memory bounded by the bytes received (not the
 // length announced), stalled frames dropped after the frame timeout, the
-// connection bound, and refusal of anything but a stale socket at the path.
+// connection bound, refusal of anything but a stale socket at the path, and
+// what a handler is told about its client (gone, or still there).
 #include "proto/server.hh"
 
 #include <gtest/gtest.h>
@@ -11,10 +12,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -267,6 +270,65 @@ TEST(Server, StopEndsIdleConnectionsAndCanRestart) {
   srv.start(d.path + "/s.sock");
   fd = proto::connect_unix(d.path + "/s.sock", &err);
   EXPECT_EQ(proto::call(fd, {{"cmd", "back"}})["echo"], "back");
+  ::close(fd);
+}
+
+// The handler asks whether its client is still there after the client
+// closed (gone), while it waits for the reply (not gone), and after it only
+// shut down its sending side (not gone: it still reads the reply).
+TEST(Server, HandlerSeesWhetherThePeerIsGone) {
+  TempDir d;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  std::vector<bool> seen;
+  proto::Server srv([&](const std::string& f, const proto::Peer& peer) {
+    std::unique_lock lock(mu);
+    if (f.find("wait") != std::string::npos) {
+      entered = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+    }
+    seen.push_back(peer.gone());
+    json r = echo(f);
+    r["gone"] = seen.back();
+    return r;
+  });
+  srv.start(d.path + "/s.sock");
+  std::string err, f;
+
+  int fd = proto::connect_unix(d.path + "/s.sock", &err);
+  ASSERT_GE(fd, 0) << err;
+  json r = proto::call(fd, {{"cmd", "here"}});
+  EXPECT_EQ(r["gone"], false) << r;
+  // Closed while its request is being handled.
+  ASSERT_TRUE(proto::write_frame(fd, proto::dump_message(json{{"v", 1}, {"cmd", "wait"}})));
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return entered; }));
+  }
+  ::close(fd);
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(wait_connections(srv, 0));
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_TRUE(seen[1]) << "the handler did not see its client gone";
+  }
+
+  // Half-closed: the request sent, the sending side shut, the reply still read.
+  fd = proto::connect_unix(d.path + "/s.sock", &err);
+  ASSERT_GE(fd, 0) << err;
+  ASSERT_TRUE(proto::write_frame(fd, proto::dump_message(json{{"v", 1}, {"cmd", "half"}})));
+  ASSERT_EQ(::shutdown(fd, SHUT_WR), 0);
+  ASSERT_EQ(proto::read_frame(fd, f), proto::IoStatus::Ok);
+  r = json::parse(f);
+  EXPECT_EQ(r["echo"], "half");
+  EXPECT_EQ(r["gone"], false) << r;
   ::close(fd);
 }
 
