@@ -92,8 +92,15 @@ LcoreJudgement check_lcore(const ResolvedStage& s, const std::string& node, int 
 }
 
 Counters control_reference(const Counters& control, Counters& remembered, uint64_t min_queries) {
-  if (control.queries >= min_queries && control.queries > 0) remembered = control;
-  else if (control.queries == 0) return remembered;
+  uint64_t enough = std::max<uint64_t>(1, min_queries);
+  if (control.queries >= enough) {
+    remembered = control;
+    return control;
+  }
+  // Too few control queries to compare with (the last stage has none; a
+  // load that reaches only some nodes leaves others idle): the last sample
+  // that had enough stands in, rather than a comparison never made.
+  if (remembered.queries >= enough) return remembered;
   return control;
 }
 

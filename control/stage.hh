@@ -44,9 +44,9 @@ LcoreJudgement check_lcore(const ResolvedStage& s, const std::string& node, int 
                            const std::string& serving, const std::string& version,
                            const std::string& previous, bool rollback_on_node_down);
 
-// The control counters canaries are judged against. A stage that leaves no
-// control lcore (the last one) uses the last control sample that saw enough
-// queries, kept in `remembered`.
+// The control counters canaries are judged against. When this stage's
+// control lcores saw fewer than min_queries (or there are none: the last
+// stage), the last control sample that saw enough, kept in `remembered`.
 Counters control_reference(const Counters& control, Counters& remembered, uint64_t min_queries);
 
 // One gate interval, as the engine saw it.

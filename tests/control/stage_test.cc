@@ -59,9 +59,13 @@ TEST(Stage, ControlReference) {
   EXPECT_EQ(remembered.nxdomain, 5u);  // kept for a stage without control lcores
   Counters few;
   few.queries = 20;
-  EXPECT_EQ(control_reference(few, remembered, 100).queries, 20u);
+  // Too few to compare with: the remembered sample stands in.
+  EXPECT_EQ(control_reference(few, remembered, 100).queries, 500u);
   EXPECT_EQ(remembered.queries, 500u);
   EXPECT_EQ(control_reference(Counters{}, remembered, 100).queries, 500u);
+  // Nothing remembered: the few are all there is (and are not compared).
+  Counters none;
+  EXPECT_EQ(control_reference(few, none, 100).queries, 20u);
 }
 
 TEST(StageVerdict, PassesOnceBakedWithEnoughQueries) {
