@@ -129,8 +129,12 @@ IntervalVerdict judge_interval(const ResolvedStage& s, const std::string& versio
   if (ev.paused) v.lines.push_back("paused");
 
   if (!ev.paused && !waiting) v.baked += step;
-  bool must_compare =
-      ev.rates_min_queries > 0 && (ev.canary.queries >= ev.rates_min_queries || s.min_queries > 0);
+  // A stage that asks for traffic (min_queries) asks for it to be judged:
+  // it passes only once compared. Without, an idle fleet (or one that only
+  // sees the probes) progresses on bake time, with every fallback for the
+  // reference tried first (control_reference, the journaled one, the
+  // previous version's counters).
+  bool must_compare = ev.rates_min_queries > 0 && s.min_queries > 0;
   bool compared = ev.rates.evaluated || !must_compare;
   if (v.baked >= s.bake_s && ev.canary.queries >= s.min_queries && compared && !ev.paused &&
       !waiting) {

@@ -61,10 +61,9 @@ struct StageEvidence {
   size_t lcores_done = 0;    // lcores serving the new version
   Counters canary, control;  // what the stage's canary and control lcores served
   RateVerdict rates;         // canary against control_reference()
-  // health.min_queries. A canary that saw this many queries must have been
-  // compared with a control before its stage passes (a missing control side
-  // is no excuse); below it, only the stage's own min_queries asks for
-  // traffic (an idle lab fleet still progresses). 0: rates never compared.
+  // health.min_queries (0: rates never compared). A stage with its own
+  // min_queries passes only once the rates were compared: a missing control
+  // side is no excuse.
   uint64_t rates_min_queries = 0;
   bool have_probes = false;
   size_t probes_ok = 0;
@@ -83,8 +82,8 @@ struct IntervalVerdict {
 
 // The gates in order (liveness and convergence, rates, probes), then the
 // bake clock: it runs only while nothing is paused or waited for, the stage
-// passes once it has baked, seen min_queries and compared rates when it had
-// the traffic for it (see rates_min_queries), and fails when it has not within timeout_s (not
+// passes once it has baked, seen min_queries and (when it asks for
+// queries) compared rates, and fails when it has not within timeout_s (not
 // counted while paused). `baked` is the time counted before this interval, `step` the interval's
 // length, `elapsed` the time since the bake began.
 IntervalVerdict judge_interval(const ResolvedStage& s, const std::string& version,

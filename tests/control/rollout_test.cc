@@ -681,12 +681,12 @@ health:
       << done.dump();
 }
 
-// ... and a stage whose canary saw enough traffic does not pass on bake
-// time when no control side saw enough to compare with.
+// ... and a stage that asks for traffic does not pass on bake time when no
+// control side saw enough to compare with.
 TEST_F(RolloutTest, StageWithTrafficDoesNotPassWithoutAComparison) {
   make_fleet(2);
   policy_ = R"(stages:
-  - {name: all, scope: all, bake_s: 0.2, timeout_s: 2}
+  - {name: all, scope: all, bake_s: 0.2, timeout_s: 2, min_queries: 100}
 health:
   interval_s: 0.05
   min_queries: 100

@@ -159,8 +159,8 @@ TEST(StageVerdict, RatesNotYetComparedAreShownAsSuch) {
   EXPECT_EQ(v.lines[2], "rates: canary 10 q, control 5 q (rates not compared below 100 q each)");
 }
 
-TEST(StageVerdict, ACanaryWithTrafficDoesNotPassUncompared) {
-  ResolvedStage s{"all", Scope::All, 1, 0, 60, {{"a", {}}}};
+TEST(StageVerdict, AStageThatAsksForTrafficDoesNotPassUncompared) {
+  ResolvedStage s{"all", Scope::All, 1, 100, 60, {{"a", {}}}};
   StageEvidence ev = healthy();  // 1000 canary queries
   ev.rates.evaluated = false;    // no control side to compare with
   ev.rates_min_queries = 100;
@@ -169,14 +169,15 @@ TEST(StageVerdict, ACanaryWithTrafficDoesNotPassUncompared) {
   v = judge_interval(s, kNew, ev, 5, 1, 61);
   EXPECT_EQ(v.verdict, StageVerdict::Fail);
   EXPECT_NE(v.reason.find("rates could not be compared"), std::string::npos) << v.reason;
-  // An idle canary (below min_queries) on a stage that asks for no traffic
-  // still passes: a lab fleet without load progresses.
-  ev.canary.queries = 10;
+  ev.rates.evaluated = true;
   EXPECT_EQ(judge_interval(s, kNew, ev, 5, 1, 6).verdict, StageVerdict::Pass);
-  // ... unless the stage asks for traffic.
-  s.min_queries = 5;
-  EXPECT_EQ(judge_interval(s, kNew, ev, 5, 1, 6).verdict, StageVerdict::Continue);
-  // Rates disabled by the policy (min_queries 0): bake time and queries decide.
+  // A stage that asks for no traffic (the default) progresses on bake time:
+  // an idle lab fleet, or one that sees only the probes.
+  ev.rates.evaluated = false;
+  s.min_queries = 0;
+  EXPECT_EQ(judge_interval(s, kNew, ev, 5, 1, 6).verdict, StageVerdict::Pass);
+  // Rates disabled by the policy (health.min_queries 0): bake and queries decide.
+  s.min_queries = 100;
   ev.rates_min_queries = 0;
   EXPECT_EQ(judge_interval(s, kNew, ev, 5, 1, 6).verdict, StageVerdict::Pass);
 }
