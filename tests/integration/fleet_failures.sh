@@ -2,7 +2,8 @@
 # Failures during a rollout, against real edgedns nodes,
 # on one fleet of three nodes (tests/integration/lib/fleet_common.sh):
 #   1. a node killed (kill -9) mid-rollout, default policy (on_node_down:
-#      rollback): the rollout stops and rolls back (exit 3); the node, started
+#      rollback): the rollout stops and rolls back, naming the dead node as
+#      pending (exit 4); the node, started
 #      again with the same --state-dir and no --zone, serves the committed
 #      version (its last-known-good) although it served the new one when it died;
 #   2. the same with on_node_down: wait, the canary node killed while one of
@@ -112,9 +113,13 @@ set +e
 wait "$PUSH_PID"
 rc=$?
 set -e
-expect_eq "push exits 3 (rolled back)" "$rc" "3"
+# Rolled back, but edge-1 could not be reached: not "everywhere" (exit 4),
+# and the result names it as pending.
+expect_eq "push exits 4 (rolled back, a node pending)" "$rc" "4"
 reason=$(result "$TMP/push3.out" 'r["rollout"]["reason"]' 2>/dev/null || echo "?")
 grep -q 'edge-1' <<<"$reason" && pass "reason names the node: $reason" || fail "reason: $reason"
+pending=$(result "$TMP/push3.out" '[p["node"] for p in r["pending"]]' 2>/dev/null || echo "?")
+expect_eq "the result names edge-1 as pending" "$pending" "['edge-1']"
 for n in 2 3; do expect_eq "edge-$n on v2" "$(node_serials "$n" 8)" "2"; done
 start_node 1 || true   # same --state-dir, no --zone
 expect_eq "restarted edge-1 answers v2 (its LKG) from every flow" "$(node_serials 1)" "2"
@@ -123,7 +128,8 @@ grep -q "last-known-good: serving" "$TMP/n1/edgedns.${NODE_STARTS[1]}.log" &&
   pass "edge-1 log: $(grep "last-known-good: serving" "$TMP/n1/edgedns.${NODE_STARTS[1]}.log")" ||
   fail "edge-1 did not start from its LKG"
 expect_eq "control plane still on v2" "$(ctl_status | jget 'r["committed"]')" "$V2"
-[ "$rc" = 3 ] || cat "$TMP/push3.out" "$TMP/push3.out.err" | tail -30 | indent
+wait_until 60 "status: nothing pending once edge-1 is back" eval 'ctl_status | jget "r[\"pending\"] == []" | has_line -x True' || true
+[ "$rc" = 4 ] || cat "$TMP/push3.out" "$TMP/push3.out.err" | tail -30 | indent
 case_end
 
 # ---------------------------------------------------------------- case 2
