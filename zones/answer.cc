@@ -64,8 +64,7 @@ QueryStatus bad_record(Query& q, QueryStatus st) noexcept {
 
 QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
   q.qname_len = 0;
-  q.has_edns = false;
-  q.nsid = false;
+  q.has_edns = false;  // q.nsid is set wherever this becomes true
   q.do_bit = false;
   q.edns_version = 0;
   q.udp_size = 512;
@@ -153,6 +152,7 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
   }
   const uint16_t counts[3] = {rd16(p + 6), rd16(p + 8), rd16(p + 10)};
   int opts = 0;
+  q.nsid = false;
   for (int sec = 0; sec < 3; ++sec) {
     for (uint32_t i = 0; i < counts[sec]; ++i) {
       size_t owner = off;
@@ -765,16 +765,15 @@ inline uint64_t opt_sum(const Query& q, const AnswerConfig& cfg, uint8_t ext_rco
          (uint32_t(cfg.edns_payload & 0xff) << 8 | ext_rcode) + (q.do_bit ? 0x80u : 0u);
 }
 
-// Bytes the NSID option adds to the OPT record of this answer (0: none).
-inline size_t nsid_len(const Query& q, const AnswerConfig& cfg) noexcept {
-  if (!q.nsid || cfg.nsid.empty() || cfg.nsid.size() > kMaxNsid) return 0;
+// Bytes the NSID option adds to an OPT record (0: none configured).
+inline size_t nsid_len(const AnswerConfig& cfg) noexcept {
+  if (cfg.nsid.empty() || cfg.nsid.size() > kMaxNsid) return 0;
   return 4 + cfg.nsid.size() + (cfg.nsid_version ? kNsidVersion : 0);
 }
 
 // Appends the NSID option to the OPT record put_opt wrote at `opt`; `n` is
-// nsid_len(). Out of line and cold: only queries asking for it come here.
-[[gnu::noinline, gnu::cold]] void put_nsid(const ZoneSet& zs, const AnswerConfig& cfg, uint8_t* opt,
-                                           size_t n) noexcept {
+// nsid_len(). Only queries asking for it come here.
+void put_nsid(const ZoneSet& zs, const AnswerConfig& cfg, uint8_t* opt, size_t n) noexcept {
   wr16(opt + 9, uint16_t(n));
   uint8_t* o = opt + kOptSize;
   wr16(o, kOptNsid);
@@ -1223,10 +1222,14 @@ struct Fin {
 
 }  // namespace
 
-AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, Transport t,
-                    const AnswerConfig& cfg) noexcept {
-  if (q.status == QueryStatus::Drop || out.size() < kHeaderSize)
-    return make_result(0, 0, AnswerKind::Dropped, false);
+namespace {
+
+// answer() in two copies: without NSID (every ordinary query, exactly the
+// code it always was) and with it (out of line, for the few that ask).
+template <bool kNsid>
+[[gnu::always_inline]] inline AnswerResult answer_as(const ZoneSet& zs, const Query& q,
+                                                     std::span<uint8_t> out, Transport t,
+                                                     const AnswerConfig& cfg) noexcept {
   size_t limit = out.size();
   if (t == Transport::Udp) {
     size_t udp = 512;
@@ -1260,7 +1263,7 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   const size_t rec_at = f.pos;
   // The OPT record's room is kept free (with the NSID option when asked,
   // as Knot reserves it): the body truncates rather than drop the option.
-  const size_t nsid = q.has_edns ? nsid_len(q, cfg) : 0;
+  const size_t nsid = kNsid ? nsid_len(cfg) : 0;
   const size_t opt_len = q.has_edns ? kOptSize + nsid : 0;
   answer_body(zs, q, b, limit - opt_len, qd, f);
 
@@ -1270,7 +1273,7 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
     put_opt(b + f.pos, q, cfg, f.ext);
     f.ar++;
     opt_words = opt_sum(q, cfg, f.ext);
-    if (nsid) {
+    if (kNsid && nsid) {
       put_nsid(zs, cfg, b + f.pos, nsid);
       f.sum_ok = false;  // the sender sums the bytes: rare enough
     }
@@ -1292,6 +1295,23 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
     sum = ones_fold(acc);
   }
   return make_result(uint16_t(f.pos), f.rc, f.kind, (f.flags & hflag::TC) != 0, f.sum_ok, sum);
+}
+
+[[gnu::noinline, gnu::cold]] AnswerResult answer_nsid(const ZoneSet& zs, const Query& q,
+                                                      std::span<uint8_t> out, Transport t,
+                                                      const AnswerConfig& cfg) noexcept {
+  return answer_as<true>(zs, q, out, t, cfg);
+}
+
+}  // namespace
+
+AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, Transport t,
+                    const AnswerConfig& cfg) noexcept {
+  if (q.status == QueryStatus::Drop || out.size() < kHeaderSize)
+    return make_result(0, 0, AnswerKind::Dropped, false);
+  if (q.has_edns && q.nsid) [[unlikely]]
+    return answer_nsid(zs, q, out, t, cfg);
+  return answer_as<false>(zs, q, out, t, cfg);
 }
 
 AnswerResult answer_query(const ZoneSet& zs, std::span<const uint8_t> packet,

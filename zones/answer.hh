@@ -56,7 +56,9 @@ struct Query {
   uint8_t edns_version = 0;
   uint16_t udp_size = 512;  // client's limit: 512 without EDNS, max(512, OPT size) with
   QueryStatus status = QueryStatus::Drop;
-  bool nsid = false;  // the OPT carries an NSID option (RFC 5001 §2.3: its payload is ignored)
+  // The OPT carries an NSID option (RFC 5001 §2.3: its payload is ignored);
+  // meaningful only with has_edns.
+  bool nsid = false;
   uint64_t hash = 0;  // name_hash(qname_lower)
   // ones_acc (zones/wire.hh) of the question section as received (name,
   // type, class), which every UDP answer repeats at offset 12: answer()
