@@ -63,7 +63,8 @@ struct StageEvidence {
   RateVerdict rates;         // canary against control_reference()
   bool have_probes = false;
   size_t probes_ok = 0;
-  std::string probe_failure;  // the first probe that did not answer as expected
+  std::string probe_failure;             // the first probe that did not answer as expected
+  std::vector<std::string> probe_notes;  // per probed node: which lcores answered (ProbeTally)
   bool paused = false;
 };
 
