@@ -114,6 +114,7 @@ struct Harness {
     pc.addrs = test::node_addrs();
     st->n_ports = 1;
     st->ports[0] = pc;
+    set_nsid(*st, "bench-node");  // as edgedns runs (the hostname by default); no query asks
   }
   // RX stand-in: fresh mbufs holding the next 32 query frames.
   bool rx() {

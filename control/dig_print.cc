@@ -230,6 +230,24 @@ bool parse_response(std::span<const uint8_t> m, ParsedResponse& out) {
     off += rdlen;
     out.answer.push_back(std::move(rr));
   }
+  // Authority and additional only for the OPT's NSID: the answer is read.
+  const unsigned rest = unsigned(rd16(m.data() + 8)) + rd16(m.data() + 10);
+  for (unsigned i = 0; i < rest; ++i) {
+    std::vector<uint8_t> owner;
+    off = read_name(m, off, owner);
+    if (!off || off + 10 > m.size()) break;
+    const uint16_t type = rd16(m.data() + off), rdlen = rd16(m.data() + off + 8);
+    off += 10;
+    if (off + rdlen > m.size()) break;
+    if (type == rrtype::OPT)
+      for (size_t o = off; o + 4 <= off + rdlen;) {
+        const uint16_t code = rd16(m.data() + o), len = rd16(m.data() + o + 2);
+        if (o + 4 + len > off + rdlen) break;
+        if (code == 3) out.nsid.emplace(reinterpret_cast<const char*>(m.data() + o + 4), len);
+        o += 4 + len;
+      }
+    off += rdlen;
+  }
   return true;
 }
 

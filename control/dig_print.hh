@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,6 +22,9 @@ struct ParsedResponse {
   uint16_t id = 0, flags = 0;
   uint8_t rcode = 0;
   std::vector<ParsedRR> answer;
+  // The NSID option's payload (RFC 5001), when the OPT record has one; a
+  // message that does not decode past the answer section has none.
+  std::optional<std::string> nsid;
 };
 // False when the message does not decode.
 bool parse_response(std::span<const uint8_t> msg, ParsedResponse& out);

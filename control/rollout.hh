@@ -100,11 +100,12 @@ class Controller {
                   const std::vector<Probe>& probes, std::string& reason);
   StageEvidence observe_nodes(const Rollout& r, const ResolvedStage& st, const Policy& pol,
                               const CounterBase& base);
-  void probe_targets(const ResolvedStage& st, const Policy& pol, const std::vector<Probe>& probes,
-                     StageEvidence& ev);
-  // Every probe `repeats` times to one node: the first failure, or "".
-  std::string probe_node(const FleetNode& fn, const Policy& pol, const std::vector<Probe>& probes,
-                         StageEvidence& ev);
+  void probe_targets(const Rollout& r, const ResolvedStage& st, const Policy& pol,
+                     const std::vector<Probe>& probes, StageEvidence& ev);
+  // Every probe to one node until the scope is covered (run_probe): the
+  // first failure, or "".
+  std::string probe_node(const FleetNode& fn, const ProbeScope& scope, const Policy& pol,
+                         const std::vector<Probe>& probes, StageEvidence& ev);
   // on_node_down: wait: true (and `node` added to ev.down) when a node whose
   // probe failed no longer answers its agent.
   bool node_went_down(const std::string& node, StageEvidence& ev);

@@ -423,8 +423,10 @@ bool Controller::stage_probes(const Rollout& r, const Policy& pol, std::vector<P
   // The operator's probes, plus untouched names that must answer as before.
   try {
     if (!r.probes_text.empty()) probes = parse_probes(r.probes_text, r.probes_file);
-    if (pol.health.auto_probes && store_.has(r.previous)) {
+    if ((pol.health.auto_probes || !probes.empty()) && store_.has(r.previous)) {
       auto prev = store_.load(r.previous);
+      // Control lcores still serve the previous version: what they must answer.
+      expect_previous(probes, prev);
       auto ap = auto_probes(prev, r.untouched, pol.health.auto_probes);
       probes.insert(probes.end(), ap.begin(), ap.end());
     }
@@ -485,7 +487,7 @@ bool Controller::bake_stage(const Rollout& r, const ResolvedStage& st, const Pol
       Counters ref = control_reference(evidence.control, reference_, pol.health.min_queries);
       evidence.rates = compare_rates(evidence.canary, ref, pol.health);
       // A stage that already failed sends no more traffic.
-      if (evidence.rates.failures.empty()) probe_targets(st, pol, probes, evidence);
+      if (evidence.rates.failures.empty()) probe_targets(r, st, pol, probes, evidence);
     }
     evidence.have_probes = !probes.empty();
     evidence.rates_min_queries = pol.health.min_queries;
@@ -564,7 +566,7 @@ StageEvidence Controller::observe_nodes(const Rollout& r, const ResolvedStage& s
   return ev;
 }
 
-void Controller::probe_targets(const ResolvedStage& st, const Policy& pol,
+void Controller::probe_targets(const Rollout& r, const ResolvedStage& st, const Policy& pol,
                                const std::vector<Probe>& probes, StageEvidence& ev) {
   for (const auto& t : st.targets) {
     const FleetNode* fn = opt_.fleet.find(t.node);
@@ -572,7 +574,8 @@ void Controller::probe_targets(const ResolvedStage& st, const Policy& pol,
                             [&](const auto& d) { return d.first == t.node; });
     // A node we wait for cannot answer; probing it would turn waiting into a rollback.
     if (!fn || fn->probe.empty() || probes.empty() || down) continue;
-    std::string failure = probe_node(*fn, pol, probes, ev);
+    ProbeScope scope{t.node, r.version, r.previous, t.lcores, pol.health.probe_repeats};
+    std::string failure = probe_node(*fn, scope, pol, probes, ev);
     if (failure.empty()) continue;
     // A node that died after observe_nodes saw it up is waited for like any
     // node that is down (on_node_down: wait), not judged by its silence.
@@ -582,16 +585,17 @@ void Controller::probe_targets(const ResolvedStage& st, const Policy& pol,
   }
 }
 
-std::string Controller::probe_node(const FleetNode& fn, const Policy& pol,
+std::string Controller::probe_node(const FleetNode& fn, const ProbeScope& scope, const Policy& pol,
                                    const std::vector<Probe>& probes, StageEvidence& ev) {
-  for (const auto& p : probes)
-    for (int k = 0; k < pol.health.probe_repeats; ++k) {
-      std::string bad = check_probe(p, send_probe(fn.probe, p, pol.health.probe_timeout_s));
-      if (!bad.empty())
-        return "probe " + (p.origin == "auto" ? std::string("(unchanged name) ") : p.origin + " ") +
-               "to " + fn.name + ": " + bad;
-      ++ev.probes_ok;
-    }
+  ProbeTally tally;
+  for (const auto& p : probes) {
+    ProbeRun run =
+        run_probe(p, scope, [&] { return send_probe(fn.probe, p, pol.health.probe_timeout_s); });
+    ev.probes_ok += run.ok;
+    tally.add(run);
+    if (!run.failure.empty()) return run.failure;
+  }
+  ev.probe_notes.push_back(tally.note(scope));
   return "";
 }
 

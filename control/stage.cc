@@ -124,8 +124,11 @@ IntervalVerdict judge_interval(const ResolvedStage& s, const std::string& versio
   v.lines.push_back("convergence: " + std::to_string(ev.lcores_done) + " lcores serve " +
                     short_version(version));
   v.lines.push_back("rates: " + std::string(ev.rates.evaluated ? "ok, " : "") + ev.rates.summary);
-  if (ev.have_probes)
-    v.lines.push_back("probes: " + std::to_string(ev.probes_ok) + " answers as expected");
+  if (ev.have_probes) {
+    std::string notes;
+    for (const auto& n : ev.probe_notes) notes += "; " + n;
+    v.lines.push_back("probes: " + std::to_string(ev.probes_ok) + " answers as expected" + notes);
+  }
   if (ev.paused) v.lines.push_back("paused");
 
   if (!ev.paused && !waiting) v.baked += step;

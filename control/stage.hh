@@ -67,7 +67,8 @@ struct StageEvidence {
   uint64_t rates_min_queries = 0;
   bool have_probes = false;
   size_t probes_ok = 0;
-  std::string probe_failure;  // the first probe that did not answer as expected
+  std::string probe_failure;             // the first probe that did not answer as expected
+  std::vector<std::string> probe_notes;  // per probed node: which lcores answered (ProbeTally)
   bool paused = false;
 };
 

@@ -38,6 +38,7 @@ struct CliValues {
   unsigned tcp_workers = 0, tcp_max_conns = 0, tcp_max_per_client = 0, tcp_idle_ms = 0,
            tcp_max_queries = 0;
   uint32_t rrl_rate = 0, rrl_slip = 0;
+  std::string nsid;
 };
 
 void build_app(CLI::App& app, CliValues& v) {
@@ -88,6 +89,10 @@ void build_app(CLI::App& app, CliValues& v) {
                  "every Nth rate-limited response is sent truncated (TC=1) so that real clients "
                  "retry over TCP; 0: drop them all (default 2)")
       ->check(CLI::Range(0u, 100u));
+  app.add_option("--nsid", v.nsid,
+                 "node identifier in NSID answers (RFC 5001): queries asking for it get "
+                 "'<ID> lcore=<LCORE> v=<VERSION>'; default: the hostname, '' for none")
+      ->check([](const std::string& s) { return node_id_problem(s); });
   app.add_option("--config", v.config_file, "YAML file with the same keys; the command line wins")
       ->check(CLI::ExistingFile);
 }
@@ -106,6 +111,13 @@ std::vector<std::string> yaml_strings(const YAML::Node& n, const char* key) {
 }
 
 }  // namespace
+
+std::string node_id_problem(const std::string& id) {
+  if (id.size() > kMaxNodeId) return "at most " + std::to_string(kMaxNodeId) + " characters";
+  for (unsigned char ch : id)
+    if (ch <= 0x20 || ch >= 0x7f) return "printable ASCII without spaces only";
+  return "";
+}
 
 std::string help_text() {
   CLI::App app{"", "edgedns [EAL options] --"};
@@ -153,7 +165,8 @@ Config load_yaml_config(const std::string& path) {
                                       "tcp-idle-timeout-ms",
                                       "tcp-max-queries",
                                       "rrl-rate",
-                                      "rrl-slip"};
+                                      "rrl-slip",
+                                      "nsid"};
   Config c;
   try {
     for (const auto& kvp : root) {
@@ -184,6 +197,11 @@ Config load_yaml_config(const std::string& path) {
     if (root["tcp-max-queries"]) c.tcp_max_queries = root["tcp-max-queries"].as<unsigned>();
     if (root["rrl-rate"]) c.rrl_rate = root["rrl-rate"].as<uint32_t>();
     if (root["rrl-slip"]) c.rrl_slip = root["rrl-slip"].as<uint32_t>();
+    if (root["nsid"]) {
+      c.nsid = root["nsid"].IsNull() ? std::string() : root["nsid"].as<std::string>();
+      if (std::string why = node_id_problem(*c.nsid); !why.empty())
+        throw ConfigError("nsid '" + *c.nsid + "': " + why);
+    }
     if (c.rrl_slip > 100) throw ConfigError("rrl-slip: 0 to 100");
     if (c.exception_iface.empty() || c.exception_iface.size() > 12)
       throw ConfigError("exception-iface: 1 to 12 characters");
@@ -241,6 +259,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (app.count("--rrl-slip")) c.rrl_slip = v.rrl_slip;
   if (c.force_zone && c.zones.empty())
     throw ConfigError("--force-zone needs zone files (--zone, or zone: in --config): none given");
+  if (app.count("--nsid")) c.nsid = v.nsid;
   out.cfg = std::move(c);
   return out;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -46,7 +47,16 @@ struct Config {
   // class on each lcore, 0 = off; every rrl_slip-th limited one is sent truncated.
   uint32_t rrl_rate = 0;
   uint32_t rrl_slip = 2;
+  // Node identifier for NSID (RFC 5001) answers; unset: the hostname, "":
+  // no NSID. Each answer names it, the lcore and the version it came from.
+  std::optional<std::string> nsid;
 };
+
+constexpr size_t kMaxNodeId = 64;
+// Why `id` cannot be the NSID node identifier ("" when it can): 1 to
+// kMaxNodeId printable ASCII characters without spaces (probes split the
+// NSID text at spaces), or empty for none.
+std::string node_id_problem(const std::string& id);
 
 struct ParsedArgs {
   Config cfg;
@@ -61,7 +71,7 @@ ParsedArgs parse_args(int argc, const char* const* argv);
 // allowed), control, state-dir, force-zone (bool), idle-sleep (bool), idle-sleep-max-us,
 // exception-path (bool), exception-iface, exception-rate, tcp (bool),
 // tcp-workers, tcp-max-connections, tcp-max-per-client, tcp-idle-timeout-ms,
-// tcp-max-queries, rrl-rate, rrl-slip.
+// tcp-max-queries, rrl-rate, rrl-slip, nsid.
 Config load_yaml_config(const std::string& path);
 
 // "NAME=FILE" or "FILE".

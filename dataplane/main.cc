@@ -8,6 +8,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -230,7 +231,22 @@ struct Node {
   std::unique_ptr<ExceptionPath> exc;
   std::unique_ptr<TcpServer> tcp;
   rte_mempool* pool = nullptr;
+  std::string node_id;  // NSID identifier; empty: no NSID
 };
+
+// --nsid, else the hostname (a hostname that cannot be one turns NSID off, said so).
+std::string nsid_node_id(const Config& cfg) {
+  if (cfg.nsid) return *cfg.nsid;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+  std::string id = host;
+  if (std::string why = node_id_problem(id); !why.empty() || id.empty()) {
+    std::printf("edgedns: hostname '%s' cannot be the NSID node id (%s): no NSID; give --nsid\n",
+                id.c_str(), why.empty() ? "empty" : why.c_str());
+    return "";
+  }
+  return id;
+}
 
 void choose_worker_lcores(Node& n) {
   n.main_works = rte_lcore_count() == 1;
@@ -307,6 +323,7 @@ void setup_lcores(Node& n, const Config& cfg, const NodeAddrs& addrs) {
       st->exc_bucket.last_tsc = rte_rdtsc();
     }
     st->rrl.configure({cfg.rrl_rate, cfg.rrl_slip}, rte_get_tsc_hz());
+    set_nsid(*st, n.node_id);
     n.states.push_back(st);
     init_tx_buffers(*st, socket);
   }
@@ -355,7 +372,10 @@ void start_helpers(Node& n, const Config& cfg, const NodeAddrs& addrs,
   tc.max_per_client = cfg.tcp_max_per_client;
   tc.idle_timeout_ms = cfg.tcp_idle_timeout_ms;
   tc.max_queries = cfg.tcp_max_queries;
-  // Slot 0: TCP answers from the first worker lcore's version (tcp_server.hh).
+  // Slot 0: TCP answers from the first worker lcore's version (tcp_server.hh),
+  // so its NSID names that lcore, marked as TCP.
+  if (!n.node_id.empty())
+    tc.nsid = n.node_id + " tcp lcore=" + std::to_string(n.worker_lcores.at(0));
   n.tcp = std::make_unique<TcpServer>(*n.publisher, 0, addrs, tc);
   n.tcp->start(helper_init);
   g_tcp = n.tcp.get();
@@ -467,6 +487,10 @@ int run(int argc, char** argv) {
   int exit_code = 0;
   try {
     choose_worker_lcores(n);
+    n.node_id = nsid_node_id(cfg);
+    if (!n.node_id.empty())
+      std::printf("edgedns: NSID '%s lcore=<LCORE> v=<VERSION>' to queries asking for it\n",
+                  n.node_id.c_str());
     setup_ports(n, cfg, in.addrs);
     setup_lcores(n, cfg, in.addrs);
     publish_start_version(n, cfg, std::move(start));

@@ -81,7 +81,10 @@ struct TcpServer::Thread {
   TcpCounters k;
   std::thread th;
 
-  explicit Thread(TcpServer& s) : srv(s) {}
+  explicit Thread(TcpServer& s) : srv(s) {
+    acfg.nsid = srv.cfg_.nsid;  // cfg_ outlives the threads
+    acfg.nsid_version = true;
+  }
   ~Thread() {
     while (lru_head) close_conn(lru_head, nullptr);
     for (Ep& l : listeners)

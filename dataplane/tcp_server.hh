@@ -51,6 +51,9 @@ struct TcpConfig {
   unsigned max_queries = 0;          // per connection, 0 = unlimited
   unsigned evict_quiet_ms = 1000;    // at the limit, a connection quiet this long may be evicted
   uint16_t port = 53;
+  // NSID of TCP answers, followed by the served version (zones/answer.hh);
+  // empty: none. main.cc names the lcore whose slot TCP reads.
+  std::string nsid;
 };
 
 struct alignas(64) TcpCounters {

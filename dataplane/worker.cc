@@ -257,6 +257,19 @@ uint16_t reflect_burst(LcoreState& st, const PortCtx& pc, rte_mbuf** pkts, uint1
   return n_out;
 }
 
+void set_nsid(LcoreState& st, std::string_view node_id) {
+  st.answer_cfg.nsid = {};
+  st.answer_cfg.nsid_version = false;
+  if (node_id.empty()) return;
+  std::string s = std::string(node_id) + " lcore=" + std::to_string(st.lcore_id);
+  if (s.size() > sizeof st.nsid)
+    throw std::invalid_argument("NSID '" + s + "': longer than " + std::to_string(sizeof st.nsid) +
+                                " bytes");
+  std::memcpy(st.nsid, s.data(), s.size());
+  st.answer_cfg.nsid = std::string_view(st.nsid, s.size());
+  st.answer_cfg.nsid_version = true;
+}
+
 void init_tx_buffers(LcoreState& st, int socket) {
   for (unsigned p = 0; p < st.n_ports; ++p) {
     auto* b = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(

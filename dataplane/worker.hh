@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string_view>
 
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -75,7 +76,15 @@ struct alignas(RTE_CACHE_LINE_SIZE) LcoreState {
   Classified cls[kBurst];
   rte_mbuf* dns[kBurst];
   rte_mbuf* exc[kBurst];
+  char nsid[zones::kMaxNsid];  // answer_cfg.nsid's bytes (set_nsid)
 };
+
+// The NSID (RFC 5001) this lcore answers with: "<node_id> lcore=<lcore_id>",
+// to which each answer adds " v=" and the first 12 hex digits of the version
+// of the zone set it was answered from (the one process_burst was given).
+// Empty node_id: no NSID. Throws std::invalid_argument when it does not
+// fit. Main thread, before the lcore runs.
+void set_nsid(LcoreState& st, std::string_view node_id);
 
 // Handles one RX burst: answers what is ours in place and stores the replies
 // in `out` (returns how many; they go back out on pc's port and queue); frees

@@ -14,13 +14,16 @@
 #include "zones/answer_prepare.hh"
 #include "zones/name.hh"
 #include "zones/snapshot.hh"
+#include "zones/version.hh"
 #include "zones/zone.hh"
 
 namespace edgedns::zones {
 
 namespace {
 
-constexpr size_t kOptSize = 11;  // root owner, type, class, ttl, rdlen 0
+constexpr size_t kOptSize = 11;      // root owner, type, class, ttl, rdlen 0
+constexpr uint16_t kOptNsid = 3;     // RFC 5001 option code
+constexpr size_t kNsidVersion = 15;  // " v=" and 12 hex digits
 // CNAME/DNAME records followed per answer: knotd 3.2's CNAME_CHAIN_MAX, so
 // that long chains end where Knot's do (real zones use one or two hops); it
 // also bounds every loop.
@@ -50,6 +53,7 @@ size_t skip_name(const uint8_t* p, size_t len, size_t off) noexcept {
 // trusted (the answer goes without one).
 QueryStatus bad_record(Query& q, QueryStatus st) noexcept {
   q.has_edns = false;
+  q.nsid = false;
   q.do_bit = false;
   q.edns_version = 0;
   q.udp_size = 512;
@@ -60,7 +64,7 @@ QueryStatus bad_record(Query& q, QueryStatus st) noexcept {
 
 QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
   q.qname_len = 0;
-  q.has_edns = false;
+  q.has_edns = false;  // q.nsid is set wherever this becomes true
   q.do_bit = false;
   q.edns_version = 0;
   q.udp_size = 512;
@@ -130,9 +134,14 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
     if (ar == 1 && off + 11 <= len && p[off] == 0 && rd16(p + off + 1) == rrtype::OPT &&
         off + 11 + size_t(rd16(p + off + 9)) == len) {
       size_t o = off + 11;
-      while (o + 4 <= len) o += 4 + rd16(p + o + 2);  // options must tile the RDATA exactly
+      bool nsid = false;
+      while (o + 4 <= len) {  // options must tile the RDATA exactly
+        nsid |= rd16(p + o) == kOptNsid;
+        o += 4 + rd16(p + o + 2);
+      }
       if (o == len) {
         q.has_edns = true;
+        q.nsid = nsid;
         const uint16_t sz = rd16(p + off + 3);
         q.udp_size = sz < 512 ? 512 : sz;
         q.edns_version = p[off + 6];
@@ -143,6 +152,7 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
   }
   const uint16_t counts[3] = {rd16(p + 6), rd16(p + 8), rd16(p + 10)};
   int opts = 0;
+  q.nsid = false;
   for (int sec = 0; sec < 3; ++sec) {
     for (uint32_t i = 0; i < counts[sec]; ++i) {
       size_t owner = off;
@@ -158,10 +168,11 @@ QueryStatus parse_query(std::span<const uint8_t> pkt, Query& q) noexcept {
         q.udp_size = sz < 512 ? 512 : sz;
         q.edns_version = p[off + 5];
         q.do_bit = (p[off + 6] & 0x80) != 0;
-        // Options must tile the RDATA exactly; their content is ignored.
+        // Options must tile the RDATA exactly; only NSID's presence matters.
         size_t o = off + 10, end = off + 10 + rdlen;
         while (o < end) {
           if (o + 4 > end) return q.status = bad_record(q, malformed);
+          q.nsid |= rd16(p + o) == kOptNsid;
           o += 4 + rd16(p + o + 2);
         }
         if (o != end) return q.status = bad_record(q, malformed);
@@ -754,6 +765,29 @@ inline uint64_t opt_sum(const Query& q, const AnswerConfig& cfg, uint8_t ext_rco
          (uint32_t(cfg.edns_payload & 0xff) << 8 | ext_rcode) + (q.do_bit ? 0x80u : 0u);
 }
 
+// Bytes the NSID option adds to an OPT record (0: none configured).
+inline size_t nsid_len(const AnswerConfig& cfg) noexcept {
+  if (cfg.nsid.empty() || cfg.nsid.size() > kMaxNsid) return 0;
+  return 4 + cfg.nsid.size() + (cfg.nsid_version ? kNsidVersion : 0);
+}
+
+// Appends the NSID option to the OPT record put_opt wrote at `opt`; `n` is
+// nsid_len(). Only queries asking for it come here.
+void put_nsid(const ZoneSet& zs, const AnswerConfig& cfg, uint8_t* opt, size_t n) noexcept {
+  wr16(opt + 9, uint16_t(n));
+  uint8_t* o = opt + kOptSize;
+  wr16(o, kOptNsid);
+  wr16(o + 2, uint16_t(n - 4));
+  std::memcpy(o + 4, cfg.nsid.data(), cfg.nsid.size());
+  if (!cfg.nsid_version) return;
+  uint8_t* v = o + 4 + cfg.nsid.size();
+  std::memcpy(v, " v=", 3);
+  // The leading 12 of the 32 hex digits VersionId::hex() prints: the top 48 bits of hi.
+  const uint64_t hi = zoneset_version(zs).hi;
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (int i = 0; i < 12; ++i) v[3 + i] = uint8_t(kDigits[(hi >> (60 - 4 * i)) & 15]);
+}
+
 // ---- precomputed answers for cuts, CNAMEs and wildcard parents ----
 //
 // Read from the tables of answer_prepare.hh (per shard, and per zone version
@@ -1110,9 +1144,10 @@ struct Fin {
 }
 
 // Everything between the question and the OPT record. `qd`: the question
-// is in the message; `limit`: the client's (or TCP's) size limit.
+// is in the message; `room`: the client's (or TCP's) size limit less the
+// OPT record to come.
 [[gnu::always_inline]] inline void answer_body(const ZoneSet& zs, const Query& q, uint8_t* b,
-                                               size_t limit, uint16_t qd, Fin& f) noexcept {
+                                               size_t room, uint16_t qd, Fin& f) noexcept {
   // BADVERS first: a client must learn the version before anything else (RFC 6891 §6.1.3).
   if (q.has_edns && q.edns_version != 0)
     return f.end(0, AnswerKind::Error, uint8_t(rcode::BADVERS >> 4));
@@ -1157,7 +1192,6 @@ struct Fin {
   // negative() would: NODATA at such a name, and NXDOMAIN for a name one
   // label below an apex that has no wildcard child and no DNAME. The SOA
   // comes from the zone's compressed template; no SOA when it does not fit.
-  const size_t room = limit - (q.has_edns ? kOptSize : 0);
   const size_t pos = f.pos;
   FastOut fo;
   if (node && q.qtype != rrtype::ANY &&
@@ -1188,10 +1222,14 @@ struct Fin {
 
 }  // namespace
 
-AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, Transport t,
-                    const AnswerConfig& cfg) noexcept {
-  if (q.status == QueryStatus::Drop || out.size() < kHeaderSize)
-    return make_result(0, 0, AnswerKind::Dropped, false);
+namespace {
+
+// answer() in two copies: without NSID (every ordinary query, exactly the
+// code it always was) and with it (out of line, for the few that ask).
+template <bool kNsid>
+[[gnu::always_inline]] inline AnswerResult answer_as(const ZoneSet& zs, const Query& q,
+                                                     std::span<uint8_t> out, Transport t,
+                                                     const AnswerConfig& cfg) noexcept {
   size_t limit = out.size();
   if (t == Transport::Udp) {
     size_t udp = 512;
@@ -1223,14 +1261,23 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
   // for the UDP sender's checksum.
   f.sum_ok = t == Transport::Udp;
   const size_t rec_at = f.pos;
-  answer_body(zs, q, b, limit, qd, f);
+  // The OPT record's room is kept free (with the NSID option when asked,
+  // as Knot reserves it): the body truncates rather than drop the option.
+  const size_t nsid = kNsid ? nsid_len(cfg) : 0;
+  const size_t opt_len = q.has_edns ? kOptSize + nsid : 0;
+  answer_body(zs, q, b, limit - opt_len, qd, f);
 
   uint64_t opt_words = 0;
   const size_t opt_at = f.pos;
-  if (q.has_edns && f.pos + kOptSize <= limit) {
-    f.pos += put_opt(b + f.pos, q, cfg, f.ext);
+  if (q.has_edns && f.pos + opt_len <= limit) {
+    put_opt(b + f.pos, q, cfg, f.ext);
     f.ar++;
     opt_words = opt_sum(q, cfg, f.ext);
+    if (kNsid && nsid) {
+      put_nsid(zs, cfg, b + f.pos, nsid);
+      f.sum_ok = false;  // the sender sums the bytes: rare enough
+    }
+    f.pos += opt_len;
   }
   const uint16_t fl = uint16_t(f.flags | f.rc);
   wr16(b, q.id);
@@ -1248,6 +1295,23 @@ AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, T
     sum = ones_fold(acc);
   }
   return make_result(uint16_t(f.pos), f.rc, f.kind, (f.flags & hflag::TC) != 0, f.sum_ok, sum);
+}
+
+[[gnu::noinline, gnu::cold]] AnswerResult answer_nsid(const ZoneSet& zs, const Query& q,
+                                                      std::span<uint8_t> out, Transport t,
+                                                      const AnswerConfig& cfg) noexcept {
+  return answer_as<true>(zs, q, out, t, cfg);
+}
+
+}  // namespace
+
+AnswerResult answer(const ZoneSet& zs, const Query& q, std::span<uint8_t> out, Transport t,
+                    const AnswerConfig& cfg) noexcept {
+  if (q.status == QueryStatus::Drop || out.size() < kHeaderSize)
+    return make_result(0, 0, AnswerKind::Dropped, false);
+  if (q.has_edns && q.nsid) [[unlikely]]
+    return answer_nsid(zs, q, out, t, cfg);
+  return answer_as<false>(zs, q, out, t, cfg);
 }
 
 AnswerResult answer_query(const ZoneSet& zs, std::span<const uint8_t> packet,

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "zones/wire.hh"
 
@@ -23,7 +24,15 @@ enum class Transport : uint8_t { Udp, Tcp };
 
 struct AnswerConfig {
   uint16_t edns_payload = 1232;  // our advertised UDP size (DNS flag day 2020 value)
+  // RFC 5001 name server identifier, answered only to queries whose OPT
+  // carries the NSID option; empty (or longer than kMaxNsid): never sent.
+  // With nsid_version, " v=" and the first 12 hex digits of the answering
+  // ZoneSet's version id (zoneset_version) follow it: the answer names the
+  // snapshot it came from, not what some other variable says is served.
+  std::string_view nsid;
+  bool nsid_version = false;
 };
+constexpr size_t kMaxNsid = 200;  // the identifier's bytes, " v=..." not included
 
 enum class QueryStatus : uint8_t {
   Ok,       // a well-formed QUERY: answer it
@@ -47,6 +56,9 @@ struct Query {
   uint8_t edns_version = 0;
   uint16_t udp_size = 512;  // client's limit: 512 without EDNS, max(512, OPT size) with
   QueryStatus status = QueryStatus::Drop;
+  // The OPT carries an NSID option (RFC 5001 §2.3: its payload is ignored);
+  // meaningful only with has_edns.
+  bool nsid = false;
   uint64_t hash = 0;  // name_hash(qname_lower)
   // ones_acc (zones/wire.hh) of the question section as received (name,
   // type, class), which every UDP answer repeats at offset 12: answer()

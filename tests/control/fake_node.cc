@@ -111,14 +111,27 @@ void FakeNode::udp_loop() {
     ssize_t n =
         ::recvfrom(udp_fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
     if (n <= 0) continue;
+    uint16_t port = from.ss_family == AF_INET6
+                        ? ntohs(reinterpret_cast<const sockaddr_in6*>(&from)->sin6_port)
+                        : ntohs(reinterpret_cast<const sockaddr_in*>(&from)->sin_port);
+    uint32_t h = port * 0x9e3779b1u;  // spreads neighbouring ports as an RSS hash does
+    h ^= h >> 15;
     std::shared_ptr<const void> zs;
+    std::string nsid;
     {
       std::lock_guard lk(mu_);
-      int lcore = lcores_[udp_rr_++ % lcores_.size()];
+      int lcore = lcores_[h % lcores_.size()];
       zs = versions_[served_[lcore]].zoneset;
+      std::set<std::string> distinct;
+      for (const auto& [l, v] : served_) distinct.insert(v);
+      answers_.push_back({lcore, served_[lcore], distinct.size() > 1});
+      if (nsid_) nsid = name_ + " lcore=" + std::to_string(lcore);
     }
+    zones::AnswerConfig cfg;
+    cfg.nsid = nsid;
+    cfg.nsid_version = true;
     auto r = zones::answer_query(*static_cast<const zones::ZoneSet*>(zs.get()),
-                                 {buf.data(), size_t(n)}, out, zones::Transport::Udp);
+                                 {buf.data(), size_t(n)}, out, zones::Transport::Udp, cfg);
     if (r.len) ::sendto(udp_fd_, out.data(), r.len, 0, reinterpret_cast<sockaddr*>(&from), fl);
   }
 }
@@ -238,6 +251,14 @@ void FakeNode::delay_command(const std::string& cmd, int ms) {
   std::lock_guard dl(delay_mu_);
   if (ms > 0) delays_[cmd] = ms;
   else delays_.erase(cmd);
+}
+void FakeNode::answer_nsid(bool on) {
+  std::lock_guard lk(mu_);
+  nsid_ = on;
+}
+std::vector<FakeNode::UdpAnswer> FakeNode::udp_answers() {
+  std::lock_guard lk(mu_);
+  return answers_;
 }
 std::string FakeNode::committed() {
   std::lock_guard lk(mu_);

@@ -1,9 +1,11 @@
 // A test-only node agent: the protocol of docs/control-protocol.md on a unix
 // socket, versions computed with the real zones code, per-lcore publication,
 // counters scripted by the test (added on every `status`), and optionally a
-// UDP responder that answers from each lcore's version in turn (as RSS would
-// spread queries), so probes see canary and control lcores. Not a model of
-// the dataplane: no RCU, no LKG files (committed state lives in memory).
+// UDP responder that emulates RSS: the query's source port picks the lcore
+// (a hash, as a NIC's Toeplitz over the 4-tuple spreads ephemeral ports),
+// whose version answers, with the NSID the real node sends ("<name>
+// lcore=<id> v=<12 hex>") unless told to act as an older node. Not a model
+// of the dataplane: no RCU, no LKG files (committed state lives in memory).
 #pragma once
 
 #include <atomic>
@@ -44,6 +46,16 @@ class FakeNode {
   void fail_command(const std::string& cmd, const std::string& code);
   // Answer `cmd` only after `ms` (a slow agent); 0 removes the delay.
   void delay_command(const std::string& cmd, int ms);
+  // false: answer without NSID, as a node from before NSID did.
+  void answer_nsid(bool on);
+  // Every UDP answer: the lcore RSS chose, the version it served, and whether
+  // the lcores served more than one version then (a canary stage).
+  struct UdpAnswer {
+    int lcore;
+    std::string version;
+    bool mixed;
+  };
+  std::vector<UdpAnswer> udp_answers();
 
   std::string committed();
   std::map<int, std::string> served();
@@ -81,7 +93,8 @@ class FakeNode {
   uint16_t udp_port_ = 0;
   std::atomic<bool> running_{false};
   std::thread udp_thread_;
-  uint64_t udp_rr_ = 0;
+  bool nsid_ = true;
+  std::vector<UdpAnswer> answers_;
   // The node agent's own server (proto/): the fake differs from a node in
   // what it answers, not in how it speaks.
   proto::Server server_;

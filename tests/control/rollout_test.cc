@@ -1,8 +1,10 @@
 // The rollout engine against fake node agents (tests/control/fake_node.*):
 // stage resolution, a good push committed everywhere, a canary with a high
 // NXDOMAIN rate stopped at stage 1, a node dying mid-rollout, a probe that
-// catches a changed address, rejection before anything is sent, and a
-// controller restarted mid-rollout resuming (or rolling back) from its journal.
+// catches a changed address, rejection before anything is sent, a
+// controller restarted mid-rollout resuming (or rolling back) from its
+// journal, and probes on 8-lcore nodes (RSS emulated, NSID answered) that
+// reach the canary lcore at the lcore stage and fall back on older nodes.
 #include "control/rollout.hh"
 
 #include <gtest/gtest.h>
@@ -52,13 +54,13 @@ class RolloutTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void make_fleet(int n, bool udp = false) {
+  void make_fleet(int n, bool udp = false, std::vector<int> lcores = {0, 1}) {
     std::string yaml = "nodes:\n";
     for (int i = 0; i < n; ++i) {
       std::string name = "edge-" + std::to_string(i + 1), sock = dir_ + "/" + name + ".sock";
       nodes_.push_back(std::make_unique<test::FakeNode>(
-          name, sock, std::vector<int>{0, 1},
-          std::vector<test::FakeNode::ZoneText>{{"example.com.zone", zone(1)}}, udp));
+          name, sock, lcores, std::vector<test::FakeNode::ZoneText>{{"example.com.zone", zone(1)}},
+          udp));
       nodes_.back()->start();
       yaml += "  - {name: " + name + ", control: " + sock + ", probe: '" +
               (udp ? nodes_.back()->udp_address() : std::string()) +
@@ -107,6 +109,16 @@ class RolloutTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ADD_FAILURE() << "stage " << stage << " not reached";
+  }
+
+  // Every verdict line the rollout showed.
+  std::vector<std::string> verdict_lines(uint64_t id) {
+    std::vector<std::string> out;
+    json ev = ctl_->handle({{"cmd", "rollout"}, {"rollout", id}});
+    for (const auto& e : ev["events"])
+      if (e["ev"] == "verdicts")
+        for (const auto& v : e["verdicts"]) out.push_back(v.get<std::string>());
+    return out;
   }
 
   std::string dir_;
@@ -736,4 +748,85 @@ TEST_F(RolloutTest, SecondDaemonOnTheSameStateDirIsRefused) {
   EXPECT_EQ(read(dir_ + "/state/journal.jsonl").substr(0, journal.size()), journal);
   EXPECT_TRUE(ctl_->handle({{"cmd", "abort"}}).value("ok", false));
   EXPECT_EQ(wait_done(r["rollout"])["state"], "rolled_back");
+}
+
+namespace {
+
+const std::vector<int> kEightLcores = {10, 11, 12, 13, 14, 15, 16, 17};  // canary: 10
+
+// One interval per stage: each stage's probes run once, so what they cover
+// is what one interval's probing reaches.
+const char* kOneIntervalStages = R"(stages:
+  - {name: canary-lcore, scope: lcore, bake_s: 0.01}
+  - {name: all, scope: all, bake_s: 0.01}
+health:
+  interval_s: 0.05
+  probe_timeout_s: 0.5
+)";
+
+}  // namespace
+
+// The canary lcore answers a changed address; RSS spreads the probes over 8
+// lcores. The lcore stage must keep probing until the canary lcore answers,
+// and the failure names the node, that lcore and its version.
+TEST_F(RolloutTest, BadCanaryLcoreIsCaughtAtTheLcoreStage) {
+  make_fleet(2, /*udp=*/true, kEightLcores);
+  policy_ = std::string(kOneIntervalStages) + "  auto_probes: 0\n";
+  start_controller();
+  std::string next = zone(2, "192.0.2.66");
+  std::string v = version_of(next);
+  json r = push(next,
+                {{"probes", "www.example.com. A NOERROR 192.0.2.80\n"}, {"probes_file", "probes"}});
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  json done = wait_done(r["rollout"]);
+  EXPECT_EQ(done["state"], "rolled_back");
+  EXPECT_EQ(done["stage"], 0) << done.dump();
+  const std::string reason = done.value("reason", "");
+  EXPECT_NE(reason.find("to edge-1 lcore 10 on the new version " + v.substr(0, 12)),
+            std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("192.0.2.66"), std::string::npos) << reason;
+  EXPECT_FALSE(nodes_[1]->ever_served().count(v));
+  for (auto& n : nodes_) EXPECT_EQ(n->committed(), prev_);
+}
+
+// A good version at the lcore stage: each probe reaches the canary lcore
+// probe_repeats times (4) before the stage passes, and the verdict says so.
+TEST_F(RolloutTest, CanaryLcoreAnswersEachProbeRepeatsTimesAtTheLcoreStage) {
+  make_fleet(2, /*udp=*/true, kEightLcores);
+  policy_ = std::string(kOneIntervalStages) + "  auto_probes: 3\n";
+  start_controller();
+  std::string next = zone(2, "192.0.2.80", 21);  // adds h20 only
+  std::string v = version_of(next);
+  json r = push(next,
+                {{"probes", "www.example.com. A NOERROR 192.0.2.80\n"}, {"probes_file", "probes"}});
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  json done = wait_done(r["rollout"]);
+  ASSERT_EQ(done["state"], "committed") << done.dump();
+  int canary = 0, control = 0;
+  for (const auto& a : nodes_[0]->udp_answers())
+    if (a.mixed) (a.lcore == 10 ? canary : control) += 1;
+  EXPECT_GE(canary, 4 * 4) << "4 probes x probe_repeats; control lcores answered " << control;
+  bool said = false;
+  for (const auto& l : verdict_lines(r["rollout"]))
+    said |= l.find("edge-1: canary lcore 10 answered ") != std::string::npos;
+  EXPECT_TRUE(said);
+}
+
+// Nodes whose answers carry no NSID (from before it): probes are sent
+// probe_repeats times as before and the verdict line says lcores were not
+// identified.
+TEST_F(RolloutTest, NodesWithoutNsidAreProbedAsBeforeAndTheVerdictSaysSo) {
+  make_fleet(2, /*udp=*/true, kEightLcores);
+  for (auto& n : nodes_) n->answer_nsid(false);
+  policy_ = kOneIntervalStages;
+  start_controller();
+  json r = push(zone(2, "192.0.2.80", 21));
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  json done = wait_done(r["rollout"]);
+  EXPECT_EQ(done["state"], "committed") << done.dump();
+  bool said = false;
+  for (const auto& l : verdict_lines(r["rollout"]))
+    said |= l.find("edge-1: its answers carry no edgedns NSID") != std::string::npos;
+  EXPECT_TRUE(said);
 }

@@ -151,6 +151,18 @@ TEST(StageVerdict, WaitingAndPausedStopTheBakeClock) {
   EXPECT_EQ(v.lines[4], "paused");
 }
 
+TEST(StageVerdict, ProbeNotesFollowTheProbeCount) {
+  StageEvidence ev = healthy();
+  ev.have_probes = true;
+  ev.probes_ok = 30;
+  ev.probe_notes = {"a: canary lcore 1 answered 8, other lcores 22",
+                    "b: its answers carry no edgedns NSID (an older node?)"};
+  IntervalVerdict v = judge_interval(canary_stage(), kNew, ev, 0, 1, 1);
+  EXPECT_EQ(v.lines[3],
+            "probes: 30 answers as expected; a: canary lcore 1 answered 8, other lcores 22; b: its "
+            "answers carry no edgedns NSID (an older node?)");
+}
+
 TEST(StageVerdict, RatesNotYetComparedAreShownAsSuch) {
   StageEvidence ev = healthy();
   ev.rates.evaluated = false;

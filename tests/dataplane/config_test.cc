@@ -48,7 +48,7 @@ TEST(Config, CommandLine) {
 TEST(Config, HelpMentionsEveryOption) {
   auto p = parse({"--help"});
   ASSERT_TRUE(p.help);
-  for (const char* o : {"--listen", "--zone", "--control", "--state-dir", "--idle-sleep",
+  for (const char* o : {"--listen", "--zone", "--control", "--state-dir", "--idle-sleep", "--nsid",
                         "--config", "last-known-good"})
     EXPECT_NE(p.help_text.find(o), std::string::npos) << o;
 }
@@ -121,4 +121,32 @@ TEST(Config, ForceZone) {
   EXPECT_TRUE(parse({"--config", path.c_str()}).cfg.force_zone);
   std::remove(path.c_str());
   EXPECT_NE(help_text().find("--force-zone"), std::string::npos);
+}
+
+TEST(Config, NsidNodeId) {
+  EXPECT_FALSE(parse({"--listen", "198.18.0.1"}).cfg.nsid.has_value());  // the hostname, later
+  EXPECT_EQ(parse({"--nsid", "edge-1.fra"}).cfg.nsid, "edge-1.fra");
+  EXPECT_EQ(parse({"--nsid", ""}).cfg.nsid, "");  // no NSID
+  for (const char* bad : {"edge 1", "tab\there", "\x7f"}) {
+    try {
+      parse({"--nsid", bad});
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("--nsid"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("without spaces"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(parse({"--nsid", std::string(kMaxNodeId + 1, 'x').c_str()}), ConfigError);
+  std::string path = write_temp("nsid: edge-2\n");
+  EXPECT_EQ(parse({"--config", path.c_str()}).cfg.nsid, "edge-2");
+  EXPECT_EQ(parse({"--config", path.c_str(), "--nsid", "edge-3"}).cfg.nsid, "edge-3");
+  std::remove(path.c_str());
+  path = write_temp("nsid: 'a b'\n");
+  try {
+    parse({"--config", path.c_str()});
+    ADD_FAILURE() << "accepted 'a b'";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(path + ": nsid 'a b'"), std::string::npos) << e.what();
+  }
+  std::remove(path.c_str());
 }

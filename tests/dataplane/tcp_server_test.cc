@@ -1,6 +1,7 @@
 // TcpServer on the loopback (no EAL, no tap): RFC 7766 framing, pipelining,
 // answers larger than UDP allows, messages split across writes, limits, idle
-// timeout, malformed messages, and that a publication reaches TCP answers.
+// timeout, malformed messages, that a publication reaches TCP answers, and
+// NSID naming the version TCP answered from.
 #include "dataplane/tcp_server.hh"
 
 #include <arpa/inet.h>
@@ -23,6 +24,7 @@
 #include "zones/name.hh"
 #include "zones/parser.hh"
 #include "zones/snapshot.hh"
+#include "zones/version.hh"
 
 using namespace edgedns;
 using namespace edgedns::dp;
@@ -317,4 +319,30 @@ TEST(TcpServer, BindFailureNamesTheAddress) {
         << e.what();
   }
   close(fd);
+}
+
+// NSID over TCP: the configured text and the version of the slot TCP reads,
+// which follows a publication; nothing when not asked.
+TEST(TcpServer, NsidNamesTheVersionAnswered) {
+  TcpConfig cfg;
+  cfg.nsid = "edge-1 tcp lcore=3";
+  Fixture fx(cfg);
+  auto ask = [&](uint16_t id, bool nsid) {
+    auto q = test::dns_query("www.example.test.", 1, id, false, 1232);
+    if (nsid) {
+      zones::wr16(&q[q.size() - 2], 4);
+      q.insert(q.end(), {0, 3, 0, 0});
+    }
+    Client c(fx.port);
+    c.send_all(framed(q));
+    auto m = c.read_msg();
+    return std::string(m.begin(), m.end());
+  };
+  auto v = [&] { return zones::zoneset_version(*fx.pub.current(0)->zs).hex().substr(0, 12); };
+  EXPECT_NE(ask(1, true).find("edge-1 tcp lcore=3 v=" + v()), std::string::npos);
+  EXPECT_EQ(ask(2, false).find("edge-1"), std::string::npos);
+  const std::string before = v();
+  fx.pub.publish_all(zone_set("198.51.100.7"));
+  ASSERT_NE(v(), before);
+  EXPECT_NE(ask(3, true).find("edge-1 tcp lcore=3 v=" + v()), std::string::npos);
 }

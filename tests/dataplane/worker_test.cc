@@ -1,6 +1,7 @@
 // process_burst, the mbuf adapter, over real mbufs (EAL with --no-huge and no
 // devices): mixed bursts, counters, in-place answers with valid checksums,
-// and that every mbuf goes either out or back to the pool.
+// NSID naming the lcore and the version it answered from, and that every
+// mbuf goes either out or back to the pool.
 #include "dataplane/worker.hh"
 
 #include <arpa/inet.h>
@@ -28,6 +29,7 @@
 #include "zones/name.hh"
 #include "zones/parser.hh"
 #include "zones/snapshot.hh"
+#include "zones/version.hh"
 
 using namespace edgedns;
 using namespace edgedns::dp;
@@ -37,11 +39,12 @@ namespace {
 
 rte_mempool* g_pool = nullptr;
 
-std::shared_ptr<const zones::ZoneSet> test_zones() {
-  zones::ParseResult pr = zones::parse_zone_text(
-      "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 198.18.53.53\n"
-      "www A 192.0.2.1\nwww AAAA 2001:db8::1\n",
-      "worker_test", {});
+std::shared_ptr<const zones::ZoneSet> test_zones(int serial = 1) {
+  zones::ParseResult pr = zones::parse_zone_text("$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 h " +
+                                                     std::to_string(serial) +
+                                                     " 2 3 4 5\n@ NS ns1\nns1 A 198.18.53.53\n"
+                                                     "www A 192.0.2.1\nwww AAAA 2001:db8::1\n",
+                                                 "worker_test", {});
   EXPECT_FALSE(pr.has_errors());
   std::vector<zones::Diagnostic> d;
   zones::check_zone(pr.zone, d);
@@ -76,6 +79,39 @@ struct Fixture {
 
 bool contains(const uint8_t* p, size_t n, const std::vector<uint8_t>& needle) {
   return std::search(p, p + n, needle.begin(), needle.end()) != p + n;
+}
+
+// A query with EDNS that asks for NSID (an empty option 3, as dig +nsid sends).
+std::vector<uint8_t> nsid_query(const char* name, uint16_t id) {
+  auto q = dns_query(name, zones::rrtype::A, id, false, 1232);
+  zones::wr16(&q[q.size() - 2], 4);  // the OPT's RDLENGTH
+  q.insert(q.end(), {0, 3, 0, 0});
+  return q;
+}
+
+size_t skip_name(const uint8_t* m, size_t off) {
+  while (m[off] != 0 && (m[off] & 0xc0) != 0xc0) off += 1 + m[off];
+  return off + (m[off] == 0 ? 1 : 2);
+}
+
+// The NSID option of a DNS message; "(no OPT)" or "(no NSID)" without one.
+std::string nsid_of(const uint8_t* dns, size_t len) {
+  size_t off = 12;
+  for (int i = 0; i < zones::rd16(dns + 4); ++i) off = skip_name(dns, off) + 4;
+  const int rrs = zones::rd16(dns + 6) + zones::rd16(dns + 8) + zones::rd16(dns + 10);
+  for (int i = 0; i < rrs && off < len; ++i) {
+    off = skip_name(dns, off);
+    const uint16_t type = zones::rd16(dns + off), rdlen = zones::rd16(dns + off + 8);
+    off += 10;
+    if (type == zones::rrtype::OPT) {
+      for (size_t o = off; o + 4 <= off + rdlen; o += 4 + zones::rd16(dns + o + 2))
+        if (zones::rd16(dns + o) == 3)
+          return std::string(reinterpret_cast<const char*>(dns + o + 4), zones::rd16(dns + o + 2));
+      return "(no NSID)";
+    }
+    off += rdlen;
+  }
+  return "(no OPT)";
 }
 
 }  // namespace
@@ -233,6 +269,66 @@ TEST(ProcessBurst, FastAndGeneralPathAnswerAlike) {
     rte_pktmbuf_free_bulk(out, n);
     EXPECT_EQ(rte_mempool_avail_count(g_pool), before);
   }
+}
+
+// Two lcores of one node, the second a canary on another version: asked for
+// NSID, each names itself and the version of the zone set it answered from
+// (what its publisher slot holds); not asked, no option; checksums stay valid.
+TEST(ProcessBurst, NsidNamesTheLcoreAndTheVersionItAnsweredFrom) {
+  ZonePublisher pub(2);
+  pub.publish_all(test_zones(1));
+  auto canary = test_zones(2);
+  const unsigned canary_slot[] = {1};
+  pub.publish(std::shared_ptr<const ServedVersion>(new ServedVersion{canary, 0, {}}), canary_slot);
+  const std::string v1 = zones::zoneset_version(*pub.current(0)->zs).hex().substr(0, 12);
+  const std::string v2 = zones::zoneset_version(*canary).hex().substr(0, 12);
+  ASSERT_NE(v1, v2);
+  const unsigned lcore_of_slot[] = {3, 7};
+  for (unsigned slot = 0; slot < 2; ++slot) {
+    Fixture fx;
+    fx.st->lcore_id = lcore_of_slot[slot];
+    fx.st->slot = slot;
+    set_nsid(*fx.st, "edge-9");
+    const std::string want =
+        "edge-9 lcore=" + std::to_string(lcore_of_slot[slot]) + " v=" + (slot ? v2 : v1);
+    unsigned before = rte_mempool_avail_count(g_pool);
+    rte_mbuf* in[4] = {
+        mbuf(udp_frame(false, nsid_query("www.example.test.", 1))),
+        mbuf(udp_frame(true, nsid_query("nope.example.test.", 2))),
+        mbuf(udp_frame(false, dns_query("www.example.test.", zones::rrtype::A, 3, false, 1232))),
+        mbuf(udp_frame(false, dns_query("www.example.test.", zones::rrtype::A, 4)))};
+    rte_mbuf* out[kBurst];
+    uint16_t n = process_burst(*fx.st, fx.st->ports[0], pub.current(slot)->zs.get(), in, 4, out);
+    ASSERT_EQ(n, 4);
+    for (uint16_t i = 0; i < n; ++i) {
+      uint8_t* f = rte_pktmbuf_mtod(out[i], uint8_t*);
+      const bool v6 = zones::rd16(f + 12) == eth::kIpv6;
+      uint8_t* ip = f + 14;
+      const size_t ulen = v6 ? zones::rd16(ip + 4) : zones::rd16(ip + 24);
+      uint8_t* dns = ip + (v6 ? 40 : 20) + 8;
+      if (v6) EXPECT_EQ(l4_csum6(ip, ipproto::kUdp, ip + 40, ulen), 0) << i;
+      else EXPECT_EQ(l4_csum4(ip, ipproto::kUdp, ip + 20, ulen), 0) << i;
+      const std::string got = nsid_of(dns, ulen - 8);
+      switch (zones::rd16(dns)) {
+        case 1:
+        case 2: EXPECT_EQ(got, want) << "query " << zones::rd16(dns); break;
+        case 3: EXPECT_EQ(got, "(no NSID)"); break;
+        default: EXPECT_EQ(got, "(no OPT)"); break;
+      }
+    }
+    rte_pktmbuf_free_bulk(out, n);
+    EXPECT_EQ(rte_mempool_avail_count(g_pool), before);
+  }
+  // No node id: no NSID even when asked.
+  Fixture off;
+  set_nsid(*off.st, "");
+  rte_mbuf* in[1] = {mbuf(udp_frame(false, nsid_query("www.example.test.", 5)))};
+  rte_mbuf* out[1];
+  ASSERT_EQ(process_burst(*off.st, off.st->ports[0], canary.get(), in, 1, out), 1);
+  uint8_t* f = rte_pktmbuf_mtod(out[0], uint8_t*);
+  EXPECT_EQ(nsid_of(f + 42, out[0]->data_len - 42), "(no NSID)");
+  rte_pktmbuf_free(out[0]);
+  EXPECT_THROW(set_nsid(*off.st, std::string(zones::kMaxNsid, 'x')), std::invalid_argument);
 }
 
 TEST(ReflectBurst, SwapsOnly) {

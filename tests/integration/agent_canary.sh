@@ -4,8 +4,9 @@
 # hash). Version 2 is published to one lcore only; queries from many source
 # ports must get version 1 or 2 according to the lcore their flow hashes to
 # (never both on one flow, never a mix in one answer), and the agent's status
-# counters must split the same way per version per lcore. Then promotion to
-# all lcores and a rollback.
+# counters must split the same way per version per lcore; `kdig +nsid` from
+# many source ports must show each lcore naming itself and the version it
+# serves (RFC 5001 NSID). Then promotion to all lcores and a rollback.
 # Usage: tests/integration/agent_canary.sh. Needs root; bounded.
 set -euo pipefail
 . "$(dirname "$0")/lib/agent_common.sh"
@@ -16,7 +17,7 @@ PER=3
 setup_veth 2
 write_zone 1 "$TMP/v1.zone"
 # Main lcore 0 for housekeeping; workers 1 and 2 (2 shares CPU 0: fine with --idle-sleep).
-start_edgedns_agent canary "--lcores=0@0,1@1,2@0" 2 --zone "$TMP/v1.zone" || exit 1
+start_edgedns_agent canary "--lcores=0@0,1@1,2@0" 2 --zone "$TMP/v1.zone" --nsid canary-node || exit 1
 
 lcores=$(agent hello | jget '" ".join(str(x) for x in r["lcores"])')
 expect_eq "two worker lcores" "$lcores" "1 2"
@@ -52,6 +53,18 @@ else
   fail "lcore 1 v1 counters: $(c "[l for l in r['lcores'] if l['id']==1][0]['counters']")"
 fi
 expect_eq "status: lcore versions" "$(c "' '.join(l['version'] for l in r['lcores'])")" "$V1 $V2"
+
+# kdig +nsid from 32 source ports: every answer carries the NSID, lcore 1
+# names v1 and lcore 2 names v2 (the first 12 hex digits), nothing else.
+nsid_of_port() {
+  in_cli kdig +nsid +retry=0 +time=2 -b "$CLI4#$1" @"$SRV4" www.swap.test. A |
+    sed -n 's/^;; NSID: .*"\(.*\)"$/\1/p'
+}
+first=$(nsid_of_port 21000)
+log "kdig +nsid: NSID \"$first\""
+seen=$(for p in $(seq 21000 21031); do echo "$(nsid_of_port "$p")"; done | sort -u | tr '\n' ';')
+expect_eq "kdig +nsid names the lcore and the version it serves" "$seen" \
+  "canary-node lcore=1 v=${V1:0:12};canary-node lcore=2 v=${V2:0:12};"
 
 # Promote, then roll back.
 agent publish "{\"version\":\"$V2\"}" >/dev/null

@@ -3,6 +3,8 @@
 // case asserted against zones::answer_query, plus the no-amplification rule:
 // a UDP response never exceeds what the client advertised (512 without EDNS,
 // max(512, OPT size) with it, capped by our own 1232), ANY stays minimal.
+// Then NSID (RFC 5001): sent only when asked and configured, naming the
+// version of the zone set that answered, within the size limit.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -12,11 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/zones/compile_text.hh"
 #include "zones/answer.hh"
 #include "zones/load.hh"
 #include "zones/name.hh"
 #include "zones/rrtype.hh"
 #include "zones/snapshot.hh"
+#include "zones/version.hh"
 
 using namespace edgedns::zones;
 
@@ -223,9 +227,10 @@ class EdnsCompliance : public ::testing::Test {
   // Answers over UDP (or TCP) into a 64 KiB buffer, so that only the query
   // itself limits the size; `raw` gets the wire length.
   static Msg ask(const std::vector<uint8_t>& q, Transport t = Transport::Udp,
-                 AnswerResult* res = nullptr) {
+                 AnswerResult* res = nullptr, const AnswerConfig& cfg = {},
+                 const ZoneSet* zs = nullptr) {
     std::vector<uint8_t> out(65535);
-    AnswerResult r = answer_query(*zs_, q, out, t);
+    AnswerResult r = answer_query(zs ? *zs : *zs_, q, out, t, cfg);
     if (res) *res = r;
     out.resize(r.len);
     if (r.len == 0) return Msg{};
@@ -547,4 +552,109 @@ TEST_F(EdnsCompliance, AnyIsMinimal) {
     ask(build(one), Transport::Tcp, &ro);
     EXPECT_EQ(ra.len, ro.len) << n;
   }
+}
+
+namespace {
+
+constexpr uint16_t kOptNsid = 3;
+
+// The NSID option's payload, or "(none)".
+std::string nsid_of(const Msg& m) {
+  const auto& rd = m.opt_rdata;
+  for (size_t o = 0; o + 4 <= rd.size(); o += 4 + rd16(&rd[o + 2]))
+    if (rd16(&rd[o]) == kOptNsid)
+      return std::string(reinterpret_cast<const char*>(&rd[o + 4]), rd16(&rd[o + 2]));
+  return "(none)";
+}
+
+AnswerConfig nsid_cfg(std::string_view id, bool version = true) {
+  AnswerConfig c;
+  c.nsid = id;
+  c.nsid_version = version;
+  return c;
+}
+
+}  // namespace
+
+// RFC 5001 §2.2: the identifier goes only into answers to queries that ask
+// for it, with the version of the set that answered.
+TEST_F(EdnsCompliance, NsidOnlyWhenAskedAndNamesTheAnsweringVersion) {
+  const std::string v12 = zoneset_version(*zs_).hex().substr(0, 12);
+  const AnswerConfig cfg = nsid_cfg("edge-1 lcore=3");
+  QuerySpec s;
+  s.edns = true;
+  s.options = {{kOptNsid, {}}};
+  Msg m = ask(build(s), Transport::Udp, nullptr, cfg);
+  expect_soa_answer(m);
+  EXPECT_EQ(nsid_of(m), "edge-1 lcore=3 v=" + v12);
+  EXPECT_EQ(option_codes(m.opt_rdata), std::set<uint16_t>{kOptNsid});
+  // Among other options, and over TCP.
+  s.options = {{kOptUnknown, {1, 2}}, {kOptNsid, {}}};
+  EXPECT_EQ(nsid_of(ask(build(s), Transport::Tcp, nullptr, cfg)), "edge-1 lcore=3 v=" + v12);
+  // §2.3: a payload in the query is ignored.
+  s.options = {{kOptNsid, {'x', 'y'}}};
+  EXPECT_EQ(nsid_of(ask(build(s), Transport::Udp, nullptr, cfg)), "edge-1 lcore=3 v=" + v12);
+  // Not asked: no option, the OPT is as without NSID configured.
+  s.options.clear();
+  Msg plain = ask(build(s), Transport::Udp, nullptr, cfg);
+  EXPECT_TRUE(plain.opt_rdata.empty());
+  s.options = {{kOptUnknown, {}}};
+  EXPECT_TRUE(ask(build(s), Transport::Udp, nullptr, cfg).opt_rdata.empty());
+  // Asked but not configured, or without EDNS at all (no OPT to carry it).
+  s.options = {{kOptNsid, {}}};
+  EXPECT_TRUE(ask(build(s)).opt_rdata.empty());
+  s.edns = false;
+  EXPECT_FALSE(ask(build(s), Transport::Udp, nullptr, cfg).has_opt);
+  // Without the version part, exactly the identifier.
+  s.edns = true;
+  EXPECT_EQ(nsid_of(ask(build(s), Transport::Udp, nullptr, nsid_cfg("ns.example", false))),
+            "ns.example");
+}
+
+// The version part comes from the set the answer is computed from.
+TEST_F(EdnsCompliance, NsidVersionFollowsTheZoneSet) {
+  auto other = ZoneSet::build({test::compile_text(
+      "$ORIGIN comp.test.\n@ 60 SOA ns1 h 2 2 3 4 5\n@ 60 NS ns1\nns1 60 A 192.0.2.1\n")});
+  QuerySpec s;
+  s.edns = true;
+  s.options = {{kOptNsid, {}}};
+  const AnswerConfig cfg = nsid_cfg("n lcore=1");
+  EXPECT_EQ(nsid_of(ask(build(s), Transport::Udp, nullptr, cfg, other.get())),
+            "n lcore=1 v=" + zoneset_version(*other).hex().substr(0, 12));
+  EXPECT_NE(zoneset_version(*other).hex().substr(0, 12), zoneset_version(*zs_).hex().substr(0, 12));
+}
+
+// The option fits the client's limit: the answer truncates instead, and a
+// query that passes the general parse (another record in additional) asks too.
+TEST_F(EdnsCompliance, NsidFitsTheSizeLimitAndTheGeneralParse) {
+  const std::string longest(kMaxNsid, 'n');
+  const AnswerConfig cfg = nsid_cfg(longest);
+  for (uint16_t size : {uint16_t(512), uint16_t(1232)}) {
+    QuerySpec s;
+    s.name = "big.comp.test.";
+    s.type = rrtype::TXT;
+    s.edns = true;
+    s.bufsize = size;
+    s.options = {{kOptNsid, {}}};
+    AnswerResult r;
+    Msg m = ask(build(s), Transport::Udp, &r, cfg);
+    EXPECT_LE(m.len, size);
+    EXPECT_TRUE(m.flags & hflag::TC) << size;
+    EXPECT_EQ(nsid_of(m).size(), kMaxNsid + 15) << size;
+  }
+  // Too long an identifier is never sent.
+  const std::string huge(kMaxNsid + 1, 'x');
+  QuerySpec s;
+  s.edns = true;
+  s.options = {{kOptNsid, {}}};
+  EXPECT_EQ(nsid_of(ask(build(s), Transport::Udp, nullptr, nsid_cfg(huge))), "(none)");
+  // An A record before the OPT in additional: the general walk.
+  std::vector<uint8_t> q = build(s);
+  const uint8_t a_rr[15] = {0, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1};
+  size_t opt_at = q.size() - 11 - 4;  // the OPT with its one empty option
+  q.insert(q.begin() + long(opt_at), a_rr, a_rr + sizeof a_rr);
+  wr16(&q[10], 2);
+  Msg g = ask(q, Transport::Udp, nullptr, cfg);
+  expect_soa_answer(g);
+  EXPECT_EQ(nsid_of(g).substr(0, 4), "nnnn");
 }
