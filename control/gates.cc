@@ -69,6 +69,12 @@ void add_records(std::vector<std::string>& out, const ZoneData& z, const RRset& 
   for (const Record* r : s.recs) out.push_back(sign + record_text(z, *r));
 }
 
+// Apex types whose loss breaks resolution or validation as surely as a wrong
+// value: delegation (NS) and the DNSSEC chain of trust (DNSKEY, DS).
+bool apex_guarded(uint16_t t) noexcept {
+  return t == rrtype::NS || t == rrtype::DNSKEY || t == rrtype::DS;
+}
+
 }  // namespace
 
 bool serial_gt(uint32_t s2, uint32_t s1) noexcept {
@@ -101,6 +107,8 @@ ZoneDiff diff_zone(const ZoneData* before, const ZoneData* after) {
         ++d.rrsets_removed;
         ++d.changed_by_type[t];
         add_records(d.removed, *before, s, '-');
+        if (owner == apex_key && (apex_guarded(t) || t == rrtype::SOA))
+          d.apex_changes.push_back(rrtype_to_text(t) + " removed");
       }
       continue;
     }
@@ -114,6 +122,8 @@ ZoneDiff diff_zone(const ZoneData* before, const ZoneData* after) {
       if (!n) {
         ++d.rrsets_removed;
         add_records(d.removed, *before, s, '-');
+        if (owner == apex_key && (apex_guarded(t) || t == rrtype::SOA))
+          d.apex_changes.push_back(rrtype_to_text(t) + " removed");
         continue;
       }
       ++d.rrsets_modified;
@@ -139,9 +149,9 @@ ZoneDiff diff_zone(const ZoneData* before, const ZoneData* after) {
           if (s.ttl != n->ttl || s.rdatas.size() != n->rdatas.size() ||
               (!s.rdatas.empty() &&
                soa_without_serial(s.rdatas[0]) != soa_without_serial(n->rdatas[0])))
-            d.apex_changes.push_back("SOA (other than serial)");
-        } else if (t == rrtype::NS || t == rrtype::DNSKEY || t == rrtype::DS) {
-          d.apex_changes.push_back(rrtype_to_text(t));
+            d.apex_changes.push_back("SOA (other than serial) changed");
+        } else if (apex_guarded(t)) {
+          d.apex_changes.push_back(rrtype_to_text(t) + " changed");
         }
       }
     }
@@ -151,8 +161,8 @@ ZoneDiff diff_zone(const ZoneData* before, const ZoneData* after) {
       ++d.rrsets_added;
       ++d.changed_by_type[t];
       add_records(d.added, *after, n, '+');
-      if (owner == apex_key && (t == rrtype::NS || t == rrtype::DNSKEY || t == rrtype::DS))
-        d.apex_changes.push_back(rrtype_to_text(t));
+      if (owner == apex_key && apex_guarded(t))
+        d.apex_changes.push_back(rrtype_to_text(t) + " added");
     }
     if (untouched && d.untouched_names.size() < 64)
       d.untouched_names.push_back(
@@ -237,7 +247,7 @@ std::vector<Rejection> gate_apex(const ZoneDiff& d, const GateFlags& f) {
   if (f.allow_apex_change || d.apex_changes.empty()) return {};
   std::string what;
   for (const auto& c : d.apex_changes) what += (what.empty() ? "" : ", ") + c;
-  return {{"apex", d.apex + ": apex " + what + " changed (--allow-apex-change to allow)"}};
+  return {{"apex", d.apex + ": apex " + what + " (--allow-apex-change to allow)"}};
 }
 
 std::vector<Rejection> gate_size(const std::vector<LoadedZone>& zones, const GateLimits& l) {

@@ -54,7 +54,7 @@ struct ZoneDiff {
   size_t names_before = 0, names_after = 0, names_removed = 0, names_added = 0;
   size_t rrsets_before = 0, rrsets_added = 0, rrsets_removed = 0, rrsets_modified = 0;
   std::map<uint16_t, size_t> changed_by_type, before_by_type;
-  std::vector<std::string> apex_changes;  // e.g. "NS", "SOA (other than serial)"
+  std::vector<std::string> apex_changes;  // e.g. "NS changed", "DNSKEY removed", "DS added"
   std::optional<uint32_t> serial_before, serial_after;
   std::vector<std::string> removed, added;   // record texts, for the diff file
   std::vector<std::string> untouched_names;  // owners whose RRsets are all unchanged (text)

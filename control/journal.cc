@@ -50,7 +50,7 @@ Journal::Journal(std::string path) : path_(std::move(path)) {
     if (::ftruncate(fd_, off_t(good_end)) != 0) io_fail("truncate torn tail", path_);
     if (::fsync(fd_) != 0) io_fail("fsync", path_);
   }
-  if (::lseek(fd_, 0, SEEK_END) < 0) io_fail("seek", path_);
+  end_ = good_end;
   // A new journal file must survive a crash too: sync its directory entry.
   std::string dir = path_.substr(0, path_.rfind('/') == std::string::npos ? 0 : path_.rfind('/'));
   int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -65,22 +65,47 @@ Journal::~Journal() {
 }
 
 nlohmann::json Journal::append(nlohmann::json rec) {
-  rec["seq"] = ++seq_;
+  if (poisoned_)
+    throw std::runtime_error("journal " + path_ +
+                             ": unusable: an earlier failed append could not be undone (" +
+                             poison_ + "); restart once the file system is healthy");
+  rec["seq"] = seq_ + 1;
   rec["time"] =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::string line = rec.dump() + "\n";
-  const char* p = line.data();
-  size_t left = line.size();
-  while (left) {
-    ssize_t w = ::write(fd_, p, left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      io_fail("write", path_);
+  // Explicit offsets: after a failure the file is cut back to end_, and the
+  // next record must start there, not where the failed write left the offset.
+  size_t done = 0;
+  const char* what = nullptr;
+  int err = 0;
+  while (done < line.size()) {
+    ssize_t w = ::pwrite(fd_, line.data() + done, line.size() - done, off_t(end_ + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      what = "write";
+      err = w < 0 ? errno : ENOSPC;
+      break;
     }
-    p += w;
-    left -= size_t(w);
+    done += size_t(w);
   }
-  if (::fdatasync(fd_) != 0) io_fail("fdatasync", path_);
+  if (!what && sync_(fd_) != 0) {
+    what = "fdatasync";
+    err = errno;
+  }
+  if (what) {
+    // A fragment would join the next record into a damaged line, and a
+    // record whose sync failed would be replayed although the caller was
+    // told it failed: cut either off so the file is as before this call.
+    std::string msg = "journal " + path_ + ": " + what + ": " + std::strerror(err);
+    if (::ftruncate(fd_, off_t(end_)) != 0 || sync_(fd_) != 0) {
+      poisoned_ = true;
+      poison_ = msg + "; cutting the record off failed: " + std::strerror(errno);
+      throw std::runtime_error(poison_ + "; the failed record could not be undone");
+    }
+    throw std::runtime_error(msg);
+  }
+  ++seq_;
+  end_ += line.size();
   return rec;
 }
 

@@ -5,6 +5,8 @@
 // not a crash artefact but damage, and is refused. Control thread; one writer.
 #pragma once
 
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
@@ -27,17 +29,28 @@ class Journal {
   size_t truncated_bytes() const { return truncated_; }
 
   // Adds "seq" and "time" (unix seconds), writes one line, fdatasyncs.
-  // Throws on failure: the caller must not act on an unjournaled step.
+  // Throws on failure: the caller must not act on an unjournaled step. A
+  // failed append leaves the file as it was; when even that cannot be done,
+  // every later append throws too, naming the file.
   nlohmann::json append(nlohmann::json rec);
 
   const std::string& path() const { return path_; }
+
+  // Replaces fdatasync/fsync of the journal file. For tests only: a failing
+  // sync cannot be provoked on demand on a real file system.
+  using SyncFn = int (*)(int fd);
+  void set_sync_for_testing(SyncFn f) { sync_ = f; }
 
  private:
   std::string path_;
   int fd_ = -1;
   uint64_t seq_ = 0;
   size_t truncated_ = 0;
+  size_t end_ = 0;  // bytes of complete records
+  bool poisoned_ = false;
+  std::string poison_;
   std::vector<nlohmann::json> recovered_;
+  SyncFn sync_ = ::fdatasync;
 };
 
 }  // namespace edgedns::ctl

@@ -155,6 +155,58 @@ TEST(Gates, ApexNsChangeNeedsFlag) {
   EXPECT_TRUE(ok.ok()) << all(ok);
 }
 
+// A signed apex: the committed version publishes a DNSKEY and a DS there, so
+// dropping either is an apex change although nothing there was modified.
+std::string signed_zone(uint32_t serial, bool dnskey = true, bool ds = true) {
+  std::string z = base_zone(serial);
+  if (dnskey)
+    z += "@ DNSKEY 257 3 13 "
+         "mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ=="
+         "\n";
+  if (ds) z += "@ DS 12345 13 2 2BB183AF5F22588179A53B0A98631FAD1A292118B1A1C9E6E4A8C1B9A3C3F6E0\n";
+  return z;
+}
+
+TEST(Gates, ApexDnskeyRemovalIsAnApexChange) {
+  auto r = gates(signed_zone(2024010102, false, true), signed_zone(2024010101));
+  ASSERT_TRUE(has_rule(r, "apex")) << all(r);
+  EXPECT_NE(all(r).find("DNSKEY removed"), std::string::npos) << all(r);
+  EXPECT_EQ(all(r).find("DS removed"), std::string::npos) << all(r);
+  auto ok = gates(signed_zone(2024010102, false, true), signed_zone(2024010101),
+                  GateFlags{.allow_apex_change = true});
+  EXPECT_TRUE(ok.ok()) << all(ok);
+}
+
+TEST(Gates, ApexDsRemovalIsAnApexChange) {
+  auto r = gates(signed_zone(2024010102, true, false), signed_zone(2024010101));
+  ASSERT_TRUE(has_rule(r, "apex")) << all(r);
+  EXPECT_NE(all(r).find("DS removed"), std::string::npos) << all(r);
+}
+
+TEST(Gates, ApexRemovalsAndChangesAreNamedTogether) {
+  // DNSKEY and DS gone, NS replaced: one rejection naming all three.
+  std::string next = signed_zone(2024010102, false, false) + "ns3 A 192.0.2.55\n";
+  next.replace(next.find("@ NS ns2"), 8, "@ NS ns3");
+  auto r = gates(next, signed_zone(2024010101));
+  ASSERT_TRUE(has_rule(r, "apex")) << all(r);
+  EXPECT_NE(all(r).find("DNSKEY removed"), std::string::npos) << all(r);
+  EXPECT_NE(all(r).find("DS removed"), std::string::npos) << all(r);
+  EXPECT_NE(all(r).find("NS changed"), std::string::npos) << all(r);
+}
+
+TEST(Gates, ApexDnskeyAddedIsNamedAsAdded) {
+  auto r = gates(signed_zone(2024010102, true, false), signed_zone(2024010101, false, false));
+  ASSERT_TRUE(has_rule(r, "apex")) << all(r);
+  EXPECT_NE(all(r).find("DNSKEY added"), std::string::npos) << all(r);
+}
+
+TEST(Gates, RemovingAnUnguardedApexTypePasses) {
+  std::string next = signed_zone(2024010102);
+  next.erase(next.find("@ MX 10 mail\n"), 13);
+  auto r = gates(next, signed_zone(2024010101));
+  EXPECT_TRUE(r.ok()) << all(r);
+}
+
 TEST(Gates, ApexSoaFieldsOtherThanSerial) {
   std::string changed = base_zone(2024010102);
   changed.replace(changed.find(" 7200 "), 6, " 7300 ");
