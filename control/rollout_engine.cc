@@ -125,12 +125,20 @@ void Controller::engine_failure(const std::string& what) {
   if (id) {
     // A step that cannot be carried out is a failed rollout, never a
     // crash: the rollback is journaled like any other and acted on next.
-    journal_apply_if(
-        [&](const FleetState& s) {
-          return s.active && s.active->id == *id && s.active->phase != Phase::Rollback;
-        },
-        {{"ev", ev(Event::RollbackBegin)}, {"rollout", *id}, {"reason", "engine error: " + what}});
-    return;
+    try {
+      journal_apply_if(
+          [&](const FleetState& s) {
+            return s.active && s.active->id == *id && s.active->phase != Phase::Rollback;
+          },
+          {{"ev", ev(Event::RollbackBegin)},
+           {"rollout", *id},
+           {"reason", "engine error: " + what}});
+      return;
+    } catch (const std::exception& e) {
+      // The journal itself refuses (disk full, poisoned): nothing can be
+      // decided until it works again; the nodes keep what they serve.
+      log_line(std::string("engine: cannot journal the rollback: ") + e.what());
+    }
   }
   sleep_interval(1.0);  // a rollback or a reconcile pass failed: retried after a pause
 }
