@@ -73,26 +73,33 @@ fleet_setup_net() {
   done
 }
 
-# start_node N [--zone FILE...]: edgedns for node N with its control socket
-# and state dir; without --zone it serves its last-known-good. Returns 1
-# (after printing the log) when it does not come up.
-start_node() {
+# spawn_node N [--zone FILE...]: edgedns for node N with its control socket
+# and state dir, in the background (NODE_PID[N]; its log node_log N); without
+# --zone it serves its last-known-good. Does not wait for it: start_node does.
+spawn_node() {
   local n=$1
   shift
-  local q vdev logf
+  local q vdev
   q=$(node_queues "$n")
   vdev="net_af_packet0,iface=$(node_if "$n")"
   [ "$q" -gt 1 ] && vdev="$vdev,qpairs=$q"
   NODE_STARTS[$n]=$((${NODE_STARTS[$n]:-0} + 1))
-  logf=$TMP/n$n/edgedns.${NODE_STARTS[$n]}.log
   rm -f "$(node_sock "$n")"
-  EDGEDNS_MEM=512 edgedns_spawn "$(node_ns "$n")" "$logf" "efl$FID-n$n" "$(node_lcores "$n")" "$vdev" \
+  EDGEDNS_MEM=512 edgedns_spawn "$(node_ns "$n")" "$(node_log "$n")" "efl$FID-n$n" "$(node_lcores "$n")" "$vdev" \
     --listen "$(node_addr "$n")" --control "$(node_sock "$n")" --state-dir "$(node_state "$n")" \
     --idle-sleep "$@"  # scripts/lib.sh
   NODE_PID[$n]=$!
-  edgedns_up "$logf" "${NODE_PID[$n]}" "$(node_sock "$n")" && return 0  # scripts/lib.sh
+}
+node_log() { echo "$TMP/n$1/edgedns.${NODE_STARTS[$1]:-0}.log"; }  # of its latest start
+
+# start_node N [--zone FILE...]: spawn_node, then waits until it serves.
+# Returns 1 (after printing the log) when it does not come up.
+start_node() {
+  local n=$1
+  spawn_node "$@"
+  edgedns_up "$(node_log "$n")" "${NODE_PID[$n]}" "$(node_sock "$n")" && return 0  # scripts/lib.sh
   fail "node $n: edgedns did not start"
-  indent <"$logf"
+  indent <"$(node_log "$n")"
   return 1
 }
 
@@ -119,21 +126,30 @@ EOF
   done
 }
 
-# start_serve [ARGS...]: edgectl serve in the client namespace.
-start_serve() {
+# spawn_serve [ARGS...]: edgectl serve in the client namespace, in the
+# background (SERVE_PID; its log serve_log). serve_up waits for its socket
+# (30 s at most): 1 when it exited or did not bind. start_serve: both.
+spawn_serve() {
   SERVE_STARTS=$((SERVE_STARTS + 1))
-  local logf=$TMP/serve.$SERVE_STARTS.log
   rm -f "$CTL_SOCK"
   ip netns exec "$CLI" "$EDGECTL" serve --fleet "$FLEET_FILE" --state-dir "$CTL_STATE" \
-    --socket "$CTL_SOCK" "$@" >"$logf" 2>&1 &
+    --socket "$CTL_SOCK" "$@" >"$(serve_log)" 2>&1 &
   SERVE_PID=$!
+}
+serve_log() { echo "$TMP/serve.$SERVE_STARTS.log"; }
+serve_up() {
   for _ in $(seq 150); do
     [ -S "$CTL_SOCK" ] && return 0
-    kill -0 "$SERVE_PID" 2>/dev/null || break
+    kill -0 "$SERVE_PID" 2>/dev/null || return 1
     sleep 0.2
   done
+  return 1
+}
+start_serve() {
+  spawn_serve "$@"
+  serve_up && return 0
   fail "edgectl serve did not start"
-  indent <"$logf"
+  indent <"$(serve_log)"
   return 1
 }
 
