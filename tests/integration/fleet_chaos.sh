@@ -137,13 +137,17 @@ BG_PIDS+=("$LOAD_PID")
 
 # Before any schedule: the invariant check can fail. A version loaded on a
 # node behind the control plane's back must be reported (the node neither
-# serves the committed version nor holds only known ones).
+# serves the committed version nor holds only known ones). serve's traffic to
+# that node is blackholed meanwhile: its reconciler would otherwise repair the
+# node before the check looks.
 selftest() {
   zone 999999 --www 192.0.2.99 >"$TMP/rogue.zone"
+  fault blackhole 3 120 >/dev/null || { fail "self-test: the control proxy refused"; return 1; }
   timeout 60 "$EDGECTL" node --control "$(node_sock 3)" load "$TMP/rogue.zone" >"$TMP/rogue.out" 2>&1 ||
-    { fail "self-test: edgectl node load failed"; indent <"$TMP/rogue.out"; return 1; }
+    { fail "self-test: edgectl node load failed"; indent <"$TMP/rogue.out"; fault clear >/dev/null; return 1; }
   "$PY" "$CHAOS" check --edgectl "$EDGECTL" --socket "$CTL_SOCK" --state "$CTL_STATE" --grace 0 \
     "${AGENTS[@]}" >"$TMP/selftest.json"
+  fault clear >/dev/null
   local got
   got=$(jget '" ".join(sorted({v["check"] for v in r["violations"]}))' <"$TMP/selftest.json")
   expect_eq "self-test: a version loaded behind the control plane's back is caught" "$got" \
