@@ -150,14 +150,6 @@ bool Controller::idle() {
   return st_.idle();
 }
 
-bool Controller::in_sync() {
-  std::lock_guard lk(mu_);
-  if (!st_.idle() || !reconciled_) return false;
-  for (const auto& [n, why] : drift_)
-    if (!why.empty()) return false;
-  return true;
-}
-
 json Controller::rollout_json(const Rollout& r) const {
   return ctl::rollout_json(r, opt_.fleet.nodes.size());
 }

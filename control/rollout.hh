@@ -58,9 +58,6 @@ class Controller {
 
   // For tests: true once no rollout or manual rollback is pending.
   bool idle();
-  // For tests: true once idle and the last reconcile pass found every node
-  // on the committed version.
-  bool in_sync();
 
  private:
   // Command handlers and start-up (rollout.cc).

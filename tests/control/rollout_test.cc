@@ -88,6 +88,15 @@ class RolloutTest : public ::testing::Test {
     return ctl_->handle(req);
   }
 
+  // A new daemon on the same state directory (and, by default, fleet), as
+  // after a restart of edgectl serve.
+  void restart_controller() { restart_controller(fleet_); }
+  void restart_controller(const Fleet& f) {
+    ctl_.reset();
+    ctl_ = std::make_unique<Controller>(Controller::Options{f, dir_ + "/state", {}});
+    ctl_->start();
+  }
+
   // Bounded wait for the engine to finish (no timing is asserted).
   json wait_done(uint64_t id) {
     for (int i = 0; i < 2000; ++i) {
@@ -318,8 +327,7 @@ health:
   ctl_.reset();  // the daemon goes away mid-stage
   EXPECT_TRUE(nodes_[0]->ever_served().count(v));
   // Nodes keep serving what they serve; a new controller picks the rollout up.
-  ctl_ = std::make_unique<Controller>(Controller::Options{fleet_, dir_ + "/state", {}});
-  ctl_->start();
+  restart_controller();
   json done = wait_done(r["rollout"]);
   EXPECT_EQ(done["state"], "committed") << done.dump();
   for (auto& n : nodes_) EXPECT_EQ(n->committed(), v);
@@ -339,8 +347,7 @@ on_restart: rollback
   ASSERT_TRUE(r.value("ok", false));
   wait_stage(r["rollout"], 0);
   ctl_.reset();
-  ctl_ = std::make_unique<Controller>(Controller::Options{fleet_, dir_ + "/state", {}});
-  ctl_->start();
+  restart_controller();
   json done = wait_done(r["rollout"]);
   EXPECT_EQ(done["state"], "rolled_back");
   EXPECT_NE(done["reason"].get<std::string>().find("restarted"), std::string::npos);
@@ -551,8 +558,7 @@ TEST_F(RolloutTest, AbortSurvivesARestart) {
   EXPECT_TRUE(ctl_->handle({{"cmd", "abort"}}).value("ok", false));
   ctl_.reset();  // gone before the engine acted on the abort
   for (auto& n : nodes_) n->delay_command("commit", 0);
-  ctl_ = std::make_unique<Controller>(Controller::Options{fleet_, dir_ + "/state", {}});
-  ctl_->start();
+  restart_controller();
   json done = wait_done(r["rollout"]);
   EXPECT_EQ(done["state"], "rolled_back") << done.dump();
   EXPECT_TRUE(eventually([&] { return bool(fleet_on(nodes_, prev_)); }))
@@ -573,8 +579,7 @@ TEST_F(RolloutTest, NodeMissingFromTheFleetFileAfterARestartRollsBack) {
   ctl_.reset();
   Fleet two = fleet_;
   two.nodes.erase(two.nodes.begin());  // the canary node left the fleet file
-  ctl_ = std::make_unique<Controller>(Controller::Options{two, dir_ + "/state", {}});
-  ctl_->start();
+  restart_controller(two);
   json done = wait_done(r["rollout"]);
   EXPECT_EQ(done["state"], "rolled_back") << done.dump();
   EXPECT_NE(done["reason"].get<std::string>().find("edge-1"), std::string::npos) << done.dump();
@@ -596,8 +601,7 @@ TEST_F(RolloutTest, UnreadableStoredVersionRollsBack) {
   ctl_.reset();
   for (const auto& e : fs::directory_iterator(dir_ + "/state/versions/" + v))
     if (e.path().extension() == ".zone") fs::remove(e.path());
-  ctl_ = std::make_unique<Controller>(Controller::Options{fleet_, dir_ + "/state", {}});
-  ctl_->start();
+  restart_controller();
   json done = wait_done(r["rollout"]);
   EXPECT_EQ(done["state"], "rolled_back") << done.dump();
   EXPECT_TRUE(eventually([&] { return bool(fleet_on(nodes_, prev_)); }))
@@ -685,8 +689,7 @@ health:
   wait_stage(r["rollout"], 1);
   ctl_.reset();
   bad = true;  // the new version goes bad once it serves everywhere
-  ctl_ = std::make_unique<Controller>(Controller::Options{fleet_, dir_ + "/state", {}});
-  ctl_->start();
+  restart_controller();
   json done = wait_done(r["rollout"]);
   EXPECT_EQ(done["state"], "rolled_back") << done.dump();
   EXPECT_NE(done["reason"].get<std::string>().find("nxdomain rate"), std::string::npos)
