@@ -1,6 +1,7 @@
 #include "control/config.hh"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -81,28 +82,73 @@ const FleetNode* Fleet::find(const std::string& name) const {
   return nullptr;
 }
 
+namespace {
+
+// tls: {cert, key, ca}, each relative to the fleet file's directory.
+proto::TlsFiles parse_fleet_tls(const Ctx& c, const YAML::Node& t) {
+  c.known_keys(t, "tls", {"cert", "key", "ca"});
+  const std::string dir = std::filesystem::path(c.file).parent_path().string();
+  proto::TlsFiles f;
+  for (auto [key, out] : {std::pair{"cert", &f.cert}, {"key", &f.key}, {"ca", &f.ca}}) {
+    if (!t[key]) c.fail(t, std::string("tls.") + key, "missing");
+    *out = c.get<std::string>(t[key], std::string("tls.") + key, "a file name");
+    if (out->empty()) c.fail(t[key], std::string("tls.") + key, "empty");
+    if ((*out)[0] != '/' && !dir.empty()) *out = dir + "/" + *out;
+  }
+  return f;
+}
+
+}  // namespace
+
 Fleet parse_fleet(const std::string& yaml, const std::string& file) {
   Ctx c{file};
   YAML::Node root = parse_yaml(yaml, file);
   if (!root.IsMap()) throw ConfigError(file + ": expected a mapping with 'nodes'");
-  c.known_keys(root, "", {"nodes"});
+  c.known_keys(root, "", {"nodes", "tls"});
   YAML::Node nodes = root["nodes"];
   if (!nodes) throw ConfigError(file + ": nodes: missing");
   if (!nodes.IsSequence() || nodes.size() == 0) c.fail(nodes, "nodes", "expected a non-empty list");
   Fleet f;
+  if (root["tls"]) {
+    f.tls_files = parse_fleet_tls(c, root["tls"]);
+    try {
+      f.tls = std::make_shared<proto::TlsContext>(proto::TlsContext::Role::Client, *f.tls_files);
+    } catch (const std::runtime_error& e) {
+      c.fail(root["tls"], "tls", e.what());
+    }
+  }
   std::set<std::string> names, sockets;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const YAML::Node n = nodes[i];
     std::string field = "nodes[" + std::to_string(i) + "]";
-    c.known_keys(n, field, {"name", "control", "probe", "wave"});
+    c.known_keys(n, field, {"name", "control", "server_name", "probe", "wave"});
     FleetNode fn;
     for (const char* k : {"name", "control", "probe"})
       if (!n[k]) c.fail(n, field + "." + k, "missing");
     fn.name = c.get<std::string>(n["name"], field + ".name", "a string");
-    fn.control = c.get<std::string>(n["control"], field + ".control", "a path");
+    fn.control =
+        c.get<std::string>(n["control"], field + ".control", "a socket path or tls://HOST:PORT");
     fn.probe = c.get<std::string>(n["probe"], field + ".probe", "an address");
     if (fn.name.empty()) c.fail(n["name"], field + ".name", "empty");
     if (fn.control.empty()) c.fail(n["control"], field + ".control", "empty");
+    fn.server_name = fn.name;
+    if (n["server_name"])
+      fn.server_name = c.get<std::string>(n["server_name"], field + ".server_name", "a name");
+    if (fn.control.rfind("tls://", 0) == 0) {
+      proto::Endpoint ep;
+      std::string err;
+      if (!proto::parse_endpoint(fn.control.substr(6), &ep, &err))
+        c.fail(n["control"], field + ".control", err);
+      if (!f.tls)
+        c.fail(n["control"], field + ".control",
+               fn.control + " needs the fleet's 'tls:' section (cert, key, ca)");
+      fn.tls = f.tls;
+    } else if (fn.control.find("://") != std::string::npos) {
+      c.fail(n["control"], field + ".control",
+             "'" + fn.control + "': only tls://HOST:PORT or a unix socket path");
+    } else if (n["server_name"]) {
+      c.fail(n["server_name"], field + ".server_name", "only for a tls:// control address");
+    }
     if (n["wave"]) fn.wave = int(c.number(n["wave"], field + ".wave", 0, 1e6));
     if (!names.insert(fn.name).second)
       c.fail(n["name"], field + ".name", "'" + fn.name + "' appears twice");

@@ -5,11 +5,15 @@
 #pragma once
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "control/gates.hh"
+#include "control/node_client.hh"
+#include "proto/tls.hh"
 
 namespace edgedns::ctl {
 
@@ -20,13 +24,20 @@ class ConfigError : public std::runtime_error {
 
 struct FleetNode {
   std::string name;
-  std::string control;  // the node agent's unix socket
-  std::string probe;    // "IP" or "IP:PORT" / "[IPv6]:PORT" (port 53 by default)
+  std::string control;      // the node agent's unix socket, or tls://HOST:PORT
+  std::string server_name;  // tls://: the name the node's certificate must carry (default: name)
+  std::string probe;        // "IP" or "IP:PORT" / "[IPv6]:PORT" (port 53 by default)
   int wave = 1;
+  std::shared_ptr<const proto::TlsContext> tls;  // tls://: the fleet's client context
+  NodeAddress address() const { return {control, server_name, tls}; }
 };
 
 struct Fleet {
   std::vector<FleetNode> nodes;  // in rollout order: by wave, then file order
+  // tls: the control plane's certificate, key and CA (paths relative to the
+  // fleet file's directory); the context is built once, shared by every node.
+  std::optional<proto::TlsFiles> tls_files;
+  std::shared_ptr<const proto::TlsContext> tls;
   const FleetNode* find(const std::string& name) const;
 };
 

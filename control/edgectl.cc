@@ -184,7 +184,16 @@ int main(int argc, char** argv) {
   std::vector<std::string> node_files;
   bool as_json = false;
   auto* node = app.add_subcommand("node", "commands for one node agent (no daemon)");
-  node->add_option("--control", node_socket, "the node agent's control socket")->required();
+  proto::TlsFiles node_tls;
+  std::string node_server_name;
+  node->add_option("--control", node_socket,
+                   "the node agent's control socket, or tls://HOST:PORT (its --control-listen)")
+      ->required();
+  node->add_option("--tls-cert", node_tls.cert, "tls://: our client certificate (PEM)");
+  node->add_option("--tls-key", node_tls.key, "tls://: its private key (PEM)");
+  node->add_option("--tls-ca", node_tls.ca, "tls://: the CA that signed the node's certificate");
+  node->add_option("--server-name", node_server_name,
+                   "tls://: the name the node's certificate must carry (default: HOST)");
   node->require_subcommand(1);
   auto* node_load = node->add_subcommand(
       "load",
@@ -258,9 +267,12 @@ int main(int argc, char** argv) {
     if (*check) return cmd_check_zone(origin, files);
     if (*dump) return cmd_dump_zone(origin, generic, dump_file);
     if (*query) return cmd_query(origin, qzones, qname, qtype, no_edns, dnssec, bufsize, tcp);
-    if (*node_load) return ctl::node_load(node_socket, node_files, origin, as_json);
-    if (*node_status) return ctl::node_status(node_socket, as_json);
-    if (*node_rollback) return ctl::node_rollback(node_socket, node_to, as_json);
+    if (*node) {
+      auto addr = ctl::node_address(node_socket, node_tls, node_server_name);
+      if (*node_load) return ctl::node_load(addr, node_files, origin, as_json);
+      if (*node_status) return ctl::node_status(addr, as_json);
+      if (*node_rollback) return ctl::node_rollback(addr, node_to, as_json);
+    }
     if (*serve) return ctl::serve_main(fleet, state_dir, daemon_socket, adopt);
     if (*push) {
       if (bake >= 0) push_opt.bake = bake;

@@ -81,8 +81,28 @@ std::map<int, std::string> parse_served(const json& j) {
   return out;
 }
 
-NodeClient::NodeClient(std::string name, std::string socket, std::chrono::milliseconds timeout)
-    : name_(std::move(name)), socket_(std::move(socket)), timeout_(timeout) {}
+NodeClient::NodeClient(std::string name, NodeAddress addr, std::chrono::milliseconds timeout)
+    : name_(std::move(name)), addr_(std::move(addr)), timeout_(timeout) {}
+
+proto::Client NodeClient::connect() const {
+  const std::string& c = addr_.control;
+  if (c.rfind("tls://", 0) != 0) return proto::Client::connect_unix(c, "the socket");
+  proto::Endpoint ep;
+  std::string err;
+  if (!proto::parse_endpoint(c.substr(6), &ep, &err))
+    throw proto::CallError(proto::CallError::Kind::Unreachable, err);
+  if (!addr_.tls)
+    throw proto::CallError(proto::CallError::Kind::Unreachable,
+                           c + ": no TLS certificate configured for the control plane");
+  // The connect and handshake get the command timeout too: a partitioned
+  // node is "down" after it, as a dead one is.
+  // The name the certificate must carry: as configured, else the node's
+  // name in the fleet, else the address's host (as a browser would).
+  const std::string& expect = !addr_.server_name.empty() ? addr_.server_name
+                              : !name_.empty()           ? name_
+                                                         : ep.host;
+  return proto::Client::connect_tls(*addr_.tls, ep, expect, "the node", int(timeout_.count()));
+}
 
 NodeClient::~NodeClient() { close(); }
 
@@ -95,7 +115,7 @@ json NodeClient::request(json req, std::chrono::milliseconds timeout) {
   for (int attempt = 0;; ++attempt) {
     bool reused = conn_.has_value();
     try {
-      if (!conn_) conn_.emplace(proto::Client::connect_unix(socket_, "the socket"));
+      if (!conn_) conn_.emplace(connect());
       reply = conn_->call(req, int(timeout.count()));
       break;
     } catch (const proto::CallError& e) {
@@ -107,19 +127,20 @@ json NodeClient::request(json req, std::chrono::milliseconds timeout) {
       // Every command is idempotent, so a request that did arrive is safe
       // to repeat.
       if (reused && attempt == 0 && (e.kind == K::Closed || e.kind == K::Io)) continue;
-      if (e.kind == K::Unreachable) throw NodeError(name_, socket_, "unreachable", e.what());
+      if (e.kind == K::Unreachable) throw NodeError(name_, addr_.control, "unreachable", e.what());
       if (e.kind == K::Timeout)
-        throw NodeError(name_, socket_, "timeout",
+        throw NodeError(name_, addr_.control, "timeout",
                         "no reply to '" + cmd + "' within " +
                             std::to_string(timeout.count() / 1000.0).substr(0, 4) + " s");
-      throw NodeError(name_, socket_, "io", "'" + cmd + "': " + e.what());
+      throw NodeError(name_, addr_.control, "io", "'" + cmd + "': " + e.what());
     }
   }
   if (!reply.value("ok", false)) {
     std::string code = reply.value("code", std::string("error"));
     std::string msg = reply.value("error", std::string("request failed"));
     json diags = reply.contains("diagnostics") ? reply["diagnostics"] : json::array();
-    throw NodeError(name_, socket_, code, "'" + cmd + "' refused (" + code + "): " + msg, diags);
+    throw NodeError(name_, addr_.control, code, "'" + cmd + "' refused (" + code + "): " + msg,
+                    diags);
   }
   return reply;
 }
@@ -130,7 +151,7 @@ Hello NodeClient::hello() {
   h.node = str(r, "node");
   h.protocol = r.value("protocol", 0);
   if (h.protocol != proto::kVersion)
-    throw NodeError(name_, socket_, "protocol",
+    throw NodeError(name_, addr_.control, "protocol",
                     "speaks protocol " + std::to_string(h.protocol) + ", edgectl speaks " +
                         std::to_string(proto::kVersion));
   if (r.contains("lcores") && r["lcores"].is_array())

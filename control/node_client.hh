@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/client.hh"
+#include "proto/tls.hh"
 
 namespace edgedns::ctl {
 
@@ -90,14 +92,26 @@ struct DeltaChange {
   std::string rr;  // "owner ttl class type rdata"
 };
 
+// Where a node agent listens: a unix socket path, or tls://HOST:PORT with
+// the control plane's TLS context and the name the node's certificate must
+// carry.
+struct NodeAddress {
+  std::string control;
+  std::string server_name;
+  std::shared_ptr<const proto::TlsContext> tls;
+};
+
 class NodeClient {
  public:
   // Most commands answer at once; uploads parse and compile whole zones.
   static constexpr std::chrono::milliseconds kDefaultTimeout{10'000};
   static constexpr std::chrono::milliseconds kUploadTimeout{300'000};
 
-  NodeClient(std::string name, std::string socket,
+  NodeClient(std::string name, NodeAddress addr,
              std::chrono::milliseconds timeout = kDefaultTimeout);
+  NodeClient(std::string name, std::string socket,
+             std::chrono::milliseconds timeout = kDefaultTimeout)
+      : NodeClient(std::move(name), NodeAddress{std::move(socket), {}, nullptr}, timeout) {}
   ~NodeClient();
   NodeClient(const NodeClient&) = delete;
   NodeClient& operator=(const NodeClient&) = delete;
@@ -117,12 +131,14 @@ class NodeClient {
   nlohmann::json request(nlohmann::json req, std::chrono::milliseconds timeout);
 
   const std::string& name() const { return name_; }
-  const std::string& socket() const { return socket_; }
+  const std::string& socket() const { return addr_.control; }
   void close();
 
  private:
-  std::string name_, socket_;
+  std::string name_;
+  NodeAddress addr_;
   std::chrono::milliseconds timeout_;
+  proto::Client connect() const;       // throws proto::CallError
   std::optional<proto::Client> conn_;  // opened on the first request, dropped after an I/O error
 };
 

@@ -29,7 +29,23 @@ std::string served_text(const std::map<int, std::string>& served) {
 
 }  // namespace
 
-int node_load(const std::string& socket, const std::vector<std::string>& files,
+NodeAddress node_address(const std::string& control, const proto::TlsFiles& tls,
+                         const std::string& server_name) {
+  NodeAddress a{control, server_name, nullptr};
+  const bool any = !tls.cert.empty() || !tls.key.empty() || !tls.ca.empty();
+  if (control.rfind("tls://", 0) != 0) {
+    if (any || !server_name.empty())
+      throw std::runtime_error(
+          "--tls-cert/--tls-key/--tls-ca/--server-name are for a tls:// --control");
+    return a;
+  }
+  if (tls.cert.empty() || tls.key.empty() || tls.ca.empty())
+    throw std::runtime_error("--control " + control + " needs --tls-cert, --tls-key and --tls-ca");
+  a.tls = std::make_shared<proto::TlsContext>(proto::TlsContext::Role::Client, tls);
+  return a;
+}
+
+int node_load(const NodeAddress& addr, const std::vector<std::string>& files,
               const std::string& origin, bool as_json) {
   std::vector<LoadedZone> zones;
   json diags = json::array();
@@ -53,11 +69,11 @@ int node_load(const std::string& socket, const std::vector<std::string>& files,
   std::vector<ZoneUpload> up;
   for (const auto& z : zones) up.push_back({z.apex(), z.file, canonical_text(z.data)});
 
-  NodeClient node("", socket);
+  NodeClient node("", addr);
   Hello h = node.hello();
   UploadResult u = node.upload(up);
   if (u.version != local.id)
-    throw NodeError(h.node, socket, "protocol",
+    throw NodeError(h.node, addr.control, "protocol",
                     "uploaded version is " + u.version + " but edgectl computed " + local.id +
                         " for the same zones (version hash mismatch)");
   auto served = node.publish(u.version);
@@ -89,8 +105,8 @@ int node_load(const std::string& socket, const std::vector<std::string>& files,
   return all ? 0 : 1;
 }
 
-int node_status(const std::string& socket, bool as_json) {
-  NodeClient node("", socket);
+int node_status(const NodeAddress& addr, bool as_json) {
+  NodeClient node("", addr);
   Hello h = node.hello();
   NodeStatus st = node.status();
   Health hl = node.health();
@@ -127,8 +143,8 @@ int node_status(const std::string& socket, bool as_json) {
   return hl.lcores_alive ? 0 : 1;
 }
 
-int node_rollback(const std::string& socket, const std::string& to, bool as_json) {
-  NodeClient node("", socket);
+int node_rollback(const NodeAddress& addr, const std::string& to, bool as_json) {
+  NodeClient node("", addr);
   node.hello();
   auto served = node.rollback(to.empty() ? std::nullopt : std::optional<std::string>(to));
   NodeStatus st = node.status();

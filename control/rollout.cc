@@ -94,7 +94,7 @@ void Controller::adopt_baseline() {
   std::map<std::string, std::string> committed;
   for (const auto& n : opt_.fleet.nodes) {
     try {
-      committed[n.name] = NodeClient(n.name, n.control).hello().committed;
+      committed[n.name] = NodeClient(n.name, n.address()).hello().committed;
     } catch (const NodeError& e) {
       log_line(e.what());
     }
@@ -207,7 +207,7 @@ json Controller::cmd_push(const json& req) {
   std::map<std::string, std::vector<int>> lcores;
   std::map<std::string, std::string> node_committed;
   for (const auto& n : opt_.fleet.nodes) {
-    NodeClient c(n.name, n.control);
+    NodeClient c(n.name, n.address());
     try {
       Hello h = c.hello();
       lcores[n.name] = h.lcores;
@@ -320,7 +320,7 @@ json Controller::cmd_status() {
   // engine keeps repairing it).
   json nodes = json::array(), pending = json::array();
   for (const auto& n : opt_.fleet.nodes) {
-    NodeClient c(n.name, n.control, std::chrono::milliseconds(2000));
+    NodeClient c(n.name, n.address(), std::chrono::milliseconds(2000));
     json e = {{"name", n.name}, {"wave", n.wave}, {"control", n.control}, {"probe", n.probe}};
     std::string why;
     try {
@@ -443,7 +443,7 @@ json Controller::cmd_rollback(const json& req) {
     bool held_everywhere = true;
     for (const auto& n : opt_.fleet.nodes) {
       try {
-        held_everywhere &= NodeClient(n.name, n.control).status().holds(to);
+        held_everywhere &= NodeClient(n.name, n.address()).status().holds(to);
       } catch (const NodeError&) {
         held_everywhere = false;
       }

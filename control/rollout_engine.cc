@@ -50,7 +50,7 @@ NodeClient& Controller::client(const std::string& node) {
       clients_.erase(node);
       throw NodeError(node, "?", "unknown_node", "is not in the fleet file any more");
     }
-    c = std::make_unique<NodeClient>(fn->name, fn->control);
+    c = std::make_unique<NodeClient>(fn->name, fn->address());
   }
   return *c;
 }

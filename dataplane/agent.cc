@@ -62,15 +62,37 @@ ControlAgent::ControlAgent(VersionRegistry& reg, AgentHooks hooks)
     : reg_(reg),
       hooks_(std::move(hooks)),
       started_(std::chrono::steady_clock::now()),
-      server_([this](const std::string& frame,
-                     const proto::Peer& peer) { return handle_frame(frame, &peer); },
-              proto::ServerOptions{.thread_init = hooks_.thread_init}) {}
+      server_(handler(), server_options()) {}
 
 ControlAgent::~ControlAgent() { stop(); }
 
+proto::Server::PeerHandler ControlAgent::handler() {
+  return [this](const std::string& frame, const proto::Peer& peer) {
+    return handle_frame(frame, &peer);
+  };
+}
+
+proto::ServerOptions ControlAgent::server_options() const {
+  return proto::ServerOptions{.thread_init = hooks_.thread_init,
+                              .log = [this](const std::string& l) { log(l); }};
+}
+
 void ControlAgent::start(const std::string& path) { server_.start(path); }
 
-void ControlAgent::stop() { server_.stop(); }
+std::string ControlAgent::start_tls(const std::string& listen,
+                                    std::shared_ptr<const proto::TlsContext> tls,
+                                    std::vector<std::string> allow) {
+  auto s = std::make_unique<proto::Server>(handler(), server_options());
+  s->bind_tls(listen, std::move(tls), std::move(allow));
+  s->start();
+  tls_server_ = std::move(s);
+  return tls_server_->path();
+}
+
+void ControlAgent::stop() {
+  if (tls_server_) tls_server_->stop();
+  server_.stop();
+}
 
 void ControlAgent::log(const std::string& line) const {
   if (hooks_.log) hooks_.log(line);

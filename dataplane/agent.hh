@@ -1,7 +1,8 @@
 // The node control agent: serves docs/control-protocol.md (v1) on a unix
-// stream socket (--control PATH). It owns no zone data itself: it turns
-// requests into VersionRegistry calls (upload, delta, publish, commit,
-// rollback, drop) and reports status and health.
+// stream socket (--control PATH) and/or a TCP port with mutual TLS
+// (--control-listen ADDR:PORT, for a control plane on another host). It owns no zone data itself:
+// it turns requests into VersionRegistry calls (upload, delta, publish, commit, rollback, drop) and
+// reports status and health.
 //
 // Threads: the socket, its bounds and timeouts are proto::Server's (an accept
 // thread and one thread per connection, off the lcores); commands from all
@@ -63,10 +64,17 @@ class ControlAgent {
   // replaced, a live one or a non-socket is not) and starts accepting.
   // Throws std::runtime_error naming the path.
   void start(const std::string& path);
+  // Listens on ADDR:PORT for TLS clients (proto::Server::bind_tls): the same
+  // commands, serialised with the unix socket's. Returns "tls://ADDR:PORT".
+  // Throws std::runtime_error naming the address.
+  std::string start_tls(const std::string& listen, std::shared_ptr<const proto::TlsContext> tls,
+                        std::vector<std::string> allow);
   // Closes the socket, ends every connection, joins the threads.
   void stop();
   // Live control connections (tests).
-  size_t connections() { return server_.connections(); }
+  size_t connections() {
+    return server_.connections() + (tls_server_ ? tls_server_->connections() : 0);
+  }
 
   // One request (already parsed) -> its reply. Any control thread; commands
   // are serialised. `peer`: the connection it came on (null: none, e.g. a
@@ -90,6 +98,8 @@ class ControlAgent {
   nlohmann::json served_map() const;
   void commit_version(const std::shared_ptr<const Version>& v);
   void log(const std::string& line) const;
+  proto::Server::PeerHandler handler();
+  proto::ServerOptions server_options() const;
 
   VersionRegistry& reg_;
   AgentHooks hooks_;
@@ -98,7 +108,9 @@ class ControlAgent {
   // per process: a restart has ended every connection a stale one could use).
   std::optional<int64_t> epoch_;
   std::chrono::steady_clock::time_point started_;
-  proto::Server server_;  // last: its threads call handle_frame
+  // Last: their threads call handle_frame.
+  proto::Server server_;
+  std::unique_ptr<proto::Server> tls_server_;
 };
 
 }  // namespace edgedns::dp

@@ -18,7 +18,10 @@ constexpr const char* kDescription =
 constexpr const char* kFooter =
     "Notes:\n"
     "  --control opens the node agent's unix socket (uploads, deltas, canary publication,\n"
-    "  commits; edgectl node/serve use it). --state-dir keeps committed versions as\n"
+    "  commits; edgectl node/serve use it); --control-listen opens it over TCP with mutual\n"
+    "  TLS (TLS 1.3; clients need a certificate of --tls-ca, and one of the --control-allow\n"
+    "  names when given) for an edgectl serve on another host. --state-dir keeps committed "
+    "versions as\n"
     "  last-known-good files. At start-up the newest good one is served; the --zone set\n"
     "  only when there is none (the bootstrap; it is then written as the first), or with\n"
     "  --force-zone (it replaces what the control plane committed: for one start, e.g.\n"
@@ -30,6 +33,8 @@ constexpr const char* kFooter =
 struct CliValues {
   std::vector<std::string> listen, zones;
   std::string control, state_dir, config_file;
+  std::string control_listen, tls_cert, tls_key, tls_ca;
+  std::vector<std::string> control_allow;
   bool idle_sleep = false, force_zone = false;
   unsigned idle_max = 0;
   bool no_exception = false, no_tcp = false;
@@ -50,6 +55,15 @@ void build_app(CLI::App& app, CliValues& v) {
   app.add_option("--zone", v.zones, "zone file, or NAME=FILE to give the origin; repeatable")
       ->allow_extra_args(false);
   app.add_option("--control", v.control, "unix socket of the node agent (see notes)");
+  app.add_option("--control-listen", v.control_listen,
+                 "ADDR:PORT ([IPv6]:PORT) of the node agent over TCP with mutual TLS (see notes)");
+  app.add_option("--tls-cert", v.tls_cert, "this node's certificate (PEM) for --control-listen");
+  app.add_option("--tls-key", v.tls_key, "its private key (PEM)");
+  app.add_option("--tls-ca", v.tls_ca, "CA (PEM) that must have signed every client's certificate");
+  app.add_option("--control-allow", v.control_allow,
+                 "client certificate name (SAN DNS or CN) allowed on --control-listen; repeatable "
+                 "(default: any the CA signed)")
+      ->allow_extra_args(false);
   app.add_option("--state-dir", v.state_dir, "directory of last-known-good versions (see notes)");
   app.add_flag("--force-zone", v.force_zone,
                "serve the --zone files even when --state-dir holds a good last-known-good, and "
@@ -112,6 +126,18 @@ std::vector<std::string> yaml_strings(const YAML::Node& n, const char* key) {
 
 }  // namespace
 
+void check_control_tls(const Config& c) {
+  const bool any_file = !c.tls_cert.empty() || !c.tls_key.empty() || !c.tls_ca.empty();
+  if (c.control_listen.empty()) {
+    if (any_file || !c.control_allow.empty())
+      throw ConfigError("--tls-cert/--tls-key/--tls-ca/--control-allow need --control-listen");
+    return;
+  }
+  if (c.tls_cert.empty() || c.tls_key.empty() || c.tls_ca.empty())
+    throw ConfigError("--control-listen " + c.control_listen +
+                      " needs --tls-cert, --tls-key and --tls-ca (the control port is TLS only)");
+}
+
 std::string node_id_problem(const std::string& id) {
   if (id.size() > kMaxNodeId) return "at most " + std::to_string(kMaxNodeId) + " characters";
   for (unsigned char ch : id)
@@ -151,6 +177,11 @@ Config load_yaml_config(const std::string& path) {
                                       "zone",
                                       "zones",
                                       "control",
+                                      "control-listen",
+                                      "tls-cert",
+                                      "tls-key",
+                                      "tls-ca",
+                                      "control-allow",
                                       "state-dir",
                                       "force-zone",
                                       "idle-sleep",
@@ -179,6 +210,11 @@ Config load_yaml_config(const std::string& path) {
     for (const auto& key : {"zone", "zones"})
       for (const auto& z : yaml_strings(root[key], key)) c.zones.push_back(parse_zone_arg(z));
     if (root["control"]) c.control = root["control"].as<std::string>();
+    if (root["control-listen"]) c.control_listen = root["control-listen"].as<std::string>();
+    if (root["tls-cert"]) c.tls_cert = root["tls-cert"].as<std::string>();
+    if (root["tls-key"]) c.tls_key = root["tls-key"].as<std::string>();
+    if (root["tls-ca"]) c.tls_ca = root["tls-ca"].as<std::string>();
+    c.control_allow = yaml_strings(root["control-allow"], "control-allow");
     if (root["state-dir"]) c.state_dir = root["state-dir"].as<std::string>();
     if (root["force-zone"]) c.force_zone = root["force-zone"].as<bool>();
     if (root["idle-sleep"]) c.idle_sleep = root["idle-sleep"].as<bool>();
@@ -242,6 +278,11 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
     for (const auto& z : v.zones) c.zones.push_back(parse_zone_arg(z));
   }
   if (app.count("--control")) c.control = v.control;
+  if (app.count("--control-listen")) c.control_listen = v.control_listen;
+  if (app.count("--tls-cert")) c.tls_cert = v.tls_cert;
+  if (app.count("--tls-key")) c.tls_key = v.tls_key;
+  if (app.count("--tls-ca")) c.tls_ca = v.tls_ca;
+  if (!v.control_allow.empty()) c.control_allow = v.control_allow;
   if (app.count("--state-dir")) c.state_dir = v.state_dir;
   if (app.count("--force-zone")) c.force_zone = v.force_zone;
   if (app.count("--idle-sleep")) c.idle_sleep = v.idle_sleep;
@@ -260,6 +301,7 @@ ParsedArgs parse_args(int argc, const char* const* argv) {
   if (c.force_zone && c.zones.empty())
     throw ConfigError("--force-zone needs zone files (--zone, or zone: in --config): none given");
   if (app.count("--nsid")) c.nsid = v.nsid;
+  check_control_tls(c);
   out.cfg = std::move(c);
   return out;
 }

@@ -26,7 +26,12 @@ struct ZoneArg {
 struct Config {
   std::vector<std::string> listen;  // service addresses, IPv4 and IPv6 text
   std::vector<ZoneArg> zones;
-  std::string control;      // the agent's unix socket (dataplane/agent.hh); empty: none
+  std::string control;  // the agent's unix socket (dataplane/agent.hh); empty: none
+  // The agent over TCP with mutual TLS (proto/tls.hh): ADDR:PORT, our
+  // certificate, key and the CA clients must be signed by; allowed client
+  // names (empty: any the CA signed). Empty control_listen: none.
+  std::string control_listen, tls_cert, tls_key, tls_ca;
+  std::vector<std::string> control_allow;
   std::string state_dir;    // last-known-good versions (dataplane/lkg_store.hh)
   bool force_zone = false;  // serve the --zone set even over a good last-known-good
   bool idle_sleep = false;
@@ -51,6 +56,10 @@ struct Config {
   // no NSID. Each answer names it, the lcore and the version it came from.
   std::optional<std::string> nsid;
 };
+
+// --control-listen comes with all three TLS files; the files and
+// --control-allow only with it. Throws ConfigError.
+void check_control_tls(const Config& c);
 
 constexpr size_t kMaxNodeId = 64;
 // Why `id` cannot be the NSID node identifier ("" when it can): 1 to

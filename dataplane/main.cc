@@ -384,7 +384,7 @@ void start_helpers(Node& n, const Config& cfg, const NodeAddrs& addrs,
 }
 
 void start_agent(Node& n, const Config& cfg, const std::function<void()>& helper_init) {
-  if (cfg.control.empty()) return;
+  if (cfg.control.empty() && cfg.control_listen.empty()) return;
   AgentHooks hooks;
   if (!cfg.state_dir.empty())
     hooks.persist = [dir = cfg.state_dir](const Version& v) { persist_lkg(dir, v); };
@@ -401,8 +401,19 @@ void start_agent(Node& n, const Config& cfg, const std::function<void()>& helper
   hooks.thread_init = helper_init;
   hooks.log = [](const std::string& line) { std::printf("edgedns: %s\n", line.c_str()); };
   n.agent = std::make_unique<ControlAgent>(*n.registry, std::move(hooks));
-  n.agent->start(cfg.control);
-  std::printf("edgedns: control socket %s\n", cfg.control.c_str());
+  if (!cfg.control.empty()) {
+    n.agent->start(cfg.control);
+    std::printf("edgedns: control socket %s\n", cfg.control.c_str());
+  }
+  if (!cfg.control_listen.empty()) {
+    auto tls = std::make_shared<proto::TlsContext>(
+        proto::TlsContext::Role::Server, proto::TlsFiles{cfg.tls_cert, cfg.tls_key, cfg.tls_ca});
+    std::string where = n.agent->start_tls(cfg.control_listen, std::move(tls), cfg.control_allow);
+    std::string allowed;
+    for (const auto& a : cfg.control_allow) allowed += (allowed.empty() ? "" : ", ") + a;
+    std::printf("edgedns: control over mutual TLS on %s (clients of CA %s%s)\n", where.c_str(),
+                cfg.tls_ca.c_str(), allowed.empty() ? "" : (", named " + allowed).c_str());
+  }
 }
 
 // Runs the lcores until SIGINT/SIGTERM; the exit code.

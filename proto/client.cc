@@ -16,6 +16,24 @@ Client Client::connect_unix(const std::string& path, const std::string& what) {
   return Client(std::move(s), what);
 }
 
+Client Client::connect_tls(const TlsContext& ctx, const Endpoint& to,
+                           const std::string& server_name, const std::string& what,
+                           int timeout_ms) {
+  std::string err;
+  auto s = tls_connect(ctx, to, server_name, timeout_ms, &err);
+  if (!s) throw CallError(CallError::Kind::Unreachable, err);
+  return Client(std::move(s), what);
+}
+
+namespace {
+// errno's words, or the stream's own (a TLS alert) when it has them.
+std::string io_reason(const Stream& s, int e, const char* fallback) {
+  std::string d = s.last_error();
+  if (!d.empty()) return d;
+  return e ? std::strerror(e) : fallback;
+}
+}  // namespace
+
 json Client::call(json request, int timeout_ms) {
   using K = CallError::Kind;
   if (!request.contains("v")) request["v"] = kVersion;
@@ -23,7 +41,7 @@ json Client::call(json request, int timeout_ms) {
   if (!write_frame(*s_, dump_message(request), timeout_ms)) {
     int e = errno;
     throw CallError(e == ETIMEDOUT ? K::Timeout : K::Io,
-                    "cannot send to " + what_ + ": " + std::strerror(e));
+                    "cannot send to " + what_ + ": " + io_reason(*s_, e, "write failed"));
   }
   std::string frame;
   errno = 0;
@@ -34,7 +52,7 @@ json Client::call(json request, int timeout_ms) {
     case IoStatus::Timeout: throw CallError(K::Timeout, "no reply from " + what_ + " in time");
     case IoStatus::Error:
       throw CallError(K::Io, "cannot read from " + what_ + ": " +
-                                 (errno ? std::strerror(errno) : "connection cut mid-reply"));
+                                 io_reason(*s_, errno, "connection cut mid-reply"));
   }
   std::string err;
   auto j = parse_message(frame, &err);

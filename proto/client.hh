@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/stream.hh"
+#include "proto/tls.hh"
 
 namespace edgedns::proto {
 
@@ -27,6 +28,12 @@ class Client {
   Client(std::unique_ptr<Stream> s, std::string what) : s_(std::move(s)), what_(std::move(what)) {}
   // Throws CallError(Unreachable) naming the path (not `what`).
   static Client connect_unix(const std::string& path, const std::string& what);
+  // "tls://HOST:PORT" with the server's certificate checked for server_name,
+  // within timeout_ms. Throws CallError(Unreachable) naming the address and
+  // the reason (refused, no route, certificate not trusted, wrong name).
+  static Client connect_tls(const TlsContext& ctx, const Endpoint& to,
+                            const std::string& server_name, const std::string& what,
+                            int timeout_ms);
 
   // Sends a request (adds "v" and "id" when missing) and waits for the
   // reply, at most timeout_ms per stall (-1: no limit). Throws CallError;

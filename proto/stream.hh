@@ -27,6 +27,9 @@ class Stream {
   // connection, or the connection broke); a peer that only ended its sending
   // side is still there. Never blocks. Any thread.
   virtual bool peer_gone() = 0;
+  // What the last failed read or write ran into, when errno cannot say it
+  // (a TLS alert from the peer); empty otherwise.
+  virtual std::string last_error() const { return {}; }
 };
 
 // A connected stream socket (or any fd: a pipe in a test). Closes the fd on

@@ -11,6 +11,7 @@ PACKAGES=(
   # libraries
   libdpdk-dev dpdk dpdk-dev liburcu-dev libxxhash-dev libgtest-dev libbenchmark-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libfmt-dev
+  libssl-dev openssl  # mutual TLS of the control connections (proto/tls.hh, scripts/pki.sh)
   # peers and clients for tests and benches
   knot knot-dnsutils dnsutils nsd dnsperf python3 python3-dnspython
   knot-dnssecutils  # kzonecheck: checks the differential-test zones

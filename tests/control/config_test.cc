@@ -125,3 +125,44 @@ TEST(Policy, ErrorsNameFileLineAndField) {
   EXPECT_EQ(error_of([] { parse_policy("health:\n  on_node_down: panic\n", "p.yaml"); }),
             "p.yaml:2: health.on_node_down: 'panic' is not rollback or wait");
 }
+
+// Nodes on other hosts: tls://HOST:PORT with the fleet's certificate, key
+// and CA (relative to the fleet file), and the name each node must present.
+TEST(Fleet, TlsNodesNeedTheFleetsCertificates) {
+  EXPECT_EQ(error_of([] {
+              parse_fleet("nodes:\n  - {name: a, control: 'tls://198.18.0.1:8853', probe: x}\n",
+                          "f.yaml");
+            }),
+            "f.yaml:2: nodes[0].control: tls://198.18.0.1:8853 needs the fleet's 'tls:' section "
+            "(cert, key, ca)");
+  EXPECT_EQ(
+      error_of([] {
+        parse_fleet("nodes:\n  - {name: a, control: 'http://198.18.0.1:80', probe: x}\n", "f.yaml");
+      }),
+      "f.yaml:2: nodes[0].control: 'http://198.18.0.1:80': only tls://HOST:PORT or a unix socket "
+      "path");
+  EXPECT_EQ(error_of([] {
+              parse_fleet("nodes:\n  - {name: a, control: /a, probe: x, server_name: b}\n",
+                          "f.yaml");
+            }),
+            "f.yaml:2: nodes[0].server_name: only for a tls:// control address");
+  EXPECT_EQ(error_of([] {
+              parse_fleet(
+                  "tls: {cert: c.crt, key: c.key}\nnodes:\n  - {name: a, control: /a, probe: x}\n",
+                  "/etc/edgedns/f.yaml");
+            }),
+            "/etc/edgedns/f.yaml:1: tls.ca: missing");
+  // Relative paths are the fleet file's neighbours; an unreadable one is named.
+  EXPECT_EQ(error_of([] {
+              parse_fleet(
+                  "tls: {cert: c.crt, key: c.key, ca: ca.crt}\n"
+                  "nodes:\n  - {name: a, control: 'tls://198.18.0.1:8853', probe: x}\n",
+                  "/nonexistent/f.yaml");
+            }),
+            "/nonexistent/f.yaml:1: tls: TLS file /nonexistent/c.crt: No such file or directory");
+  EXPECT_EQ(error_of([] {
+              parse_fleet("nodes:\n  - {name: a, control: 'tls://198.18.0.1', probe: x}\n",
+                          "f.yaml");
+            }),
+            "f.yaml:2: nodes[0].control: '198.18.0.1': expected HOST:PORT");
+}

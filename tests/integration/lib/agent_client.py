@@ -11,6 +11,7 @@ one response can be checked to come from exactly one version:
 """
 import json
 import socket
+import ssl
 import struct
 import sys
 
@@ -18,10 +19,27 @@ APEX = "swap.test."
 
 
 class Agent:
-    def __init__(self, path, timeout=60):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    """PATH (a unix socket) or tls://HOST:PORT with tls=(cert, key, ca) and
+    the name the server's certificate must carry. Python's ssl (OpenSSL)
+    presents whatever certificate it is given, expired ones included: the
+    tests use that to check what the node refuses."""
+
+    def __init__(self, path, timeout=60, tls=None, server_name=None):
+        if path.startswith("tls://"):
+            host, port = path[6:].rsplit(":", 1)
+            host = host.strip("[]")
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+            cert, key, ca = tls
+            ctx.load_cert_chain(cert, key)
+            ctx.load_verify_locations(ca)
+            raw = socket.create_connection((host, int(port)), timeout=timeout)
+            self.s = ctx.wrap_socket(raw, server_hostname=server_name or host)
+        else:
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.s.settimeout(timeout)
+            self.s.connect(path)
         self.s.settimeout(timeout)
-        self.s.connect(path)
         self.next_id = 1
 
     def raw(self, payload: bytes):
