@@ -19,6 +19,7 @@ PACKAGES=(
   clang-format-14  # tests/integration/format_check.sh: the tree follows .clang-format
   # test hosts
   iproute2 ethtool iputils-ping netcat-openbsd procps
+  nftables  # tests/integration/fleet_failures.sh: a network partition of one node
   hping3  # bench/exception_flood.sh: the TCP SYN flood
 )
 

@@ -36,6 +36,8 @@
 # random, printed first), CHAOS_SCHEDULES (50), CHAOS_BUDGET_S (330: no new
 # schedule starts after that many seconds), CHAOS_FINDINGS. Needs root.
 set -uo pipefail
+# The proxies that delay and blackhole control traffic relay unix sockets.
+FLEET_CONTROL=unix
 . "$(dirname "$0")/lib/fleet_common.sh"
 
 SEED=${CHAOS_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}

@@ -16,7 +16,13 @@
 #      version the control plane does not know;
 #   4. the same with on_restart: rollback: the restarted daemon rolls the
 #      interrupted rollout back (exit 3) and every node is on the committed
-#      version again.
+#      version again;
+#   5. a network partition of the canary node mid-stage (every packet to and
+#      from it dropped), on_node_down: rollback: the rollout rolls back with
+#      the node pending (exit 4); once the partition heals, the control plane
+#      brings the node back to the committed version and nothing is pending;
+#   6. the same partition under on_node_down: wait: the rollout waits while
+#      the node is cut off, then commits everywhere once it heals (exit 0).
 # One PASS/FAIL line per case. Robust on a loaded machine: the stage a case
 # acts in has a long bake (HOLD; the others 2 s), so the rollout is still there
 # when a slow poll sees it, and every wait is for a condition, with a
@@ -221,6 +227,84 @@ for n in "${NODES[@]}"; do
 done
 expect_eq "control plane still on v4" "$(ctl_status | jget 'r["committed"]')" "$V4"
 [ "$rc" = 3 ] || tail -30 "$TMP/watch5.out" | indent
+case_end
+
+# partition N: every packet to and from node N dropped. Its management
+# network in its own namespace; its DNS port at the client's end of its wire
+# (DPDK's AF_PACKET port bypasses the node's netfilter).
+partition() {
+  log "partition edge-$1"
+  ip netns exec "$(node_ns "$1")" nft -f - <<EOF
+table inet partition {
+  chain in { type filter hook input priority 0; policy drop; }
+  chain out { type filter hook output priority 0; policy drop; }
+}
+EOF
+  ip netns exec "$CLI" nft -f - <<EOF
+table netdev partition$1 {
+  chain out { type filter hook egress device "$(cli_if "$1")" priority 0; policy drop; }
+}
+EOF
+}
+heal() {
+  log "heal edge-$1"
+  ip netns exec "$(node_ns "$1")" nft delete table inet partition
+  ip netns exec "$CLI" nft delete table netdev partition"$1"
+}
+fleet_consistent_on() {  # VERSION: every node committed it and serves it on every lcore
+  local n want
+  for n in "${NODES[@]}"; do
+    if [ "$n" = 1 ]; then want="$1 $1 $1"; else want="$1 $1"; fi
+    [ "$(node_served "$n")" = "$want" ] || return 1
+  done
+}
+
+# ---------------------------------------------------------------- case 5
+case_begin "partition of the canary node mid-stage, on_node_down: rollback: rolled back; healed, it converges"
+zone 6 --www 192.0.2.86 >"$TMP/v6.zone"
+push_to_stage "$TMP/push6.out" "$TMP/v6.zone" "$TMP/policy-hold1.yaml" 1 "stage 2 (edge-1 whole)" 1
+partition 1
+held_at 1 "$TMP/push6.out"
+set +e
+wait "$PUSH_PID"
+rc=$?
+set -e
+expect_eq "push exits 4 (rolled back, edge-1 pending)" "$rc" "4"
+pending=$(result "$TMP/push6.out" '[p["node"] for p in r["pending"]]' 2>/dev/null || echo "?")
+expect_eq "the result names edge-1 as pending" "$pending" "['edge-1']"
+for n in 2 3; do expect_eq "edge-$n on v4 during the partition" "$(node_serials "$n" 8)" "4"; done
+heal 1
+wait_until 120 "nothing pending once the partition heals" eval 'ctl_status | jget "r[\"pending\"] == []" | has_line -x True' || true
+wait_until 60 "every node committed and serving v4" fleet_consistent_on "$V4" || true
+expect_eq "healed edge-1 answers v4 from every flow" "$(node_serials 1)" "4"
+expect_eq "control plane still on v4" "$(ctl_status | jget 'r["committed"]')" "$V4"
+[ "$rc" = 4 ] || cat "$TMP/push6.out" "$TMP/push6.out.err" | tail -30 | indent
+case_end
+
+# ---------------------------------------------------------------- case 6
+case_begin "partition of the canary node mid-stage, on_node_down: wait: waits, then commits once healed"
+zone 7 >"$TMP/v7.zone"
+start_push "$TMP/push7.out" --policy "$TMP/policy-wait.yaml" "$TMP/v7.zone"
+wait_until 180 "stage 1 (one lcore of edge-1)" rollout_stage_is 0 || true
+V7=$(ctl_status | jget '(r["rollout"] or {}).get("version", "")')
+wait_until 120 "edge-1 lcore 1 serving the new version" node_lcore_on 1 1 "$V7" || true
+partition 1
+held_at 0 "$TMP/push7.out"
+wait_until 120 "the rollout to say it waits for edge-1" rollout_waits_for edge-1 || true
+sleep 2
+if kill -0 "$PUSH_PID" 2>/dev/null; then pass "the rollout waits while edge-1 is cut off"; else fail "the rollout ended during the partition"; fi
+expect_eq "it stays in stage 1" "$(ctl_status | jget '(r["rollout"] or {}).get("stage", -1)')" "0"
+for n in 2 3; do expect_eq "edge-$n still on v4" "$(node_serials "$n" 8)" "4"; done
+heal 1
+set +e
+wait "$PUSH_PID"
+rc=$?
+set -e
+expect_eq "push exits 0 once the partition heals" "$rc" "0"
+wait_until 60 "every node committed and serving v7" fleet_consistent_on "$V7" || true
+for n in "${NODES[@]}"; do expect_eq "edge-$n answers serial 7" "$(node_serials "$n")" "7"; done
+expect_eq "control plane committed v7" "$(ctl_status | jget 'r["committed"]')" "$V7"
+[ "$rc" = 0 ] || cat "$TMP/push7.out" "$TMP/push7.out.err" | tail -30 | indent
 case_end
 
 fleet_summary fleet_failures.sh

@@ -1,20 +1,30 @@
 # Shared by tests/integration/fleet_*.sh (sourced): a fleet of three edgedns
 # nodes, each in its own network namespace on a veth whose other end is in
 # one client namespace, and `edgectl serve` running in that client namespace
-# (so that its probes reach every node; the unix control sockets work across
-# namespaces). Node 1 has two worker lcores on a 2-queue veth (net_af_packet
-# qpairs=2), so "one worker lcore of the first node" is a real canary stage;
-# nodes 2 and 3 have one. Every node runs with --idle-sleep, --no-huge and its
-# own --file-prefix, --control socket and --state-dir (last-known-good).
-# Node N's veth is 198.18.(70+N).0/24 (lib/harness.sh says why). Traffic
-# stays inside the namespaces; everything is removed on exit (the traps are
-# set here).
+# (so that its probes reach every node). Node 1 has two worker lcores on a
+# 2-queue veth (net_af_packet qpairs=2), so "one worker lcore of the first
+# node" is a real canary stage; nodes 2 and 3 have one. Every node runs with
+# --idle-sleep, --no-huge and its own --file-prefix and --state-dir
+# (last-known-good).
+#
+# Control (FLEET_CONTROL): "tls" (the default) as on separate machines: each
+# node has a second veth, its management network, with a kernel address in
+# its namespace, and listens there with --control-listen and mutual TLS
+# (certificates from scripts/pki.sh in $TMP/pki; only edgectl and
+# fleet-check are allowed); it has no unix socket, so the control plane
+# can reach it only over TCP+mTLS. "unix": a --control socket per node
+# (unix sockets work across namespaces), for the chaos test's proxies.
+# Node N's DNS veth is 198.18.(70+N).0/24, its management veth
+# 198.19.(70+N).0/24 (lib/harness.sh says why). Traffic stays inside the
+# namespaces; everything is removed on exit (the traps are set here).
 
 . "$(dirname "${BASH_SOURCE[0]}")/harness.sh"  # log, pass, fail, expect_eq, jget, wait_until, ...
 FLEET_LIB="$ROOT/tests/integration/lib"
 harness_need "$EDGEDNS" "$EDGECTL"
 
 FID=$$
+FLEET_CONTROL=${FLEET_CONTROL:-tls}
+PKI=
 CLI=efl-cli-$FID
 NODES=(1 2 3)
 TMP=$(mktemp -d /tmp/efl.XXXXXX)
@@ -30,7 +40,15 @@ node_if() { echo "efs$1$FID"; }   # server end (edgedns, no kernel address)
 cli_if() { echo "efc$1$FID"; }    # client end
 node_addr() { echo "198.18.$((70 + $1)).53"; }
 cli_addr() { echo "198.18.$((70 + $1)).2"; }
-node_sock() { echo "$TMP/n$1/control.sock"; }
+node_sock() { echo "$TMP/n$1/control.sock"; }  # FLEET_CONTROL=unix
+node_mgmt_if() { echo "efm$1$FID"; }    # node end of the management veth
+cli_mgmt_if() { echo "efn$1$FID"; }
+node_mgmt_addr() { echo "198.19.$((70 + $1)).1"; }
+cli_mgmt_addr() { echo "198.19.$((70 + $1)).2"; }
+# Where the control plane reaches node N.
+node_control() {
+  if [ "$FLEET_CONTROL" = tls ]; then echo "tls://$(node_mgmt_addr "$1"):8853"; else node_sock "$1"; fi
+}
 node_state() { echo "$TMP/n$1/state"; }
 node_queues() { if [ "$1" = 1 ]; then echo 2; else echo 1; fi; }
 # Node 1: main lcore 0, workers 1 and 2 (2 shares CPU 0; fine with --idle-sleep).
@@ -51,8 +69,20 @@ node_serials() {
   fdns versions "$(node_addr "$1")" --ports "${2:-32}" |
     jget '",".join(sorted(r["serials"])) + ("" if not r["timeouts"] else " timeouts=%d" % r["timeouts"])'
 }
+# node_cmd N ARGS...: `edgectl node` for node N, as the test's own checker
+# (certificate fleet-check over TLS).
+node_cmd() {
+  local n=$1
+  shift
+  if [ "$FLEET_CONTROL" = tls ]; then
+    in_cli "$EDGECTL" node --control "$(node_control "$n")" --tls-cert "$PKI/fleet-check.crt" \
+      --tls-key "$PKI/fleet-check.key" --tls-ca "$PKI/ca.crt" --server-name "edge-$n" "$@"
+  else
+    timeout 30 "$EDGECTL" node --control "$(node_sock "$n")" "$@"
+  fi
+}
 # node_status N: the agent's status (JSON).
-node_status() { timeout 30 "$EDGECTL" node --control "$(node_sock "$1")" status --json; }
+node_status() { node_cmd "$1" status --json; }
 # Versions node N holds (sorted, one line).
 node_versions() { node_status "$1" | jget '" ".join(sorted(v["version"] for v in r["versions"]))'; }
 # "committed served1 served2..." of node N, from the agent.
@@ -70,7 +100,46 @@ fleet_setup_net() {
     testhost_veth "$ns" "$vs" "$CLI" "$vc" "$q"  # scripts/lib.sh
     ip netns exec "$CLI" ip addr add "$(cli_addr "$n")/24" dev "$vc"
     mkdir -p "$TMP/n$n"
+    [ "$FLEET_CONTROL" = tls ] || continue
+    ip link add "$(node_mgmt_if "$n")" type veth peer name "$(cli_mgmt_if "$n")"
+    ip link set "$(node_mgmt_if "$n")" netns "$ns"
+    ip link set "$(cli_mgmt_if "$n")" netns "$CLI"
+    ip netns exec "$ns" ip addr add "$(node_mgmt_addr "$n")/24" dev "$(node_mgmt_if "$n")"
+    ip netns exec "$ns" ip link set "$(node_mgmt_if "$n")" up
+    ip netns exec "$CLI" ip addr add "$(cli_mgmt_addr "$n")/24" dev "$(cli_mgmt_if "$n")"
+    ip netns exec "$CLI" ip link set "$(cli_mgmt_if "$n")" up
   done
+  [ "$FLEET_CONTROL" = tls ] && fleet_pki
+  return 0
+}
+
+# fleet_pki: a CA, a certificate per node (edge-N), one for edgectl serve
+# (edgectl) and one for the test's checks (fleet-check), in $TMP/pki.
+fleet_pki() {
+  PKI=$TMP/pki
+  "$ROOT/scripts/pki.sh" ca "$PKI"
+  local c
+  for c in edgectl fleet-check "${NODES[@]/#/edge-}"; do "$ROOT/scripts/pki.sh" cert "$PKI" "$c"; done
+}
+
+# The options of node N's control connection.
+node_control_args() {
+  local n=$1
+  if [ "$FLEET_CONTROL" = tls ]; then
+    echo "--control-listen $(node_mgmt_addr "$n"):8853 --tls-cert $PKI/edge-$n.crt --tls-key $PKI/edge-$n.key"
+    echo "--tls-ca $PKI/ca.crt --control-allow edgectl --control-allow fleet-check"
+  else
+    echo "--control $(node_sock "$n")"
+  fi
+}
+# node_control_up N: node N's log says its control listener is up (and, for
+# unix, the socket is there).
+node_control_up() {
+  if [ "$FLEET_CONTROL" = tls ]; then
+    grep -qs "control over mutual TLS on" "$(node_log "$1")"
+  else
+    [ -S "$(node_sock "$1")" ]
+  fi
 }
 
 # spawn_node N [--zone FILE...]: edgedns for node N with its control socket
@@ -85,8 +154,9 @@ spawn_node() {
   [ "$q" -gt 1 ] && vdev="$vdev,qpairs=$q"
   NODE_STARTS[$n]=$((${NODE_STARTS[$n]:-0} + 1))
   rm -f "$(node_sock "$n")"
+  # shellcheck disable=SC2046  # node_control_args is a word list (no spaces in $TMP)
   EDGEDNS_MEM=512 edgedns_spawn "$(node_ns "$n")" "$(node_log "$n")" "efl$FID-n$n" "$(node_lcores "$n")" "$vdev" \
-    --listen "$(node_addr "$n")" --control "$(node_sock "$n")" --state-dir "$(node_state "$n")" \
+    --listen "$(node_addr "$n")" $(node_control_args "$n") --state-dir "$(node_state "$n")" \
     --idle-sleep "$@"  # scripts/lib.sh
   NODE_PID[$n]=$!
 }
@@ -97,7 +167,13 @@ node_log() { echo "$TMP/n$1/edgedns.${NODE_STARTS[$1]:-0}.log"; }  # of its late
 start_node() {
   local n=$1
   spawn_node "$@"
-  edgedns_up "$(node_log "$n")" "${NODE_PID[$n]}" "$(node_sock "$n")" && return 0  # scripts/lib.sh
+  local _
+  if edgedns_up "$(node_log "$n")" "${NODE_PID[$n]}"; then  # scripts/lib.sh
+    for _ in $(seq 100); do
+      node_control_up "$n" && return 0
+      sleep 0.1
+    done
+  fi
   fail "node $n: edgedns did not start"
   indent <"$(node_log "$n")"
   return 1
@@ -115,11 +191,16 @@ stop_node() {
 # distinct: one lcore of node 1, node 1, wave 2 (node 2), all (node 3).
 write_fleet() {
   local n
-  echo "nodes:" >"$FLEET_FILE"
+  : >"$FLEET_FILE"
+  if [ "$FLEET_CONTROL" = tls ]; then
+    printf 'tls:\n  cert: %s\n  key: %s\n  ca: %s\n' "$PKI/edgectl.crt" "$PKI/edgectl.key" \
+      "$PKI/ca.crt" >>"$FLEET_FILE"
+  fi
+  echo "nodes:" >>"$FLEET_FILE"
   for n in "${NODES[@]}"; do
     cat >>"$FLEET_FILE" <<EOF
   - name: edge-$n
-    control: $(node_sock "$n")
+    control: $(node_control "$n")
     probe: $(node_addr "$n")
     wave: $n
 EOF
@@ -183,6 +264,12 @@ fleet_up() {
   zone 1 >"$TMP/v1.zone"
   local n
   for n in "${NODES[@]}"; do start_node "$n" --zone "$TMP/v1.zone" || return 1; done
+  if [ "$FLEET_CONTROL" = tls ]; then
+    # The control plane's only way in is the TLS port: no node has a socket file.
+    local files
+    files=$(find "$TMP" -type s | wc -l)
+    expect_eq "nodes reachable only over TCP+mTLS (control socket files)" "$files" "0"
+  fi
   write_fleet
   start_serve --adopt "$TMP/v1.zone" || return 1
 }
