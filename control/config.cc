@@ -104,7 +104,7 @@ Fleet parse_fleet(const std::string& yaml, const std::string& file) {
   Ctx c{file};
   YAML::Node root = parse_yaml(yaml, file);
   if (!root.IsMap()) throw ConfigError(file + ": expected a mapping with 'nodes'");
-  c.known_keys(root, "", {"nodes", "tls"});
+  c.known_keys(root, "", {"nodes", "tls", "access"});
   YAML::Node nodes = root["nodes"];
   if (!nodes) throw ConfigError(file + ": nodes: missing");
   if (!nodes.IsSequence() || nodes.size() == 0) c.fail(nodes, "nodes", "expected a non-empty list");
@@ -116,6 +116,22 @@ Fleet parse_fleet(const std::string& yaml, const std::string& file) {
     } catch (const std::runtime_error& e) {
       c.fail(root["tls"], "tls", e.what());
     }
+  }
+  if (const YAML::Node a = root["access"]) {
+    c.known_keys(a, "access", {"operators", "readers"});
+    for (auto [key, out] : {std::pair{"operators", &f.operators}, {"readers", &f.readers}}) {
+      if (!a[key]) continue;
+      if (!a[key].IsSequence())
+        c.fail(a[key], std::string("access.") + key, "expected a list of names");
+      for (const auto& n : a[key]) {
+        auto name = c.get<std::string>(n, std::string("access.") + key, "a certificate name");
+        if (name.empty()) c.fail(n, std::string("access.") + key, "empty name");
+        out->push_back(name);
+      }
+    }
+    for (const auto& o : f.operators)
+      for (const auto& r : f.readers)
+        if (o == r) c.fail(a, "access", "'" + o + "' is both an operator and a reader");
   }
   std::set<std::string> names, sockets;
   for (size_t i = 0; i < nodes.size(); ++i) {

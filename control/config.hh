@@ -38,6 +38,10 @@ struct Fleet {
   // fleet file's directory); the context is built once, shared by every node.
   std::optional<proto::TlsFiles> tls_files;
   std::shared_ptr<const proto::TlsContext> tls;
+  // access: who may use `edgectl serve --listen` (certificate names):
+  // operators change the fleet (push, rollback, pause, resume, abort),
+  // readers only look (status, history, rollout watch).
+  std::vector<std::string> operators, readers;
   const FleetNode* find(const std::string& name) const;
 };
 

@@ -1,5 +1,7 @@
 #include "control/daemon.hh"
 
+#include <pwd.h>
+#include <strings.h>
 #include <unistd.h>
 #include <atomic>
 #include <csignal>
@@ -23,14 +25,46 @@ namespace {
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop = true; }
 
+// Who a client is, as the journal records it: its certificate name, or the
+// user behind the unix socket.
+std::string who(const proto::Peer& p) {
+  const auto& id = p.identity();
+  if (id.uid < 0) return id.name;
+  passwd pw{}, *res = nullptr;
+  char buf[1024];
+  if (::getpwuid_r(uid_t(id.uid), &pw, buf, sizeof buf, &res) == 0 && res)
+    return std::string(res->pw_name) + " (uid " + std::to_string(id.uid) + ")";
+  return id.name;
+}
+
+Role role_of(const Fleet& f, const proto::Peer& p) {
+  const auto& id = p.identity();
+  if (id.uid >= 0) return Role::Operator;  // root or our own uid (proto::Server checked)
+  for (const auto& n : id.names)
+    for (const auto& o : f.operators)
+      if (::strcasecmp(n.c_str(), o.c_str()) == 0) return Role::Operator;
+  return Role::Reader;
+}
+
 // One request of a client of the daemon -> its reply.
-json handle_frame(Controller& ctl, const std::string& frame) {
+json handle_frame(Controller& ctl, const Fleet& fleet, const std::string& frame,
+                  const proto::Peer& peer) {
   std::string err;
   auto req = proto::parse_message(frame, &err);
   if (!req) return proto::make_error(nullptr, "bad_request", err);
   json id = req->value("id", json());
   if (req->value("v", 0) != proto::kVersion)
     return proto::make_error(id, "bad_request", "missing \"v\": 1");
+  const std::string cmd = req->value("cmd", "");
+  const std::string by = who(peer);
+  if (needs_operator(cmd) && role_of(fleet, peer) != Role::Operator) {
+    std::cerr << "edgectl serve: refused '" << cmd << "' from " << by << " ("
+              << peer.identity().address << "): read-only" << std::endl;
+    return proto::make_error(id, "forbidden",
+                             by + " may only read (status, history, rollout watch); '" + cmd +
+                                 "' needs an operator certificate (the fleet's access.operators)");
+  }
+  (*req)["by"] = by;  // what the client may have put there is not evidence
   json reply = ctl.handle(*req);
   reply["v"] = proto::kVersion;
   reply["id"] = id;
@@ -39,23 +73,56 @@ json handle_frame(Controller& ctl, const std::string& frame) {
 
 }  // namespace
 
+bool needs_operator(const std::string& cmd) {
+  // Everything but what only reads. "rollout" is watch/status of one rollout.
+  return !(cmd == "status" || cmd == "history" || cmd == "rollout");
+}
+
 int serve_main(const std::string& fleet_path, const std::string& state_dir,
-               const std::string& socket, const std::vector<std::string>& adopt) {
+               const std::string& socket, const std::vector<std::string>& adopt,
+               const std::string& listen) {
   Fleet fleet = load_fleet(fleet_path);
+  std::shared_ptr<proto::TlsContext> server_tls;
+  if (!listen.empty()) {
+    if (!fleet.tls_files)
+      throw ConfigError(fleet_path + ": --listen " + listen +
+                        " needs the fleet's tls: certificate (cert, key, ca)");
+    if (fleet.operators.empty() && fleet.readers.empty())
+      throw ConfigError(fleet_path + ": --listen " + listen +
+                        " needs access: operators and/or readers (certificate names)");
+    server_tls =
+        std::make_shared<proto::TlsContext>(proto::TlsContext::Role::Server, *fleet.tls_files);
+  }
   Controller ctl({fleet, state_dir, adopt});
-  proto::Server server([&ctl](const std::string& frame) { return handle_frame(ctl, frame); });
-  // The socket first: a path that is taken (or not a socket) fails before
-  // any node is contacted or any thread started.
+  auto handler = [&ctl, &fleet](const std::string& frame, const proto::Peer& peer) {
+    return handle_frame(ctl, fleet, frame, peer);
+  };
+  proto::ServerOptions so;
+  so.log = [](const std::string& l) { std::cerr << "edgectl serve: " << l << std::endl; };
+  proto::Server server(handler, so);
+  std::unique_ptr<proto::Server> tls_server;
+  // The listeners first: an address that is taken (or not a socket) fails
+  // before any node is contacted or any thread started.
   server.bind(socket);
+  if (server_tls) {
+    std::vector<std::string> allow = fleet.operators;
+    allow.insert(allow.end(), fleet.readers.begin(), fleet.readers.end());
+    tls_server = std::make_unique<proto::Server>(handler, so);
+    tls_server->bind_tls(listen, server_tls, allow);
+  }
   ctl.start();
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
   server.start();
+  if (tls_server) tls_server->start();
   std::cerr << "edgectl serve: " << fleet.nodes.size() << " node(s), state in " << state_dir
-            << ", listening on " << socket << std::endl;
+            << ", listening on " << socket
+            << (tls_server ? " and " + tls_server->path() + " (mutual TLS)" : std::string())
+            << std::endl;
   while (!g_stop) ::usleep(200'000);
   std::cerr << "edgectl serve: stopping" << std::endl;
+  if (tls_server) tls_server->stop();
   server.stop();
   ctl.stop();
   return 0;
@@ -72,15 +139,23 @@ struct DaemonError : std::runtime_error {
 
 class Daemon {
  public:
-  explicit Daemon(const std::string& socket) : c_(connect(socket)) {}
+  explicit Daemon(const DaemonAddress& a) : c_(connect(a)) {}
   json call(json req) { return c_.call(std::move(req)); }
 
  private:
-  static proto::Client connect(const std::string& socket) {
+  static proto::Client connect(const DaemonAddress& a) {
+    const std::string what = "edgectl serve at " + a.control;
     try {
-      return proto::Client::connect_unix(socket, "edgectl serve at " + socket);
+      if (a.control.rfind("tls://", 0) != 0) return proto::Client::connect_unix(a.control, what);
+      proto::Endpoint ep;
+      std::string err;
+      if (!proto::parse_endpoint(a.control.substr(6), &ep, &err))
+        throw DaemonError(what + ": " + err);
+      if (!a.tls) throw DaemonError(what + ": needs --tls-cert, --tls-key and --tls-ca");
+      return proto::Client::connect_tls(*a.tls, ep, a.server_name.empty() ? ep.host : a.server_name,
+                                        what, 10'000);
     } catch (const proto::CallError& e) {
-      throw DaemonError("edgectl serve at " + socket + ": " + e.what());
+      throw DaemonError(what + ": " + e.what());
     }
   }
   proto::Client c_;
@@ -96,6 +171,7 @@ std::string event_text(const json& e) {
         e.value("label", "") + ") replacing " +
         (e.value("previous", "").empty() ? "(unknown)" : short_id(e.value("previous", ""))) + ", " +
         std::to_string(e["stages"].size()) + " stage(s)";
+    if (!e.value("by", "").empty()) s += ", pushed by " + e.value("by", "");
     return s;
   }
   if (ev == "stage_begin")
@@ -238,7 +314,7 @@ int cli_push(const PushOptions& o, const std::vector<std::string>& files) {
       req["probes_file"] = o.probes;
     }
     if (o.bake) req["bake"] = *o.bake;
-    Daemon d(o.socket);
+    Daemon d(o.server);
     json r = d.call(req);
     if (!r.value("ok", false)) {
       std::string code = r.value("code", "");
@@ -280,8 +356,8 @@ int cli_push(const PushOptions& o, const std::vector<std::string>& files) {
   }
 }
 
-int cli_status(const std::string& socket, bool as_json) {
-  Daemon d(socket);
+int cli_status(const DaemonAddress& server, bool as_json) {
+  Daemon d(server);
   json r = d.call({{"cmd", "status"}});
   if (as_json) {
     r.erase("v");
@@ -321,8 +397,8 @@ int cli_status(const std::string& socket, bool as_json) {
   return 0;
 }
 
-int cli_rollout(const std::string& socket, const std::string& action, bool as_json) {
-  Daemon d(socket);
+int cli_rollout(const DaemonAddress& server, const std::string& action, bool as_json) {
+  Daemon d(server);
   if (action == "watch") {
     json r = d.call({{"cmd", "rollout"}});
     if (!r.value("ok", false)) throw DaemonError(r.value("error", "no rollout"));
@@ -336,8 +412,8 @@ int cli_rollout(const std::string& socket, const std::string& action, bool as_js
   return r.value("ok", false) ? 0 : 1;
 }
 
-int cli_rollback(const std::string& socket, const std::string& version, bool wait, bool as_json) {
-  Daemon d(socket);
+int cli_rollback(const DaemonAddress& server, const std::string& version, bool wait, bool as_json) {
+  Daemon d(server);
   json req = {{"cmd", "rollback"}};
   if (!version.empty()) req["version"] = version;
   json r = d.call(req);
@@ -379,8 +455,8 @@ int cli_rollback(const std::string& socket, const std::string& version, bool wai
   return 0;
 }
 
-int cli_history(const std::string& socket, bool as_json) {
-  Daemon d(socket);
+int cli_history(const DaemonAddress& server, bool as_json) {
+  Daemon d(server);
   json r = d.call({{"cmd", "history"}});
   if (as_json) {
     r.erase("v");
@@ -392,7 +468,8 @@ int cli_history(const std::string& socket, bool as_json) {
     std::cout << "rollout " << h.value("rollout", 0) << "  " << h.value("version", "") << "  "
               << h.value("label", "") << "  " << h.value("state", "");
     if (!h.value("reason", "").empty()) std::cout << ": " << h.value("reason", "");
-    std::cout << "\n";
+    std::cout << "\n  pushed " << h.value("started_at", "?")
+              << (h.value("by", "").empty() ? "" : " by " + h.value("by", "")) << "\n";
   }
   for (const auto& e : r["rejected"])
     for (const auto& x : e["rejections"])

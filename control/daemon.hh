@@ -9,23 +9,39 @@
 #include <string>
 #include <vector>
 
+#include "control/node_client.hh"
+
 namespace edgedns::ctl {
 
 constexpr const char* kDefaultDaemonSocket = "/run/edgedns/edgectl.sock";
 
+// `listen` (ADDR:PORT, may be empty): a TLS port beside the unix socket, for
+// operators on other hosts; the fleet file's tls: certificate and its
+// access: lists say who gets in and with which role.
 int serve_main(const std::string& fleet, const std::string& state_dir, const std::string& socket,
-               const std::vector<std::string>& adopt);
+               const std::vector<std::string>& adopt, const std::string& listen = "");
+
+// Roles of the daemon's clients. The unix socket admits root and the
+// daemon's own uid only (proto::Server), both operators; over TLS, the
+// certificate name decides (Fleet::operators / readers).
+enum class Role { Reader, Operator };
+// Whether `cmd` (a daemon request) changes the fleet, i.e. needs an operator.
+bool needs_operator(const std::string& cmd);
+
+// Where the CLI reaches the daemon: its unix socket, or tls://HOST:PORT (a
+// NodeAddress with the CLI's own certificate).
+using DaemonAddress = NodeAddress;
 
 struct PushOptions {
-  std::string socket = kDefaultDaemonSocket;
+  DaemonAddress server{kDefaultDaemonSocket, {}, nullptr};
   std::string policy, probes, origin;
   std::optional<double> bake;
   bool wait = false, force_serial = false, allow_apex_change = false, json = false;
 };
 int cli_push(const PushOptions& o, const std::vector<std::string>& files);
-int cli_status(const std::string& socket, bool json);
-int cli_rollout(const std::string& socket, const std::string& action, bool json);
-int cli_rollback(const std::string& socket, const std::string& version, bool wait, bool json);
-int cli_history(const std::string& socket, bool json);
+int cli_status(const DaemonAddress& server, bool json);
+int cli_rollout(const DaemonAddress& server, const std::string& action, bool json);
+int cli_rollback(const DaemonAddress& server, const std::string& version, bool wait, bool json);
+int cli_history(const DaemonAddress& server, bool json);
 
 }  // namespace edgedns::ctl

@@ -216,15 +216,34 @@ int main(int argc, char** argv) {
   serve->add_option("--fleet", fleet, "fleet file (YAML)")->required();
   serve->add_option("--state-dir", state_dir, "versions and journal")->required();
   serve->add_option("--socket", daemon_socket, "the daemon's unix socket");
+  std::string serve_listen;
+  serve->add_option("--listen", serve_listen,
+                    "ADDR:PORT: also accept operators over mutual TLS (the fleet file's tls: "
+                    "certificate and access: names)");
   serve->add_option("--adopt", adopt, "zone files the fleet serves now (first start; repeatable)")
       ->allow_extra_args(false);
+
+  // --socket PATH or --server tls://HOST:PORT with the CLI's certificate:
+  // the same options on every command that talks to the daemon.
+  std::string daemon_server, daemon_server_name;
+  proto::TlsFiles daemon_tls;
+  auto server_opts = [&](CLI::App* sub) {
+    sub->add_option("--socket", daemon_socket, "the daemon's unix socket");
+    sub->add_option("--server", daemon_server,
+                    "tls://HOST:PORT of the daemon (edgectl serve --listen) instead of --socket");
+    sub->add_option("--tls-cert", daemon_tls.cert, "--server: our client certificate (PEM)");
+    sub->add_option("--tls-key", daemon_tls.key, "--server: its private key (PEM)");
+    sub->add_option("--tls-ca", daemon_tls.ca, "--server: the CA that signed the daemon's");
+    sub->add_option("--server-name", daemon_server_name,
+                    "--server: the name the daemon's certificate must carry (default: HOST)");
+  };
 
   ctl::PushOptions push_opt;
   double bake = -1;
   std::vector<std::string> push_files;
   auto* push = app.add_subcommand(
       "push", "validate and roll out zones (0 committed, 2 rejected, 3 rolled back, 1 error)");
-  push->add_option("--socket", push_opt.socket, "the daemon's socket");
+  server_opts(push);
   push->add_option("--policy", push_opt.policy, "rollout policy (YAML)");
   push->add_option("--probes", push_opt.probes, "probes file: NAME TYPE RCODE [RDATA] per line");
   push->add_option("--bake", bake, "bake seconds for every stage");
@@ -238,7 +257,7 @@ int main(int argc, char** argv) {
 
   auto* status =
       app.add_subcommand("status", "the fleet's committed version, the rollout, every node");
-  status->add_option("--socket", daemon_socket, "the daemon's socket");
+  server_opts(status);
   status->add_flag("--json", as_json, "machine-readable output");
 
   std::string action;
@@ -246,7 +265,7 @@ int main(int argc, char** argv) {
   rollout->add_option("action", action, "watch, pause, resume or abort")
       ->required()
       ->check(CLI::IsMember({"watch", "pause", "resume", "abort"}));
-  rollout->add_option("--socket", daemon_socket, "the daemon's socket");
+  server_opts(rollout);
   rollout->add_flag("--json", as_json, "machine-readable output");
 
   std::string rb_version;
@@ -254,12 +273,12 @@ int main(int argc, char** argv) {
   auto* rollback = app.add_subcommand(
       "rollback", "abort the rollout, or go back to VERSION (default: the previous committed)");
   rollback->add_option("version", rb_version, "version id");
-  rollback->add_option("--socket", daemon_socket, "the daemon's socket");
+  server_opts(rollback);
   rollback->add_flag("--wait", rb_wait, "wait until every node is back");
   rollback->add_flag("--json", as_json, "machine-readable output");
 
   auto* history = app.add_subcommand("history", "past rollouts and rejected pushes");
-  history->add_option("--socket", daemon_socket, "the daemon's socket");
+  server_opts(history);
   history->add_flag("--json", as_json, "machine-readable output");
 
   CLI11_PARSE(app, argc, argv);
@@ -273,15 +292,22 @@ int main(int argc, char** argv) {
       if (*node_status) return ctl::node_status(addr, as_json);
       if (*node_rollback) return ctl::node_rollback(addr, node_to, as_json);
     }
-    if (*serve) return ctl::serve_main(fleet, state_dir, daemon_socket, adopt);
-    if (*push) {
-      if (bake >= 0) push_opt.bake = bake;
-      return ctl::cli_push(push_opt, push_files);
+    if (*serve) return ctl::serve_main(fleet, state_dir, daemon_socket, adopt, serve_listen);
+    if (*push || *status || *rollout || *rollback || *history) {
+      if (!daemon_server.empty() && daemon_server.rfind("tls://", 0) != 0)
+        throw std::runtime_error("--server " + daemon_server + ": expected tls://HOST:PORT");
+      auto server = ctl::node_address(daemon_server.empty() ? daemon_socket : daemon_server,
+                                      daemon_tls, daemon_server_name);
+      if (*push) {
+        if (bake >= 0) push_opt.bake = bake;
+        push_opt.server = server;
+        return ctl::cli_push(push_opt, push_files);
+      }
+      if (*status) return ctl::cli_status(server, as_json);
+      if (*rollout) return ctl::cli_rollout(server, action, as_json);
+      if (*rollback) return ctl::cli_rollback(server, rb_version, rb_wait, as_json);
+      if (*history) return ctl::cli_history(server, as_json);
     }
-    if (*status) return ctl::cli_status(daemon_socket, as_json);
-    if (*rollout) return ctl::cli_rollout(daemon_socket, action, as_json);
-    if (*rollback) return ctl::cli_rollback(daemon_socket, rb_version, rb_wait, as_json);
-    if (*history) return ctl::cli_history(daemon_socket, as_json);
   } catch (const std::exception& e) {
     std::cerr << "edgectl: " << e.what() << "\n";
     return 1;

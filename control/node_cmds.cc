@@ -36,11 +36,11 @@ NodeAddress node_address(const std::string& control, const proto::TlsFiles& tls,
   if (control.rfind("tls://", 0) != 0) {
     if (any || !server_name.empty())
       throw std::runtime_error(
-          "--tls-cert/--tls-key/--tls-ca/--server-name are for a tls:// --control");
+          "--tls-cert/--tls-key/--tls-ca/--server-name are for a tls:// address, not " + control);
     return a;
   }
   if (tls.cert.empty() || tls.key.empty() || tls.ca.empty())
-    throw std::runtime_error("--control " + control + " needs --tls-cert, --tls-key and --tls-ca");
+    throw std::runtime_error(control + " needs --tls-cert, --tls-key and --tls-ca");
   a.tls = std::make_shared<proto::TlsContext>(proto::TlsContext::Role::Client, tls);
   return a;
 }

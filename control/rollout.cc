@@ -160,7 +160,8 @@ json Controller::handle(const json& req) {
     if (cmd == "push") return cmd_push(req);
     if (cmd == "status") return cmd_status();
     if (cmd == "rollout") return cmd_rollout(req);
-    if (cmd == "pause" || cmd == "resume" || cmd == "abort") return cmd_control(cmd);
+    if (cmd == "pause" || cmd == "resume" || cmd == "abort")
+      return cmd_control(cmd, req.value("by", ""));
     if (cmd == "rollback") return cmd_rollback(req);
     if (cmd == "history") return cmd_history();
     return error("bad_request", "unknown command '" + cmd + "'");
@@ -243,7 +244,7 @@ json Controller::cmd_push(const json& req) {
   auto reject = [&](const std::vector<Rejection>& rj) {
     json list = json::array();
     for (const auto& x : rj) list.push_back({{"rule", x.rule}, {"message", x.message}});
-    journal({{"ev", ev(Event::Rejected)}, {"rejections", list}});
+    journal({{"ev", ev(Event::Rejected)}, {"rejections", list}, {"by", req.value("by", "")}});
     json e = error("rejected", rj.front().rule + ": " + rj.front().message);
     e["rejections"] = list;
     e["diagnostics"] = diags;
@@ -284,6 +285,7 @@ json Controller::cmd_push(const json& req) {
        {"version", vi.id},
        {"label", vi.label},
        {"previous", committed},
+       {"by", req.value("by", "")},
        {"stages", stages_json},
        {"policy", policy_text},
        {"policy_file", policy_file},
@@ -375,14 +377,14 @@ json Controller::cmd_rollout(const json& req) {
   return {{"ok", true}, {"rollout", r}, {"events", evs}, {"next", std::max(next, since)}};
 }
 
-json Controller::cmd_control(const std::string& cmd) {
+json Controller::cmd_control(const std::string& cmd, const std::string& by) {
   uint64_t id;
   {
     std::lock_guard lk(mu_);
     if (!st_.active) return error("no_rollout", "no rollout in progress");
     id = st_.active->id;
   }
-  if (cmd == "abort") return abort_rollout(id, "aborted by the operator");
+  if (cmd == "abort") return abort_rollout(id, "aborted by the operator", by);
   Event e = cmd == "pause" ? Event::Pause : Event::Resume;
   std::string refused;
   auto r = journal_apply_if(
@@ -393,12 +395,12 @@ json Controller::cmd_control(const std::string& cmd) {
                     (s.active->aborted ? " (aborted)" : "") + ": only abort applies now";
         return refused.empty();
       },
-      {{"ev", ev(e)}, {"rollout", id}});
+      {{"ev", ev(e)}, {"rollout", id}, {"by", by}});
   if (!r) return error("bad_request", refused);
   return {{"ok", true}, {"rollout", id}, {"state", cmd == "pause" ? "paused" : "running"}};
 }
 
-json Controller::abort_rollout(uint64_t id, const std::string& why) {
+json Controller::abort_rollout(uint64_t id, const std::string& why, const std::string& by) {
   // Journaled, so that a daemon restarted before the engine acts still
   // rolls back instead of resuming; the engine sees it at its next check,
   // in a stage or in the commit phase alike.
@@ -413,7 +415,7 @@ json Controller::abort_rollout(uint64_t id, const std::string& why) {
         }
         return true;
       },
-      {{"ev", ev(Event::Abort)}, {"rollout", id}, {"reason", why}});
+      {{"ev", ev(Event::Abort)}, {"rollout", id}, {"reason", why}, {"by", by}});
   if (!r && state != "rolling_back")
     return error("no_rollout", "rollout " + std::to_string(id) + " already ended");
   return {{"ok", true}, {"rollout", id}, {"state", state}, {"to", to}};
@@ -426,7 +428,7 @@ json Controller::cmd_rollback(const json& req) {
     if (st_.active) {
       uint64_t id = st_.active->id;
       lk.unlock();
-      return abort_rollout(id, "rolled back by the operator");
+      return abort_rollout(id, "rolled back by the operator", req.value("by", ""));
     }
     if (st_.manual_to) return error("busy", "a rollback to " + *st_.manual_to + " is in progress");
     if (to.empty()) {
@@ -458,7 +460,10 @@ json Controller::cmd_rollback(const json& req) {
     from = st_.committed;
   }
   auto r = journal_apply_if([&](const FleetState& s) { return s.idle() && s.committed == from; },
-                            {{"ev", ev(Event::ManualRollbackBegin)}, {"from", from}, {"to", to}});
+                            {{"ev", ev(Event::ManualRollbackBegin)},
+                             {"from", from},
+                             {"to", to},
+                             {"by", req.value("by", "")}});
   if (!r) return error("busy", "a rollout or rollback started meanwhile; nothing changed");
   return {{"ok", true}, {"from", from}, {"to", to}, {"state", "rolling_back"}};
 }

@@ -78,9 +78,9 @@ class Controller {
   nlohmann::json cmd_push(const nlohmann::json& req);
   nlohmann::json cmd_status();
   nlohmann::json cmd_rollout(const nlohmann::json& req);
-  nlohmann::json cmd_control(const std::string& cmd);
+  nlohmann::json cmd_control(const std::string& cmd, const std::string& by);
   nlohmann::json cmd_rollback(const nlohmann::json& req);
-  nlohmann::json abort_rollout(uint64_t id, const std::string& why);
+  nlohmann::json abort_rollout(uint64_t id, const std::string& why, const std::string& by);
   nlohmann::json cmd_history();
 
   // The engine thread (rollout_engine.cc).

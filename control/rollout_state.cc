@@ -1,6 +1,7 @@
 #include "control/rollout_state.hh"
 
 #include <algorithm>
+#include <ctime>
 #include <iterator>
 
 namespace edgedns::ctl {
@@ -43,6 +44,7 @@ Rollout start_rollout(const json& rec, uint64_t rid) {
   r.version = rec.value("version", "");
   r.label = rec.value("label", "");
   r.previous = rec.value("previous", "");
+  r.by = rec.value("by", "");
   r.policy_text = rec.value("policy", "");
   r.policy_file = rec.value("policy_file", "");
   r.probes_text = rec.value("probes", "");
@@ -145,6 +147,16 @@ std::string state_name(const Rollout& r) {
   return r.paused ? "paused" : "running";
 }
 
+std::string rfc3339(double t) {
+  if (t <= 0) return "";
+  time_t secs = time_t(t);
+  tm u{};
+  gmtime_r(&secs, &u);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &u);
+  return buf;
+}
+
 json rollout_json(const Rollout& r, size_t nodes_total) {
   json stages = json::array();
   for (const auto& s : r.stages) stages.push_back(stage_to_json(s));
@@ -163,8 +175,11 @@ json rollout_json(const Rollout& r, size_t nodes_total) {
           {"verdicts", r.verdicts},
           {"reason", r.reason},
           {"aborted", r.aborted},
+          {"by", r.by},
           {"started", r.started},
-          {"finished", r.finished}};
+          {"started_at", rfc3339(r.started)},
+          {"finished", r.finished},
+          {"finished_at", rfc3339(r.finished)}};
 }
 
 void apply_record(FleetState& s, const json& rec) {

@@ -77,6 +77,7 @@ enum class Outcome { None, Committed, RolledBack };
 struct Rollout {
   uint64_t id = 0;
   std::string version, label, previous;
+  std::string by;  // who pushed it: certificate name or user (edgectl serve's client)
   std::string policy_text, policy_file, probes_text, probes_file;
   std::vector<ResolvedStage> stages;
   std::vector<std::string> untouched;
@@ -101,6 +102,9 @@ struct Rollout {
 
 // "running", "paused", "committing", "rolling_back", "committed", "rolled_back".
 std::string state_name(const Rollout& r);
+// RFC 3339 in UTC ("2026-12-07T23:40:01Z") of a journal time (seconds
+// since the epoch); "" for 0.
+std::string rfc3339(double t);
 // The rollout as status, rollout and history replies show it.
 nlohmann::json rollout_json(const Rollout& r, size_t nodes_total);
 

@@ -166,3 +166,31 @@ TEST(Fleet, TlsNodesNeedTheFleetsCertificates) {
             }),
             "f.yaml:2: nodes[0].control: '198.18.0.1': expected HOST:PORT");
 }
+
+TEST(Fleet, AccessListsNameOperatorsAndReaders) {
+  Fleet f = parse_fleet(
+      "access: {operators: [alice, ci], readers: [grafana]}\n"
+      "nodes:\n  - {name: a, control: /a, probe: x}\n",
+      "f.yaml");
+  EXPECT_EQ(f.operators, (std::vector<std::string>{"alice", "ci"}));
+  EXPECT_EQ(f.readers, (std::vector<std::string>{"grafana"}));
+  EXPECT_EQ(error_of([] {
+              parse_fleet(
+                  "access: {operators: [alice], readers: [alice]}\nnodes:\n"
+                  "  - {name: a, control: /a, probe: x}\n",
+                  "f.yaml");
+            }),
+            "f.yaml:1: access: 'alice' is both an operator and a reader");
+  EXPECT_EQ(error_of([] {
+              parse_fleet(
+                  "access: {admins: [alice]}\nnodes:\n  - {name: a, control: /a, probe: x}\n",
+                  "f.yaml");
+            }),
+            "f.yaml:1: access.admins: unknown field");
+  EXPECT_EQ(error_of([] {
+              parse_fleet(
+                  "access: {operators: alice}\nnodes:\n  - {name: a, control: /a, probe: x}\n",
+                  "f.yaml");
+            }),
+            "f.yaml:1: access.operators: expected a list of names");
+}

@@ -11,63 +11,19 @@
 #      naming the live one's pid, and the journal is left byte for byte.
 # Usage: tests/integration/control_pending.sh (root not needed; bounded).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-. "$ROOT/scripts/lib.sh"
-FAKE=$EDGEDNS_BUILD_DIR/tests/fake_node
-for b in "$EDGECTL" "$FAKE"; do [ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }; done
-
-TMP=$(mktemp -d /tmp/ecp.XXXXXX)
+. "$(dirname "$0")/lib/fake_fleet.sh" ecp
 CTL_SOCK=$TMP/ctl.sock
-SERVE_PID= N1= N2=
-FAILS=0
-log() { echo "[$(date +%T)] $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { echo "ok: $*"; }
-jget() { "$PY" -c "import json,sys; r=json.load(sys.stdin); print($1)"; }
-cleanup() {
-  stop_process "$SERVE_PID"
-  stop_process "$N1"
-  stop_process "$N2"
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-wait_for() {  # SECS WHAT CMD...
-  local end=$((SECONDS + $1)) what=$2
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < end)) || { fail "timed out waiting for: $what"; return 1; }
-    sleep 0.2
-  done
-}
+fake_zone 1 198.18.0.80 >"$TMP/v1.zone"
+fake_zone 2 198.18.0.81 >"$TMP/v2.zone"
+fake_zone 9 198.18.0.99 >"$TMP/other.zone"
 
-zone() {  # SERIAL WWW
-  cat <<Z
-\$ORIGIN cp.test.
-\$TTL 300
-@    SOA ns1 hostmaster $1 3600 600 86400 300
-@    NS  ns1
-ns1  A   198.18.0.53
-www  A   $2
-Z
-}
-zone 1 198.18.0.80 >"$TMP/v1.zone"
-zone 2 198.18.0.81 >"$TMP/v2.zone"
-zone 9 198.18.0.99 >"$TMP/other.zone"
-
-start_node() {  # N ZONEFILE -> pid in N$1 (its UDP probe address on the first line of its log)
-  rm -f "$TMP/edge-$1.sock"
-  "$FAKE" "edge-$1" "$TMP/edge-$1.sock" "$2" >"$TMP/edge-$1.log" 2>&1 &
-  eval "N$1=$!"
-  wait_for 30 "edge-$1 socket" test -S "$TMP/edge-$1.sock"
-}
-start_node 1 "$TMP/v1.zone"
-start_node 2 "$TMP/v1.zone"
+start_fake_node 1 "$TMP/v1.zone"
+start_fake_node 2 "$TMP/v1.zone"
 cat >"$TMP/fleet.yaml" <<EOF
 nodes:
-  - {name: edge-1, control: $TMP/edge-1.sock, probe: "$(head -1 "$TMP/edge-1.log")", wave: 1}
-  - {name: edge-2, control: $TMP/edge-2.sock, probe: "$(head -1 "$TMP/edge-2.log")", wave: 2}
+  - {name: edge-1, control: $TMP/edge-1.sock, probe: "$(fake_probe 1)", wave: 1}
+  - {name: edge-2, control: $TMP/edge-2.sock, probe: "$(fake_probe 2)", wave: 2}
 EOF
 cat >"$TMP/policy.yaml" <<EOF
 stages:
@@ -108,7 +64,7 @@ V0=$(status_json | jget 'r["committed"]')
 
 # ---- 2. back on another version: repaired without a restart of serve
 log "case: edge-2 back on a version nobody pushed"
-start_node 2 "$TMP/other.zone"
+start_fake_node 2 "$TMP/other.zone"
 in_sync() {
   status_json | jget 'r["pending"] == [] and all(n.get("in_sync") for n in r["nodes"]) and all(v == r["committed"] for n in r["nodes"] for v in n["served"].values()) and all(n["committed"] == r["committed"] for n in r["nodes"])' | grep -qx True
 }
@@ -131,10 +87,4 @@ grep -q "in use by another edgectl serve (pid $SERVE_PID)" "$TMP/serve2.out" &&
 [ ! -e "$TMP/ctl2.sock" ] && pass "no second socket" || fail "the second daemon bound a socket"
 status_json >/dev/null && pass "the first daemon still answers" || fail "the first daemon stopped answering"
 
-if [ "$FAILS" = 0 ]; then
-  log "control_pending: all checks passed"
-  exit 0
-fi
-log "control_pending: $FAILS check(s) failed"
-sed 's/^/    serve | /' "$TMP/serve.log" | tail -30
-exit 1
+fake_fleet_summary control_pending
