@@ -36,6 +36,8 @@ ns() { echo "edf-s$1-$ID"; }
 # Node N's veth: 198.18.(80+N).0/24 (RFC 2544, the range for test networks).
 addr() { echo "198.18.$((80 + $1)).53"; }
 cli_addr() { echo "198.18.$((80 + $1)).2"; }
+mgmt() { echo "198.19.$((80 + $1)).1"; }      # node N's control address (management veth)
+mgmt_cli() { echo "198.19.$((80 + $1)).2"; }
 
 cleanup() {
   stop_process "$SERVE_PID"
@@ -77,7 +79,25 @@ for n in "${NODES[@]}"; do
   ip netns add "$(ns "$n")"
   testhost_veth "$(ns "$n")" "efs$n$ID" "$CLI" "efc$n$ID" "$q"  # scripts/lib.sh
   ip netns exec "$CLI" ip addr add "$(cli_addr "$n")/24" dev "efc$n$ID"
-  note "edge-$n: $(addr "$n") on veth efs$n$ID ($q queue(s)), client side $(cli_addr "$n")"
+  # The management network: a kernel address in the node's namespace (DPDK
+  # owns the DNS port), where the node's control port listens.
+  ip link add "efm$n$ID" type veth peer name "efn$n$ID"
+  ip link set "efm$n$ID" netns "$(ns "$n")"
+  ip link set "efn$n$ID" netns "$CLI"
+  ip netns exec "$(ns "$n")" ip addr add "$(mgmt "$n")/24" dev "efm$n$ID"
+  ip netns exec "$(ns "$n")" ip link set "efm$n$ID" up
+  ip netns exec "$CLI" ip addr add "$(mgmt_cli "$n")/24" dev "efn$n$ID"
+  ip netns exec "$CLI" ip link set "efn$n$ID" up
+  note "edge-$n: DNS $(addr "$n") on veth efs$n$ID ($q queue(s)), client side $(cli_addr "$n"); control $(mgmt "$n"):8853 on efm$n$ID"
+done
+
+section "a private CA and certificates (scripts/pki.sh: the openssl command line)"
+PKI=$TMP/pki
+"$EDGEDNS_ROOT/scripts/pki.sh" ca "$PKI" edgedns-demo-ca
+for c in edgectl "${NODES[@]/#/edge-}"; do "$EDGEDNS_ROOT/scripts/pki.sh" cert "$PKI" "$c"; done
+note "\$ scripts/pki.sh ca \$TMP/pki; scripts/pki.sh cert \$TMP/pki edgectl; scripts/pki.sh cert \$TMP/pki edge-N ..."
+for c in edgectl "${NODES[@]/#/edge-}"; do
+  note "  $c.crt: $(openssl x509 -in "$PKI/$c.crt" -noout -subject -enddate | tr '\n' ' ')"
 done
 
 # Yesterday's version: the same records in canonical form, serial - 1.
@@ -97,23 +117,27 @@ for n in "${NODES[@]}"; do
   if [ "$n" = 1 ]; then lcores="--lcores=0@0,1@1,2@0"; vdev="$vdev,qpairs=2"; fi
   zargs=()
   for z in "${old[@]}"; do zargs+=(--zone "$z"); done
-  note "\$ edgedns $lcores --no-huge -m 512 --vdev=$vdev -- --listen $(addr "$n") --control \$TMP/n$n/control.sock --state-dir \$TMP/n$n/state --idle-sleep --zone ..."
+  note "\$ edgedns $lcores --no-huge -m 512 --vdev=$vdev -- --listen $(addr "$n") --control-listen $(mgmt "$n"):8853 --tls-cert \$TMP/pki/edge-$n.crt --tls-key \$TMP/pki/edge-$n.key --tls-ca \$TMP/pki/ca.crt --control-allow edgectl --state-dir \$TMP/n$n/state --idle-sleep --zone ..."
   EDGEDNS_MEM=512 edgedns_spawn "$(ns "$n")" "$TMP/n$n/edgedns.log" "edf$ID-n$n" "$lcores" "$vdev" \
-    --listen "$(addr "$n")" --control "$TMP/n$n/control.sock" --state-dir "$TMP/n$n/state" \
-    --idle-sleep "${zargs[@]}"  # scripts/lib.sh
+    --listen "$(addr "$n")" --control-listen "$(mgmt "$n"):8853" --tls-cert "$PKI/edge-$n.crt" \
+    --tls-key "$PKI/edge-$n.key" --tls-ca "$PKI/ca.crt" --control-allow edgectl \
+    --state-dir "$TMP/n$n/state" --idle-sleep "${zargs[@]}"  # scripts/lib.sh
   PID[$n]=$!
 done
 for n in "${NODES[@]}"; do
-  edgedns_up "$TMP/n$n/edgedns.log" "${PID[$n]}" "$TMP/n$n/control.sock" ||
+  edgedns_up "$TMP/n$n/edgedns.log" "${PID[$n]}" ||
     { cat "$TMP/n$n/edgedns.log"; die "edge-$n did not start"; }
+  for _ in $(seq 50); do grep -q "mutual TLS on" "$TMP/n$n/edgedns.log" && break; sleep 0.1; done
   note "edge-$n: $(grep -E '^edgedns: version' "$TMP/n$n/edgedns.log")"
+  note "edge-$n: $(grep -E '^edgedns: control over mutual TLS' "$TMP/n$n/edgedns.log" | sed "s|$TMP/|\$TMP/|g")"
 done
 
-section "edgectl serve (in $CLI, so that its probes reach every node)"
+section "edgectl serve (in $CLI: it reaches every node over mutual TLS, its probes over DNS)"
 {
+  echo "tls: {cert: pki/edgectl.crt, key: pki/edgectl.key, ca: pki/ca.crt}"
   echo "nodes:"
   for n in "${NODES[@]}"; do
-    printf '  - {name: edge-%s, control: %s, probe: %s, wave: %s}\n' "$n" "$TMP/n$n/control.sock" "$(addr "$n")" "$n"
+    printf '  - {name: edge-%s, control: "tls://%s:8853", probe: %s, wave: %s}\n' "$n" "$(mgmt "$n")" "$(addr "$n")" "$n"
   done
 } >"$TMP/fleet.yaml"
 cat >"$TMP/policy.yaml" <<EOF
