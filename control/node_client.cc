@@ -106,7 +106,10 @@ proto::Client NodeClient::connect() const {
 
 NodeClient::~NodeClient() { close(); }
 
-void NodeClient::close() { conn_.reset(); }
+void NodeClient::close() {
+  if (conn_) bytes_before_ += conn_->bytes_sent();
+  conn_.reset();
+}
 
 json NodeClient::request(json req, std::chrono::milliseconds timeout) {
   using K = proto::CallError::Kind;

@@ -131,6 +131,8 @@ class NodeClient {
   nlohmann::json request(nlohmann::json req, std::chrono::milliseconds timeout);
 
   const std::string& name() const { return name_; }
+  // Request bytes sent to this node over every connection so far.
+  uint64_t bytes_sent() const { return bytes_before_ + (conn_ ? conn_->bytes_sent() : 0); }
   const std::string& socket() const { return addr_.control; }
   void close();
 
@@ -138,8 +140,10 @@ class NodeClient {
   std::string name_;
   NodeAddress addr_;
   std::chrono::milliseconds timeout_;
-  proto::Client connect() const;       // throws proto::CallError
-  std::optional<proto::Client> conn_;  // opened on the first request, dropped after an I/O error
+  proto::Client connect() const;  // throws proto::CallError
+  std::optional<proto::Client> conn_;
+  uint64_t bytes_before_ = 0;  // of connections already closed  // opened on the first request,
+                               // dropped after an I/O error
 };
 
 std::map<int, std::string> parse_served(const nlohmann::json& j);

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <set>
 
+#include "control/delta_plan.hh"
 #include "control/rollout.hh"
 
 namespace edgedns::ctl {
@@ -214,15 +215,47 @@ void Controller::reconcile() {
 }
 
 void Controller::ensure_held(NodeClient& c, const std::string& version) {
-  if (c.status().holds(version)) return;
+  NodeStatus st = c.status();
+  if (st.holds(version)) return;
   if (!store_.has(version))
     throw NodeError(c.name(), c.socket(), "unknown_version",
                     "does not hold " + version + " and the control plane has no copy of it");
-  UploadResult u = c.upload(store_.uploads(version));
-  if (u.version != version)
-    throw NodeError(c.name(), c.socket(), "protocol",
-                    "computed version " + u.version + " for the zones of " + version +
-                        " (version hash mismatch)");
+  auto check = [&](const UploadResult& u, const char* how) {
+    if (u.version != version)
+      throw NodeError(c.name(), c.socket(), "protocol",
+                      std::string("computed version ") + u.version + " for the zones of " +
+                          version + " (" + how + "; version hash mismatch)");
+  };
+  const uint64_t before = c.bytes_sent();
+  const std::vector<ZoneUpload> target = store_.uploads(version);
+  // A node holding its committed version (or any the store has) gets only
+  // the records that differ; the full zone set when no delta fits.
+  std::vector<std::string> bases;
+  if (!st.committed.empty()) bases.push_back(st.committed);
+  for (const auto& v : st.versions)
+    if (v.version != st.committed) bases.push_back(v.version);
+  for (const auto& base : bases) {
+    if (!store_.has(base)) continue;
+    auto changes = plan_delta(store_.uploads(base), target);
+    if (!changes) break;  // the closest base does not fit: the others would not either
+    try {
+      check(c.delta(base, *changes), "delta");
+      log_line("node " + c.name() + ": delta from " + short_version(base) + " to " +
+               short_version(version) + ": " + std::to_string(changes->size()) + " change(s), " +
+               std::to_string(c.bytes_sent() - before) + " bytes sent");
+      return;
+    } catch (const NodeError& e) {
+      if (e.is_down()) throw;
+      // The node refused it (it dropped the base meanwhile, say): the full
+      // zone set still gets there.
+      log_line("node " + c.name() + ": delta from " + short_version(base) + " refused (" +
+               e.what() + "); sending the full zone set");
+      break;
+    }
+  }
+  check(c.upload(target), "upload");
+  log_line("node " + c.name() + ": full upload of " + short_version(version) + ": " +
+           std::to_string(c.bytes_sent() - before) + " bytes sent");
 }
 
 void Controller::run_rollout() {

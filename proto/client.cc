@@ -38,7 +38,9 @@ json Client::call(json request, int timeout_ms) {
   using K = CallError::Kind;
   if (!request.contains("v")) request["v"] = kVersion;
   if (!request.contains("id")) request["id"] = ++next_id_;
-  if (!write_frame(*s_, dump_message(request), timeout_ms)) {
+  const std::string frame_out = dump_message(request);
+  bytes_sent_ += 4 + frame_out.size();
+  if (!write_frame(*s_, frame_out, timeout_ms)) {
     int e = errno;
     throw CallError(e == ETIMEDOUT ? K::Timeout : K::Io,
                     "cannot send to " + what_ + ": " + io_reason(*s_, e, "write failed"));

@@ -39,11 +39,14 @@ class Client {
   // reply, at most timeout_ms per stall (-1: no limit). Throws CallError;
   // after one, the connection is in an unknown state and should be dropped.
   nlohmann::json call(nlohmann::json request, int timeout_ms = -1);
+  // Bytes of requests sent so far (frames with their headers).
+  uint64_t bytes_sent() const { return bytes_sent_; }
 
  private:
   std::unique_ptr<Stream> s_;
   std::string what_;
   uint64_t next_id_ = 0;
+  uint64_t bytes_sent_ = 0;
 };
 
 // Connects to a unix stream socket; -1 with *err on failure (tests, probes).

@@ -63,6 +63,12 @@ for n in "${NODES[@]}"; do
     "$(in_cli kdig +short +retry=1 +time=2 @"$(node_addr "$n")" www.fleet.test A)" "192.0.2.80"
 done
 expect_eq "control plane: v2 committed" "$(edgectl status --socket "$CTL_SOCK" --json | jget 'r["committed"]')" "$V2"
+# Every node held v1: each got only the records that differ.
+for n in "${NODES[@]}"; do
+  line=$(grep -h "node edge-$n: delta from .* to ${V2:0:12}" "$TMP"/serve.*.log | head -1)
+  [ -n "$line" ] && pass "edge-$n got a delta: ${line#edgectl serve: }" ||
+    fail "edge-$n: no delta in the serve log ($(grep -h "node edge-$n: full upload" "$TMP"/serve.*.log | head -1))"
+done
 if [ "$rc" != 0 ]; then cat "$TMP/push2.out" "$TMP/push2.err" | tail -40 | indent; fi
 case_end
 [ -n "$V2" ] || { fleet_summary fleet_rollout.sh; exit 1; }
