@@ -300,6 +300,7 @@ int cli_push(const PushOptions& o, const std::vector<std::string>& files) {
     json req = {{"cmd", "push"},
                 {"zones", zones},
                 {"force_serial", o.force_serial},
+                {"full_upload", o.full_upload},
                 {"allow_apex_change", o.allow_apex_change}};
     if (!o.policy.empty()) {
       std::string text = read_file(o.policy);

@@ -37,6 +37,7 @@ struct PushOptions {
   std::string policy, probes, origin;
   std::optional<double> bake;
   bool wait = false, force_serial = false, allow_apex_change = false, json = false;
+  bool full_upload = false;  // send every node the whole zone set, not a delta
 };
 int cli_push(const PushOptions& o, const std::vector<std::string>& files);
 int cli_status(const DaemonAddress& server, bool json);

@@ -250,6 +250,8 @@ int main(int argc, char** argv) {
   push->add_option("--origin", push_opt.origin, "origin for every zone file");
   push->add_flag("--wait", push_opt.wait, "follow the rollout until it ends");
   push->add_flag("--force-serial", push_opt.force_serial, "allow a serial that does not increase");
+  push->add_flag("--full-upload", push_opt.full_upload,
+                 "send every node the whole zone set even where a delta would do");
   push->add_flag("--allow-apex-change", push_opt.allow_apex_change,
                  "allow apex NS/SOA/DNSKEY/DS changes");
   push->add_flag("--json", push_opt.json, "machine-readable output (one JSON object per line)");

@@ -286,6 +286,7 @@ json Controller::cmd_push(const json& req) {
        {"label", vi.label},
        {"previous", committed},
        {"by", req.value("by", "")},
+       {"full_upload", req.value("full_upload", false)},
        {"stages", stages_json},
        {"policy", policy_text},
        {"policy_file", policy_file},

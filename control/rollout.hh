@@ -120,7 +120,9 @@ class Controller {
   void engine_failure(const std::string& what);
   bool aborted();  // the active rollout was aborted (journaled)
   NodeClient& client(const std::string& node);
-  void ensure_held(NodeClient& c, const std::string& version);
+  // Uploads `version` unless the node holds it: as a delta from a version it
+  // holds when allow_delta and one fits, else the full zone set.
+  void ensure_held(NodeClient& c, const std::string& version, bool allow_delta = true);
   bool sleep_interval(double seconds);  // false when stopping
   void set_verdicts(std::vector<std::string> v);
   void note_sync(const std::string& node, bool ok, const std::string& why);

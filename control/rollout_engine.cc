@@ -214,7 +214,7 @@ void Controller::reconcile() {
   if (st_.idle()) reconciled_ = true;
 }
 
-void Controller::ensure_held(NodeClient& c, const std::string& version) {
+void Controller::ensure_held(NodeClient& c, const std::string& version, bool allow_delta) {
   NodeStatus st = c.status();
   if (st.holds(version)) return;
   if (!store_.has(version))
@@ -231,9 +231,9 @@ void Controller::ensure_held(NodeClient& c, const std::string& version) {
   // A node holding its committed version (or any the store has) gets only
   // the records that differ; the full zone set when no delta fits.
   std::vector<std::string> bases;
-  if (!st.committed.empty()) bases.push_back(st.committed);
+  if (allow_delta && !st.committed.empty()) bases.push_back(st.committed);
   for (const auto& v : st.versions)
-    if (v.version != st.committed) bases.push_back(v.version);
+    if (allow_delta && v.version != st.committed) bases.push_back(v.version);
   for (const auto& base : bases) {
     if (!store_.has(base)) continue;
     auto changes = plan_delta(store_.uploads(base), target);
@@ -440,7 +440,7 @@ bool Controller::publish_stage(const Rollout& r, const ResolvedStage& st, const 
       NodeClient& c = client(t.node);
       if (!c.status().holds(r.version)) {
         journal({{"ev", ev(Event::Upload)}, {"rollout", r.id}, {"node", t.node}});
-        ensure_held(c, r.version);
+        ensure_held(c, r.version, !r.full_upload);
       }
       json rec = {
           {"ev", ev(Event::Publish)}, {"rollout", r.id}, {"node", t.node}, {"version", r.version}};
@@ -573,7 +573,7 @@ StageEvidence Controller::observe_nodes(const Rollout& r, const ResolvedStage& s
                    {"node", n.name},
                    {"version", r.version},
                    {"lcores", std::vector<int>{l.id}}});
-          ensure_held(c, r.version);
+          ensure_held(c, r.version, !r.full_upload);
           c.publish(r.version, std::vector<int>{l.id});
           ev.republished = true;
           continue;

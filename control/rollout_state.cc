@@ -45,6 +45,7 @@ Rollout start_rollout(const json& rec, uint64_t rid) {
   r.label = rec.value("label", "");
   r.previous = rec.value("previous", "");
   r.by = rec.value("by", "");
+  r.full_upload = rec.value("full_upload", false);
   r.policy_text = rec.value("policy", "");
   r.policy_file = rec.value("policy_file", "");
   r.probes_text = rec.value("probes", "");

@@ -77,7 +77,8 @@ enum class Outcome { None, Committed, RolledBack };
 struct Rollout {
   uint64_t id = 0;
   std::string version, label, previous;
-  std::string by;  // who pushed it: certificate name or user (edgectl serve's client)
+  std::string by;            // who pushed it: certificate name or user (edgectl serve's client)
+  bool full_upload = false;  // push --full-upload: no deltas to the nodes
   std::string policy_text, policy_file, probes_text, probes_file;
   std::vector<ResolvedStage> stages;
   std::vector<std::string> untouched;
