@@ -203,8 +203,16 @@ void Controller::reconcile() {
       bo = {};
     } catch (const std::exception& e) {
       note_sync(n.name, false, e.what());
-      // A node that keeps refusing is retried less and less often (at most
-      // every 30 s), so the journal does not fill with its attempts.
+      // A node that cannot be reached is tried again at the next interval
+      // (a connect costs nothing and journals nothing): it is repaired as
+      // soon as it is back. One that keeps refusing is retried less and
+      // less often (at most every 30 s), so the journal does not fill with
+      // its attempts.
+      const auto* ne = dynamic_cast<const NodeError*>(&e);
+      if (ne && ne->is_down()) {
+        bo = {};
+        continue;
+      }
       bo.delay_s = std::min(30.0, bo.delay_s > 0 ? bo.delay_s * 2 : opt_.reconcile_interval_s);
       bo.next = now + std::chrono::duration_cast<Clock::duration>(
                           std::chrono::duration<double>(bo.delay_s));
@@ -302,9 +310,18 @@ void Controller::run_rollout() {
         std::lock_guard lk(mu_);
         v = st_.active->version;
       }
-      journal_apply({{"ev", ev(Event::Committed)}, {"rollout", id}, {"version", v}});
-      log_line("rollout " + std::to_string(id) + ": " + v + " committed on every node");
-      return;
+      // An abort accepted while the last commits were in flight wins: the
+      // check and the record are one step under the journal lock, so either
+      // the abort finds the rollout ended or the rollout does not end
+      // committed.
+      auto done = journal_apply_if(
+          [&](const FleetState& s) { return s.active && s.active->id == id && !s.active->aborted; },
+          {{"ev", ev(Event::Committed)}, {"rollout", id}, {"version", v}});
+      if (done) {
+        log_line("rollout " + std::to_string(id) + ": " + v + " committed on every node");
+        return;
+      }
+      reason = "aborted by the operator during the commit phase";
     }
     if (stopping_) return;
     journal_apply({{"ev", ev(Event::RollbackBegin)}, {"rollout", id}, {"reason", reason}});

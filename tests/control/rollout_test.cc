@@ -542,6 +542,62 @@ TEST_F(RolloutTest, AbortDuringTheCommitPhaseRollsBack) {
   EXPECT_TRUE(fleet_on(nodes_, prev_));
 }
 
+// An abort accepted while the last node's commit is in flight: that commit
+// lands, but the rollout must not end committed (found by fleet_chaos.sh,
+// seed 20261207 schedule 670): the rollback brings every node back.
+TEST_F(RolloutTest, AbortWhileTheLastCommitIsInFlightRollsBack) {
+  make_fleet(3);
+  policy_ = "stages:\n  - {scope: all, bake_s: 0.1}\nhealth: {interval_s: 0.05}\n";
+  start_controller();
+  std::string v2 = version_of(zone(2, "192.0.2.81"));
+  nodes_[2]->delay_command("commit", 1500);
+  json r = push(zone(2, "192.0.2.81"));
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  // edge-1 and edge-2 committed; edge-3 published, its commit under way.
+  ASSERT_TRUE(eventually([&] {
+    if (nodes_[0]->committed() != v2 || nodes_[1]->committed() != v2) return false;
+    for (const auto& [l, v] : nodes_[2]->served())
+      if (v != v2) return false;
+    return true;
+  }));
+  ASSERT_NE(nodes_[2]->committed(), v2);
+  json a = ctl_->handle({{"cmd", "abort"}});
+  ASSERT_TRUE(a.value("ok", false)) << a.dump();
+  EXPECT_EQ(a["state"], "aborting");
+  json done = wait_done(r["rollout"]);
+  nodes_[2]->delay_command("commit", 0);
+  EXPECT_EQ(done["state"], "rolled_back") << done.dump();
+  EXPECT_TRUE(eventually([&] { return bool(fleet_on(nodes_, prev_)); }))
+      << fleet_on(nodes_, prev_).message();
+}
+
+// A node that was down for a while is repaired soon after it is back, not
+// after a backoff that grew while it was down (found by fleet_chaos.sh, seed
+// 20261207 schedule 592: the node came back on the version rolled away
+// from and was still serving it 10 s later). Backoff is for refusals.
+TEST_F(RolloutTest, NodeBackFromALongOutageIsRepairedAtTheNextInterval) {
+  make_fleet(3);
+  policy_ = "stages:\n  - {scope: all, bake_s: 0.1}\nhealth: {interval_s: 0.05}\n";
+  std::ofstream(dir_ + "/base.zone") << zone(1);
+  ctl_ = std::make_unique<Controller>(
+      Controller::Options{fleet_, dir_ + "/state", {dir_ + "/base.zone"}, 0.1});
+  ctl_->start();
+  json r = push(zone(2, "192.0.2.81"));
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  ASSERT_EQ(wait_done(r["rollout"])["state"], "committed");
+  nodes_[2]->stop();
+  ASSERT_TRUE(ctl_->handle({{"cmd", "rollback"}}).value("ok", false));
+  ASSERT_TRUE(eventually([&] { return ctl_->idle(); }));
+  // Down long enough for a doubling backoff from 0.1 s to reach seconds.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  nodes_[2]->restart();  // on the version rolled away from
+  auto back = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return bool(fleet_on(nodes_, prev_)); }))
+      << fleet_on(nodes_, prev_).message();
+  // A backoff would have waited until about 6.3 s after the outage began.
+  EXPECT_LT(std::chrono::steady_clock::now() - back, std::chrono::milliseconds(1500));
+}
+
 // Case: an abort is journaled: a daemon that stops before acting on it rolls
 // back after its restart instead of resuming.
 TEST_F(RolloutTest, AbortSurvivesARestart) {
