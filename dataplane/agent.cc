@@ -184,6 +184,15 @@ json ControlAgent::dispatch(const std::string& cmd, const json& req) {
   throw BadRequest("unknown command \"" + cmd + "\"");
 }
 
+bool ControlAgent::empty() const {
+  // Nothing committed and no lcore serves a zone: a node that started with
+  // nothing (it answers REFUSED) and has not been given a version yet.
+  if (reg_.committed()) return false;
+  for (const auto& [lc, v] : reg_.served())
+    if (v && !v->zone_set().zones().empty()) return false;
+  return true;
+}
+
 json ControlAgent::served_map() const {
   json m = json::object();
   for (const auto& [lc, v] : reg_.served()) m[std::to_string(lc)] = version_or_null(v);
@@ -198,6 +207,7 @@ json ControlAgent::cmd_hello() {
           {"lcores", reg_.lcore_ids()},
           {"committed", version_or_null(reg_.committed())},
           {"served", served_map()},
+          {"empty", empty()},
           {"epoch", epoch_or_null(epoch_)}};
 }
 
@@ -354,13 +364,14 @@ json ControlAgent::cmd_status() {
           {"previous_committed", version_or_null(previous)},
           {"memory_bytes", reg_.memory_bytes()},
           {"rss_bytes", rss_bytes()},
+          {"empty", empty()},
           {"epoch", epoch_or_null(epoch_)}};
 }
 
 json ControlAgent::cmd_health() {
   bool alive = hooks_.lcores_alive ? hooks_.lcores_alive() : true;
   double up = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  return {{"healthy", alive}, {"uptime_s", up}, {"lcores_alive", alive}};
+  return {{"healthy", alive}, {"uptime_s", up}, {"lcores_alive", alive}, {"empty", empty()}};
 }
 
 json ControlAgent::cmd_drop(const json& req) {

@@ -96,6 +96,7 @@ class ControlAgent {
   nlohmann::json cmd_health();
   nlohmann::json cmd_drop(const nlohmann::json& req);
   nlohmann::json served_map() const;
+  bool empty() const;
   void commit_version(const std::shared_ptr<const Version>& v);
   void log(const std::string& line) const;
   proto::Server::PeerHandler handler();

@@ -14,8 +14,9 @@ void persist_lkg(const std::string& dir, const Version& v) {
 }
 
 std::shared_ptr<const zones::ZoneSet> load_newest_lkg(
-    const std::string& dir, const std::function<void(const std::string&)>& log) {
+    const std::string& dir, const std::function<void(const std::string&)>& log, bool* files) {
   zones::LkgRead r = zones::read_newest_lkg(dir);
+  if (files) *files = r.found || !r.skipped.empty();
   for (const auto& s : r.skipped) log("last-known-good: skipped " + s);
   if (!r.found) {
     log("last-known-good: no good file in " + dir);
@@ -30,7 +31,7 @@ bool start_reads_lkg(const StartOptions& o) {
   return !o.state_dir.empty() && !(o.force_zone && o.zone_files);
 }
 
-StartPlan plan_start(const StartOptions& o, bool good_lkg) {
+StartPlan plan_start(const StartOptions& o, bool good_lkg, bool any_lkg_file) {
   StartPlan p;
   const std::string& dir = o.state_dir;
   if (o.force_zone && !o.zone_files) {
@@ -47,7 +48,14 @@ StartPlan plan_start(const StartOptions& o, bool good_lkg) {
           dir + " (it replaces what the control plane last committed here)";
     return p;
   }
+  const char* kEmptyNote =
+      ": starting empty, answering REFUSED until the control plane sends a version";
   if (dir.empty()) {
+    if (o.managed) {
+      p.source = StartSource::kEmpty;
+      p.note = std::string("no --zone and no --state-dir") + kEmptyNote;
+      return p;
+    }
     p.note = "no --zone and no --state-dir given: nothing to serve";
     return p;
   }
@@ -67,7 +75,14 @@ StartPlan plan_start(const StartOptions& o, bool good_lkg) {
              ": serving the --zone set and writing it as the last-known-good";
     return p;
   }
+  if (o.managed && !any_lkg_file) {
+    p.source = StartSource::kEmpty;
+    p.note = "no --zone and no last-known-good in " + dir + kEmptyNote;
+    return p;
+  }
   p.note = "no --zone given and no good last-known-good file in " + dir;
+  if (any_lkg_file)
+    p.note += " (every file there is damaged: see the lines above; fix or remove them)";
   return p;
 }
 

@@ -17,8 +17,10 @@ void persist_lkg(const std::string& dir, const Version& v);
 
 // The newest file whose checksum and parse are good, compiled; null when
 // none. `log` gets one line per skipped file saying which and why.
+// *files (when given) is set to whether dir held any last-known-good file.
 std::shared_ptr<const zones::ZoneSet> load_newest_lkg(
-    const std::string& dir, const std::function<void(const std::string&)>& log);
+    const std::string& dir, const std::function<void(const std::string&)>& log,
+    bool* files = nullptr);
 
 // What a start serves. The --zone files are the bootstrap of a node the
 // control plane manages: once --state-dir holds a good last-known-good (a
@@ -29,11 +31,13 @@ struct StartOptions {
   bool zone_files = false;  // --zone given
   bool force_zone = false;  // --force-zone (only with --zone)
   std::string state_dir;    // --state-dir; empty: none
+  bool managed = false;     // a control plane can reach it (--control or --control-listen)
 };
 
 enum class StartSource {
   kZoneFiles,      // load the --zone files
   kLastKnownGood,  // serve the newest good file of state_dir
+  kEmpty,          // serve no zone (REFUSED) until the control plane sends a version
   kNothing,        // refuse to start: `note` says why
 };
 
@@ -47,7 +51,11 @@ struct StartPlan {
 // start does not read, so a large or damaged state directory cannot delay it).
 bool start_reads_lkg(const StartOptions& o);
 
-// The decision, given whether state_dir holds a good last-known-good. Pure.
-StartPlan plan_start(const StartOptions& o, bool good_lkg);
+// The decision, given whether state_dir holds a good last-known-good and
+// whether it holds any last-known-good file at all. A managed node with no
+// zone files and no last-known-good file starts empty (a fresh machine
+// joining the fleet); one whose files are all bad refuses to start, since
+// something damaged them and an operator should look. Pure.
+StartPlan plan_start(const StartOptions& o, bool good_lkg, bool any_lkg_file = false);
 
 }  // namespace edgedns::dp

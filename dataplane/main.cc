@@ -190,21 +190,26 @@ bool prepare_state_dir(const Config& cfg) {
 struct StartZones {
   std::shared_ptr<const zones::ZoneSet> zone_set;
   bool from_lkg = false;
+  bool empty = false;  // no zone: served, never committed (nothing to fall back to)
   bool persist = false;
 };
 
 StartZones start_zones(const Config& cfg) {
   auto log = [](const std::string& line) { std::printf("edgedns: %s\n", line.c_str()); };
-  const StartOptions o{!cfg.zones.empty(), cfg.force_zone, cfg.state_dir};
+  const StartOptions o{!cfg.zones.empty(), cfg.force_zone, cfg.state_dir,
+                       !cfg.control.empty() || !cfg.control_listen.empty()};
   std::shared_ptr<const zones::ZoneSet> lkg;
-  if (start_reads_lkg(o)) lkg = load_newest_lkg(cfg.state_dir, log);
-  const StartPlan plan = plan_start(o, lkg != nullptr);
+  bool lkg_files = false;
+  if (start_reads_lkg(o)) lkg = load_newest_lkg(cfg.state_dir, log, &lkg_files);
+  const StartPlan plan = plan_start(o, lkg != nullptr, lkg_files);
   if (plan.source == StartSource::kNothing) throw std::runtime_error(plan.note);
   if (!plan.note.empty()) log(plan.note);
   StartZones s;
   s.from_lkg = plan.source == StartSource::kLastKnownGood;
+  s.empty = plan.source == StartSource::kEmpty;
   s.persist = plan.persist;
-  s.zone_set = s.from_lkg ? std::move(lkg) : load_zones(cfg);
+  if (s.empty) s.zone_set = zones::ZoneSet::build({});
+  else s.zone_set = s.from_lkg ? std::move(lkg) : load_zones(cfg);
   return s;
 }
 
@@ -337,6 +342,10 @@ void publish_start_version(Node& n, const Config& cfg, StartZones start) {
   n.registry = std::make_unique<VersionRegistry>(*n.publisher, n.worker_lcores, vcounters);
   auto v0 = n.registry->add(std::move(start.zone_set));  // the registry holds it now
   n.registry->publish_all(v0);
+  if (start.empty) {
+    std::printf("edgedns: empty: no zone served (REFUSED) and none committed\n");
+    return;
+  }
   if (start.persist) persist_lkg(cfg.state_dir, *v0);
   n.registry->commit(v0);
   std::printf("edgedns: version %s (%s) served and committed%s\n", v0->hex.c_str(),

@@ -183,3 +183,28 @@ TEST(StartPlan, RestartAfterACommitKeepsTheCommittedVersion) {
   EXPECT_EQ(zones::zoneset_version(*zs).hex(), committed.hex);
   EXPECT_FALSE(fs::exists(d.path + "/lkg-3.edz"));
 }
+
+// A fresh machine joins a fleet: no zone files, no last-known-good, but a
+// control plane can reach it. It starts empty; unmanaged, or with damaged
+// files, it still refuses.
+TEST(StartPlan, ManagedNodeWithNothingStartsEmpty) {
+  StartOptions o{
+      .zone_files = false, .force_zone = false, .state_dir = "/var/lib/e", .managed = true};
+  StartPlan p = plan_start(o, false, false);
+  EXPECT_EQ(p.source, StartSource::kEmpty);
+  EXPECT_FALSE(p.persist);
+  EXPECT_NE(p.note.find("starting empty, answering REFUSED"), std::string::npos) << p.note;
+  o.state_dir = "";
+  EXPECT_EQ(plan_start(o, false, false).source, StartSource::kEmpty);
+  // Files there, every one damaged: an operator should look.
+  o.state_dir = "/var/lib/e";
+  p = plan_start(o, false, true);
+  EXPECT_EQ(p.source, StartSource::kNothing);
+  EXPECT_NE(p.note.find("every file there is damaged"), std::string::npos) << p.note;
+  // Not managed: nothing could ever fill it.
+  o.managed = false;
+  EXPECT_EQ(plan_start(o, false, false).source, StartSource::kNothing);
+  // A good last-known-good is served as before.
+  o.managed = true;
+  EXPECT_EQ(plan_start(o, true, true).source, StartSource::kLastKnownGood);
+}

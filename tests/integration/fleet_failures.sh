@@ -22,7 +22,10 @@
 #      the node pending (exit 4); once the partition heals, the control plane
 #      brings the node back to the committed version and nothing is pending;
 #   6. the same partition under on_node_down: wait: the rollout waits while
-#      the node is cut off, then commits everywhere once it heals (exit 0).
+#      the node is cut off, then commits everywhere once it heals (exit 0);
+#   7. a node back with an empty disk (no --zone, no last-known-good) starts
+#      empty, answering REFUSED, and edgectl serve brings it to the committed
+#      version with a full upload.
 # One PASS/FAIL line per case. Robust on a loaded machine: the stage a case
 # acts in has a long bake (HOLD; the others 2 s), so the rollout is still there
 # when a slow poll sees it, and every wait is for a condition, with a
@@ -305,6 +308,22 @@ wait_until 60 "every node committed and serving v7" fleet_consistent_on "$V7" ||
 for n in "${NODES[@]}"; do expect_eq "edge-$n answers serial 7" "$(node_serials "$n")" "7"; done
 expect_eq "control plane committed v7" "$(ctl_status | jget 'r["committed"]')" "$V7"
 [ "$rc" = 0 ] || cat "$TMP/push7.out" "$TMP/push7.out.err" | tail -30 | indent
+case_end
+
+# ---------------------------------------------------------------- case 7
+case_begin "a node back with an empty disk starts empty (REFUSED) and is brought to the committed version"
+COMMITTED=$(ctl_status | jget 'r["committed"]')
+stop_node 3
+rm -rf "$(node_state 3)"
+start_node 3 || true  # no --zone, no last-known-good: a fresh machine
+grep -q "starting empty, answering REFUSED" "$(node_log 3)" &&
+  pass "edge-3 log: $(grep -m1 'starting empty' "$(node_log 3)" | sed "s|$TMP/|\$TMP/|")" ||
+  fail "edge-3 did not start empty"
+wait_until 60 "every node committed and serving the committed version" fleet_consistent_on "$COMMITTED" || true
+expect_eq "edge-3 answers serial 7 from every flow" "$(node_serials 3)" "7"
+grep -q "node edge-3: full upload of ${COMMITTED:0:12}" "$TMP"/serve.*.log &&
+  pass "serve sent edge-3 the full zone set (it held nothing)" || fail "no full upload to edge-3 in the serve log"
+wait_until 60 "nothing pending" eval 'ctl_status | jget "r[\"pending\"] == []" | has_line -x True' || true
 case_end
 
 fleet_summary fleet_failures.sh
