@@ -1,7 +1,6 @@
 #include "control/daemon.hh"
 
 #include <pwd.h>
-#include <strings.h>
 #include <unistd.h>
 #include <atomic>
 #include <csignal>
@@ -40,10 +39,7 @@ std::string who(const proto::Peer& p) {
 Role role_of(const Fleet& f, const proto::Peer& p) {
   const auto& id = p.identity();
   if (id.uid >= 0) return Role::Operator;  // root or our own uid (proto::Server checked)
-  for (const auto& n : id.names)
-    for (const auto& o : f.operators)
-      if (::strcasecmp(n.c_str(), o.c_str()) == 0) return Role::Operator;
-  return Role::Reader;
+  return proto::find_allowed(id.names, f.operators) ? Role::Operator : Role::Reader;
 }
 
 // One request of a client of the daemon -> its reply.

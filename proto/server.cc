@@ -258,11 +258,9 @@ void Server::serve(Conn* c) {
       return;
     }
     c->id.names = s->peer_names();
-    c->id.name = c->id.names.empty() ? c->id.address : c->id.names.front();
-    for (const auto& n : c->id.names)
-      for (const auto& a : allow_)
-        if (::strcasecmp(n.c_str(), a.c_str()) == 0 && c->id.name == c->id.names.front())
-          c->id.name = n;  // the name that let it in
+    // The name that let it in; else its first name; else its address.
+    const std::string* name = find_allowed(c->id.names, allow_);
+    c->id.name = name ? *name : c->id.names.empty() ? c->id.address : c->id.names.front();
     c->s = std::move(s);
   } else {
     c->s = std::make_unique<FdStream>(c->fd, /*owns=*/false);

@@ -9,12 +9,7 @@
 
 namespace edgedns::proto {
 
-namespace {
-
-// Waits for `events` on fd; false with errno ETIMEDOUT (or poll's) when it
-// should give up. An error or hang-up counts as ready: the read or write
-// that follows reports it.
-bool wait_for(int fd, short events, int timeout_ms) {
+bool wait_fd(int fd, short events, int timeout_ms) {
   pollfd p{fd, events, 0};
   for (;;) {
     int r = ::poll(&p, 1, timeout_ms);
@@ -27,15 +22,13 @@ bool wait_for(int fd, short events, int timeout_ms) {
   }
 }
 
-}  // namespace
-
 FdStream::~FdStream() {
   if (owns_ && fd_ >= 0) ::close(fd_);
 }
 
 ssize_t FdStream::read_some(void* buf, size_t n, int timeout_ms) {
   for (;;) {
-    if (!wait_for(fd_, POLLIN, timeout_ms)) return -1;
+    if (!wait_fd(fd_, POLLIN, timeout_ms)) return -1;
     ssize_t r = ::read(fd_, buf, n);
     if (r >= 0) return r;
     if (errno == EINTR || errno == EAGAIN) continue;
@@ -46,7 +39,7 @@ ssize_t FdStream::read_some(void* buf, size_t n, int timeout_ms) {
 bool FdStream::write_all(const void* buf, size_t n, int timeout_ms) {
   const auto* p = static_cast<const char*>(buf);
   while (n) {
-    if (!wait_for(fd_, POLLOUT, timeout_ms)) return false;
+    if (!wait_fd(fd_, POLLOUT, timeout_ms)) return false;
     // MSG_NOSIGNAL: a peer gone away is an error here, not a SIGPIPE.
     ssize_t w = ::send(fd_, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0 && errno == ENOTSOCK) w = ::write(fd_, p, n);

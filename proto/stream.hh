@@ -57,6 +57,11 @@ class FdStream final : public Stream {
   bool owns_;
 };
 
+// Waits for `events` on fd, at most timeout_ms (-1: no limit); false with
+// errno ETIMEDOUT (or poll's) when it should give up. An error or hang-up
+// counts as ready: the read or write that follows reports it.
+bool wait_fd(int fd, short events, int timeout_ms);
+
 // Connects to a unix stream socket; nullptr with *err (naming the path) on failure.
 std::unique_ptr<FdStream> connect_unix_stream(const std::string& path, std::string* err);
 

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,19 +45,6 @@ int left_ms(const std::optional<Clock::time_point>& deadline) {
   return d < 0 ? 0 : int(d);
 }
 
-bool wait_for(int fd, short events, int timeout_ms) {
-  pollfd p{fd, events, 0};
-  for (;;) {
-    int r = ::poll(&p, 1, timeout_ms);
-    if (r > 0) return true;
-    if (r == 0) {
-      errno = ETIMEDOUT;
-      return false;
-    }
-    if (errno != EINTR) return false;
-  }
-}
-
 bool set_nonblocking(int fd) {
   int fl = ::fcntl(fd, F_GETFL);
   return fl >= 0 && ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
@@ -72,7 +60,7 @@ int drive(SSL* ssl, int fd, const std::optional<Clock::time_point>& deadline, St
     int e = SSL_get_error(ssl, r);
     short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
     if (!ev) return 0;
-    if (!wait_for(fd, ev, left_ms(deadline))) return -1;
+    if (!wait_fd(fd, ev, left_ms(deadline))) return -1;
   }
 }
 
@@ -111,10 +99,6 @@ std::string join(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
   return out.empty() ? "(none)" : out;
-}
-
-bool iequal(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
 // The names of the certificate that failed verification on this thread's
@@ -246,16 +230,11 @@ ssize_t TlsStream::read_some(void* buf, size_t n, int timeout_ms) {
       e = SSL_get_error(ssl_, r);
       if (e == SSL_ERROR_ZERO_RETURN) return 0;
       if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-        int saved = errno;
-        broken_ = true;
-        last_error_ = e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0
-                          ? std::string(std::strerror(saved ? saved : ECONNRESET))
-                          : openssl_reasons();
-        errno = EPROTO;
+        fail_io(e, ECONNRESET);
         return -1;
       }
     }
-    if (!wait_for(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, timeout_ms)) return -1;
+    if (!wait_fd(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, timeout_ms)) return -1;
   }
 }
 
@@ -275,18 +254,22 @@ bool TlsStream::write_all(const void* buf, size_t n, int timeout_ms) {
       }
       e = SSL_get_error(ssl_, r);
       if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-        int saved = errno;
-        broken_ = true;
-        last_error_ = e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0
-                          ? std::string(std::strerror(saved ? saved : EPIPE))
-                          : openssl_reasons();
-        errno = EPROTO;
+        fail_io(e, EPIPE);
         return false;
       }
     }
-    if (!wait_for(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, timeout_ms)) return false;
+    if (!wait_fd(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, timeout_ms)) return false;
   }
   return true;
+}
+
+void TlsStream::fail_io(int ssl_error, int errno_if_none) {
+  const int saved = errno;
+  broken_ = true;
+  last_error_ = ssl_error == SSL_ERROR_SYSCALL && ERR_peek_error() == 0
+                    ? std::string(std::strerror(saved ? saved : errno_if_none))
+                    : openssl_reasons();
+  errno = EPROTO;
 }
 
 void TlsStream::shutdown() { ::shutdown(fd_, SHUT_RDWR); }
@@ -305,6 +288,14 @@ bool TlsStream::peer_gone() {
 std::string TlsStream::last_error() const {
   std::lock_guard lock(mu_);
   return last_error_;
+}
+
+const std::string* find_allowed(const std::vector<std::string>& names,
+                                const std::vector<std::string>& list) {
+  for (const auto& n : names)
+    for (const auto& a : list)
+      if (n.size() == a.size() && ::strncasecmp(n.data(), a.data(), n.size()) == 0) return &n;
+  return nullptr;
 }
 
 // ---- endpoints
@@ -384,7 +375,7 @@ std::unique_ptr<TlsStream> tls_accept(const TlsContext& ctx, int fd, const std::
     if (r == 0) return refuse("closed the connection before a TLS handshake");
     if (errno == EINTR) continue;
     if (errno != EAGAIN) return refuse(std::string("recv: ") + std::strerror(errno));
-    if (!wait_for(fd, POLLIN, left_ms(deadline))) return refuse("no TLS handshake in time");
+    if (!wait_fd(fd, POLLIN, left_ms(deadline))) return refuse("no TLS handshake in time");
   }
   if (first != 22) return refuse("plaintext, not a TLS handshake");
 
@@ -409,10 +400,7 @@ std::unique_ptr<TlsStream> tls_accept(const TlsContext& ctx, int fd, const std::
   X509* cert = SSL_get0_peer_certificate(ssl);
   std::vector<std::string> names = cert_names(cert);
   if (!allow.empty()) {
-    bool ok = false;
-    for (const auto& n : names)
-      for (const auto& a : allow) ok |= iequal(n, a);
-    if (!ok) {
+    if (!find_allowed(names, allow)) {
       SSL_free(ssl);
       return refuse("client certificate names " + join(names) + ", none of them allowed (" +
                     join(allow) + ")");
@@ -449,7 +437,7 @@ std::unique_ptr<TlsStream> tls_connect(const TlsContext& ctx, const Endpoint& to
     }
     int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
     if (rc != 0 && errno == EINPROGRESS) {
-      if (wait_for(fd, POLLOUT, left_ms(deadline))) {
+      if (wait_fd(fd, POLLOUT, left_ms(deadline))) {
         int soerr = 0;
         socklen_t len = sizeof soerr;
         ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);

@@ -72,6 +72,9 @@ class TlsStream final : public Stream {
   // call into it, never while waiting for the socket.
   mutable std::mutex mu_;
   bool broken_ = false;  // a fatal error: no close_notify at the end
+  // Records a fatal SSL_read/SSL_write error (under mu_): last_error_,
+  // broken_, errno EPROTO. errno_if_none: the words for a bare EOF.
+  void fail_io(int ssl_error, int errno_if_none);
   std::string last_error_;
   std::string peer_address_;
   std::vector<std::string> peer_names_;
@@ -102,6 +105,11 @@ std::unique_ptr<TlsStream> tls_accept(const TlsContext& ctx, int fd,
 std::unique_ptr<TlsStream> tls_connect(const TlsContext& ctx, const Endpoint& to,
                                        const std::string& server_name, int timeout_ms,
                                        std::string* err);
+
+// The first of a certificate's `names` that `list` holds (ASCII
+// case-insensitive, as DNS names compare), or null.
+const std::string* find_allowed(const std::vector<std::string>& names,
+                                const std::vector<std::string>& list);
 
 // The peer address of a connected socket, as TlsStream::peer_address shows it.
 std::string socket_peer_address(int fd);

@@ -23,31 +23,29 @@ from agent_client import Agent  # noqa: E402
 REQ = json.dumps({"v": 1, "id": 1, "cmd": "publish", "version": "0" * 16}).encode()
 
 
+def request_once(s):
+    """Sends REQ on socket s; 1 (printed) when anything came back."""
+    s.sendall(struct.pack("!I", len(REQ)) + REQ)
+    got = s.recv(4096)
+    if not got:
+        raise ConnectionError("closed without a reply")
+    print("answered: %r" % got[:200])
+    return 1
+
+
 def main():
     addr, mode = sys.argv[1], sys.argv[2]
     host, port = addr[6:].rsplit(":", 1)
     try:
         if mode == "plain":
-            s = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
-            s.sendall(struct.pack("!I", len(REQ)) + REQ)
-            got = s.recv(4096)
-            if not got:
-                raise ConnectionError("closed without a reply")
-            print("answered: %r" % got[:200])
-            return 1
+            return request_once(socket.create_connection((host.strip("[]"), int(port)), timeout=10))
         if mode == "nocert":
             ca, name = sys.argv[3], sys.argv[4]
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_3
             ctx.load_verify_locations(ca)
             raw = socket.create_connection((host, int(port)), timeout=10)
-            s = ctx.wrap_socket(raw, server_hostname=name)
-            s.sendall(struct.pack("!I", len(REQ)) + REQ)
-            got = s.recv(4096)
-            if not got:
-                raise ConnectionError("closed without a reply")
-            print("answered: %r" % got[:200])
-            return 1
+            return request_once(ctx.wrap_socket(raw, server_hostname=name))
         cert, key, ca, name = sys.argv[3:7]
         a = Agent(addr, timeout=10, tls=(cert, key, ca), server_name=name)
         if mode == "oversize":
