@@ -267,6 +267,11 @@ json ControlAgent::cmd_delta(const json& req) {
                        r.diagnostics);
   }
   auto v = reg_.add(std::move(r.zones));
+  if (v != base) {
+    // Versions the registry no longer holds will not be committed.
+    std::erase_if(made_by_delta_, [&](const auto& e) { return !reg_.find(e.first); });
+    made_by_delta_[v->hex] = {base->id, std::move(ch)};
+  }
   json warnings = json::array();
   for (const auto& d : r.diagnostics) warnings.push_back(diag_json(d));
   return {{"version", v->hex}, {"label", v->label},    {"records", v->records}, {"base", base->hex},
@@ -295,8 +300,28 @@ void ControlAgent::commit_version(const std::shared_ptr<const Version>& v) {
     throw BadRequest("version " + v->hex + " is not served by every lcore; publish it first");
   if (reg_.committed() == v) return;
   if (hooks_.persist) {
+    // The disk usually holds the committed version: v is a delta from it,
+    // or (a rollback) the committed version is a delta from v, inverted.
+    std::vector<zones::LkgDelta> deltas;
+    if (auto it = made_by_delta_.find(v->hex); it != made_by_delta_.end())
+      deltas.push_back(it->second);
+    if (auto c = reg_.committed())
+      if (auto it = made_by_delta_.find(c->hex);
+          it != made_by_delta_.end() && it->second.base == v->id) {
+        zones::LkgDelta inv{c->id, {}};
+        // A deletion matches any TTL, so its text may not say the TTL the
+        // record had: the inverse is kept only if it really leads to v.
+        for (const auto& ch : it->second.changes)
+          if (ch.op == zones::DeltaChange::Op::Add)
+            inv.changes.push_back({zones::DeltaChange::Op::Del, ch.rr});
+        for (const auto& ch : it->second.changes)
+          if (ch.op == zones::DeltaChange::Op::Del)
+            inv.changes.push_back({zones::DeltaChange::Op::Add, ch.rr});
+        zones::DeltaResult r = zones::apply_delta(c->zone_set(), inv.changes);
+        if (r.ok() && zones::zoneset_version(*r.zones) == v->id) deltas.push_back(std::move(inv));
+      }
     try {
-      hooks_.persist(*v);
+      hooks_.persist(*v, deltas);
     } catch (const std::exception& e) {
       throw RegistryError("state_io", std::string("last-known-good not written: ") + e.what());
     }

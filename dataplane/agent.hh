@@ -17,9 +17,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,7 @@
 
 #include "dataplane/registry.hh"
 #include "proto/server.hh"
+#include "zones/lkg.hh"
 
 namespace edgedns::dp {
 
@@ -34,7 +37,9 @@ struct AgentHooks {
   // Persists a version as the last-known-good before a commit is answered
   // (throws std::exception on failure: the commit is refused with state_io).
   // Empty: no --state-dir, nothing persisted.
-  std::function<void(const Version&)> persist;
+  // `deltas`: ways to write it as a change from an earlier version (the
+  // persister uses one when it starts from what the disk holds).
+  std::function<void(const Version&, std::span<const zones::LkgDelta> deltas)> persist;
   // True when every worker lcore passed a quiescent state within the last
   // second (health). Empty: reported alive.
   std::function<bool()> lcores_alive;
@@ -108,6 +113,10 @@ class ControlAgent {
   // The highest "epoch" of a state-changing request applied (under cmd_mu_;
   // per process: a restart has ended every connection a stale one could use).
   std::optional<int64_t> epoch_;
+  // How cmd_delta made each version it made (under cmd_mu_): a commit of one
+  // is written to disk as that delta (or, rolling back, its inverse), not as
+  // the whole set. Entries go with their versions.
+  std::map<std::string, zones::LkgDelta> made_by_delta_;
   std::chrono::steady_clock::time_point started_;
   // Last: their threads call handle_frame.
   proto::Server server_;

@@ -7,7 +7,18 @@
 
 namespace edgedns::dp {
 
-void persist_lkg(const std::string& dir, const Version& v) {
+void persist_lkg(const std::string& dir, const Version& v, std::span<const LkgDelta> deltas) {
+  const zones::LkgHead head = zones::lkg_head(dir);
+  if (head.found && head.deltas < kMaxLkgDeltas)
+    for (const LkgDelta& d : deltas) {
+      if (d.base != head.version) continue;
+      size_t bytes = 0;
+      for (const auto& c : d.changes) bytes += c.rr.size() + 2;
+      if (head.delta_bytes + bytes > head.full_bytes / 2) break;
+      std::string err = zones::write_lkg_delta(dir, head.seq + 1, d.base, v.id, d.changes);
+      if (!err.empty()) throw std::runtime_error(err);
+      return;
+    }
   std::string text = zones::zoneset_text(v.zone_set());
   std::string err = zones::write_lkg(dir, zones::next_lkg_seq(dir), v.id, text);
   if (!err.empty()) throw std::runtime_error(err);

@@ -5,15 +5,26 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "dataplane/registry.hh"
+#include "zones/lkg.hh"
 
 namespace edgedns::dp {
 
+using zones::LkgDelta;
+
+// At most this many deltas sit on a full file (and they stay under half its
+// size): reading replays them, and a long chain would slow a start.
+constexpr size_t kMaxLkgDeltas = 32;
+
 // Writes v as the newest LKG of `dir` (atomically: tmp, fsync, rename, fsync
-// of the directory). Throws std::runtime_error naming the file on failure.
-void persist_lkg(const std::string& dir, const Version& v);
+// of the directory): as a delta when one of `deltas` starts from the newest
+// file's version and the chain has room, else the whole set. Throws
+// std::runtime_error naming the file on failure.
+void persist_lkg(const std::string& dir, const Version& v, std::span<const LkgDelta> deltas = {});
 
 // The newest file whose checksum and parse are good, compiled; null when
 // none. `log` gets one line per skipped file saying which and why.

@@ -396,7 +396,9 @@ void start_agent(Node& n, const Config& cfg, const std::function<void()>& helper
   if (cfg.control.empty() && cfg.control_listen.empty()) return;
   AgentHooks hooks;
   if (!cfg.state_dir.empty())
-    hooks.persist = [dir = cfg.state_dir](const Version& v) { persist_lkg(dir, v); };
+    hooks.persist = [dir = cfg.state_dir](const Version& v, std::span<const zones::LkgDelta> d) {
+      persist_lkg(dir, v, d);
+    };
   hooks.lcores_alive = [&states = n.states] {
     const uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
     for (const LcoreState* st : states) {

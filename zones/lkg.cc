@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -85,6 +86,7 @@ std::vector<Entry> list(const std::string& dir, std::vector<fs::path>* tmps = nu
 
 struct Parsed {
   std::string error;  // empty when header and checksums hold
+  uint32_t format = 0;
   uint64_t seq = 0;
   VersionId version;
   std::string payload;
@@ -107,8 +109,9 @@ Parsed read_file(const fs::path& p, uint64_t name_seq) {
     r.error = "not an lkg file (bad magic)";
     return r;
   }
-  if (rd32(h + 8) != kLkgFormat) {
-    r.error = "unknown format version " + std::to_string(rd32(h + 8));
+  r.format = rd32(h + 8);
+  if (r.format != kLkgFormat && r.format != kLkgDeltaFormat) {
+    r.error = "unknown format version " + std::to_string(r.format);
     return r;
   }
   if (XXH3_64bits(h, 56) != get64(h + 56)) {
@@ -137,13 +140,15 @@ Parsed read_file(const fs::path& p, uint64_t name_seq) {
 
 }  // namespace
 
-std::string write_lkg(const std::string& dir, uint64_t seq, const VersionId& version,
-                      std::string_view text) {
+namespace {
+
+std::string write_file(const std::string& dir, uint64_t seq, uint32_t format,
+                       const VersionId& version, std::string_view text) {
   const std::string final_path = dir + "/lkg-" + std::to_string(seq) + ".edz";
   const std::string tmp = final_path + ".tmp";
   uint8_t hdr[kLkgHeaderSize] = {};
   std::memcpy(hdr, kMagic, sizeof kMagic);
-  wr32(hdr + 8, kLkgFormat);
+  wr32(hdr + 8, format);
   put64(hdr + 16, seq);
   put64(hdr + 24, version.hi);
   put64(hdr + 32, version.lo);
@@ -175,25 +180,85 @@ std::string write_lkg(const std::string& dir, uint64_t seq, const VersionId& ver
   const bool synced = ::fsync(dfd) == 0;
   std::string e = synced ? std::string() : sys_error("cannot fsync directory", dir);
   ::close(dfd);
-  if (!e.empty()) return e;
-  // Retention: this file and the newest older good one; older files and
-  // leftover tmp files go. Files with a higher sequence are left alone.
-  std::vector<fs::path> tmps;
-  bool kept_previous = false;
-  for (const Entry& en : list(dir, &tmps)) {
-    if (en.seq >= seq) continue;
-    if (!kept_previous && read_file(en.path, en.seq).error.empty()) {
-      kept_previous = true;
-      continue;
-    }
-    std::error_code ec;
-    fs::remove(en.path, ec);
-  }
+  return e;
+}
+
+void remove_tmps(const std::vector<fs::path>& tmps) {
   for (const fs::path& t : tmps) {
     std::error_code ec;
     fs::remove(t, ec);
   }
+}
+
+}  // namespace
+
+std::string write_lkg(const std::string& dir, uint64_t seq, const VersionId& version,
+                      std::string_view text) {
+  if (std::string e = write_file(dir, seq, kLkgFormat, version, text); !e.empty()) return e;
+  // Retention: this file and the state before it, which is the newest older
+  // good full file and the deltas after it; older files and leftover tmp
+  // files go. Files with a higher sequence are left alone.
+  std::vector<fs::path> tmps;
+  std::vector<Entry> older;
+  for (const Entry& en : list(dir, &tmps))
+    if (en.seq < seq) older.push_back(en);  // newest first
+  size_t keep = 0;
+  while (keep < older.size()) {
+    Parsed p = read_file(older[keep].path, older[keep].seq);
+    ++keep;
+    if (p.error.empty() && p.format == kLkgFormat) break;
+    if (keep == older.size()) keep = 0;  // no good full file: none of them can load
+  }
+  for (size_t i = keep; i < older.size(); ++i) {
+    std::error_code ec;
+    fs::remove(older[i].path, ec);
+  }
+  remove_tmps(tmps);
   return {};
+}
+
+std::string write_lkg_delta(const std::string& dir, uint64_t seq, const VersionId& base,
+                            const VersionId& version, std::span<const DeltaChange> changes) {
+  std::string text = "base " + base.hex() + "\n";
+  for (const DeltaChange& c : changes) {
+    text += c.op == DeltaChange::Op::Add ? '+' : '-';
+    text += c.rr;
+    text += '\n';
+  }
+  if (std::string e = write_file(dir, seq, kLkgDeltaFormat, version, text); !e.empty()) return e;
+  std::vector<fs::path> tmps;
+  list(dir, &tmps);
+  remove_tmps(tmps);
+  return {};
+}
+
+LkgHead lkg_head(const std::string& dir) {
+  LkgHead h;
+  bool top = true;
+  for (const Entry& en : list(dir)) {
+    uint8_t hdr[kLkgHeaderSize];
+    std::ifstream in(en.path, std::ios::binary);
+    if (!in.read(reinterpret_cast<char*>(hdr), sizeof hdr) ||
+        std::memcmp(hdr, kMagic, sizeof kMagic) != 0 || XXH3_64bits(hdr, 56) != get64(hdr + 56))
+      return LkgHead{};
+    const uint32_t format = rd32(hdr + 8);
+    std::error_code ec;
+    const uint64_t size = fs::file_size(en.path, ec);
+    if (top) {
+      h.found = true;
+      h.seq = get64(hdr + 16);
+      h.version = VersionId{get64(hdr + 24), get64(hdr + 32)};
+      top = false;
+    }
+    if (format == kLkgFormat) {
+      h.full_bytes = size;
+      return h;
+    }
+    if (format != kLkgDeltaFormat) return LkgHead{};
+    ++h.deltas;
+    h.delta_bytes += size;
+  }
+  return LkgHead{};  // deltas with no full file under them
 }
 
 uint64_t next_lkg_seq(const std::string& dir) {
@@ -201,37 +266,116 @@ uint64_t next_lkg_seq(const std::string& dir) {
   return l.empty() ? 1 : l.front().seq + 1;
 }
 
+namespace {
+
+// "base <hex>" then "+rr" / "-rr" lines; false when the payload is not that.
+bool parse_delta(const std::string& payload, VersionId& base, std::vector<DeltaChange>& out,
+                 std::string& error) {
+  size_t nl = payload.find('\n');
+  std::optional<VersionId> b;
+  if (nl == std::string::npos || payload.compare(0, 5, "base ") != 0 ||
+      !(b = VersionId::from_hex(std::string_view(payload).substr(5, nl - 5)))) {
+    error = "delta payload does not start with \"base <version>\"";
+    return false;
+  }
+  base = *b;
+  for (size_t at = nl + 1; at < payload.size();) {
+    size_t end = payload.find('\n', at);
+    if (end == std::string::npos) end = payload.size();
+    if (end > at) {
+      char op = payload[at];
+      if (op != '+' && op != '-') {
+        error = "delta payload line does not start with + or -";
+        return false;
+      }
+      out.push_back({op == '+' ? DeltaChange::Op::Add : DeltaChange::Op::Del,
+                     payload.substr(at + 1, end - at - 1)});
+    }
+    at = end + 1;
+  }
+  return true;
+}
+
+std::string first_error(const std::vector<Diagnostic>& ds) {
+  for (const auto& d : ds)
+    if (d.is_error()) return d.to_string();
+  return {};
+}
+
+}  // namespace
+
 LkgRead read_newest_lkg(const std::string& dir) {
   LkgRead out;
-  for (const Entry& en : list(dir)) {
-    const std::string path = en.path.string();
-    Parsed p = read_file(en.path, en.seq);
+  const std::vector<Entry> entries = list(dir);  // newest first
+  // Down to the newest good full file, noting why each file above it cannot
+  // be served on its own ("" for a delta, which the replay judges).
+  std::vector<std::string> why(entries.size());
+  size_t full = entries.size();
+  for (size_t i = 0; i < entries.size() && full == entries.size(); ++i) {
+    const std::string path = entries[i].path.string();
+    Parsed p = read_file(entries[i].path, entries[i].seq);
     if (!p.error.empty()) {
-      out.skipped.push_back(path + ": " + p.error);
+      why[i] = p.error;
       continue;
     }
+    if (p.format == kLkgDeltaFormat) continue;
     ZoneSetLoad l = load_zoneset_text(p.payload, path);
     if (!l.zones) {
-      std::string first;
-      for (const auto& d : l.diagnostics)
-        if (d.is_error()) {
-          first = d.to_string();
-          break;
-        }
-      out.skipped.push_back(path + ": payload does not load: " + first);
+      why[i] = "payload does not load: " + first_error(l.diagnostics);
       continue;
     }
     if (zoneset_version(*l.zones) != p.version) {
-      out.skipped.push_back(path + ": payload has version " + zoneset_version(*l.zones).hex() +
-                            ", header says " + p.version.hex());
+      why[i] = "payload has version " + zoneset_version(*l.zones).hex() + ", header says " +
+               p.version.hex();
       continue;
     }
+    full = i;
     out.found = true;
     out.seq = p.seq;
     out.version = p.version;
     out.path = path;
     out.zones = std::move(l.zones);
+  }
+  if (!out.found) {
+    for (size_t i = 0; i < entries.size(); ++i)
+      out.skipped.push_back(entries[i].path.string() + ": " +
+                            (why[i].empty() ? "a delta with no good full file below it" : why[i]));
     return out;
+  }
+  // Replay oldest first; the first file that does not hold ends the chain,
+  // and every file above it is skipped with it.
+  for (size_t i = full; i-- > 0;) {
+    std::string reason = why[i];
+    Parsed p;
+    VersionId from;
+    std::vector<DeltaChange> changes;
+    std::shared_ptr<const ZoneSet> next;
+    if (reason.empty()) {
+      p = read_file(entries[i].path, entries[i].seq);
+      reason = p.error;
+    }
+    if (reason.empty()) parse_delta(p.payload, from, changes, reason);
+    if (reason.empty() && from != out.version)
+      reason = "delta from " + from.hex() + ", but the file before it holds " + out.version.hex();
+    if (reason.empty()) {
+      DeltaResult r = apply_delta(*out.zones, changes);
+      if (!r.ok()) reason = "delta does not apply: " + first_error(r.diagnostics);
+      else if (zoneset_version(*r.zones) != p.version)
+        reason = "payload has version " + zoneset_version(*r.zones).hex() + ", header says " +
+                 p.version.hex();
+      else next = std::move(r.zones);
+    }
+    if (!reason.empty()) {
+      for (size_t j = 0; j < i; ++j)
+        out.skipped.push_back(entries[j].path.string() + ": " +
+                              (why[j].empty() ? "the chain below it is broken" : why[j]));
+      out.skipped.push_back(entries[i].path.string() + ": " + reason);
+      break;
+    }
+    out.seq = p.seq;
+    out.version = p.version;
+    out.path = entries[i].path.string();
+    out.zones = std::move(next);
   }
   return out;
 }

@@ -21,8 +21,11 @@
 #include <thread>
 #include <vector>
 
+#include "dataplane/lkg_store.hh"
 #include "proto/client.hh"
 #include "proto/framing.hh"
+#include "tests/temp_dir.hh"
+#include "zones/lkg.hh"
 
 using namespace edgedns;
 using namespace edgedns::dp;
@@ -213,7 +216,9 @@ TEST(Agent, CommandsThroughTheHandler) {
   n.start_readers();
   std::vector<std::string> persisted;
   AgentHooks hooks;
-  hooks.persist = [&](const Version& v) { persisted.push_back(v.hex); };
+  hooks.persist = [&](const Version& v, std::span<const zones::LkgDelta>) {
+    persisted.push_back(v.hex);
+  };
   ControlAgent agent(n.reg, hooks);
 
   json r = agent.handle(upload_req(1));
@@ -281,7 +286,9 @@ TEST(Agent, CommandsThroughTheHandler) {
 
   // A failing persist refuses the commit and changes nothing.
   AgentHooks failing;
-  failing.persist = [](const Version&) { throw std::runtime_error("disk full"); };
+  failing.persist = [](const Version&, std::span<const zones::LkgDelta>) {
+    throw std::runtime_error("disk full");
+  };
   ControlAgent agent2(n.reg, failing);
   std::string v3 = agent2.handle(upload_req(3))["version"];
   ASSERT_TRUE(agent2.handle(req("publish", {{"version", v3}}))["ok"]);
@@ -368,7 +375,7 @@ TEST(Agent, RequestOfAClientThatLeftIsNotApplied) {
     std::lock_guard lock(mu);
     logged.push_back(line);
   };
-  hooks.persist = [&](const Version&) {
+  hooks.persist = [&](const Version&, std::span<const zones::LkgDelta>) {
     std::unique_lock lock(mu);
     if (!hold) return;
     held = true;
@@ -531,4 +538,72 @@ TEST(Agent, UploadDeltaPublishLoop) {
   EXPECT_EQ(bad["code"], "bad_request");
   EXPECT_LE(n.reg.versions().size(), kMaxHeldVersions);
   EXPECT_EQ(n.null_reads.load(), 0);
+}
+
+namespace {
+
+json delta_req(const std::string& base, int v) {
+  json ch = json::array();
+  ch.push_back(
+      {{"op", "del"},
+       {"rr", "t.test. 300 IN SOA ns1.t.test. h.t.test. " + std::to_string(v) + " 1 1 1 1"}});
+  ch.push_back(
+      {{"op", "add"},
+       {"rr", "t.test. 300 IN SOA ns1.t.test. h.t.test. " + std::to_string(v + 1) + " 1 1 1 1"}});
+  ch.push_back({{"op", "add"}, {"rr", "n" + std::to_string(v) + ".t.test. 300 IN A 198.18.1.1"}});
+  return req("delta", {{"base", base}, {"changes", ch}});
+}
+
+}  // namespace
+
+// A commit of a version the agent made from a delta writes that delta to the
+// state directory, and a rollback to its base writes the inverse: a small
+// change to a big set costs a few hundred bytes of disk per commit.
+TEST(Agent, CommitsOfDeltasAreWrittenAsDeltas) {
+  edgedns::test::TempDir d("agentlkg");
+  Node n;
+  AgentHooks hooks;
+  hooks.persist = [dir = d.str()](const Version& v, std::span<const zones::LkgDelta> ds) {
+    persist_lkg(dir, v, ds);
+  };
+  ControlAgent agent(n.reg, hooks);
+  // Big enough that a delta is well under half of it (smaller sets are
+  // cheaper to write whole).
+  std::string text = zone(1);
+  for (int i = 0; i < 200; ++i) text += "h" + std::to_string(i) + " IN A 198.18.2.1\n";
+  json r = agent.handle(req("upload", {{"zones", {{{"file", "t.zone"}, {"text", text}}}}}));
+  ASSERT_TRUE(r["ok"]) << r;
+  const std::string v1 = r["version"];
+  ASSERT_TRUE(agent.handle(req("publish", {{"version", v1}}))["ok"]);
+  ASSERT_TRUE(agent.handle(req("commit", {{"version", v1}}))["ok"]);
+  EXPECT_EQ(zones::lkg_head(d.str()).deltas, 0u);
+
+  r = agent.handle(delta_req(v1, 1));
+  ASSERT_TRUE(r["ok"]) << r;
+  const std::string v2 = r["version"];
+  ASSERT_TRUE(agent.handle(req("publish", {{"version", v2}}))["ok"]);
+  ASSERT_TRUE(agent.handle(req("commit", {{"version", v2}}))["ok"]);
+  zones::LkgHead h = zones::lkg_head(d.str());
+  EXPECT_EQ(h.version.hex(), v2);
+  EXPECT_EQ(h.deltas, 1u);
+  EXPECT_EQ(zones::read_newest_lkg(d.str()).version.hex(), v2);
+
+  r = agent.handle(req("rollback"));
+  ASSERT_TRUE(r["ok"]) << r;
+  EXPECT_EQ(r["committed"], v1);
+  h = zones::lkg_head(d.str());
+  EXPECT_EQ(h.version.hex(), v1);
+  EXPECT_EQ(h.deltas, 2u);  // the inverse, not the whole set
+  zones::LkgRead back = zones::read_newest_lkg(d.str());
+  EXPECT_EQ(back.version.hex(), v1);
+  EXPECT_TRUE(back.skipped.empty());
+
+  // An upload of other content is no delta from what the disk holds: whole.
+  r = agent.handle(upload_req(5));
+  const std::string v5 = r["version"];
+  ASSERT_TRUE(agent.handle(req("publish", {{"version", v5}}))["ok"]);
+  ASSERT_TRUE(agent.handle(req("commit", {{"version", v5}}))["ok"]);
+  h = zones::lkg_head(d.str());
+  EXPECT_EQ(h.version.hex(), v5);
+  EXPECT_EQ(h.deltas, 0u);
 }
