@@ -236,11 +236,11 @@ json Controller::cmd_push(const json& req) {
     std::lock_guard lk(mu_);
     committed = st_.committed;
   }
-  std::optional<std::vector<LoadedZone>> prev;
+  std::shared_ptr<const std::vector<LoadedZone>> prev;
   if (store_.has(committed)) prev = store_.load(committed);
   std::string work = opt_.state_dir + "/tmp";
   std::filesystem::create_directories(work);
-  GateReport rep = run_gates(zones, prev ? &*prev : nullptr, pol.gates, flags, work);
+  GateReport rep = run_gates(zones, prev.get(), pol.gates, flags, work);
   auto reject = [&](const std::vector<Rejection>& rj) {
     json list = json::array();
     for (const auto& x : rj) list.push_back({{"rule", x.rule}, {"message", x.message}});

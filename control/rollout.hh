@@ -123,6 +123,8 @@ class Controller {
   // Uploads `version` unless the node holds it: as a delta from a version it
   // holds when allow_delta and one fits, else the full zone set.
   void ensure_held(NodeClient& c, const std::string& version, bool allow_delta = true);
+  std::shared_ptr<const std::optional<std::vector<DeltaChange>>> plan(const std::string& base,
+                                                                      const std::string& target);
   bool sleep_interval(double seconds);  // false when stopping
   void set_verdicts(std::vector<std::string> v);
   void note_sync(const std::string& node, bool ok, const std::string& why);
@@ -134,6 +136,11 @@ class Controller {
   std::mutex jmu_;      // journal writes
   std::mutex push_mu_;  // one push validated at a time
   mutable std::mutex mu_;
+  // plan_delta results by (base, target); versions never change.
+  std::mutex plans_mu_;
+  std::map<std::pair<std::string, std::string>,
+           std::shared_ptr<const std::optional<std::vector<DeltaChange>>>>
+      plans_;
   std::condition_variable cv_;
   FleetState st_;                       // guarded by mu_
   std::vector<nlohmann::json> events_;  // journal records and verdicts, for watch

@@ -222,6 +222,23 @@ void Controller::reconcile() {
   if (st_.idle()) reconciled_ = true;
 }
 
+std::shared_ptr<const std::optional<std::vector<DeltaChange>>> Controller::plan(
+    const std::string& base, const std::string& target) {
+  const std::pair<std::string, std::string> key(base, target);
+  {
+    std::lock_guard lk(plans_mu_);
+    if (auto it = plans_.find(key); it != plans_.end()) return it->second;
+  }
+  // Worked out once per rollout, not once per node and stage (~1 s for a
+  // 1M-record zone).
+  auto p = std::make_shared<const std::optional<std::vector<DeltaChange>>>(
+      plan_delta(*store_.uploads(base), *store_.uploads(target)));
+  std::lock_guard lk(plans_mu_);
+  if (plans_.size() >= 16) plans_.clear();
+  plans_.emplace(key, p);
+  return p;
+}
+
 void Controller::ensure_held(NodeClient& c, const std::string& version, bool allow_delta) {
   NodeStatus st = c.status();
   if (st.holds(version)) return;
@@ -235,7 +252,7 @@ void Controller::ensure_held(NodeClient& c, const std::string& version, bool all
                           version + " (" + how + "; version hash mismatch)");
   };
   const uint64_t before = c.bytes_sent();
-  const std::vector<ZoneUpload> target = store_.uploads(version);
+  const auto target = store_.uploads(version);
   // A node holding its committed version (or any the store has) gets only
   // the records that differ; the full zone set when no delta fits.
   std::vector<std::string> bases;
@@ -244,12 +261,12 @@ void Controller::ensure_held(NodeClient& c, const std::string& version, bool all
     if (allow_delta && v.version != st.committed) bases.push_back(v.version);
   for (const auto& base : bases) {
     if (!store_.has(base)) continue;
-    auto changes = plan_delta(store_.uploads(base), target);
-    if (!changes) break;  // the closest base does not fit: the others would not either
+    auto changes = plan(base, version);
+    if (!*changes) break;  // the closest base does not fit: the others would not either
     try {
-      check(c.delta(base, *changes), "delta");
+      check(c.delta(base, **changes), "delta");
       log_line("node " + c.name() + ": delta from " + short_version(base) + " to " +
-               short_version(version) + ": " + std::to_string(changes->size()) + " change(s), " +
+               short_version(version) + ": " + std::to_string((*changes)->size()) + " change(s), " +
                std::to_string(c.bytes_sent() - before) + " bytes sent");
       return;
     } catch (const NodeError& e) {
@@ -261,7 +278,7 @@ void Controller::ensure_held(NodeClient& c, const std::string& version, bool all
       break;
     }
   }
-  check(c.upload(target), "upload");
+  check(c.upload(*target), "upload");
   log_line("node " + c.name() + ": full upload of " + short_version(version) + ": " +
            std::to_string(c.bytes_sent() - before) + " bytes sent");
 }
@@ -484,8 +501,8 @@ bool Controller::stage_probes(const Rollout& r, const Policy& pol, std::vector<P
     if ((pol.health.auto_probes || !probes.empty()) && store_.has(r.previous)) {
       auto prev = store_.load(r.previous);
       // Control lcores still serve the previous version: what they must answer.
-      expect_previous(probes, prev);
-      auto ap = auto_probes(prev, r.untouched, pol.health.auto_probes);
+      expect_previous(probes, *prev);
+      auto ap = auto_probes(*prev, r.untouched, pol.health.auto_probes);
       probes.insert(probes.end(), ap.begin(), ap.end());
     }
   } catch (const std::exception& e) {

@@ -99,9 +99,33 @@ bool VersionStore::has(const std::string& id) const {
   return !id.empty() && fs::exists(dir(id) + "/meta.json");
 }
 
+template <class T>
+std::shared_ptr<const T> VersionStore::Cache<T>::find(const std::string& id) {
+  for (auto it = entries.begin(); it != entries.end(); ++it)
+    if (it->first == id) {
+      auto v = it->second;
+      entries.erase(it);
+      entries.emplace_front(id, v);
+      return v;
+    }
+  return nullptr;
+}
+
+template <class T>
+void VersionStore::Cache<T>::add(const std::string& id, std::shared_ptr<const T> v) {
+  for (auto it = entries.begin(); it != entries.end(); ++it)
+    if (it->first == id) {
+      entries.erase(it);
+      break;
+    }
+  entries.emplace_front(id, std::move(v));
+  if (entries.size() > kKeep) entries.pop_back();
+}
+
 void VersionStore::put(const std::string& id, const std::string& label,
                        const std::vector<LoadedZone>& zones) {
   if (has(id)) return;
+  auto texts = std::make_shared<std::vector<ZoneUpload>>();
   std::string tmp = dir(id) + ".tmp";
   fs::remove_all(tmp);
   fs::create_directories(tmp);
@@ -109,7 +133,8 @@ void VersionStore::put(const std::string& id, const std::string& label,
   size_t records = 0;
   for (size_t i = 0; i < zones.size(); ++i) {
     std::string name = std::to_string(i) + ".zone";
-    write_synced(tmp + "/" + name, canonical_text(zones[i].data));
+    texts->push_back({zones[i].apex(), zones[i].file, canonical_text(zones[i].data)});
+    write_synced(tmp + "/" + name, texts->back().text);
     meta["zones"].push_back({{"apex", zones[i].apex()}, {"file", zones[i].file}, {"path", name}});
     records += zones[i].data.records.size();
   }
@@ -120,6 +145,8 @@ void VersionStore::put(const std::string& id, const std::string& label,
   if (::rename(tmp.c_str(), dir(id).c_str()) != 0)
     throw std::runtime_error(dir(id) + ": rename: " + std::strerror(errno));
   fsync_path(root_ + "/versions", true);
+  std::lock_guard lk(cache_mu_);
+  uploads_.add(id, std::move(texts));
 }
 
 nlohmann::json VersionStore::meta(const std::string& id) const {
@@ -128,22 +155,34 @@ nlohmann::json VersionStore::meta(const std::string& id) const {
   return j;
 }
 
-std::vector<ZoneUpload> VersionStore::uploads(const std::string& id) const {
-  std::vector<ZoneUpload> out;
+std::shared_ptr<const std::vector<ZoneUpload>> VersionStore::uploads(const std::string& id) const {
+  {
+    std::lock_guard lk(cache_mu_);
+    if (auto c = uploads_.find(id)) return c;
+  }
+  auto out = std::make_shared<std::vector<ZoneUpload>>();
   const nlohmann::json m = meta(id);  // named: a range-for over a temporary's member dangles
   for (const auto& z : m["zones"])
-    out.push_back(
+    out->push_back(
         {z.value("apex", ""), z.value("file", ""), read_file(dir(id) + "/" + z.value("path", ""))});
+  std::lock_guard lk(cache_mu_);
+  uploads_.add(id, out);
   return out;
 }
 
-std::vector<LoadedZone> VersionStore::load(const std::string& id) const {
-  std::vector<LoadedZone> out;
-  for (const auto& u : uploads(id)) {
-    out.push_back(load_zone_text(u.text, u.file, u.origin));
-    if (!out.back().ok())
+std::shared_ptr<const std::vector<LoadedZone>> VersionStore::load(const std::string& id) const {
+  {
+    std::lock_guard lk(cache_mu_);
+    if (auto c = loaded_.find(id)) return c;
+  }
+  auto out = std::make_shared<std::vector<LoadedZone>>();
+  for (const auto& u : *uploads(id)) {
+    out->push_back(load_zone_text(u.text, u.file, u.origin));
+    if (!out->back().ok())
       throw std::runtime_error("stored version " + id + ": " + u.file + " no longer loads");
   }
+  std::lock_guard lk(cache_mu_);
+  loaded_.add(id, out);
   return out;
 }
 

@@ -5,7 +5,11 @@
 // thread; callers serialise writers.
 #pragma once
 
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -41,16 +45,30 @@ class VersionStore {
   void put(const std::string& id, const std::string& label, const std::vector<LoadedZone>& zones);
   nlohmann::json meta(const std::string& id) const;
   // The zones as nodes receive them.
-  std::vector<ZoneUpload> uploads(const std::string& id) const;
+  std::shared_ptr<const std::vector<ZoneUpload>> uploads(const std::string& id) const;
   // Parsed and checked again (for gates and offline answers).
-  std::vector<LoadedZone> load(const std::string& id) const;
+  std::shared_ptr<const std::vector<LoadedZone>> load(const std::string& id) const;
   // Rewrites meta.json with `key` set (atomically).
   void set_meta(const std::string& id, const std::string& key, const nlohmann::json& value);
 
   std::string dir(const std::string& id) const { return root_ + "/versions/" + id; }
 
  private:
+  // A version's content never changes (its id is its hash), so the last few
+  // read or written stay in memory: every stage of a rollout and every node
+  // asks for the committed and the new version again, and a 1M-record zone
+  // costs ~0.5 s to read and parse each time. Thread-safe.
+  template <class T>
+  struct Cache {
+    static constexpr size_t kKeep = 3;
+    std::deque<std::pair<std::string, std::shared_ptr<const T>>> entries;  // newest first
+    std::shared_ptr<const T> find(const std::string& id);
+    void add(const std::string& id, std::shared_ptr<const T> v);
+  };
   std::string root_;
+  mutable std::mutex cache_mu_;
+  mutable Cache<std::vector<ZoneUpload>> uploads_;
+  mutable Cache<std::vector<LoadedZone>> loaded_;
 };
 
 // Writes `data` to `path` atomically (tmp + fsync + rename + fsync dir).
