@@ -270,7 +270,7 @@ int cli_push(const PushOptions& o, const std::vector<std::string>& files) {
     // Validate locally first: a zone with errors never leaves this process.
     json zones = json::array(), diags = json::array();
     bool bad = false;
-    for (const auto& f : files) {
+    for (const auto& f : expand_zone_paths(files)) {
       LoadedZone z = load_zone(f, o.origin);
       for (const auto& d : z.diagnostics) {
         if (!o.json) std::cerr << d.to_string() << "\n";
@@ -297,7 +297,9 @@ int cli_push(const PushOptions& o, const std::vector<std::string>& files) {
                 {"zones", zones},
                 {"force_serial", o.force_serial},
                 {"full_upload", o.full_upload},
-                {"allow_apex_change", o.allow_apex_change}};
+                {"allow_apex_change", o.allow_apex_change},
+                {"keep_others", o.zone_only || !o.remove.empty()},
+                {"remove", o.remove}};
     if (!o.policy.empty()) {
       std::string text = read_file(o.policy);
       parse_policy(text, o.policy);

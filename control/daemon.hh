@@ -38,6 +38,10 @@ struct PushOptions {
   std::optional<double> bake;
   bool wait = false, force_serial = false, allow_apex_change = false, json = false;
   bool full_upload = false;  // send every node the whole zone set, not a delta
+  // push --zone: the files change only their zones; the committed version's
+  // other zones stay. remove: zones taken out by name (edgectl remove-zone).
+  bool zone_only = false;
+  std::vector<std::string> remove;
 };
 int cli_push(const PushOptions& o, const std::vector<std::string>& files);
 int cli_status(const DaemonAddress& server, bool json);

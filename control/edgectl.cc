@@ -243,19 +243,27 @@ int main(int argc, char** argv) {
   std::vector<std::string> push_files;
   auto* push = app.add_subcommand(
       "push", "validate and roll out zones (0 committed, 2 rejected, 3 rolled back, 1 error)");
-  server_opts(push);
-  push->add_option("--policy", push_opt.policy, "rollout policy (YAML)");
-  push->add_option("--probes", push_opt.probes, "probes file: NAME TYPE RCODE [RDATA] per line");
-  push->add_option("--bake", bake, "bake seconds for every stage");
+  auto* remove_zone = app.add_subcommand(
+      "remove-zone",
+      "take zones out of the fleet through the same gates and stages (exit codes as push)");
+  for (auto* sub : {push, remove_zone}) {
+    server_opts(sub);
+    sub->add_option("--policy", push_opt.policy, "rollout policy (YAML)");
+    sub->add_option("--probes", push_opt.probes, "probes file: NAME TYPE RCODE [RDATA] per line");
+    sub->add_option("--bake", bake, "bake seconds for every stage");
+    sub->add_flag("--wait", push_opt.wait, "follow the rollout until it ends");
+    sub->add_flag("--json", push_opt.json, "machine-readable output (one JSON object per line)");
+    sub->add_flag("--full-upload", push_opt.full_upload,
+                  "send every node the whole zone set even where a delta would do");
+  }
   push->add_option("--origin", push_opt.origin, "origin for every zone file");
-  push->add_flag("--wait", push_opt.wait, "follow the rollout until it ends");
   push->add_flag("--force-serial", push_opt.force_serial, "allow a serial that does not increase");
-  push->add_flag("--full-upload", push_opt.full_upload,
-                 "send every node the whole zone set even where a delta would do");
   push->add_flag("--allow-apex-change", push_opt.allow_apex_change,
                  "allow apex NS/SOA/DNSKEY/DS changes");
-  push->add_flag("--json", push_opt.json, "machine-readable output (one JSON object per line)");
-  push->add_option("files", push_files, "zone files")->required();
+  push->add_flag("--zone", push_opt.zone_only,
+                 "change only the zones of these files; keep every other committed zone");
+  push->add_option("files", push_files, "zone files, or directories of zone files")->required();
+  remove_zone->add_option("names", push_opt.remove, "zone names (apexes)")->required();
 
   auto* status =
       app.add_subcommand("status", "the fleet's committed version, the rollout, every node");
@@ -295,12 +303,12 @@ int main(int argc, char** argv) {
       if (*node_rollback) return ctl::node_rollback(addr, node_to, as_json);
     }
     if (*serve) return ctl::serve_main(fleet, state_dir, daemon_socket, adopt, serve_listen);
-    if (*push || *status || *rollout || *rollback || *history) {
+    if (*push || *remove_zone || *status || *rollout || *rollback || *history) {
       if (!daemon_server.empty() && daemon_server.rfind("tls://", 0) != 0)
         throw std::runtime_error("--server " + daemon_server + ": expected tls://HOST:PORT");
       auto server = ctl::node_address(daemon_server.empty() ? daemon_socket : daemon_server,
                                       daemon_tls, daemon_server_name);
-      if (*push) {
+      if (*push || *remove_zone) {
         if (bake >= 0) push_opt.bake = bake;
         push_opt.server = server;
         return ctl::cli_push(push_opt, push_files);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ struct GateLimits {
 struct GateFlags {
   bool force_serial = false;
   bool allow_apex_change = false;
+  std::set<std::string> removing;  // apexes (text) taken out by name: no blast-radius gate
 };
 
 struct Rejection {

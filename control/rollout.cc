@@ -80,7 +80,7 @@ void Controller::adopt_baseline() {
   // The committed version of a fleet the control plane has never pushed to.
   if (!opt_.adopt.empty()) {
     std::vector<LoadedZone> zones;
-    for (const auto& f : opt_.adopt) {
+    for (const auto& f : expand_zone_paths(opt_.adopt)) {
       zones.push_back(load_zone(f));
       if (!zones.back().ok()) throw std::runtime_error("--adopt " + f + ": zone does not load");
     }
@@ -202,7 +202,16 @@ json Controller::cmd_push(const json& req) {
                        {"severity", d.is_error() ? "error" : "warning"},
                        {"message", d.message}});
   }
-  if (zones.empty()) return error("bad_request", "no zones given");
+  // push --zone / remove-zone: the named zones change, every other zone of
+  // the committed version stays as it is.
+  const bool keep_others = req.value("keep_others", false);
+  std::vector<std::string> remove;
+  if (req.contains("remove") && req["remove"].is_array())
+    for (const auto& x : req["remove"])
+      if (x.is_string()) remove.push_back(x.get<std::string>());
+  if (zones.empty() && remove.empty()) return error("bad_request", "no zones given");
+  if (!remove.empty() && !keep_others)
+    return error("bad_request", "\"remove\" needs \"keep_others\"");
   // Every node must answer before anything is sent to any of them; what
   // they have committed is the rollback target when none is known yet.
   std::map<std::string, std::vector<int>> lcores;
@@ -238,6 +247,54 @@ json Controller::cmd_push(const json& req) {
   }
   std::shared_ptr<const std::vector<LoadedZone>> prev;
   if (store_.has(committed)) prev = store_.load(committed);
+  if (keep_others) {
+    if (!prev)
+      return error("no_baseline",
+                   "nothing sent: a per-zone change keeps the other zones of the committed "
+                   "version, and the control plane has no copy of " +
+                       (committed.empty() ? std::string("one") : committed));
+    std::set<std::string> given, removing;
+    for (const auto& z : zones) given.insert(z.data.origin.lower().wire());
+    for (const auto& r : remove) {
+      zones::Name n;
+      try {
+        n = zones::Name::from_text(r.empty() || r.back() != '.' ? r + "." : r);
+      } catch (const std::exception& e) {
+        return error("bad_request", "remove-zone: '" + r + "' is not a zone name: " + e.what());
+      }
+      bool held = false;
+      for (const auto& c : *prev) held |= c.data.origin == n;
+      if (!held)
+        return error("bad_request", "remove-zone: " + n.to_text() +
+                                        " is not in the committed version " + committed);
+      if (given.count(n.lower().wire()))
+        return error("bad_request", "remove-zone: " + n.to_text() + " is also pushed");
+      removing.insert(n.lower().wire());
+      flags.removing.insert(n.to_text());
+    }
+    std::vector<LoadedZone> merged;
+    merged.reserve(prev->size() + zones.size());
+    std::map<std::string, size_t> pushed;
+    for (size_t i = 0; i < zones.size(); ++i) pushed[zones[i].data.origin.lower().wire()] = i;
+    for (const auto& c : *prev) {
+      const std::string key = c.data.origin.lower().wire();
+      if (removing.count(key)) continue;
+      auto it = pushed.find(key);
+      if (it == pushed.end()) {
+        merged.push_back(c);
+        continue;
+      }
+      merged.push_back(std::move(zones[it->second]));
+      pushed.erase(it);
+    }
+    std::vector<size_t> fresh;  // zones the committed version does not have yet
+    for (const auto& [key, i] : pushed) fresh.push_back(i);
+    std::sort(fresh.begin(), fresh.end());  // in the order given
+    for (size_t i : fresh) merged.push_back(std::move(zones[i]));
+    zones = std::move(merged);
+    if (zones.empty())
+      return error("bad_request", "remove-zone: that would leave the fleet with no zone");
+  }
   std::string work = opt_.state_dir + "/tmp";
   std::filesystem::create_directories(work);
   GateReport rep = run_gates(zones, prev.get(), pol.gates, flags, work);

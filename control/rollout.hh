@@ -136,6 +136,8 @@ class Controller {
   std::mutex jmu_;      // journal writes
   std::mutex push_mu_;  // one push validated at a time
   mutable std::mutex mu_;
+  std::mutex probes_mu_;
+  std::optional<std::pair<uint64_t, std::vector<Probe>>> probes_memo_;  // rollout id -> probes
   // plan_delta results by (base, target); versions never change.
   std::mutex plans_mu_;
   std::map<std::pair<std::string, std::string>,

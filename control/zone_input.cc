@@ -1,5 +1,9 @@
 #include "control/zone_input.hh"
 
+#include <algorithm>
+#include <filesystem>
+#include <stdexcept>
+
 #include "zones/check.hh"
 #include "zones/rdata.hh"
 #include "zones/rrtype.hh"
@@ -82,6 +86,31 @@ std::optional<uint32_t> soa_serial(const ZoneData& z) {
     return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
   }
   return std::nullopt;
+}
+
+std::vector<std::string> expand_zone_paths(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    auto st = fs::status(p, ec);
+    if (ec || !fs::exists(st)) throw std::runtime_error(p + ": no such file or directory");
+    if (!fs::is_directory(st)) {
+      out.push_back(p);
+      continue;
+    }
+    std::vector<std::string> files;
+    for (fs::directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.empty() || name[0] == '.' || !it->is_regular_file(ec)) continue;
+      files.push_back(it->path().string());
+    }
+    if (ec) throw std::runtime_error(p + ": " + ec.message());
+    if (files.empty()) throw std::runtime_error(p + ": directory holds no zone file");
+    std::sort(files.begin(), files.end());
+    out.insert(out.end(), files.begin(), files.end());
+  }
+  return out;
 }
 
 }  // namespace edgedns::ctl

@@ -36,4 +36,11 @@ std::string record_text(const zones::ZoneData& z, const zones::Record& r);
 
 std::optional<uint32_t> soa_serial(const zones::ZoneData& z);
 
+// Zone file arguments with each directory replaced by the regular files in
+// it, sorted, hidden ones left out (a hosting fleet keeps 100,000 zones in
+// one directory, more than a command line holds). Throws
+// std::runtime_error naming a path that does not exist or a directory that
+// holds no file.
+std::vector<std::string> expand_zone_paths(const std::vector<std::string>& paths);
+
 }  // namespace edgedns::ctl

@@ -103,13 +103,17 @@ std::string zoneset_label(const ZoneSet& zs) {
   std::sort(zones.begin(), zones.end(), [](const Zone* a, const Zone* b) {
     return name_canonical_compare(a->apex_lower, a->apex_len, b->apex_lower, b->apex_len) < 0;
   });
+  // A label is read by people and kept in every journal record: a hosting
+  // set of 100,000 zones is named by its first zones and its size.
+  constexpr size_t kNamed = 8;
   std::string out;
-  for (const Zone* z : zones) {
+  for (size_t i = 0; i < zones.size() && i < kNamed; ++i) {
     if (!out.empty()) out += ',';
-    out += z->apex.to_text();
+    out += zones[i]->apex.to_text();
     out += '=';
-    out += std::to_string(z->serial);
+    out += std::to_string(zones[i]->serial);
   }
+  if (zones.size() > kNamed) out += ",... (" + std::to_string(zones.size()) + " zones)";
   return out;
 }
 

@@ -46,7 +46,8 @@ VersionId apex_hash(const uint8_t* apex_lower, size_t len) noexcept;
 VersionId zone_version(const Zone& z) noexcept;
 // Sum of the zones' versions: the id of a zone set.
 VersionId zoneset_version(const ZoneSet& zs) noexcept;
-// "apex=serial" pairs joined by "," in apex order, e.g. "example.com.=2024010101".
+// "apex=serial" pairs joined by "," in apex order, e.g. "example.com.=2024010101";
+// past 8 zones, the first 8 and ",... (N zones)".
 std::string zoneset_label(const ZoneSet& zs);
 
 }  // namespace edgedns::zones

@@ -58,9 +58,7 @@ class RolloutTest : public ::testing::Test {
     std::string yaml = "nodes:\n";
     for (int i = 0; i < n; ++i) {
       std::string name = "edge-" + std::to_string(i + 1), sock = dir_ + "/" + name + ".sock";
-      nodes_.push_back(std::make_unique<test::FakeNode>(
-          name, sock, lcores, std::vector<test::FakeNode::ZoneText>{{"example.com.zone", zone(1)}},
-          udp));
+      nodes_.push_back(std::make_unique<test::FakeNode>(name, sock, lcores, initial_, udp));
       nodes_.back()->start();
       yaml += "  - {name: " + name + ", control: " + sock + ", probe: '" +
               (udp ? nodes_.back()->udp_address() : std::string()) +
@@ -72,10 +70,11 @@ class RolloutTest : public ::testing::Test {
 
   void start_controller(bool adopt = true) {
     std::vector<std::string> files;
-    if (adopt) {
-      std::ofstream(dir_ + "/base.zone") << zone(1);
-      files.push_back(dir_ + "/base.zone");
-    }
+    if (adopt)
+      for (size_t i = 0; i < initial_.size(); ++i) {
+        files.push_back(dir_ + "/base" + (i ? std::to_string(i) : "") + ".zone");
+        std::ofstream(files.back()) << initial_[i].text;
+      }
     ctl_ = std::make_unique<Controller>(Controller::Options{fleet_, dir_ + "/state", files});
     ctl_->start();
   }
@@ -131,6 +130,8 @@ class RolloutTest : public ::testing::Test {
   }
 
   std::string dir_;
+  // What every node serves and the controller adopts at the start.
+  std::vector<test::FakeNode::ZoneText> initial_ = {{"example.com.zone", zone(1)}};
   std::vector<std::unique_ptr<test::FakeNode>> nodes_;
   Fleet fleet_;
   std::string prev_;
@@ -888,4 +889,79 @@ TEST_F(RolloutTest, NodesWithoutNsidAreProbedAsBeforeAndTheVerdictSaysSo) {
   for (const auto& l : verdict_lines(r["rollout"]))
     said |= l.find("edge-1: its answers carry no edgedns NSID") != std::string::npos;
   EXPECT_TRUE(said);
+}
+
+namespace {
+
+std::string other_zone(uint32_t serial, const std::string& www = "198.51.100.80") {
+  return "$ORIGIN other.test.\n$TTL 3600\n@ SOA ns1 hostmaster " + std::to_string(serial) +
+         " 7200 900 1209600 300\n@ NS ns1\nns1 A 198.51.100.53\nwww A " + www + "\n";
+}
+
+std::string version_of(const std::vector<std::string>& texts) {
+  std::vector<LoadedZone> v;
+  for (const auto& t : texts) v.push_back(load_zone_text(t, "z.zone"));
+  return compute_version(v).id;
+}
+
+}  // namespace
+
+// push --zone changes the named zone and keeps every other one; remove-zone
+// takes one out through the same stages; both name what they cannot do.
+TEST_F(RolloutTest, PerZonePushKeepsTheOtherZonesAndRemoveZoneTakesOneOut) {
+  initial_ = {{"example.com.zone", zone(1)}, {"other.test.zone", other_zone(1)}};
+  make_fleet(2);
+  policy_ = R"(stages:
+  - {name: canary-node, scope: node, bake_s: 0}
+  - {name: all, scope: all, bake_s: 0}
+health: {interval_s: 0.05, min_queries: 0, probe_timeout_s: 0.5}
+)";
+  start_controller();
+  const std::string next_other = other_zone(2, "198.51.100.81");
+  json r =
+      ctl_->handle({{"cmd", "push"},
+                    {"zones", json::array({{{"file", "other.test.zone"}, {"text", next_other}}})},
+                    {"keep_others", true},
+                    {"policy", policy_}});
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  const std::string both = version_of({zone(1), next_other});
+  EXPECT_EQ(r["version"], both);  // example.com. is still in the set, unchanged
+  EXPECT_EQ(wait_done(r["rollout"])["state"], "committed");
+  for (auto& n : nodes_) EXPECT_EQ(n->committed(), both);
+
+  // Without --zone the same file is the whole set: example.com. would go,
+  // and the blast-radius gate stops that.
+  json whole = push(other_zone(3));
+  EXPECT_EQ(whole["code"], "rejected") << whole.dump();
+
+  // Unknown or doubly named zones change nothing.
+  json unknown = ctl_->handle({{"cmd", "push"},
+                               {"zones", json::array()},
+                               {"keep_others", true},
+                               {"remove", {"nowhere.test"}},
+                               {"policy", policy_}});
+  EXPECT_EQ(unknown["code"], "bad_request");
+  EXPECT_NE(unknown.value("error", "").find("nowhere.test. is not in the committed version"),
+            std::string::npos)
+      << unknown.dump();
+
+  json rm = ctl_->handle({{"cmd", "push"},
+                          {"zones", json::array()},
+                          {"keep_others", true},
+                          {"remove", {"example.com"}},
+                          {"policy", policy_}});
+  ASSERT_TRUE(rm.value("ok", false)) << rm.dump();
+  const std::string only_other = version_of({next_other});
+  EXPECT_EQ(rm["version"], only_other);
+  EXPECT_EQ(wait_done(rm["rollout"])["state"], "committed");
+  for (auto& n : nodes_) EXPECT_EQ(n->committed(), only_other);
+
+  json last = ctl_->handle({{"cmd", "push"},
+                            {"zones", json::array()},
+                            {"keep_others", true},
+                            {"remove", {"other.test."}},
+                            {"policy", policy_}});
+  EXPECT_EQ(last["code"], "bad_request");
+  EXPECT_NE(last.value("error", "").find("no zone"), std::string::npos) << last.dump();
+  for (auto& n : nodes_) EXPECT_EQ(n->committed(), only_other);
 }
