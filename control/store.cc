@@ -4,12 +4,16 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <stdexcept>
+#include <string_view>
 
 #include "control/config.hh"
+#include "control/version_id.hh"
 
 namespace edgedns::ctl {
 
@@ -129,16 +133,42 @@ void VersionStore::put(const std::string& id, const std::string& label,
   std::string tmp = dir(id) + ".tmp";
   fs::remove_all(tmp);
   fs::create_directories(tmp);
-  nlohmann::json meta = {{"id", id}, {"label", label}, {"zones", nlohmann::json::array()}};
+  // Zone texts already in an earlier version's pack are referenced, not
+  // written again: a change to one zone of 100,000 writes one zone.
+  std::string pack, index;
+  std::vector<std::pair<std::string, Loc>> fresh;
   size_t records = 0;
-  for (size_t i = 0; i < zones.size(); ++i) {
-    std::string name = std::to_string(i) + ".zone";
-    texts->push_back({zones[i].apex(), zones[i].file, canonical_text(zones[i].data)});
-    write_synced(tmp + "/" + name, texts->back().text);
-    meta["zones"].push_back({{"apex", zones[i].apex()}, {"file", zones[i].file}, {"path", name}});
-    records += zones[i].data.records.size();
+  for (const auto& z : zones) {
+    auto f = zone_facts(z);
+    Loc loc;
+    bool known = false;
+    {
+      std::lock_guard lk(cache_mu_);
+      if (auto it = located_.find(f->key); it != located_.end()) {
+        loc = it->second;
+        known = true;
+      }
+    }
+    if (!known) {
+      loc = {id, pack.size(), f->text->size()};
+      pack += *f->text;
+      fresh.emplace_back(f->key, loc);
+    }
+    std::string file = z.file;
+    std::replace_if(
+        file.begin(), file.end(), [](char c) { return c == '\t' || c == '\n'; }, '?');
+    index += f->key + "\t" + loc.pack + "\t" + std::to_string(loc.offset) + "\t" +
+             std::to_string(loc.length) + "\t" + z.apex() + "\t" + file + "\n";
+    texts->push_back({z.apex(), z.file, *f->text});
+    records += f->records;
   }
-  meta["records"] = records;
+  nlohmann::json meta = {{"id", id},
+                         {"label", label},
+                         {"records", records},
+                         {"zone_count", zones.size()},
+                         {"index", "zones.idx"}};
+  write_synced(tmp + "/zones.pack", pack);
+  write_synced(tmp + "/zones.idx", index);
   write_synced(tmp + "/meta.json", meta.dump(2));
   fsync_path(tmp, true);
   fs::remove_all(dir(id));
@@ -146,6 +176,7 @@ void VersionStore::put(const std::string& id, const std::string& label,
     throw std::runtime_error(dir(id) + ": rename: " + std::strerror(errno));
   fsync_path(root_ + "/versions", true);
   std::lock_guard lk(cache_mu_);
+  for (auto& [key, loc] : fresh) located_.emplace(key, loc);
   uploads_.add(id, std::move(texts));
 }
 
@@ -162,10 +193,57 @@ std::shared_ptr<const std::vector<ZoneUpload>> VersionStore::uploads(const std::
   }
   auto out = std::make_shared<std::vector<ZoneUpload>>();
   const nlohmann::json m = meta(id);  // named: a range-for over a temporary's member dangles
-  for (const auto& z : m["zones"])
+  if (!m.contains("index")) {
+    // Written before zone packs: one file per zone.
+    for (const auto& z : m["zones"])
+      out->push_back({z.value("apex", ""), z.value("file", ""),
+                      read_file(dir(id) + "/" + z.value("path", ""))});
+    std::lock_guard lk(cache_mu_);
+    uploads_.add(id, out);
+    return out;
+  }
+  const std::string index_path = dir(id) + "/" + m.value("index", "zones.idx");
+  const std::string index = read_file(index_path);
+  std::map<std::string, std::string> packs;  // version id -> its pack
+  std::vector<std::pair<std::string, Loc>> seen;
+  size_t line_no = 0;
+  for (size_t at = 0; at < index.size();) {
+    size_t end = index.find('\n', at);
+    if (end == std::string::npos) end = index.size();
+    std::string_view line(index.data() + at, end - at);
+    at = end + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    std::vector<std::string_view> f;
+    for (size_t p = 0;;) {
+      size_t t = line.find('\t', p);
+      f.push_back(line.substr(p, t == std::string_view::npos ? std::string_view::npos : t - p));
+      if (t == std::string_view::npos) break;
+      p = t + 1;
+    }
+    auto bad = [&](const std::string& why) {
+      return std::runtime_error(index_path + ":" + std::to_string(line_no) + ": " + why);
+    };
+    if (f.size() != 6) throw bad("expected 6 tab-separated fields");
+    Loc loc{std::string(f[1]), 0, 0};
+    try {
+      loc.offset = std::stoull(std::string(f[2]));
+      loc.length = std::stoull(std::string(f[3]));
+    } catch (const std::exception&) {
+      throw bad("offset and length must be numbers");
+    }
+    auto pk = packs.find(loc.pack);
+    if (pk == packs.end())
+      pk = packs.emplace(loc.pack, read_file(dir(loc.pack) + "/zones.pack")).first;
+    if (loc.offset > pk->second.size() || loc.length > pk->second.size() - loc.offset)
+      throw bad("zone " + std::string(f[4]) + " lies past the end of " + dir(loc.pack) +
+                "/zones.pack");
     out->push_back(
-        {z.value("apex", ""), z.value("file", ""), read_file(dir(id) + "/" + z.value("path", ""))});
+        {std::string(f[4]), std::string(f[5]), pk->second.substr(loc.offset, loc.length)});
+    seen.emplace_back(std::string(f[0]), std::move(loc));
+  }
   std::lock_guard lk(cache_mu_);
+  for (auto& [key, loc] : seen) located_.emplace(key, std::move(loc));
   uploads_.add(id, out);
   return out;
 }

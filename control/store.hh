@@ -1,11 +1,14 @@
-// Content-addressed version store in --state-dir: versions/<id>/ holds the
-// canonical zone texts (0.zone, 1.zone, ...) and meta.json (label, apexes,
-// files, records). Written to a temporary directory, fsync'd, renamed into
-// place: a version directory either exists whole or not at all. Control
-// thread; callers serialise writers.
+// Content-addressed version store in --state-dir: versions/<id>/ holds
+// meta.json (label, records, zone count), zones.idx (per zone: content key,
+// the version whose zones.pack holds its canonical text, offset, length,
+// apex, file) and zones.pack (the texts of zones no earlier version had). Written to a temporary
+// directory, fsync'd, renamed into place: a version directory either exists whole or not at all.
+// Control thread; callers serialise writers.
 #pragma once
 
+#include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -67,6 +70,11 @@ class VersionStore {
   };
   std::string root_;
   mutable std::mutex cache_mu_;
+  struct Loc {
+    std::string pack;  // version id whose zones.pack holds the text
+    uint64_t offset = 0, length = 0;
+  };
+  mutable std::map<std::string, Loc> located_;  // zone content key -> where its text is
   mutable Cache<std::vector<ZoneUpload>> uploads_;
   mutable Cache<std::vector<LoadedZone>> loaded_;
 };

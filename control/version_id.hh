@@ -2,13 +2,20 @@
 // does (zones/version.hh), so the control plane can name a version before any
 // node has seen it. The only part of control/ that needs the compiled engine's
 // version hashing; kept apart so the rest builds and tests on its own.
-// Control thread; compiles the zones (allocates, may take a second on 1M records).
+//
+// Per zone, what this costs (a compile, the canonical text) is remembered by
+// content: a set of 100,000 zones that differs from the last one in one zone
+// compiles one zone. Thread-safe; allocates.
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "control/zone_input.hh"
+#include "zones/version.hh"
 
 namespace edgedns::ctl {
 
@@ -17,6 +24,21 @@ struct VersionInfo {
   std::string label;  // "apex=serial,..."
   size_t records = 0;
 };
+
+// One zone's content, worked out once. `key`: 32 hex digits of a hash over
+// the apex and the parsed records (equal keys, equal content).
+struct ZoneFacts {
+  std::string key;
+  zones::VersionId version;  // as the node computes it for this zone
+  uint32_t serial = 0;
+  size_t records = 0;
+  std::shared_ptr<const std::string> text;  // canonical_text(z.data)
+};
+
+// Precondition: z.ok(). Remembered for the zones of the last two sets asked
+// about (compute_version calls and put calls), so memory stays bounded by
+// what the fleet holds now and held just before.
+std::shared_ptr<const ZoneFacts> zone_facts(const LoadedZone& z);
 
 // Precondition: every zone is ok().
 VersionInfo compute_version(const std::vector<LoadedZone>& zones);

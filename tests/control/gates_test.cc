@@ -95,6 +95,26 @@ TEST(Gates, SerialMustIncrease) {
   EXPECT_TRUE(forced.ok()) << all(forced);
 }
 
+// A zone pushed again unchanged beside one that changed keeps its serial,
+// as it should: only changed zones are held to the serial gate.
+TEST(Gates, AnUnchangedZoneBesideAChangedOneKeepsItsSerial) {
+  const std::string other =
+      "$ORIGIN other.test.\n@ 60 SOA ns1 h 5 1 1 1 1\n@ 60 NS ns1\nns1 60 A 192.0.2.9\n";
+  std::vector<LoadedZone> next = zones(base_zone(2024010102, "new A 192.0.2.77\n"));
+  std::vector<LoadedZone> committed = zones(base_zone());
+  next.push_back(load_zone_text(other, "other.zone"));
+  committed.push_back(load_zone_text(other, "other.zone"));
+  auto r = run_gates(next, &committed, {}, {}, std::filesystem::temp_directory_path().string());
+  EXPECT_TRUE(r.ok()) << all(r);
+  ASSERT_EQ(r.diffs.size(), 2u);
+  EXPECT_EQ(r.diffs[1].rrsets_changed(), 0u);
+  EXPECT_EQ(r.diffs[1].serial_after, 5u);
+  // Changed without a serial bump, it is held to it.
+  next[1] = load_zone_text(other + "www.other.test. 60 A 192.0.2.10\n", "other.zone");
+  r = run_gates(next, &committed, {}, {}, std::filesystem::temp_directory_path().string());
+  EXPECT_TRUE(has_rule(r, "serial")) << all(r);
+}
+
 TEST(Gates, SerialArithmeticIsRfc1982) {
   EXPECT_TRUE(serial_gt(2, 1));
   EXPECT_FALSE(serial_gt(1, 1));

@@ -190,9 +190,10 @@ TEST_F(RolloutTest, GoodPushIsCommittedEverywhere) {
   json st = ctl_->handle({{"cmd", "status"}});
   EXPECT_EQ(st["committed"], version_of(next));
   // The next push is judged against what was just committed.
-  json again = push(next);  // same serial: the serial gate says so first
+  EXPECT_EQ(push(next)["code"], "no_change");
+  json again = push(zone(2, "192.0.2.99"));  // changed, same serial: the serial gate
   EXPECT_EQ(again["code"], "rejected");
-  EXPECT_EQ(push(next, {{"force_serial", true}})["code"], "no_change");
+  EXPECT_EQ(again["rejections"][0]["rule"], "serial");
   json older = push(zone(1, "192.0.2.82"));
   EXPECT_EQ(older["code"], "rejected") << older.dump();
   EXPECT_EQ(older["rejections"][0]["rule"], "serial");
@@ -657,7 +658,7 @@ TEST_F(RolloutTest, UnreadableStoredVersionRollsBack) {
   wait_stage(r["rollout"], 0);
   ctl_.reset();
   for (const auto& e : fs::directory_iterator(dir_ + "/state/versions/" + v))
-    if (e.path().extension() == ".zone") fs::remove(e.path());
+    if (e.path().filename() != "meta.json") fs::remove(e.path());
   restart_controller();
   json done = wait_done(r["rollout"]);
   EXPECT_EQ(done["state"], "rolled_back") << done.dump();
