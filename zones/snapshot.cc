@@ -802,6 +802,23 @@ std::shared_ptr<const ZoneSet> ZoneSet::build(std::vector<std::shared_ptr<const 
   return zs;
 }
 
+void ZoneSet::prefetch_find(const uint8_t* lower, size_t len) const noexcept {
+  if (!many()) return;
+  const Index& ix = *index_;
+  uint8_t starts[128];
+  int nl = 0;
+  for (size_t i = 0; i < len && lower[i] != 0 && nl < 127; i += size_t(lower[i]) + 1)
+    starts[nl++] = uint8_t(i);
+  starts[nl] = uint8_t(len - 1);
+  for (int k = 0; k <= nl; ++k) {
+    int labels = nl - k;
+    if (labels > ix.max_labels) continue;
+    if (labels < 64 && !(ix.label_counts >> labels & 1)) continue;
+    const uint8_t* s = lower + starts[k];
+    __builtin_prefetch(&ix.slots[name_hash(s, len - starts[k]) & ix.mask]);
+  }
+}
+
 const Zone* ZoneSet::find_many(const uint8_t* lower, size_t len) const noexcept {
   const Index& ix = *index_;
   // Label start offsets of the name, so that suffixes are tried longest first.
