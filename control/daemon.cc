@@ -23,6 +23,8 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop = true; }
+volatile std::sig_atomic_t g_reload = false;
+void on_hup(int) { g_reload = true; }
 
 // Who a client is, as the journal records it: its certificate name, or the
 // user behind the unix socket.
@@ -89,7 +91,9 @@ int serve_main(const std::string& fleet_path, const std::string& state_dir,
     server_tls =
         std::make_shared<proto::TlsContext>(proto::TlsContext::Role::Server, *fleet.tls_files);
   }
-  Controller ctl({fleet, state_dir, adopt});
+  Controller::Options copt{fleet, state_dir, adopt};
+  copt.fleet_file = fleet_path;
+  Controller ctl(std::move(copt));
   auto handler = [&ctl, &fleet](const std::string& frame, const proto::Peer& peer) {
     return handle_frame(ctl, fleet, frame, peer);
   };
@@ -110,13 +114,23 @@ int serve_main(const std::string& fleet_path, const std::string& state_dir,
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGHUP, on_hup);  // as `edgectl fleet reload`
   server.start();
   if (tls_server) tls_server->start();
   std::cerr << "edgectl serve: " << fleet.nodes.size() << " node(s), state in " << state_dir
             << ", listening on " << socket
             << (tls_server ? " and " + tls_server->path() + " (mutual TLS)" : std::string())
             << std::endl;
-  while (!g_stop) ::usleep(200'000);
+  while (!g_stop) {
+    ::usleep(200'000);
+    if (g_reload) {
+      g_reload = false;
+      json r = ctl.handle({{"cmd", "fleet_reload"}, {"by", "SIGHUP"}});
+      if (!r.value("ok", false))
+        std::cerr << "edgectl serve: SIGHUP: fleet reload refused (" << r.value("code", "")
+                  << "): " << r.value("error", "") << std::endl;
+    }
+  }
   std::cerr << "edgectl serve: stopping" << std::endl;
   if (tls_server) tls_server->stop();
   server.stop();
@@ -475,6 +489,30 @@ int cli_history(const DaemonAddress& server, bool as_json) {
       std::cout << "rejected push (journal #" << e.value("seq", 0) << "): " << x.value("rule", "")
                 << ": " << x.value("message", "") << "\n";
   std::cout << "committed: " << r.value("committed", "") << "\n";
+  return 0;
+}
+
+int cli_fleet_reload(const DaemonAddress& server, bool as_json) {
+  Daemon d(server);
+  json r = d.call({{"cmd", "fleet_reload"}});
+  if (as_json) {
+    r.erase("v");
+    r.erase("id");
+    std::cout << r.dump() << "\n";
+    return r.value("ok", false) ? 0 : 1;
+  }
+  if (!r.value("ok", false)) {
+    std::cerr << "edgectl: fleet reload refused (" << r.value("code", "")
+              << "): " << r.value("error", "") << "\n";
+    return 1;
+  }
+  auto list = [](const json& a) {
+    std::string s;
+    for (const auto& x : a) s += (s.empty() ? "" : ", ") + x.get<std::string>();
+    return s.empty() ? std::string("none") : s;
+  };
+  std::cout << "fleet reloaded: " << r.value("nodes", 0) << " node(s); added " << list(r["added"])
+            << "; removed " << list(r["removed"]) << "; changed " << list(r["changed"]) << "\n";
   return 0;
 }
 

@@ -48,5 +48,7 @@ int cli_status(const DaemonAddress& server, bool json);
 int cli_rollout(const DaemonAddress& server, const std::string& action, bool json);
 int cli_rollback(const DaemonAddress& server, const std::string& version, bool wait, bool json);
 int cli_history(const DaemonAddress& server, bool json);
+// edgectl fleet reload: serve reads its fleet file again (as SIGHUP does).
+int cli_fleet_reload(const DaemonAddress& server, bool json);
 
 }  // namespace edgedns::ctl

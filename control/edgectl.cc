@@ -291,6 +291,14 @@ int main(int argc, char** argv) {
   server_opts(history);
   history->add_flag("--json", as_json, "machine-readable output");
 
+  auto* fleet_cmd = app.add_subcommand("fleet", "the fleet file edgectl serve runs with");
+  auto* fleet_reload =
+      fleet_cmd->add_subcommand("reload", "read the fleet file again: add and remove nodes")
+          ->require_subcommand(0);
+  fleet_cmd->require_subcommand(1);
+  server_opts(fleet_reload);
+  fleet_reload->add_flag("--json", as_json, "machine-readable output");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*check) return cmd_check_zone(origin, files);
@@ -303,7 +311,7 @@ int main(int argc, char** argv) {
       if (*node_rollback) return ctl::node_rollback(addr, node_to, as_json);
     }
     if (*serve) return ctl::serve_main(fleet, state_dir, daemon_socket, adopt, serve_listen);
-    if (*push || *remove_zone || *status || *rollout || *rollback || *history) {
+    if (*push || *remove_zone || *status || *rollout || *rollback || *history || *fleet_reload) {
       if (!daemon_server.empty() && daemon_server.rfind("tls://", 0) != 0)
         throw std::runtime_error("--server " + daemon_server + ": expected tls://HOST:PORT");
       auto server = ctl::node_address(daemon_server.empty() ? daemon_socket : daemon_server,
@@ -317,6 +325,7 @@ int main(int argc, char** argv) {
       if (*rollout) return ctl::cli_rollout(server, action, as_json);
       if (*rollback) return ctl::cli_rollback(server, rb_version, rb_wait, as_json);
       if (*history) return ctl::cli_history(server, as_json);
+      if (*fleet_reload) return ctl::cli_fleet_reload(server, as_json);
     }
   } catch (const std::exception& e) {
     std::cerr << "edgectl: " << e.what() << "\n";

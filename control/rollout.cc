@@ -28,7 +28,10 @@ json error(const std::string& code, const std::string& msg) {
 }  // namespace
 
 Controller::Controller(Options o)
-    : opt_(std::move(o)), lock_(opt_.state_dir), store_(opt_.state_dir) {
+    : opt_(std::move(o)),
+      lock_(opt_.state_dir),
+      store_(opt_.state_dir),
+      fleet_(std::make_shared<const Fleet>(opt_.fleet)) {
   journal_ = std::make_unique<Journal>(opt_.state_dir + "/journal.jsonl");
   if (journal_->truncated_bytes())
     log_line("journal: cut a torn last record (" + std::to_string(journal_->truncated_bytes()) +
@@ -92,7 +95,8 @@ void Controller::adopt_baseline() {
     return;
   }
   std::map<std::string, std::string> committed;
-  for (const auto& n : opt_.fleet.nodes) {
+  const auto fleet_now = fleet_snapshot();
+  for (const auto& n : fleet_now->nodes) {
     try {
       committed[n.name] = NodeClient(n.name, n.address()).hello().committed;
     } catch (const NodeError& e) {
@@ -106,7 +110,8 @@ bool Controller::learn_baseline(const std::map<std::string, std::string>& commit
   // Only a version every node of the fleet has committed is the fleet's: a
   // node not asked, or one on another version, leaves it unknown.
   std::set<std::string> seen;
-  for (const auto& n : opt_.fleet.nodes) {
+  const auto fleet_now = fleet_snapshot();
+  for (const auto& n : fleet_now->nodes) {
     auto it = committed.find(n.name);
     seen.insert(it == committed.end() ? std::string() : it->second);
   }
@@ -151,7 +156,7 @@ bool Controller::idle() {
 }
 
 json Controller::rollout_json(const Rollout& r) const {
-  return ctl::rollout_json(r, opt_.fleet.nodes.size());
+  return ctl::rollout_json(r, fleet_snapshot()->nodes.size());
 }
 
 json Controller::handle(const json& req) {
@@ -164,6 +169,7 @@ json Controller::handle(const json& req) {
       return cmd_control(cmd, req.value("by", ""));
     if (cmd == "rollback") return cmd_rollback(req);
     if (cmd == "history") return cmd_history();
+    if (cmd == "fleet_reload") return cmd_fleet_reload(req);
     return error("bad_request", "unknown command '" + cmd + "'");
   } catch (const ConfigError& e) {
     return error("bad_request", e.what());
@@ -216,7 +222,8 @@ json Controller::cmd_push(const json& req) {
   // they have committed is the rollback target when none is known yet.
   std::map<std::string, std::vector<int>> lcores;
   std::map<std::string, std::string> node_committed;
-  for (const auto& n : opt_.fleet.nodes) {
+  const auto fleet_now = fleet_snapshot();
+  for (const auto& n : fleet_now->nodes) {
     NodeClient c(n.name, n.address());
     try {
       Hello h = c.hello();
@@ -317,7 +324,7 @@ json Controller::cmd_push(const json& req) {
     if (auto b = st_.bad.find(vi.id); b != st_.bad.end()) bad_reason = b->second;
   }
   if (bad_reason) return reject({{"known-bad", vi.id + " was rolled back before: " + *bad_reason}});
-  auto stages = resolve_stages(pol, opt_.fleet, lcores, bake);
+  auto stages = resolve_stages(pol, *fleet_snapshot(), lcores, bake);
   std::vector<std::string> untouched;
   for (const auto& d : rep.diffs)
     untouched.insert(untouched.end(), d.untouched_names.begin(), d.untouched_names.end());
@@ -361,6 +368,62 @@ json Controller::cmd_push(const json& req) {
           {"notes", notes}};
 }
 
+std::shared_ptr<const Fleet> Controller::fleet_snapshot() const {
+  std::lock_guard lk(fleet_mu_);
+  return fleet_;
+}
+
+json Controller::cmd_fleet_reload(const json& req) {
+  const std::string by = req.value("by", "");
+  if (opt_.fleet_file.empty())
+    return error("bad_request", "this edgectl serve has no fleet file to read again");
+  // No push is being validated against the old fleet meanwhile, and none
+  // is in flight: a stage resolved over one fleet never runs on another.
+  std::lock_guard pl(push_mu_);
+  {
+    std::lock_guard lk(mu_);
+    if (!st_.idle())
+      return error("busy",
+                   "fleet file not reloaded: a rollout or rollback is in progress; reload when it "
+                   "has ended (the fleet is unchanged)");
+  }
+  Fleet next;
+  try {
+    next = load_fleet(opt_.fleet_file);
+  } catch (const std::exception& e) {
+    return error("bad_fleet", std::string(e.what()) + " (the fleet is unchanged)");
+  }
+  auto now = fleet_snapshot();
+  json added = json::array(), removed = json::array(), changed = json::array();
+  for (const auto& n : next.nodes) {
+    const FleetNode* o = now->find(n.name);
+    if (!o) added.push_back(n.name);
+    else if (o->control != n.control || o->server_name != n.server_name || o->probe != n.probe ||
+             o->wave != n.wave)
+      changed.push_back(n.name);
+  }
+  for (const auto& n : now->nodes)
+    if (!next.find(n.name)) removed.push_back(n.name);
+  const size_t count = next.nodes.size();
+  {
+    std::lock_guard lk(fleet_mu_);
+    fleet_ = std::make_shared<const Fleet>(std::move(next));
+  }
+  ++fleet_gen_;
+  auto names = [](const json& a) {
+    std::string s;
+    for (const auto& x : a) s += (s.empty() ? "" : ", ") + x.get<std::string>();
+    return s.empty() ? std::string("none") : s;
+  };
+  log_line("fleet file " + opt_.fleet_file + " reloaded" + (by.empty() ? "" : " by " + by) + ": " +
+           std::to_string(count) + " node(s); added " + names(added) + "; removed " +
+           names(removed) + "; changed " + names(changed));
+  // The reconciler's next pass (within reconcile_interval_s) brings added
+  // nodes to the committed version.
+  return {
+      {"ok", true}, {"nodes", count}, {"added", added}, {"removed", removed}, {"changed", changed}};
+}
+
 json Controller::cmd_status() {
   json out = {{"ok", true}};
   std::string target;
@@ -379,7 +442,8 @@ json Controller::cmd_status() {
   // serving and committing the committed version everywhere is pending (the
   // engine keeps repairing it).
   json nodes = json::array(), pending = json::array();
-  for (const auto& n : opt_.fleet.nodes) {
+  const auto fleet_now = fleet_snapshot();
+  for (const auto& n : fleet_now->nodes) {
     NodeClient c(n.name, n.address(), std::chrono::milliseconds(2000));
     json e = {{"name", n.name}, {"wave", n.wave}, {"control", n.control}, {"probe", n.probe}};
     std::string why;
@@ -501,7 +565,8 @@ json Controller::cmd_rollback(const json& req) {
   }
   if (!store_.has(to)) {
     bool held_everywhere = true;
-    for (const auto& n : opt_.fleet.nodes) {
+    const auto fleet_now = fleet_snapshot();
+    for (const auto& n : fleet_now->nodes) {
       try {
         held_everywhere &= NodeClient(n.name, n.address()).status().holds(to);
       } catch (const NodeError&) {

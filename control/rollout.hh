@@ -45,6 +45,9 @@ class Controller {
     // version and repairs drift (a node back from the dead on a bad LKG,
     // one a rollback could not reach).
     double reconcile_interval_s = 1.0;
+    // The fleet file `fleet` came from: what fleet_reload reads again
+    // (empty: no reload).
+    std::string fleet_file;
   };
   explicit Controller(Options o);
   ~Controller();
@@ -82,6 +85,10 @@ class Controller {
   nlohmann::json cmd_rollback(const nlohmann::json& req);
   nlohmann::json abort_rollout(uint64_t id, const std::string& why, const std::string& by);
   nlohmann::json cmd_history();
+  nlohmann::json cmd_fleet_reload(const nlohmann::json& req);
+  // The fleet now: a reload swaps it, so each operation keeps the snapshot
+  // it started with (nodes added or removed mid-operation do not move under it).
+  std::shared_ptr<const Fleet> fleet_snapshot() const;
 
   // The engine thread (rollout_engine.cc).
   using CounterBase = std::map<std::string, std::map<int, std::map<std::string, Counters>>>;
@@ -158,6 +165,10 @@ class Controller {
   std::map<std::string, Backoff> backoff_;  // reconcile retries per node (engine thread)
   std::thread thread_;
   std::map<std::string, std::unique_ptr<NodeClient>> clients_;  // engine thread only
+  uint64_t clients_fleet_gen_ = 0;                              // engine thread only
+  mutable std::mutex fleet_mu_;
+  std::shared_ptr<const Fleet> fleet_;  // under fleet_mu_
+  std::atomic<uint64_t> fleet_gen_{0};  // bumped by each reload
   Counters reference_;  // control rates of the last stage that had control lcores (engine thread)
 };
 

@@ -42,9 +42,15 @@ std::string join(const std::vector<std::string>& v) {
 }  // namespace
 
 NodeClient& Controller::client(const std::string& node) {
+  // After a fleet reload a node's address may have changed: connect anew.
+  if (const uint64_t g = fleet_gen_.load(); g != clients_fleet_gen_) {
+    clients_.clear();
+    clients_fleet_gen_ = g;
+  }
   auto& c = clients_[node];
   if (!c) {
-    const FleetNode* fn = opt_.fleet.find(node);
+    const auto fleet_now = fleet_snapshot();
+    const FleetNode* fn = fleet_now->find(node);
     // A rollout journaled with a node the fleet file no longer lists: a
     // refusal (the stage fails), not a crash.
     if (!fn) {
@@ -163,7 +169,8 @@ void Controller::reconcile() {
   }
   if (target.empty()) {
     std::map<std::string, std::string> committed;
-    for (const auto& n : opt_.fleet.nodes) {
+    const auto fleet_now = fleet_snapshot();
+    for (const auto& n : fleet_now->nodes) {
       try {
         committed[n.name] = client(n.name).hello().committed;
       } catch (const NodeError&) {
@@ -174,7 +181,8 @@ void Controller::reconcile() {
     target = st_.committed;
   }
   auto now = Clock::now();
-  for (const auto& n : opt_.fleet.nodes) {
+  const auto fleet_now = fleet_snapshot();
+  for (const auto& n : fleet_now->nodes) {
     if (stopping_) return;
     {
       std::lock_guard lk(mu_);
@@ -378,7 +386,8 @@ void Controller::finish_rollback() {
 }
 
 void Controller::rollback_all(const std::string& to, std::vector<std::string>& pending) {
-  for (const auto& n : opt_.fleet.nodes) {
+  const auto fleet_now = fleet_snapshot();
+  for (const auto& n : fleet_now->nodes) {
     try {
       if (to.empty())
         throw NodeError(n.name, n.control, "unknown_version",
@@ -406,7 +415,8 @@ bool Controller::commit_all(std::string& reason) {
     pol = st_.active->policy();
   }
   std::set<std::string> left;
-  for (const auto& n : opt_.fleet.nodes) left.insert(n.name);
+  const auto fleet_now = fleet_snapshot();
+  for (const auto& n : fleet_now->nodes) left.insert(n.name);
   while (!left.empty()) {
     for (auto it = left.begin(); it != left.end();) {
       // Checked before every node: an abort stops the commit where it is
@@ -526,7 +536,8 @@ bool Controller::stage_probes(const Rollout& r, const Policy& pol, std::vector<P
 Controller::CounterBase Controller::counter_base() {
   // Rates are judged on what happened during this stage, from these counters on.
   CounterBase base;
-  for (const auto& n : opt_.fleet.nodes) {
+  const auto fleet_now = fleet_snapshot();
+  for (const auto& n : fleet_now->nodes) {
     try {
       for (const auto& l : client(n.name).status().lcores) base[n.name][l.id] = l.counters;
     } catch (const NodeError&) {
@@ -600,7 +611,8 @@ bool Controller::bake_stage(const Rollout& r, const ResolvedStage& st, const Pol
 StageEvidence Controller::observe_nodes(const Rollout& r, const ResolvedStage& st,
                                         const Policy& pol, const CounterBase& base) {
   StageEvidence ev;
-  for (const auto& n : opt_.fleet.nodes) {
+  const auto fleet_now = fleet_snapshot();
+  for (const auto& n : fleet_now->nodes) {
     try {
       NodeClient& c = client(n.name);
       if (!c.health().lcores_alive) {
@@ -655,7 +667,8 @@ StageEvidence Controller::observe_nodes(const Rollout& r, const ResolvedStage& s
 void Controller::probe_targets(const Rollout& r, const ResolvedStage& st, const Policy& pol,
                                const std::vector<Probe>& probes, StageEvidence& ev) {
   for (const auto& t : st.targets) {
-    const FleetNode* fn = opt_.fleet.find(t.node);
+    const auto fleet_now = fleet_snapshot();
+    const FleetNode* fn = fleet_now->find(t.node);
     bool down = std::any_of(ev.down.begin(), ev.down.end(),
                             [&](const auto& d) { return d.first == t.node; });
     // A node we wait for cannot answer; probing it would turn waiting into a rollback.

@@ -966,3 +966,66 @@ health: {interval_s: 0.05, min_queries: 0, probe_timeout_s: 0.5}
   EXPECT_NE(last.value("error", "").find("no zone"), std::string::npos) << last.dump();
   for (auto& n : nodes_) EXPECT_EQ(n->committed(), only_other);
 }
+
+// edgectl fleet reload (and SIGHUP): nodes added to the fleet file join
+// (the reconciler brings them to the committed version), removed ones are
+// no longer asked; a broken file or a rollout in flight changes nothing.
+TEST_F(RolloutTest, FleetReloadAddsAndRemovesNodes) {
+  make_fleet(2);
+  // A third node that serves something else: it must be brought over.
+  nodes_.push_back(std::make_unique<test::FakeNode>(
+      "edge-3", dir_ + "/edge-3.sock", std::vector<int>{0, 1},
+      std::vector<test::FakeNode::ZoneText>{{"example.com.zone", zone(7, "192.0.2.99")}}));
+  nodes_.back()->start();
+  auto yaml = [&](int n) {
+    std::string y = "nodes:\n";
+    for (int i = 1; i <= n; ++i)
+      y += "  - {name: edge-" + std::to_string(i) + ", control: " + dir_ + "/edge-" +
+           std::to_string(i) + ".sock, probe: '', wave: " + std::to_string(i) + "}\n";
+    return y;
+  };
+  const std::string file = dir_ + "/fleet.yaml";
+  std::ofstream(file) << yaml(2);
+  std::ofstream(dir_ + "/base.zone") << zone(1);
+  Controller::Options o{parse_fleet(yaml(2), file), dir_ + "/state", {dir_ + "/base.zone"}};
+  o.fleet_file = file;
+  o.reconcile_interval_s = 0.1;
+  ctl_ = std::make_unique<Controller>(o);
+  ctl_->start();
+  EXPECT_EQ(ctl_->handle({{"cmd", "status"}})["nodes"].size(), 2u);
+
+  std::ofstream(file) << yaml(3);
+  json r = ctl_->handle({{"cmd", "fleet_reload"}, {"by", "tester"}});
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  EXPECT_EQ(r["added"], json::array({"edge-3"}));
+  EXPECT_EQ(r["nodes"], 3);
+  EXPECT_TRUE(eventually([&] { return nodes_[2]->committed() == prev_; }))
+      << "edge-3 was not brought to the committed version";
+  EXPECT_EQ(ctl_->handle({{"cmd", "status"}})["nodes"].size(), 3u);
+
+  // A broken file: refused with the file named, the fleet unchanged.
+  std::ofstream(file) << "nodes:\n  - {name: edge-1\n";
+  r = ctl_->handle({{"cmd", "fleet_reload"}});
+  EXPECT_EQ(r["code"], "bad_fleet") << r.dump();
+  EXPECT_NE(r.value("error", "").find("fleet.yaml"), std::string::npos) << r.dump();
+  EXPECT_EQ(ctl_->handle({{"cmd", "status"}})["nodes"].size(), 3u);
+
+  // Not while a rollout runs.
+  policy_ =
+      "stages:\n  - {scope: node, bake_s: 5}\n  - {scope: all, bake_s: 0}\nhealth: {interval_s: "
+      "0.05, min_queries: 0}\n";
+  json p = push(zone(2, "192.0.2.81"));
+  ASSERT_TRUE(p.value("ok", false)) << p.dump();
+  std::ofstream(file) << yaml(1);
+  r = ctl_->handle({{"cmd", "fleet_reload"}});
+  EXPECT_EQ(r["code"], "busy") << r.dump();
+  ctl_->handle({{"cmd", "abort"}});
+  wait_done(p["rollout"]);
+
+  r = ctl_->handle({{"cmd", "fleet_reload"}});
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  EXPECT_EQ(r["removed"], json::array({"edge-2", "edge-3"}));
+  json st = ctl_->handle({{"cmd", "status"}});
+  ASSERT_EQ(st["nodes"].size(), 1u);
+  EXPECT_EQ(st["nodes"][0]["name"], "edge-1");
+}

@@ -50,7 +50,8 @@ pass "serve listens: $SERVER"
 as() {  # as CERT-DIR NAME edgectl-subcommand args...: the CLI over TLS with that certificate
   local dir=$1 name=$2 sub=$3
   shift 3
-  timeout 120 "$EDGECTL" "$sub" --server "$SERVER" --tls-cert "$dir/$name.crt" --tls-key "$dir/$name.key" \
+  # shellcheck disable=SC2086  # sub may be two words (fleet reload)
+  timeout 120 "$EDGECTL" $sub --server "$SERVER" --tls-cert "$dir/$name.crt" --tls-key "$dir/$name.key" \
     --tls-ca "$PKI/ca.crt" --server-name edgectl "$@"
 }
 local_status() { "$EDGECTL" status --socket "$CTL_SOCK" --json; }
@@ -124,5 +125,36 @@ wait_for 10 "the serve log naming the foreign CA" grep -q "not signed by the con
   pass "serve log: $(grep -m1 'not signed' "$TMP/serve.log" | cut -c1-160)"
 [ "$(journal_has rollout_start)" = 2 ] && pass "only the two operator pushes started rollouts" ||
   fail "$(journal_has rollout_start) rollouts started, want 2"
+
+# Fleet reload: a reader may not; SIGHUP and an operator's `edgectl fleet
+# reload` add and remove nodes without a restart.
+start_fake_node 3 "$TMP/v1.zone"
+cat >>"$TMP/fleet.yaml" <<EOF
+  - {name: edge-3, control: $TMP/edge-3.sock, probe: "$(fake_probe 3)", wave: 3}
+EOF
+if out=$(as "$PKI" grafana "fleet reload" 2>&1); then fail "reader: fleet reload succeeded: $out"; else
+  grep -q "may only read" <<<"$out" && pass "reader: fleet reload refused" || fail "reader fleet reload: $out"
+fi
+[ "$(local_status | jget 'len(r["nodes"])')" = 2 ] && pass "still 2 nodes" || fail "the refused reload changed the fleet"
+kill -HUP "$SERVE_PID"
+wait_for 10 "serve to reload on SIGHUP" grep -q "reloaded by SIGHUP: 3 node(s); added edge-3" "$TMP/serve.log" &&
+  pass "SIGHUP: $(grep -m1 'reloaded by SIGHUP' "$TMP/serve.log" | sed "s|$TMP/|\$TMP/|")" ||
+  fail "no reload on SIGHUP: $(tail -3 "$TMP/serve.log")"
+V_NOW=$(local_status | jget 'r["committed"]')
+edge3_committed() { local_status | jget '([n["committed"] for n in r["nodes"] if n["name"] == "edge-3"] + [""])[0]'; }
+edge3_on_committed() { [ "$(edge3_committed)" = "$V_NOW" ]; }
+wait_for 20 "edge-3 on the committed version" edge3_on_committed &&
+  pass "edge-3 joined and was brought to the committed version" || fail "edge-3: $(local_status)"
+sed -i '/name: edge-2,/d' "$TMP/fleet.yaml"
+out=$(as "$PKI" alice "fleet reload" 2>&1) && grep -q "removed edge-2" <<<"$out" && pass "operator: $out" ||
+  fail "operator fleet reload: $out"
+[ "$(local_status | jget '" ".join(n["name"] for n in r["nodes"])')" = "edge-1 edge-3" ] &&
+  pass "status lists edge-1 and edge-3" || fail "status after reload: $(local_status)"
+echo "nodes: [" >>"$TMP/fleet.yaml"
+if out=$("$EDGECTL" fleet reload --socket "$CTL_SOCK" 2>&1); then fail "a broken fleet file was accepted"; else
+  grep -q "fleet.yaml" <<<"$out" && pass "broken fleet file refused: $(cut -c1-160 <<<"$out" | sed "s|$TMP/|\$TMP/|")" ||
+    fail "broken fleet file: $out"
+fi
+[ "$(local_status | jget 'len(r["nodes"])')" = 2 ] && pass "the fleet is unchanged" || fail "a broken file changed the fleet"
 
 fake_fleet_summary control_roles
