@@ -464,6 +464,11 @@ json Controller::cmd_status() {
       e["error"] = err.what();
       why = std::string("unreachable: ") + err.what();
     }
+    if (why.empty()) {
+      std::lock_guard lk(mu_);
+      if (auto d = drift_.find(n.name); d != drift_.end() && d->second.rfind(kUnverified, 0) == 0)
+        why = d->second;  // on the version, not yet in service
+    }
     if (idle && !target.empty()) {
       e["in_sync"] = why.empty();
       if (!why.empty()) {

@@ -157,6 +157,11 @@ class Controller {
   // Last reconcile pass, per node: "" when on the committed version, else
   // why not (guarded by mu_). What status reports as pending.
   std::map<std::string, std::string> drift_;
+  // drift_ of a node that serves the committed version but has not answered
+  // probes as that version does (repaired, or joining empty).
+  static constexpr const char* kUnverified = "serves the committed version, but probes fail: ";
+  // "" when fn answers as `version` does offline (or has no probe address).
+  std::string verify_answers(const FleetNode& fn, const std::string& version);
   bool reconciled_ = false;  // a pass has completed since the last change (mu_)
   struct Backoff {
     std::chrono::steady_clock::time_point next{};

@@ -197,16 +197,31 @@ void Controller::reconcile() {
     try {
       NodeClient& c = client(n.name);
       NodeStatus s = c.status();
-      if (!off_version(s, target)) {
+      bool unverified;
+      {
+        std::lock_guard lk(mu_);
+        unverified = drift_[n.name].rfind(kUnverified, 0) == 0;
+      }
+      if (!off_version(s, target) && !unverified) {
         note_sync(n.name, true, "");
         bo = {};
         continue;
       }
-      note_sync(n.name, false, "off the committed version: repairing");
-      journal({{"ev", ev(Event::Converge)}, {"node", n.name}, {"version", target}});
-      ensure_held(c, target);
-      c.publish(target);
-      c.commit(target);
+      if (off_version(s, target)) {
+        note_sync(n.name, false, "off the committed version: repairing");
+        journal({{"ev", ev(Event::Converge)}, {"node", n.name}, {"version", target}});
+        ensure_held(c, target);
+        c.publish(target);
+        c.commit(target);
+      }
+      // A node brought over (an empty machine joining, one back on an old
+      // disk) is in service once its answers are those of the version, not
+      // when its agent says it serves it.
+      std::string bad = verify_answers(n, target);
+      if (!bad.empty()) {
+        note_sync(n.name, false, kUnverified + bad);
+        continue;
+      }
       note_sync(n.name, true, "");
       bo = {};
     } catch (const std::exception& e) {
@@ -696,6 +711,28 @@ std::string Controller::probe_node(const FleetNode& fn, const ProbeScope& scope,
   }
   ev.probe_notes.push_back(tally.note(scope));
   return "";
+}
+
+std::string Controller::verify_answers(const FleetNode& fn, const std::string& version) {
+  if (fn.probe.empty() || !store_.has(version)) return "";  // nothing to ask: as before probes
+  auto zones = store_.load(version);
+  // The apex of a few zones, spread over the set (a hosting set of 100,000
+  // is sampled, not walked), each answered as the version answers offline.
+  constexpr size_t kZones = 4;
+  std::vector<std::string> apexes;
+  const size_t step = std::max<size_t>(1, zones->size() / kZones);
+  for (size_t i = 0; i < zones->size() && apexes.size() < kZones; i += step)
+    apexes.push_back((*zones)[i].apex());
+  std::vector<Probe> probes = auto_probes(*zones, apexes, apexes.size());
+  if (probes.empty()) return "";
+  Policy pol = default_policy();
+  ProbeScope scope{fn.name, version, version, {}, 1};
+  StageEvidence ev;
+  std::string failure = probe_node(fn, scope, pol, probes, ev);
+  if (failure.empty())
+    log_line("node " + fn.name + ": " + std::to_string(ev.probes_ok) + " probe answer(s) of " +
+             short_version(version) + " as expected");
+  return failure;
 }
 
 bool Controller::node_went_down(const std::string& node, StageEvidence& ev) {

@@ -121,7 +121,7 @@ void FakeNode::udp_loop() {
     {
       std::lock_guard lk(mu_);
       int lcore = lcores_[h % lcores_.size()];
-      zs = versions_[served_[lcore]].zoneset;
+      zs = versions_[answer_from_.empty() ? served_[lcore] : answer_from_].zoneset;
       std::set<std::string> distinct;
       for (const auto& [l, v] : served_) distinct.insert(v);
       answers_.push_back({lcore, served_[lcore], distinct.size() > 1});
@@ -252,6 +252,11 @@ void FakeNode::delay_command(const std::string& cmd, int ms) {
   if (ms > 0) delays_[cmd] = ms;
   else delays_.erase(cmd);
 }
+void FakeNode::answer_from(const std::string& version) {
+  std::lock_guard lk(mu_);
+  answer_from_ = version;
+}
+
 void FakeNode::answer_nsid(bool on) {
   std::lock_guard lk(mu_);
   nsid_ = on;

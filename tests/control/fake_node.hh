@@ -48,6 +48,9 @@ class FakeNode {
   void delay_command(const std::string& cmd, int ms);
   // false: answer without NSID, as a node from before NSID did.
   void answer_nsid(bool on);
+  // Answer DNS from this held version whatever the lcores serve (a node
+  // whose agent and answers disagree); "" answers as served again.
+  void answer_from(const std::string& version);
   // Every UDP answer: the lcore RSS chose, the version it served, and whether
   // the lcores served more than one version then (a canary stage).
   struct UdpAnswer {
@@ -94,6 +97,7 @@ class FakeNode {
   std::atomic<bool> running_{false};
   std::thread udp_thread_;
   bool nsid_ = true;
+  std::string answer_from_;
   std::vector<UdpAnswer> answers_;
   // The node agent's own server (proto/): the fake differs from a node in
   // what it answers, not in how it speaks.

@@ -1029,3 +1029,41 @@ TEST_F(RolloutTest, FleetReloadAddsAndRemovesNodes) {
   ASSERT_EQ(st["nodes"].size(), 1u);
   EXPECT_EQ(st["nodes"][0]["name"], "edge-1");
 }
+
+// A node the reconciler brings back to the committed version is in service
+// only once its answers are that version's: one whose agent says so while
+// its answers are another version's stays pending, named, until they match.
+TEST_F(RolloutTest, ARepairedNodeCountsOnlyOnceItsAnswersMatch) {
+  make_fleet(2, /*udp=*/true);
+  policy_ =
+      "stages:\n  - {scope: all, bake_s: 0}\nhealth: {interval_s: 0.05, min_queries: 0, "
+      "probe_timeout_s: 0.5}\n";
+  std::ofstream(dir_ + "/base.zone") << zone(1);
+  Controller::Options o{fleet_, dir_ + "/state", {dir_ + "/base.zone"}};
+  o.reconcile_interval_s = 0.1;
+  ctl_ = std::make_unique<Controller>(o);
+  ctl_->start();
+  const std::string next = version_of(zone(2, "192.0.2.81"));
+  json r = push(zone(2, "192.0.2.81"));
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  ASSERT_EQ(wait_done(r["rollout"])["state"], "committed");
+
+  nodes_[1]->answer_from(prev_);  // edge-2 will answer from the old version
+  NodeClient("edge-2", NodeAddress{dir_ + "/edge-2.sock", "", nullptr}).rollback(prev_);
+  auto pending_reason = [&] {
+    json st = ctl_->handle({{"cmd", "status"}});
+    for (const auto& p : st["pending"])
+      if (p["node"] == "edge-2") return p.value("reason", "");
+    return std::string();
+  };
+  EXPECT_TRUE(eventually([&] {
+    return pending_reason().find("serves the committed version, but probes fail") !=
+           std::string::npos;
+  })) << pending_reason();
+  EXPECT_EQ(nodes_[1]->committed(), next);  // repaired as far as its agent goes
+
+  nodes_[1]->answer_from("");
+  EXPECT_TRUE(eventually([&] { return pending_reason().empty(); })) << pending_reason();
+  json st = ctl_->handle({{"cmd", "status"}});
+  EXPECT_TRUE(st["nodes"][1].value("in_sync", false)) << st.dump();
+}
