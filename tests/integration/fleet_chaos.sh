@@ -9,8 +9,10 @@
 #   - kill -9 of a node, restarted after a while with the same --state-dir
 #     and no --zone (as a supervisor would); kill -9 of edgectl serve,
 #     restarted on the same state dir;
-#   - control traffic to a node delayed or blackholed for a while: the fleet
-#     file points serve at a proxy per node (lib/fleet_chaos.py proxy);
+#   - control traffic to a node delayed or dropped for a while, in the
+#     node's namespace: serve reaches each node over TCP + mutual TLS through
+#     a proxy running in that namespace (lib/fleet_chaos.py proxy), which
+#     delays what it relays or installs an nftables drop rule there;
 #   - a node stopped (SIGSTOP) for a short time, then continued;
 #   - concurrent operator pause, resume, abort, rollback and push.
 # After each schedule, once every process is back up and the control plane
@@ -36,9 +38,17 @@
 # random, printed first), CHAOS_SCHEDULES (50), CHAOS_BUDGET_S (330: no new
 # schedule starts after that many seconds), CHAOS_FINDINGS. Needs root.
 set -uo pipefail
-# The proxies that delay and blackhole control traffic relay unix sockets.
-FLEET_CONTROL=unix
+FLEET_CONTROL=tls
 . "$(dirname "$0")/lib/fleet_common.sh"
+# Each agent listens on its namespace's loopback (the proxy in front of it
+# takes the management address) and on a unix socket, which only the
+# invariant checker uses: the control plane reaches nodes over TCP alone.
+AGENT_PORT=8854
+node_control_args() {
+  local n=$1
+  echo "--control $(node_sock "$n") --control-listen 127.0.0.1:$AGENT_PORT"
+  echo "--tls-cert $PKI/edge-$n.crt --tls-key $PKI/edge-$n.key --tls-ca $PKI/ca.crt --control-allow edgectl"
+}
 
 SEED=${CHAOS_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 NSCHED=${CHAOS_SCHEDULES:-50}
@@ -49,14 +59,20 @@ FINDINGS=${CHAOS_FINDINGS:-}
 CHAOS="$FLEET_LIB/fleet_chaos.py"
 log "fleet_chaos: seed $SEED, $NSCHED schedule(s) (replay: CHAOS_SEED=$SEED CHAOS_SCHEDULES=$NSCHED)"
 
-PROXY_CTL=$TMP/proxy.ctl
-proxy_sock() { echo "$TMP/p$1.sock"; }
-PROXIED=() AGENTS=()  # the proxy's NAME=LISTEN=UPSTREAM; the checker's NAME=AGENT_SOCKET
-for n in "${NODES[@]}"; do
-  PROXIED+=("$n=$(proxy_sock "$n")=$(node_sock "$n")")
-  AGENTS+=("edge-$n=$(node_sock "$n")")
-done
-fault() { "$PY" "$CHAOS" fault "$PROXY_CTL" "$@"; }
+proxy_ctl() { echo "$TMP/proxy$1.ctl"; }
+AGENTS=()  # the checker's NAME=AGENT_SOCKET
+for n in "${NODES[@]}"; do AGENTS+=("edge-$n=$(node_sock "$n")"); done
+# fault delay|blackhole N ARGS... / fault clear: to node N's proxy (clear: every proxy).
+fault() {
+  local kind=$1 n rc=0
+  shift
+  if [ "$kind" = clear ]; then
+    for n in "${NODES[@]}"; do "$PY" "$CHAOS" fault "$(proxy_ctl "$n")" clear || rc=1; done
+    return $rc
+  fi
+  n=$1
+  "$PY" "$CHAOS" fault "$(proxy_ctl "$n")" "$kind" "$@"
+}
 # proc_alive PID: running (a zombie, which kill -0 accepts, is not).
 proc_alive() {
   local st
@@ -67,21 +83,15 @@ rel() {  # seconds since the schedule began, "S.mmm"
   local d=$((($(now_us) - T0) / 1000))
   printf '%d.%03d' $((d / 1000)) $((d % 1000))
 }
-# The fleet file points serve at the proxies, not at the agents.
-write_chaos_fleet() {
-  local n
-  echo "nodes:" >"$FLEET_FILE"
-  for n in "${NODES[@]}"; do
-    printf '  - name: edge-%s\n    control: %s\n    probe: %s\n    wave: %s\n' \
-      "$n" "$(proxy_sock "$n")" "$(node_addr "$n")" "$n" >>"$FLEET_FILE"
-  done
-}
+# The fleet file as every fleet test writes it (tls://, the management
+# address): there the proxy of the node's namespace answers.
 
 # node_wait_up N: node N serves and its socket is there (60 s at most).
 node_wait_up() {
   local n=$1
   for _ in $(seq 300); do
-    grep -qs "serving on" "$(node_log "$n")" && [ -S "$(node_sock "$n")" ] && return 0
+    grep -qs "serving on" "$(node_log "$n")" && [ -S "$(node_sock "$n")" ] &&
+      grep -qs "control over mutual TLS on" "$(node_log "$n")" && return 0
     proc_alive "${NODE_PID[$n]}" || return 1
     sleep 0.2
   done
@@ -123,11 +133,14 @@ trap chaos_cleanup EXIT
 
 # ---------------------------------------------------------------- set-up
 fleet_setup_net
-"$PY" "$CHAOS" proxy --ctl "$PROXY_CTL" "${PROXIED[@]}" 2>"$TMP/proxy.log" &
-PROXY_PID=$!
-BG_PIDS+=("$PROXY_PID")
-wait_until 30 "the control proxy" test -S "$PROXY_CTL" || exit 1
-write_chaos_fleet
+for n in "${NODES[@]}"; do
+  ip netns exec "$(node_ns "$n")" ip link set lo up
+  ip netns exec "$(node_ns "$n")" "$PY" "$CHAOS" proxy --ctl "$(proxy_ctl "$n")" \
+    "$n=$(node_mgmt_addr "$n"):8853=127.0.0.1:$AGENT_PORT" 2>"$TMP/proxy$n.log" &
+  BG_PIDS+=("$!")
+  wait_until 30 "the control proxy of node $n" test -S "$(proxy_ctl "$n")" || exit 1
+done
+write_fleet
 fleet_fresh || { fail "the fleet did not come up"; exit 1; }
 echo "www.fleet.test. A NOERROR 192.0.2.80" >"$TMP/probes"
 zone --names >"$TMP/names"

@@ -2,15 +2,18 @@
 """Helpers of tests/integration/fleet_chaos.sh (stdlib only).
 
   fleet_chaos.py proxy --ctl SOCK NAME=LISTEN=UPSTREAM...
-      a unix-socket proxy per node between `edgectl serve` and the node's
-      agent, with a command socket SOCK that injects faults into it:
+      run inside a node's network namespace: a TCP proxy (LISTEN and
+      UPSTREAM are HOST:PORT) between `edgectl serve` and the node's agent
+      (the mutual TLS passes through it untouched), with a command socket
+      SOCK that injects faults in that namespace:
         delay NAME SECONDS WINDOW   every chunk read during the next WINDOW s
-                                    is forwarded SECONDS late (order kept)
-        blackhole NAME WINDOW       for WINDOW s every byte either way is
-                                    dropped; a connection that lost bytes is
-                                    closed when the window ends (its stream
-                                    can no longer be trusted), as a partition
-                                    followed by a reset would
+                                    is forwarded SECONDS late (order kept;
+                                    this kernel has no netem, so the delay
+                                    is the proxy's)
+        blackhole NAME WINDOW       for WINDOW s an nftables rule in the
+                                    namespace drops every packet to and from
+                                    LISTEN's port: a partition, after which
+                                    TCP retransmits what was lost
         clear                       ends every fault at once
       A client whose node is down is closed at once (as a refused connect).
   fleet_chaos.py fault SOCK WORDS...
@@ -52,13 +55,11 @@ class Node:
         self.delay_until = 0.0
         self.hole_until = 0.0
         self.conns = set()
-        self.dropped = 0
 
 
 class Conn:
     def __init__(self):
         self.writers = []
-        self.tainted = False
         self.closed = False
 
     def close(self):
@@ -76,6 +77,33 @@ def plog(msg):
     print("%.3f proxy: %s" % (time.time(), msg), file=sys.stderr, flush=True)
 
 
+def host_port(spec):
+    host, _, port = spec.rpartition(":")
+    return host, int(port)
+
+
+NFT_TABLE = "edgedns_chaos"
+
+
+def nft(script):
+    r = subprocess.run(["nft", "-f", "-"], input=script, text=True, capture_output=True)
+    if r.returncode != 0:
+        raise RuntimeError("nft: " + r.stderr.strip())
+
+
+def hole_on(node):
+    port = host_port(node.listen)[1]
+    nft("table inet %s\ndelete table inet %s\n"
+        "table inet %s {\n"
+        "  chain in { type filter hook input priority -10; tcp dport %d drop; }\n"
+        "  chain out { type filter hook output priority -10; tcp sport %d drop; }\n"
+        "}\n" % (NFT_TABLE, NFT_TABLE, NFT_TABLE, port, port))
+
+
+def hole_off():
+    nft("table inet %s\ndelete table inet %s\n" % (NFT_TABLE, NFT_TABLE))
+
+
 async def pump(src, dst, node, conn):
     loop = asyncio.get_running_loop()
     try:
@@ -84,10 +112,6 @@ async def pump(src, dst, node, conn):
             if not data:
                 break
             now = loop.time()
-            if now < node.hole_until:
-                conn.tainted = True
-                node.dropped += len(data)
-                continue
             if now < node.delay_until and node.delay > 0:
                 await asyncio.sleep(node.delay)
             if conn.closed:
@@ -105,7 +129,7 @@ async def serve_node(node):
         conn = Conn()
         conn.writers.append(writer)
         try:
-            ur, uw = await asyncio.open_unix_connection(node.upstream)
+            ur, uw = await asyncio.open_connection(*host_port(node.upstream))
         except OSError:
             conn.close()
             return
@@ -117,11 +141,8 @@ async def serve_node(node):
             node.conns.discard(conn)
             conn.close()
 
-    try:
-        os.unlink(node.listen)
-    except FileNotFoundError:
-        pass
-    return await asyncio.start_unix_server(on_client, path=node.listen)
+    host, port = host_port(node.listen)
+    return await asyncio.start_server(on_client, host, port, reuse_address=True)
 
 
 def end_hole(node):
@@ -129,11 +150,8 @@ def end_hole(node):
     if loop.time() < node.hole_until - 1e-3:
         return  # extended meanwhile; a later call ends it
     node.hole_until = 0.0
-    cut = [c for c in node.conns if c.tainted]
-    for c in cut:
-        c.close()
-    plog("%s: blackhole over, %d connection(s) reset, %d bytes dropped in all"
-         % (node.name, len(cut), node.dropped))
+    hole_off()
+    plog("%s: blackhole over (nftables rule removed)" % node.name)
 
 
 async def run_proxy(a):
@@ -154,6 +172,8 @@ async def run_proxy(a):
                 n.delay, n.delay_until = float(line[2]), now + float(line[3])
             elif line[:1] == ["blackhole"]:
                 n = nodes[line[1]]
+                if not n.hole_until:
+                    hole_on(n)
                 n.hole_until = max(n.hole_until, now + float(line[2]))
                 loop.call_at(n.hole_until, end_hole, n)
             elif line[:1] == ["clear"]:
@@ -164,7 +184,7 @@ async def run_proxy(a):
                         end_hole(n)
             else:
                 reply = "error: unknown command %r" % " ".join(line)
-        except (KeyError, IndexError, ValueError) as e:
+        except (KeyError, IndexError, ValueError, RuntimeError) as e:
             reply = "error: %r: %s" % (" ".join(line), e)
         plog("%s -> %s" % (" ".join(line), reply))
         writer.write((reply + "\n").encode())
@@ -187,6 +207,11 @@ def cmd_proxy(a):
         asyncio.run(run_proxy(a))
     except KeyboardInterrupt:
         pass
+    finally:
+        try:
+            hole_off()  # a partition never outlives the proxy
+        except RuntimeError:
+            pass
 
 
 def cmd_fault(a):
