@@ -34,7 +34,6 @@ std::string content_key(const zones::ZoneData& d) {
 struct FactsCache {
   std::mutex mu;
   std::unordered_map<std::string, std::shared_ptr<const ZoneFacts>> now, before;
-  size_t calls_since_turn = 0;
 };
 FactsCache& cache() {
   static FactsCache c;
@@ -70,21 +69,20 @@ std::shared_ptr<const ZoneFacts> zone_facts(const LoadedZone& z) {
 
 namespace {
 
-// A new generation begins when a call brings in more zones than the last
-// set held: the cache never holds more than about two sets.
-void turn_generation(size_t set_size) {
+// Each set asked about starts a generation: what it shares with the set
+// before comes from `before`, and the cache never holds more than the two
+// (a 1M-record zone's facts are ~30 MB of text; they must not pile up).
+void turn_generation() {
   FactsCache& c = cache();
   std::lock_guard lk(c.mu);
-  if (c.now.size() > 2 * set_size + 64) {
-    c.before = std::move(c.now);
-    c.now.clear();
-  }
+  c.before = std::move(c.now);
+  c.now.clear();
 }
 
 }  // namespace
 
 VersionInfo compute_version(const std::vector<LoadedZone>& zones) {
-  turn_generation(zones.size());
+  turn_generation();
   VersionInfo v;
   zones::VersionId id;
   struct Named {

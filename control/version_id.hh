@@ -35,9 +35,9 @@ struct ZoneFacts {
   std::shared_ptr<const std::string> text;  // canonical_text(z.data)
 };
 
-// Precondition: z.ok(). Remembered for the zones of the last two sets asked
-// about (compute_version calls and put calls), so memory stays bounded by
-// what the fleet holds now and held just before.
+// Precondition: z.ok(). Remembered for the zones of the last two sets
+// compute_version was asked about (and what was looked up since), so memory
+// stays bounded by what the fleet holds now and held just before.
 std::shared_ptr<const ZoneFacts> zone_facts(const LoadedZone& z);
 
 // Precondition: every zone is ok().

@@ -203,12 +203,13 @@ std::string write_lkg(const std::string& dir, uint64_t seq, const VersionId& ver
   for (const Entry& en : list(dir, &tmps))
     if (en.seq < seq) older.push_back(en);  // newest first
   size_t keep = 0;
-  while (keep < older.size()) {
+  bool found_full = false;
+  while (keep < older.size() && !found_full) {
     Parsed p = read_file(older[keep].path, older[keep].seq);
     ++keep;
-    if (p.error.empty() && p.format == kLkgFormat) break;
-    if (keep == older.size()) keep = 0;  // no good full file: none of them can load
+    found_full = p.error.empty() && p.format == kLkgFormat;
   }
+  if (!found_full) keep = 0;  // no good full file: none of them can load
   for (size_t i = keep; i < older.size(); ++i) {
     std::error_code ec;
     fs::remove(older[i].path, ec);

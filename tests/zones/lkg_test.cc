@@ -280,3 +280,18 @@ TEST(Lkg, ADamagedOrMismatchedDeltaEndsTheChain) {
     EXPECT_FALSE(lkg_head(d.str()).found);
   }
 }
+
+// A full file written over deltas that have no good full file under them
+// (the first full file damaged) keeps none of them: they can never load.
+TEST(Lkg, DeltasWithoutAFullFileUnderThemGoWhenAFullFileIsWritten) {
+  TempDir d;
+  auto s1 = set_with_serial(1);
+  const VersionId v1 = zoneset_version(*s1);
+  auto d2 = serial_delta(1, 2);
+  const VersionId v2 = applied(*s1, d2);
+  ASSERT_EQ(write_lkg_delta(d.str(), 2, v1, v2, d2), "");
+  ASSERT_EQ(write_lkg_delta(d.str(), 3, v2, v2, {}), "");
+  write(d, 4, 4);
+  EXPECT_EQ(names(d), std::vector<std::string>{"lkg-4.edz"});
+  EXPECT_EQ(read_newest_lkg(d.str()).seq, 4u);
+}
