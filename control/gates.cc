@@ -469,7 +469,7 @@ GateReport run_gates(const std::vector<LoadedZone>& next, const std::vector<Load
       ZoneDiff d = diff_zone(&c.data, nullptr);
       // A removal the operator asked for by name (edgectl remove-zone) is
       // not a runaway change; a zone missing from a full push still is.
-      if (!flags.removing.count(d.apex)) {
+      if (!flags.removing.count(c.data.origin.lower().to_text())) {
         auto b = gate_blast_radius(d, limits);
         rep.rejections.insert(rep.rejections.end(), b.begin(), b.end());
       }

@@ -41,7 +41,7 @@ struct GateLimits {
 struct GateFlags {
   bool force_serial = false;
   bool allow_apex_change = false;
-  std::set<std::string> removing;  // apexes (text) taken out by name: no blast-radius gate
+  std::set<std::string> removing;  // lower-cased apexes taken out by name: no blast-radius gate
 };
 
 struct Rejection {

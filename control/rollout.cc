@@ -277,7 +277,7 @@ json Controller::cmd_push(const json& req) {
       if (given.count(n.lower().wire()))
         return error("bad_request", "remove-zone: " + n.to_text() + " is also pushed");
       removing.insert(n.lower().wire());
-      flags.removing.insert(n.to_text());
+      flags.removing.insert(n.lower().to_text());
     }
     std::vector<LoadedZone> merged;
     merged.reserve(prev->size() + zones.size());

@@ -949,7 +949,7 @@ health: {interval_s: 0.05, min_queries: 0, probe_timeout_s: 0.5}
   json rm = ctl_->handle({{"cmd", "push"},
                           {"zones", json::array()},
                           {"keep_others", true},
-                          {"remove", {"example.com"}},
+                          {"remove", {"EXAMPLE.com"}},  // names match in any case
                           {"policy", policy_}});
   ASSERT_TRUE(rm.value("ok", false)) << rm.dump();
   const std::string only_other = version_of({next_other});
