@@ -111,7 +111,7 @@ struct Harness {
   rte_mbuf* pkts[kBurst];
   rte_mbuf* out[kBurst];
 
-  explicit Harness(size_t names) : frames(mixed_frames(names)) {
+  explicit Harness(std::vector<std::vector<uint8_t>> fs) : frames(std::move(fs)) {
     pc.addrs = test::node_addrs();
     st->n_ports = 1;
     st->ports[0] = pc;
@@ -141,23 +141,28 @@ void report(benchmark::State& s, const Harness& h) {
   if (q) s.counters["answered"] = double(ans) / double(q);
 }
 
-void BM_Pipeline(benchmark::State& s) {
-  auto zs = zone_set(size_t(s.range(0)));
-  Harness h(size_t(s.range(0)));
+// The timed loop of the pipeline benchmarks.
+void run_pipeline(benchmark::State& s, const zones::ZoneSet& zs, Harness& h) {
   for (auto _ : s) {
     if (!h.rx()) {
       s.SkipWithError("mempool empty");
       break;
     }
-    uint16_t n = process_burst(*h.st, h.st->ports[0], zs.get(), h.pkts, kBurst, h.out);
+    uint16_t n = process_burst(*h.st, h.st->ports[0], &zs, h.pkts, kBurst, h.out);
     benchmark::DoNotOptimize(h.out[0]);
     rte_pktmbuf_free_bulk(h.out, n);  // TX stand-in
   }
   report(s, h);
 }
 
+void BM_Pipeline(benchmark::State& s) {
+  auto zs = zone_set(size_t(s.range(0)));
+  Harness h(mixed_frames(size_t(s.range(0))));
+  run_pipeline(s, *zs, h);
+}
+
 void BM_Baseline_SwapOnly(benchmark::State& s) {
-  Harness h(size_t(s.range(0)));
+  Harness h(mixed_frames(size_t(s.range(0))));
   for (auto _ : s) {
     if (!h.rx()) {
       s.SkipWithError("mempool empty");
@@ -226,18 +231,8 @@ std::vector<std::vector<uint8_t>> zones_frames(size_t z) {
 void BM_Zones(benchmark::State& s) {
   const size_t z = size_t(s.range(0));
   auto zs = zones_set(z);
-  Harness h(kTotalNames);
-  h.frames = zones_frames(z);
-  for (auto _ : s) {
-    if (!h.rx()) {
-      s.SkipWithError("mempool empty");
-      break;
-    }
-    uint16_t n = process_burst(*h.st, h.st->ports[0], zs.get(), h.pkts, kBurst, h.out);
-    benchmark::DoNotOptimize(h.out[0]);
-    rte_pktmbuf_free_bulk(h.out, n);
-  }
-  report(s, h);
+  Harness h(zones_frames(z));
+  run_pipeline(s, *zs, h);
 }
 
 BENCHMARK(BM_Baseline_SwapOnly)->Arg(10'000);

@@ -225,6 +225,13 @@ json pending_nodes(Daemon& d) {
   return s.value("pending", json::array());
 }
 
+// --json output of a daemon reply: the reply without its envelope.
+void print_reply(json r) {
+  r.erase("v");
+  r.erase("id");
+  std::cout << r.dump() << "\n";
+}
+
 std::string pending_text(const json& pending) {
   std::string t;
   for (const auto& p : pending)
@@ -373,9 +380,7 @@ int cli_status(const DaemonAddress& server, bool as_json) {
   Daemon d(server);
   json r = d.call({{"cmd", "status"}});
   if (as_json) {
-    r.erase("v");
-    r.erase("id");
-    std::cout << r.dump() << "\n";
+    print_reply(r);
     return r.value("ok", false) ? 0 : 1;
   }
   if (!r.value("ok", false)) throw DaemonError(r.value("error", "status failed"));
@@ -472,9 +477,7 @@ int cli_history(const DaemonAddress& server, bool as_json) {
   Daemon d(server);
   json r = d.call({{"cmd", "history"}});
   if (as_json) {
-    r.erase("v");
-    r.erase("id");
-    std::cout << r.dump() << "\n";
+    print_reply(r);
     return 0;
   }
   for (const auto& h : r["rollouts"]) {
@@ -496,9 +499,7 @@ int cli_fleet_reload(const DaemonAddress& server, bool as_json) {
   Daemon d(server);
   json r = d.call({{"cmd", "fleet_reload"}});
   if (as_json) {
-    r.erase("v");
-    r.erase("id");
-    std::cout << r.dump() << "\n";
+    print_reply(r);
     return r.value("ok", false) ? 0 : 1;
   }
   if (!r.value("ok", false)) {
